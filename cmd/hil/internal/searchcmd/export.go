@@ -1,0 +1,106 @@
+package searchcmd
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/hilsearch/hilsearch/cmd/hil/internal/client"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// export runs "hil search export ID --format F [--trial N] [-o FILE]".
+func export(ctx context.Context, e *env, args []string) int {
+	fs := e.flags(subcommands["export"].usage)
+	format := fs.String("format", "", "json (arch spec), hf (Hugging Face config.json), gguf (seeded random weights) or csv (every trial)")
+	trial := fs.Int("trial", -1, "trial to export (json, hf, gguf); default: the Pareto front's best on the first objective")
+	precision := fs.String("precision", "", "GGUF weight precision: f32, f16, q8_0 or q4_0 (coordinator default f16)")
+	out := fs.String("o", "", "output `file`, - for stdout; default: the file name the coordinator suggests, in the current directory")
+	pos, code := e.parse(fs, args, 1, "one search ID")
+	if code >= 0 {
+		return code
+	}
+	switch *format {
+	case "json", "hf", "gguf", "csv":
+	default:
+		fmt.Fprintf(e.stderr, "%s: --format: want json, hf, gguf or csv, got %q\n", e.name, *format)
+		return 2
+	}
+	if *format == "csv" && *trial >= 0 {
+		fmt.Fprintf(e.stderr, "%s: --trial: csv exports every trial\n", e.name)
+		return 2
+	}
+	if *precision != "" && *format != "gguf" {
+		fmt.Fprintf(e.stderr, "%s: --precision: only for --format gguf\n", e.name)
+		return 2
+	}
+	c, err := e.g.client()
+	if err != nil {
+		return e.fail(err)
+	}
+	id := pos[0]
+	q := client.ExportQuery{Format: *format, Trial: *trial, Precision: *precision}
+	if *format != "csv" && *trial < 0 {
+		pv, err := c.Pareto(ctx, id)
+		if err != nil {
+			return e.fail(err)
+		}
+		front := frontPoints(pv)
+		if len(front) == 0 || len(pv.Objectives) == 0 {
+			return e.fail(fmt.Errorf("search %s has no Pareto front yet (no complete trial); give --trial", id))
+		}
+		best := front[0]
+		o := pv.Objectives[0]
+		dir := o.Direction
+		if dir == "" {
+			dir = search.Minimize
+		}
+		fmt.Fprintf(e.stderr, "exporting trial %d: the Pareto front's best on %s%s (%s, %s)\n", best.Trial, o.Metric, atSuffix(o), dir, value(best.Values[0]))
+		q.Trial = best.Trial
+	}
+	if *out == "-" {
+		if _, err := c.Export(ctx, id, q, e.stdout); err != nil {
+			return e.fail(err)
+		}
+		return 0
+	}
+	// Download into a temporary file next to the target, then rename, so
+	// a failed export leaves no partial file.
+	dir := "."
+	if *out != "" {
+		dir = filepath.Dir(*out)
+	}
+	tmp, err := os.CreateTemp(dir, ".hil-export-*")
+	if err != nil {
+		return e.fail(err)
+	}
+	defer os.Remove(tmp.Name())
+	suggested, err := c.Export(ctx, id, q, tmp)
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return e.fail(err)
+	}
+	name := *out
+	if name == "" {
+		name = suggested
+		if name == "" {
+			name = fmt.Sprintf("%s-export.%s", id, *format)
+		}
+	}
+	// CreateTemp makes the file private; an export is an ordinary file.
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
+		return e.fail(err)
+	}
+	if err := os.Rename(tmp.Name(), name); err != nil {
+		return e.fail(err)
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		return e.fail(err)
+	}
+	fmt.Fprintf(e.stderr, "wrote %s (%d bytes)\n", name, fi.Size())
+	return 0
+}

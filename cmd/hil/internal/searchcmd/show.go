@@ -1,0 +1,307 @@
+package searchcmd
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hilsearch/hilsearch/cmd/hil/internal/client"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// list runs "hil search list".
+func list(ctx context.Context, e *env, args []string) int {
+	fs := e.flags(subcommands["list"].usage)
+	asJSON := fs.Bool("json", false, "print the searches as JSON")
+	if _, code := e.parse(fs, args, 0, ""); code >= 0 {
+		return code
+	}
+	c, err := e.g.client()
+	if err != nil {
+		return e.fail(err)
+	}
+	ss, err := c.ListSearches(ctx)
+	if err != nil {
+		return e.fail(err)
+	}
+	if *asJSON {
+		if ss == nil {
+			ss = []client.Search{}
+		}
+		if err := writeJSON(e.stdout, ss); err != nil {
+			return e.fail(err)
+		}
+		return 0
+	}
+	if len(ss) == 0 {
+		fmt.Fprintln(e.stderr, "no searches")
+		return 0
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tPROGRESS\tCREATED")
+	for _, s := range ss {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, oneLine(s.Name), s.State, progressText(s.Progress), s.CreatedAt.UTC().Format(time.DateTime))
+	}
+	if err := tw.Flush(); err != nil {
+		return e.fail(err)
+	}
+	return 0
+}
+
+// oneLine keeps a user-given name on one table row.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// progressText is "12/20 complete, 1 failed, 2 running, 30 rejected".
+func progressText(p client.Progress) string {
+	return fmt.Sprintf("%d/%d complete, %d failed, %d running, %d rejected", p.Complete, p.MaxTrials, p.Failed, p.Running, p.Rejected)
+}
+
+// show runs "hil search show ID".
+func show(ctx context.Context, e *env, args []string) int {
+	fs := e.flags(subcommands["show"].usage)
+	asJSON := fs.Bool("json", false, `print {"search", "pareto", "hypervolume"} as JSON`)
+	pos, code := e.parse(fs, args, 1, "one search ID")
+	if code >= 0 {
+		return code
+	}
+	c, err := e.g.client()
+	if err != nil {
+		return e.fail(err)
+	}
+	s, err := c.GetSearch(ctx, pos[0])
+	if err != nil {
+		return e.fail(err)
+	}
+	pv, err := c.Pareto(ctx, s.ID)
+	if err != nil {
+		return e.fail(err)
+	}
+	hv, err := c.Hypervolume(ctx, s.ID)
+	if err != nil {
+		return e.fail(err)
+	}
+	if *asJSON {
+		if err := writeJSON(e.stdout, map[string]any{"search": s, "pareto": pv, "hypervolume": hv}); err != nil {
+			return e.fail(err)
+		}
+		return 0
+	}
+	w := e.stdout
+	fmt.Fprintf(w, "search      %s  %s\n", s.ID, oneLine(s.Name))
+	state := s.State
+	if s.Error != nil && *s.Error != "" {
+		state += ": " + *s.Error
+	}
+	fmt.Fprintf(w, "state       %s\n", state)
+	fmt.Fprintf(w, "progress    %s\n", progressText(s.Progress))
+	fmt.Fprintf(w, "created     %s\n", s.CreatedAt.UTC().Format(time.DateTime))
+	if s.FinishedAt != nil {
+		fmt.Fprintf(w, "finished    %s\n", s.FinishedAt.UTC().Format(time.DateTime))
+	}
+	fmt.Fprintln(w, "objectives")
+	for i, o := range pv.Objectives {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, objectiveName(o))
+	}
+	if last, ok := hv.Last(); ok {
+		norm := ""
+		if f, ok := normalizedHV(pv, hv.Reference, last); ok {
+			norm = fmt.Sprintf(" (%.3f of the box from the ideal point to the reference point)", f)
+		}
+		fmt.Fprintf(w, "hypervolume %.6g%s after %d complete trials; reference point %s (minimisation form)\n",
+			last, norm, hv.History[len(hv.History)-1].Complete, floats(hv.Reference))
+	} else {
+		fmt.Fprintln(w, "hypervolume none yet (no complete trial)")
+	}
+	feasible := 0
+	for _, p := range pv.Points {
+		if p.Feasible {
+			feasible++
+		}
+	}
+	fmt.Fprintf(w, "Pareto front: %d of %d complete trials (%d feasible)\n", len(pv.Front), len(pv.Points), feasible)
+	if len(pv.Front) == 0 {
+		return 0
+	}
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	// The params column is left out when params is an objective.
+	paramsCol := true
+	head := []string{"  TRIAL"}
+	for _, o := range pv.Objectives {
+		head = append(head, o.Metric+atSuffix(o))
+		paramsCol = paramsCol && o.Metric != "params"
+	}
+	if paramsCol {
+		head = append(head, "PARAMS")
+	}
+	head = append(head, "FEASIBLE", "LAYERS")
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, p := range frontPoints(pv) {
+		row := []string{"  " + strconv.Itoa(p.Trial)}
+		for _, v := range p.Values {
+			row = append(row, value(v))
+		}
+		if paramsCol {
+			row = append(row, human(p.Params))
+		}
+		row = append(row, strconv.FormatBool(p.Feasible), layerStrip(p.Layers))
+		fmt.Fprintln(tw, strings.Join(row, "\t"))
+	}
+	if err := tw.Flush(); err != nil {
+		return e.fail(err)
+	}
+	fmt.Fprintln(w, "layers: "+legend)
+	return 0
+}
+
+func atSuffix(o search.Objective) string {
+	if o.Metric == "params" {
+		return ""
+	}
+	return fmt.Sprintf(" at %d", o.At)
+}
+
+// value formats an objective value: integers (params) in full, others
+// with 6 significant digits.
+func value(v float64) string {
+	if v == math.Trunc(v) && math.Abs(v) < 1e15 {
+		return strconv.FormatFloat(v, 'f', 0, 64)
+	}
+	return strconv.FormatFloat(v, 'g', 6, 64)
+}
+
+func objectiveName(o search.Objective) string {
+	dir := o.Direction
+	if dir == "" {
+		dir = search.Minimize
+	}
+	return fmt.Sprintf("%s%s, %s", o.Metric, atSuffix(o), dir)
+}
+
+// frontPoints returns the front's points sorted by the first objective,
+// best first.
+func frontPoints(pv client.ParetoView) []client.ParetoPoint {
+	var out []client.ParetoPoint
+	for _, p := range pv.Points {
+		if p.Front {
+			out = append(out, p)
+		}
+	}
+	minimized := func(p client.ParetoPoint) float64 {
+		if len(p.Values) == 0 || len(pv.Objectives) == 0 {
+			return 0
+		}
+		if pv.Objectives[0].Direction == search.Maximize {
+			return -p.Values[0]
+		}
+		return p.Values[0]
+	}
+	// Insertion sort: fronts are small, and the order must be stable.
+	for i := 1; i < len(out); i++ {
+		for j := i; j > 0 && minimized(out[j]) < minimized(out[j-1]); j-- {
+			out[j], out[j-1] = out[j-1], out[j]
+		}
+	}
+	return out
+}
+
+// legend explains the letters of layerStrip.
+const legend = "C conv, G gqa, W swa, L linear_attn, M ssm (Mamba2)"
+
+// layerStrip writes one letter per layer, e.g. CCGCCGCCGCGCGCGC.
+func layerStrip(layers []string) string {
+	var b strings.Builder
+	for _, l := range layers {
+		switch l {
+		case "conv":
+			b.WriteByte('C')
+		case "gqa":
+			b.WriteByte('G')
+		case "swa":
+			b.WriteByte('W')
+		case "linear_attn":
+			b.WriteByte('L')
+		case "ssm":
+			b.WriteByte('M')
+		default:
+			b.WriteByte('?')
+		}
+	}
+	return b.String()
+}
+
+// normalizedHV divides a hypervolume by the volume of the box from the
+// ideal point (the best feasible value of each objective) to the
+// reference point, all in minimisation form, so it reads as a fraction in
+// [0, 1]. It reports false when there is no such box.
+func normalizedHV(pv client.ParetoView, ref []float64, hv float64) (float64, bool) {
+	if len(ref) == 0 || len(ref) != len(pv.Objectives) {
+		return 0, false
+	}
+	ideal := make([]float64, len(ref))
+	for k := range ideal {
+		ideal[k] = math.Inf(1)
+	}
+	for _, p := range pv.Points {
+		if !p.Feasible || len(p.Values) != len(ref) {
+			continue
+		}
+		for k, v := range p.Values {
+			if pv.Objectives[k].Direction == search.Maximize {
+				v = -v
+			}
+			ideal[k] = min(ideal[k], v)
+		}
+	}
+	box := 1.0
+	for k := range ref {
+		d := ref[k] - ideal[k]
+		if !(d > 0) || math.IsInf(d, 0) {
+			return 0, false
+		}
+		box *= d
+	}
+	return hv / box, true
+}
+
+func floats(v []float64) string {
+	s := make([]string, len(v))
+	for i, f := range v {
+		s[i] = strconv.FormatFloat(f, 'g', 5, 64)
+	}
+	return "[" + strings.Join(s, ", ") + "]"
+}
+
+// transition returns the runner of "hil search pause|resume|cancel ID".
+func transition(action string) func(ctx context.Context, e *env, args []string) int {
+	return func(ctx context.Context, e *env, args []string) int {
+		fs := e.flags(subcommands[action].usage)
+		pos, code := e.parse(fs, args, 1, "one search ID")
+		if code >= 0 {
+			return code
+		}
+		c, err := e.g.client()
+		if err != nil {
+			return e.fail(err)
+		}
+		var s client.Search
+		switch action {
+		case "pause":
+			s, err = c.PauseSearch(ctx, pos[0])
+		case "resume":
+			s, err = c.ResumeSearch(ctx, pos[0])
+		case "cancel":
+			s, err = c.CancelSearch(ctx, pos[0])
+		}
+		if err != nil {
+			return e.fail(err)
+		}
+		fmt.Fprintf(e.stdout, "%s %s\n", s.ID, s.State)
+		return 0
+	}
+}

@@ -1,0 +1,111 @@
+package searchcmd
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// TestWatchReconnects checks, against a scripted coordinator, that watch
+// reconnects after the event stream breaks, sends Last-Event-ID, re-reads
+// the search after reconnecting (events are not replayed), and exits 1
+// when the search fails. The real coordinator cannot be made to drop a
+// stream on cue, hence the script.
+func TestWatchReconnects(t *testing.T) {
+	var mu sync.Mutex
+	var conns []string // Last-Event-ID of each events connection
+	state, complete := "running", 1
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer tok" {
+			w.WriteHeader(401)
+			io.WriteString(w, `{"code":"unauthorized","message":"token"}`)
+			return
+		}
+		mu.Lock()
+		locked := true
+		defer func() {
+			if locked {
+				mu.Unlock()
+			}
+		}()
+		switch r.URL.Path {
+		case "/api/v1/events":
+			conns = append(conns, r.Header.Get("Last-Event-ID"))
+			w.Header().Set("Content-Type", "text/event-stream")
+			if len(conns) == 1 {
+				// One event about another search, one about ours, then the
+				// connection breaks. The trial completes meanwhile and, while
+				// the client is away, the search fails: it sees that only by
+				// re-reading after reconnecting.
+				io.WriteString(w, "id: 4\nevent: trial\ndata: {\"search_id\":\"other\",\"number\":1,\"state\":\"complete\"}\n\n")
+				io.WriteString(w, "id: 5\nevent: trial\ndata: {\"search_id\":\"s1\",\"number\":2,\"state\":\"complete\"}\n\n")
+				complete = 2
+				return
+			}
+			// A reconnection without Last-Event-ID ends the search
+			// differently, so the test fails rather than hangs.
+			state = "finished"
+			if conns[len(conns)-1] == "5" {
+				state = "failed"
+			}
+			io.WriteString(w, ": connected\n\n")
+			w.(http.Flusher).Flush()
+			mu.Unlock()
+			locked = false
+			<-r.Context().Done()
+		case "/api/v1/searches/s1":
+			fmt.Fprintf(w, `{"id":"s1","state":%q,"error":"no device answers","progress":{"max_trials":4,"complete":%d,"running":1}}`, state, complete)
+		case "/api/v1/searches/s1/hypervolume":
+			fmt.Fprintf(w, `{"reference":[10,10],"history":[{"trial":0,"complete":1,"hypervolume":%d}]}`, 20+complete*10)
+		case "/api/v1/searches/s1/pareto":
+			io.WriteString(w, `{"objectives":[{"metric":"a@x","direction":"minimize"},{"metric":"b@x","direction":"minimize"}],
+				"points":[{"trial":0,"values":[2,2],"feasible":true,"front":true},{"trial":1,"values":[5,1],"feasible":true,"front":true}]}`)
+		default:
+			w.WriteHeader(404)
+			io.WriteString(w, `{"code":"route_not_found","message":"no"}`)
+		}
+	}))
+	defer srv.Close()
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"watch", "--coordinator", srv.URL, "--token", "tok", "--poll", "1h", "s1"}, &out, &errb)
+	mu.Lock()
+	defer mu.Unlock()
+	if code != 1 || !strings.Contains(errb.String(), "search s1 failed: no device answers") {
+		t.Fatalf("exit %d: %s\n%s", code, out.String(), errb.String())
+	}
+	if len(conns) != 2 || conns[0] != "" || conns[1] != "5" {
+		t.Fatalf("events connections with Last-Event-ID %q, want [\"\" \"5\"]", conns)
+	}
+	// HV normalised by the box from the ideal (2, 1) to the reference (10, 10): 72.
+	first := "[#####---------------] 1/4 complete, 0 failed, 1 running, 0 rejected, HV 0.417\n"
+	mid := "[##########----------] 2/4 complete, 0 failed, 1 running, 0 rejected, HV 0.556\n"
+	last := "[##########----------] 2/4 complete, 0 failed, 1 running, 0 rejected, HV 0.556 (failed)\n"
+	// The middle line shows only when watch re-reads after event 5 before
+	// the reconnection made the search fail.
+	if got := out.String(); got != first+mid+last && got != first+last {
+		t.Fatalf("output\n%s\nwant\n%s", got, first+"["+mid+"]"+last)
+	}
+}
+
+func TestWatchTerminalRedraw(t *testing.T) {
+	var out bytes.Buffer
+	w := &watcher{out: &out, tty: true, hv: "HV -"}
+	w.s.State = "running"
+	w.s.Progress.MaxTrials = 20
+	w.draw()
+	w.draw() // unchanged: nothing written
+	w.s.Progress.Complete, w.s.Progress.Failed, w.s.Progress.Running, w.s.Progress.Rejected = 12, 1, 2, 30
+	w.hv = "HV 0.734"
+	w.draw()
+	want := "\r[--------------------] 0/20 complete, 0 failed, 0 running, 0 rejected, HV -\x1b[K" +
+		"\r[#############-------] 12/20 complete, 1 failed, 2 running, 30 rejected, HV 0.734\x1b[K"
+	if out.String() != want {
+		t.Fatalf("got %q\nwant %q", out.String(), want)
+	}
+}

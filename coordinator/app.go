@@ -1,0 +1,285 @@
+package coordinator
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/c-bata/goptuna"
+	"github.com/nats-io/nats.go"
+
+	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
+	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
+	"github.com/hilsearch/hilsearch/coordinator/internal/events"
+	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
+	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/internal/studystore"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+)
+
+// Version is the coordinator's version, set by the linker for releases.
+var Version = "dev"
+
+// App is a running coordinator.
+type App struct {
+	cfg   Config
+	log   *slog.Logger
+	Store *store.Store
+	Bus   *bus.Bus
+	HTTP  *httpapi.Server
+	srv   *http.Server
+	ln    net.Listener
+	subs  []*nats.Subscription
+	out   io.Writer
+	// Events broadcasts live updates; Drivers run the searches.
+	Events  *events.Hub
+	Drivers *driver.Manager
+	bgDone  chan struct{}
+	stop    context.CancelFunc // stops background consumers
+}
+
+// NewLogger builds the slog logger the config asks for.
+func NewLogger(cfg Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Start opens the database (migrating it), starts NATS, restores agent
+// identities, and starts listening for HTTP. out receives the one-time
+// admin token banner.
+func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: log, out: out}
+	var err error
+	if a.Store, err = openStore(ctx, cfg); err != nil {
+		return nil, err
+	}
+	from, to, err := a.Store.Migrate(ctx)
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if from != to {
+		log.Info("database migrated", "from", from, "to", to)
+	}
+	if err := a.bootstrapToken(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	storeDir := filepath.Join(cfg.DataDir, "nats")
+	if cfg.NATSURL == "" {
+		if err := os.MkdirAll(storeDir, 0o700); err != nil {
+			a.Close()
+			return nil, fmt.Errorf("data dir: %w", err)
+		}
+	}
+	a.Bus, err = bus.Start(ctx, bus.Options{
+		ExternalURL: cfg.NATSURL, Listen: cfg.NATSListen, StoreDir: storeDir,
+		AdvertiseURLs: cfg.NATSAdvertise, Logger: log, AckWait: cfg.JobAckWait,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
+	}
+	if !a.Bus.Embedded() {
+		log.Warn("external NATS: per-agent subject permissions must be configured on that server", "url", cfg.NATSURL)
+	}
+	if err := a.restoreIdentities(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	for subj, h := range map[string]nats.MsgHandler{
+		"hb.*": a.onHeartbeat, bus.JobAdvisories[0]: a.onJobAdvisory, bus.JobAdvisories[1]: a.onJobAdvisory,
+	} {
+		sub, err := a.Bus.NC.Subscribe(subj, h)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("subscribe %s: %w", subj, err)
+		}
+		a.subs = append(a.subs, sub)
+	}
+	if err := a.republishJobs(ctx); err != nil {
+		a.Close()
+		return nil, err
+	}
+	var bg context.Context
+	bg, a.stop = context.WithCancel(context.Background())
+	a.Events = events.NewHub()
+	a.Drivers = driver.NewManager(driver.Deps{
+		Store: a.Store, Storage: func() goptuna.Storage { return studystore.New(a.Store.Pool) },
+		Publish: a.publishJob, DeleteJob: a.Bus.DeleteJob, Events: a.Events, Log: log,
+	})
+	if err := a.consumeResults(bg); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("results consumer: %w", err)
+	}
+	a.bgDone = make(chan struct{})
+	go func() {
+		defer close(a.bgDone)
+		a.Drivers.Run(bg)
+	}()
+	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
+		AgentDir: filepath.Join(cfg.DataDir, "agents"), PublishJob: a.publishJob, Events: a.Events, Drivers: a.Drivers})
+	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
+		a.Close()
+		return nil, fmt.Errorf("HTTP listen %s (HIL_LISTEN): %w", cfg.Listen, err)
+	}
+	a.srv = &http.Server{Handler: a.HTTP.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error("http server", "err", err)
+		}
+	}()
+	log.Info("coordinator listening", "http", a.ln.Addr().String(), "nats", strings.Join(a.Bus.ClientURLs(), ","), "version", Version)
+	return a, nil
+}
+
+// Addr is the HTTP listener's address.
+func (a *App) Addr() string { return a.ln.Addr().String() }
+
+// bootstrapToken creates the first admin token on an empty database and
+// registers HIL_ADMIN_TOKEN if set. A generated secret is printed once.
+func (a *App) bootstrapToken(ctx context.Context) error {
+	if a.cfg.AdminToken != "" {
+		if _, err := a.Store.InsertAPIToken(ctx, "admin (HIL_ADMIN_TOKEN)", a.cfg.AdminToken); err != nil {
+			return err
+		}
+		return nil
+	}
+	n, err := a.Store.CountAPITokens(ctx)
+	if err != nil || n > 0 {
+		return err
+	}
+	_, secret, err := a.Store.CreateAPIToken(ctx, "admin")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(a.out, "\nAdmin API token (shown once, store it now):\n\n    %s\n\n", secret)
+	return nil
+}
+
+// restoreIdentities loads every live agent into the bus and makes sure
+// revoked ones have no consumer or pending jobs left.
+func (a *App) restoreIdentities(ctx context.Context) error {
+	ids, err := a.Store.Identities(ctx, false)
+	if err != nil {
+		return fmt.Errorf("load agent identities: %w", err)
+	}
+	for _, id := range ids {
+		if err := a.Bus.AddAgent(ctx, bus.Identity{DeviceID: id.DeviceID, Class: id.Class, NKey: id.NKey}); err != nil {
+			return err
+		}
+	}
+	// A revocation whose JetStream clean-up failed is finished here.
+	revoked, err := a.Store.Identities(ctx, true)
+	if err != nil {
+		return fmt.Errorf("load revoked identities: %w", err)
+	}
+	for _, id := range revoked {
+		if _, err := a.Bus.RemoveAgent(ctx, bus.Identity{DeviceID: id.DeviceID, Class: id.Class, NKey: id.NKey}); err != nil {
+			a.log.Warn("clean up revoked agent", "device", id.DeviceID, "err", err)
+		}
+	}
+	a.log.Info("agent identities loaded", "count", len(ids))
+	return nil
+}
+
+func (a *App) onHeartbeat(m *nats.Msg) {
+	deviceID := strings.TrimPrefix(m.Subject, "hb.")
+	var hb wire.Heartbeat
+	if err := json.Unmarshal(m.Data, &hb); err != nil || (hb.Status != "idle" && hb.Status != "busy") {
+		a.log.Warn("bad heartbeat", "device", deviceID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := a.Store.RecordHeartbeat(ctx, deviceID, store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: m.Data})
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		a.log.Error("record heartbeat", "device", deviceID, "err", err)
+	}
+	if err == nil {
+		a.Events.Publish("device", map[string]any{"id": deviceID, "status": map[string]string{"idle": "online", "busy": "busy"}[hb.Status], "temp_c": hb.TempC})
+	}
+	if err == nil && hb.Status == "busy" && hb.JobID != "" {
+		if err := a.Store.MarkJobRunning(ctx, hb.JobID, deviceID, 0); err != nil {
+			a.log.Error("mark job running", "job", hb.JobID, "err", err)
+		}
+	}
+}
+
+// Shutdown stops accepting requests, waits for running ones, and closes
+// NATS and the database.
+func (a *App) Shutdown(ctx context.Context) error {
+	var err error
+	if a.srv != nil {
+		err = a.srv.Shutdown(ctx)
+	}
+	a.Close()
+	return err
+}
+
+// Close releases everything without waiting for requests.
+func (a *App) Close() {
+	if a.srv != nil {
+		_ = a.srv.Close()
+	}
+	if a.stop != nil {
+		a.stop()
+		if a.bgDone != nil {
+			<-a.bgDone
+		}
+	}
+	for _, sub := range a.subs {
+		_ = sub.Unsubscribe()
+	}
+	if a.Bus != nil {
+		a.Bus.Close()
+		a.Bus = nil
+	}
+	if a.Store != nil {
+		a.Store.Close()
+		a.Store = nil
+	}
+}
+
+// Run starts the coordinator and serves until ctx is cancelled, then shuts
+// down gracefully. It also prunes heartbeat history hourly.
+func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error {
+	a, err := Start(ctx, cfg, log, out)
+	if err != nil {
+		return err
+	}
+	t := time.NewTicker(time.Hour)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			log.Info("shutting down")
+			sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			return a.Shutdown(sctx)
+		case <-t.C:
+			if n, err := a.Store.PruneHeartbeats(ctx, 24*time.Hour); err != nil {
+				log.Warn("prune heartbeats", "err", err)
+			} else if n > 0 {
+				log.Debug("heartbeats pruned", "rows", n)
+			}
+		}
+	}
+}

@@ -1,0 +1,95 @@
+package coordinator
+
+import (
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+)
+
+// No Docker engine runs in CI, so the compose file and Dockerfile are
+// checked by reading them.
+func TestDockerCompose(t *testing.T) {
+	data, err := os.ReadFile("../docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Services map[string]struct {
+			Image       string            `yaml:"image"`
+			Command     []string          `yaml:"command"`
+			Environment map[string]string `yaml:"environment"`
+			Build       struct {
+				Context    string `yaml:"context"`
+				Dockerfile string `yaml:"dockerfile"`
+			} `yaml:"build"`
+		} `yaml:"services"`
+	}
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("parse docker-compose.yml: %v", err)
+	}
+	pg, ok := doc.Services["postgres"]
+	if !ok || !strings.HasPrefix(pg.Image, "postgres:15") {
+		t.Errorf("postgres service must use postgres:15, got %+v", pg)
+	}
+	nats, ok := doc.Services["nats"]
+	if !ok || !strings.HasPrefix(nats.Image, "nats:") || !contains(nats.Command, "-js") {
+		t.Errorf("nats service must run nats with JetStream (-js), got %+v", nats)
+	}
+	co, ok := doc.Services["coordinator"]
+	if !ok || co.Build.Dockerfile != "Dockerfile" || co.Build.Context != "." {
+		t.Fatalf("coordinator must be built from ./Dockerfile, got %+v", co)
+	}
+	known := map[string]bool{"HIL_CONFIG": true}
+	for _, ev := range envVars {
+		known[ev.env] = true
+	}
+	for k := range co.Environment {
+		if !known[k] {
+			t.Errorf("compose passes %s, which the coordinator's config does not read", k)
+		}
+	}
+	for _, need := range []string{"DATABASE_URL", "HIL_NATS_URL", "HIL_DATA_DIR", "HIL_LISTEN"} {
+		if _, ok := co.Environment[need]; !ok {
+			t.Errorf("compose does not pass %s to the coordinator", need)
+		}
+	}
+	if !strings.Contains(co.Environment["DATABASE_URL"], "@postgres:5432/") || !strings.Contains(co.Environment["HIL_NATS_URL"], "nats://nats:4222") {
+		t.Errorf("coordinator must reach the compose services by name: %v", co.Environment)
+	}
+	// The environment must also be a valid configuration.
+	cfg, err := LoadConfig("serve", nil, func(k string) string {
+		if k == "HIL_ADMIN_TOKEN" {
+			return "compose-admin-token-0123456789"
+		}
+		return co.Environment[k]
+	}, os.Stderr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("compose environment is not a valid config: %v", err)
+	}
+
+	df, err := os.ReadFile("../Dockerfile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !regexp.MustCompile(`(?m)^FROM golang:\d+\.\d+\.\d+`).Match(df) {
+		t.Error("Dockerfile must build from a pinned golang:X.Y.Z image")
+	}
+	if !regexp.MustCompile(`CGO_ENABLED=0 go build .*\./cmd/coordinator`).Match(df) {
+		t.Error("Dockerfile must build ./cmd/coordinator with CGO_ENABLED=0")
+	}
+}
+
+func contains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

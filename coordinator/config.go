@@ -1,0 +1,233 @@
+package coordinator
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Config is the coordinator's configuration. Values come from, in rising
+// priority: the defaults, the YAML file (--config / HIL_CONFIG), the
+// environment, and command-line flags.
+type Config struct {
+	// DatabaseURL is the PostgreSQL connection URL (DATABASE_URL). The
+	// database is created if missing and the server allows it. Defaults to
+	// postgres://postgres@127.0.0.1:5432/hilsearch?sslmode=disable.
+	DatabaseURL string `yaml:"database_url"`
+	// Listen is the HTTP address (HIL_LISTEN). Defaults to ":8080".
+	Listen string `yaml:"listen"`
+	// DataDir holds the embedded NATS store and local state (HIL_DATA_DIR).
+	// Defaults to ".hil".
+	DataDir string `yaml:"data_dir"`
+	// NATSURL names an external NATS server (HIL_NATS_URL); empty embeds
+	// one. Defaults to "".
+	NATSURL string `yaml:"nats_url"`
+	// NATSListen is the embedded NATS client address (HIL_NATS_LISTEN).
+	// Defaults to ":4223" (4222 is left to a system NATS).
+	NATSListen string `yaml:"nats_listen"`
+	// NATSAdvertise are the NATS URLs given to agents, comma-separated
+	// (HIL_NATS_ADVERTISE). Defaults to the embedded server's client URL.
+	NATSAdvertise []string `yaml:"nats_advertise"`
+	// AdminToken, when set, is accepted as an admin API token
+	// (HIL_ADMIN_TOKEN). Defaults to "": one is generated on first start.
+	AdminToken string `yaml:"admin_token"`
+	// EnrollTTL is the default life of an enrollment token
+	// (HIL_ENROLL_TTL). Defaults to 24h.
+	EnrollTTL time.Duration `yaml:"enroll_ttl"`
+	// LogLevel is debug, info, warn or error (HIL_LOG_LEVEL). Defaults to info.
+	LogLevel string `yaml:"log_level"`
+	// LogFormat is json or text (HIL_LOG_FORMAT). Defaults to text.
+	LogFormat string `yaml:"log_format"`
+	// ShutdownTimeout bounds graceful shutdown. Defaults to 15s.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// JobAckWait is how long a job may go without an ack or progress
+	// report before JetStream redelivers it (HIL_JOB_ACK_WAIT). Agents
+	// report progress every third of it. Defaults to 30s.
+	JobAckWait time.Duration `yaml:"job_ack_wait"`
+}
+
+// Default returns the built-in configuration.
+func Default() Config {
+	return Config{
+		DatabaseURL:     "postgres://postgres@127.0.0.1:5432/hilsearch?sslmode=disable",
+		Listen:          ":8080",
+		DataDir:         ".hil",
+		NATSListen:      ":4223",
+		EnrollTTL:       24 * time.Hour,
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: 15 * time.Second,
+		JobAckWait:      30 * time.Second,
+	}
+}
+
+// envVars maps each environment variable to the flag it shadows.
+var envVars = []struct{ env, flag string }{
+	{"DATABASE_URL", "database-url"},
+	{"HIL_LISTEN", "listen"},
+	{"HIL_DATA_DIR", "data-dir"},
+	{"HIL_NATS_URL", "nats-url"},
+	{"HIL_NATS_LISTEN", "nats-listen"},
+	{"HIL_NATS_ADVERTISE", "nats-advertise"},
+	{"HIL_ADMIN_TOKEN", "admin-token"},
+	{"HIL_ENROLL_TTL", "enroll-ttl"},
+	{"HIL_LOG_LEVEL", "log-level"},
+	{"HIL_LOG_FORMAT", "log-format"},
+	{"HIL_JOB_ACK_WAIT", "job-ack-wait"},
+}
+
+type listFlag struct{ v *[]string }
+
+func (l listFlag) String() string {
+	if l.v == nil {
+		return ""
+	}
+	return strings.Join(*l.v, ",")
+}
+
+func (l listFlag) Set(s string) error {
+	*l.v = nil
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			*l.v = append(*l.v, p)
+		}
+	}
+	return nil
+}
+
+// bindFlags registers every config flag on fs, writing into c.
+func (c *Config) bindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
+	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address (env HIL_LISTEN)")
+	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory: embedded NATS store, local state (env HIL_DATA_DIR)")
+	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS URL; empty embeds a NATS server (env HIL_NATS_URL)")
+	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded NATS client listen address (env HIL_NATS_LISTEN)")
+	fs.Var(listFlag{&c.NATSAdvertise}, "nats-advertise", "comma-separated NATS URLs handed to agents (env HIL_NATS_ADVERTISE; default: the embedded server's URL)")
+	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "accept this secret as an admin API token (env HIL_ADMIN_TOKEN; prefer the env var: flags show in ps)")
+	fs.DurationVar(&c.EnrollTTL, "enroll-ttl", c.EnrollTTL, "default life of an enrollment token (env HIL_ENROLL_TTL)")
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env HIL_LOG_LEVEL)")
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env HIL_LOG_FORMAT)")
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
+	fs.DurationVar(&c.JobAckWait, "job-ack-wait", c.JobAckWait, "redeliver a job after this long without an ack or progress report (env HIL_JOB_ACK_WAIT)")
+}
+
+// LoadConfig parses args (flags of one subcommand) with getenv and the
+// optional YAML file into a Config. extra registers subcommand-only flags.
+// It returns flag.ErrHelp when -h was given (usage already written to out).
+func LoadConfig(name string, args []string, getenv func(string) string, out io.Writer, extra func(*flag.FlagSet)) (Config, error) {
+	cfg := Default()
+	// First pass: flags into a scratch config, to learn which were set and
+	// where the YAML file is.
+	scratch := Default()
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(out)
+	var cfgFile string
+	fs.StringVar(&cfgFile, "config", getenv("HIL_CONFIG"), "optional YAML config file (env HIL_CONFIG)")
+	scratch.bindFlags(fs)
+	if extra != nil {
+		extra(fs)
+	}
+	fs.Usage = func() {
+		fmt.Fprintf(out, "usage: coordinator %s [flags]\n\nPriority: flags > environment > YAML file > defaults.\n\nflags:\n", name)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		return cfg, err
+	}
+	if fs.NArg() > 0 {
+		return cfg, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfgFile != "" {
+		data, err := os.ReadFile(cfgFile)
+		if err != nil {
+			return cfg, fmt.Errorf("config file: %w", err)
+		}
+		dec := yaml.NewDecoder(bytes.NewReader(data))
+		dec.KnownFields(true)
+		if err := dec.Decode(&cfg); err != nil && !errors.Is(err, io.EOF) {
+			return cfg, fmt.Errorf("config file %s: %w", cfgFile, err)
+		}
+	}
+	// Environment, through the same flag parsers.
+	efs := flag.NewFlagSet(name, flag.ContinueOnError)
+	efs.SetOutput(io.Discard)
+	cfg.bindFlags(efs)
+	for _, ev := range envVars {
+		if v, ok := lookup(getenv, ev.env); ok {
+			if err := efs.Set(ev.flag, v); err != nil {
+				return cfg, fmt.Errorf("environment %s: %w", ev.env, err)
+			}
+		}
+	}
+	// Flags that were given win.
+	var ferr error
+	fs.Visit(func(f *flag.Flag) {
+		if ef := efs.Lookup(f.Name); ef != nil && ferr == nil {
+			if err := ef.Value.Set(f.Value.String()); err != nil {
+				ferr = fmt.Errorf("flag -%s: %w", f.Name, err)
+			}
+		}
+	})
+	return cfg, ferr
+}
+
+func lookup(getenv func(string) string, k string) (string, bool) {
+	v := getenv(k)
+	return v, v != ""
+}
+
+// Validate checks every field and names the first bad one.
+func (c Config) Validate() error {
+	var errs []error
+	u, err := url.Parse(c.DatabaseURL)
+	if c.DatabaseURL == "" {
+		errs = append(errs, errors.New("DATABASE_URL (--database-url) is empty"))
+	} else if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		errs = append(errs, errors.New("DATABASE_URL (--database-url) must be a postgres:// URL"))
+	}
+	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
+		errs = append(errs, fmt.Errorf("HIL_LISTEN (--listen) %q: %w", c.Listen, err))
+	}
+	if c.NATSURL == "" {
+		if _, _, err := net.SplitHostPort(c.NATSListen); err != nil {
+			errs = append(errs, fmt.Errorf("HIL_NATS_LISTEN (--nats-listen) %q: %w", c.NATSListen, err))
+		}
+		if c.DataDir == "" {
+			errs = append(errs, errors.New("HIL_DATA_DIR (--data-dir) is empty; the embedded NATS needs it"))
+		}
+	} else if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") {
+		errs = append(errs, fmt.Errorf("HIL_NATS_URL (--nats-url) %q must be a nats:// or tls:// URL", c.NATSURL))
+	}
+	if c.AdminToken != "" && len(c.AdminToken) < 16 {
+		errs = append(errs, errors.New("HIL_ADMIN_TOKEN must be at least 16 characters"))
+	}
+	if c.EnrollTTL < time.Minute || c.EnrollTTL > 30*24*time.Hour {
+		errs = append(errs, fmt.Errorf("HIL_ENROLL_TTL (--enroll-ttl) %v must be between 1m and 720h", c.EnrollTTL))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("HIL_LOG_LEVEL (--log-level) %q must be debug, info, warn or error", c.LogLevel))
+	}
+	switch c.LogFormat {
+	case "text", "json":
+	default:
+		errs = append(errs, fmt.Errorf("HIL_LOG_FORMAT (--log-format) %q must be text or json", c.LogFormat))
+	}
+	if c.JobAckWait < time.Second || c.JobAckWait > time.Hour {
+		errs = append(errs, fmt.Errorf("HIL_JOB_ACK_WAIT (--job-ack-wait) %v must be between 1s and 1h", c.JobAckWait))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,335 @@
+// Package bus runs the coordinator's messaging: an embedded NATS server with
+// JetStream (or a connection to an external one), the JOBS and RESULTS
+// streams, per-agent consumers, and per-agent NATS identities.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+)
+
+// Options configure the bus.
+type Options struct {
+	// ExternalURL connects to an external NATS server instead of embedding
+	// one. Agent identities are then the external server's business.
+	ExternalURL string
+	// Listen is the embedded server's client address, host:port (port 0 or
+	// -1: random).
+	Listen string
+	// StoreDir holds the embedded JetStream file store.
+	StoreDir string
+	// AdvertiseURLs are the NATS URLs handed to agents at enrollment; empty
+	// means the embedded server's own client URLs.
+	AdvertiseURLs []string
+	// AckWait is the JOBS consumers' redelivery timer.
+	AckWait time.Duration
+	// MaxDeliver bounds redeliveries of one job.
+	MaxDeliver int
+	Logger     *slog.Logger
+}
+
+// Bus owns the NATS connection (and the embedded server, if any).
+type Bus struct {
+	opts   Options
+	srv    *server.Server
+	auth   *authenticator
+	NC     *nats.Conn
+	JS     jetstream.JetStream
+	log    *slog.Logger
+	jobs   jetstream.Stream
+	result jetstream.Stream
+}
+
+// Start starts the embedded server (unless ExternalURL is set), connects
+// with full rights, and creates the streams and the coordinator's results
+// consumer idempotently.
+func Start(ctx context.Context, o Options) (*Bus, error) {
+	if o.AckWait == 0 {
+		o.AckWait = 30 * time.Second
+	}
+	if o.MaxDeliver == 0 {
+		o.MaxDeliver = 5
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+	b := &Bus{opts: o, log: o.Logger}
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := kp.PublicKey()
+	var copts []nats.Option
+	copts = append(copts, nats.Name("hilsearch-coordinator"), nats.MaxReconnects(-1),
+		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+			b.log.Warn("nats async error", "err", err)
+		}))
+	url := o.ExternalURL
+	if url == "" {
+		if err := b.startServer(pub); err != nil {
+			return nil, err
+		}
+		copts = append(copts, nats.InProcessServer(b.srv), nats.Nkey(pub, kp.Sign))
+	}
+	b.NC, err = nats.Connect(url, copts...)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if b.JS, err = jetstream.New(b.NC); err != nil {
+		b.Close()
+		return nil, err
+	}
+	if err := b.ensureStreams(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func (b *Bus) startServer(coordPub string) error {
+	host, portStr, err := net.SplitHostPort(b.opts.Listen)
+	if err != nil {
+		return fmt.Errorf("nats listen address %q: %w", b.opts.Listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return fmt.Errorf("nats listen port %q: %w", portStr, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	b.auth = newAuthenticator(coordPub)
+	sopts := &server.Options{
+		ServerName:                 "hilsearch",
+		Host:                       host,
+		Port:                       port,
+		JetStream:                  true,
+		StoreDir:                   b.opts.StoreDir,
+		NoSigs:                     true,
+		NoLog:                      true,
+		AlwaysEnableNonce:          true,
+		CustomClientAuthentication: b.auth,
+		MaxPayload:                 8 << 20,
+	}
+	s, err := server.NewServer(sopts)
+	if err != nil {
+		return fmt.Errorf("embedded nats: %w", err)
+	}
+	go s.Start()
+	if !s.ReadyForConnections(15 * time.Second) {
+		s.Shutdown()
+		return fmt.Errorf("embedded nats: not ready on %s within 15s (port in use? set --nats-listen)", b.opts.Listen)
+	}
+	b.srv = s
+	return nil
+}
+
+// Embedded reports whether the bus runs its own NATS server.
+func (b *Bus) Embedded() bool { return b.srv != nil }
+
+// ClientURLs are the URLs agents use to reach NATS.
+func (b *Bus) ClientURLs() []string {
+	if len(b.opts.AdvertiseURLs) > 0 {
+		return b.opts.AdvertiseURLs
+	}
+	if b.srv != nil {
+		return []string{b.srv.ClientURL()}
+	}
+	return []string{b.opts.ExternalURL}
+}
+
+func (b *Bus) ensureStreams(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	var err error
+	b.jobs, err = b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       StreamJobs,
+		Subjects:   []string{"jobs.>"},
+		Retention:  jetstream.WorkQueuePolicy,
+		Storage:    jetstream.FileStorage,
+		Duplicates: 10 * time.Minute,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", StreamJobs, err)
+	}
+	b.result, err = b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       StreamResults,
+		Subjects:   []string{"results.>"},
+		Retention:  jetstream.LimitsPolicy,
+		Storage:    jetstream.FileStorage,
+		MaxAge:     7 * 24 * time.Hour,
+		Duplicates: 10 * time.Minute,
+	})
+	if err != nil {
+		return fmt.Errorf("create stream %s: %w", StreamResults, err)
+	}
+	_, err = b.result.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:   ResultsConsumer,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   30 * time.Second,
+	})
+	if err != nil {
+		return fmt.Errorf("create consumer %s: %w", ResultsConsumer, err)
+	}
+	return nil
+}
+
+// AddAgent lets the identity connect and creates its consumers (its own
+// and its class's). It is idempotent.
+func (b *Bus) AddAgent(ctx context.Context, id Identity) error {
+	if !ValidToken(id.DeviceID) || !ValidToken(id.Class) {
+		return fmt.Errorf("agent %q class %q: not valid subject tokens", id.DeviceID, id.Class)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	cfgs := []jetstream.ConsumerConfig{
+		{Durable: AgentConsumer(id.DeviceID), FilterSubject: "jobs.agent." + id.DeviceID + ".>"},
+		{Durable: ClassConsumer(id.Class), FilterSubject: "jobs.class." + id.Class + ".>"},
+	}
+	for _, c := range cfgs {
+		c.AckPolicy = jetstream.AckExplicitPolicy
+		c.AckWait = b.opts.AckWait
+		c.MaxDeliver = b.opts.MaxDeliver
+		if _, err := b.jobs.CreateOrUpdateConsumer(ctx, c); err != nil {
+			return fmt.Errorf("create consumer %s: %w", c.Durable, err)
+		}
+	}
+	if b.auth != nil {
+		b.auth.set(id)
+	}
+	return nil
+}
+
+// RemoveAgent revokes an identity at once: the key can no longer connect,
+// open connections using it are closed, its consumer is deleted and its
+// pending jobs are purged. It returns how many jobs were cancelled.
+func (b *Bus) RemoveAgent(ctx context.Context, id Identity) (uint64, error) {
+	if b.auth != nil {
+		b.auth.remove(id.NKey)
+		b.kick(id.NKey)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	var errs []error
+	if err := b.jobs.DeleteConsumer(ctx, AgentConsumer(id.DeviceID)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		errs = append(errs, fmt.Errorf("delete consumer: %w", err))
+	}
+	before, err := b.pendingFor(ctx, id.DeviceID)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	if err := b.jobs.Purge(ctx, jetstream.WithPurgeSubject("jobs.agent."+id.DeviceID+".>")); err != nil {
+		errs = append(errs, fmt.Errorf("purge jobs: %w", err))
+	}
+	return before, errors.Join(errs...)
+}
+
+func (b *Bus) pendingFor(ctx context.Context, deviceID string) (uint64, error) {
+	info, err := b.jobs.Info(ctx, jetstream.WithSubjectFilter("jobs.agent."+deviceID+".>"))
+	if err != nil {
+		return 0, fmt.Errorf("stream info: %w", err)
+	}
+	var n uint64
+	for _, c := range info.State.Subjects {
+		n += c
+	}
+	return n, nil
+}
+
+// kick closes every client connection authenticated with nkey.
+func (b *Bus) kick(nkey string) {
+	if b.srv == nil {
+		return
+	}
+	cz, err := b.srv.Connz(&server.ConnzOptions{User: nkey, Username: true, Limit: 10000})
+	if err != nil {
+		b.log.Warn("list nats connections", "err", err)
+		return
+	}
+	for _, c := range cz.Conns {
+		if c.AuthorizedUser == nkey {
+			_ = b.srv.DisconnectClientByID(c.Cid)
+		}
+	}
+}
+
+// PendingJobs is the number of messages waiting in JOBS.
+func (b *Bus) PendingJobs(ctx context.Context) (uint64, error) {
+	info, err := b.jobs.Info(ctx)
+	if err != nil {
+		return 0, err
+	}
+	return info.State.Msgs, nil
+}
+
+// Ready checks the connection and JetStream answer.
+func (b *Bus) Ready(ctx context.Context) error {
+	if b.NC == nil || !b.NC.IsConnected() {
+		return errors.New("nats: not connected")
+	}
+	_, err := b.JS.AccountInfo(ctx)
+	return err
+}
+
+// Close drains the connection and shuts the embedded server down.
+func (b *Bus) Close() {
+	if b.NC != nil {
+		_ = b.NC.Drain()
+		deadline := time.Now().Add(5 * time.Second)
+		for !b.NC.IsClosed() && time.Now().Before(deadline) {
+			time.Sleep(10 * time.Millisecond)
+		}
+		b.NC.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}
+
+// PublishJob puts a job on the agent's subject with Nats-Msg-Id = job ID
+// and returns its stream sequence. A re-publish within the dedup window
+// returns the original sequence and stores nothing new.
+func (b *Bus) PublishJob(ctx context.Context, deviceID, kind, jobID string, data []byte) (uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ack, err := b.JS.Publish(ctx, AgentJobSubject(deviceID, kind), data, jetstream.WithMsgID(jobID))
+	if err != nil {
+		return 0, fmt.Errorf("publish job %s: %w", jobID, err)
+	}
+	return ack.Sequence, nil
+}
+
+// Results binds the coordinator's durable consumer on RESULTS.
+func (b *Bus) Results(ctx context.Context) (jetstream.Consumer, error) {
+	return b.result.Consumer(ctx, ResultsConsumer)
+}
+
+// JobAdvisories are the JetStream advisory subjects for jobs that will never
+// be delivered again: terminated by an agent, or out of deliveries.
+var JobAdvisories = []string{
+	"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + StreamJobs + ".>",
+	"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamJobs + ".>",
+}
+
+// DeleteJob removes a not yet delivered job from JOBS by stream sequence.
+func (b *Bus) DeleteJob(ctx context.Context, seq uint64) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	err := b.jobs.DeleteMsg(ctx, seq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil
+	}
+	return err
+}

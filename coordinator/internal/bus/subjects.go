@@ -1,0 +1,80 @@
+package bus
+
+import (
+	"encoding/base64"
+	"regexp"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// Stream and subject layout (design §5).
+const (
+	StreamJobs    = "JOBS"    // work queue: jobs.agent.<id>.<kind>, jobs.class.<class>.<kind>
+	StreamResults = "RESULTS" // results.<id>.<jobID>
+	// ResultsConsumer is the coordinator's durable consumer on RESULTS.
+	ResultsConsumer = "coordinator"
+)
+
+// AgentConsumer is the durable pull consumer of one agent's own jobs.
+func AgentConsumer(deviceID string) string { return "agt-" + deviceID }
+
+// ClassConsumer is the durable pull consumer shared by a device class.
+func ClassConsumer(class string) string { return "cls-" + class }
+
+// AgentJobSubject is where a job for one agent is published.
+func AgentJobSubject(deviceID, kind string) string { return "jobs.agent." + deviceID + "." + kind }
+
+// ClassJobSubject is where a job any agent of a class may take is published.
+func ClassJobSubject(class, kind string) string { return "jobs.class." + class + "." + kind }
+
+// ResultSubject is where an agent publishes the result of a job.
+func ResultSubject(deviceID, jobID string) string { return "results." + deviceID + "." + jobID }
+
+// HeartbeatSubject is where an agent publishes its heartbeats (core NATS).
+func HeartbeatSubject(deviceID string) string { return "hb." + deviceID }
+
+// ControlSubject is the prefix of control requests to an agent.
+func ControlSubject(deviceID string) string { return "ctl." + deviceID }
+
+// InboxPrefix is the agent's private inbox prefix (nats.CustomInboxPrefix).
+func InboxPrefix(deviceID string) string { return "_INBOX_" + deviceID }
+
+var tokenRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
+
+// ValidToken reports whether s is safe as one NATS subject token and as
+// part of a consumer name (lower-case letters, digits, dashes).
+func ValidToken(s string) bool { return tokenRE.MatchString(s) }
+
+// AgentPermissions are the only subjects an agent may use: pull and ack its
+// own consumer and its class's consumer, publish its own results and
+// heartbeats, receive on its own inbox and control subjects, and answer
+// control requests.
+func AgentPermissions(id Identity) *server.Permissions {
+	pub := []string{
+		"results." + id.DeviceID + ".>",
+		HeartbeatSubject(id.DeviceID),
+	}
+	for _, cons := range []string{AgentConsumer(id.DeviceID), ClassConsumer(id.Class)} {
+		pub = append(pub,
+			"$JS.API.CONSUMER.INFO."+StreamJobs+"."+cons,
+			"$JS.API.CONSUMER.MSG.NEXT."+StreamJobs+"."+cons,
+			"$JS.ACK."+StreamJobs+"."+cons+".>",
+		)
+	}
+	return &server.Permissions{
+		Publish: &server.SubjectPermission{Allow: pub},
+		Subscribe: &server.SubjectPermission{Allow: []string{
+			InboxPrefix(id.DeviceID) + ".>",
+			ControlSubject(id.DeviceID) + ".>",
+		}},
+		Response: &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
+	}
+}
+
+func decodeSig(sig string) ([]byte, error) {
+	if b, err := base64.RawURLEncoding.DecodeString(sig); err == nil {
+		return b, nil
+	}
+	return base64.StdEncoding.DecodeString(sig)
+}

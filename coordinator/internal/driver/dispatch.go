@@ -1,0 +1,287 @@
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// WireWorkload turns a search workload into the job workload agents run.
+func WireWorkload(w search.Workload) wire.Workload {
+	return wire.Workload{
+		Precision: string(w.Precision), Threads: w.Threads,
+		PromptLengths: w.PromptLengths, DecodeDepths: w.DecodeDepths, DecodeTokens: w.DecodeLength,
+		Repetitions: w.Repetitions, MaxRepetitions: w.MaxRepetitions,
+	}.Normalize()
+}
+
+// Values maps a measurement to the metric values objectives and
+// constraints refer to. peak_rss_mb is the measuring child's peak over the
+// whole job, whose largest context is the workload's largest; it is
+// reported at every context of the workload.
+func Values(m *wire.Measurement, w search.Workload) search.Values {
+	v := search.Values{}
+	for _, p := range m.Prefill {
+		v[search.MetricKey{Metric: search.MetricPrefillTPS, At: p.PromptLength}] = p.TokensPerSec.Median
+		v[search.MetricKey{Metric: search.MetricTTFT, At: p.PromptLength}] = p.TTFTms.Median
+	}
+	for _, d := range m.Decode {
+		v[search.MetricKey{Metric: search.MetricDecodeP50, At: d.Depth}] = d.MsPerToken.P50
+		v[search.MetricKey{Metric: search.MetricDecodeP95, At: d.Depth}] = d.MsPerToken.P95
+	}
+	rss := float64(m.PeakRSSBytes) / (1 << 20)
+	for _, c := range append(slices.Clone(w.PromptLengths), w.DecodeDepths...) {
+		v[search.MetricKey{Metric: search.MetricPeakRSS, At: c}] = rss
+	}
+	return v
+}
+
+// Results turns a search's stored complete trials into the optimizer's
+// results, in trial order (for fronts and hypervolume).
+func Results(pts []store.TrialPoint) []search.Result {
+	res := make([]search.Result, len(pts))
+	for i, p := range pts {
+		res[i] = search.Result{Number: p.Number, Outcome: search.Outcome{Values: p.Objectives, Violation: p.Violation}}
+	}
+	return res
+}
+
+// pickDevice chooses, among the live devices matching target, an online
+// one with the fewest of this search's jobs in flight, below the limit.
+func (d *driver) pickDevice(ctx context.Context, t search.Target, inflight map[string]int, limit int) (string, error) {
+	devs, err := d.st().MatchDevices(ctx, t.Devices, t.Class, t.Tags)
+	if err != nil {
+		return "", err
+	}
+	best, bestLoad := "", limit
+	for _, dev := range devs {
+		if dev.Status == "offline" {
+			continue
+		}
+		if n := inflight[dev.ID]; n < bestLoad {
+			best, bestLoad = dev.ID, n
+		}
+	}
+	return best, nil
+}
+
+// dispatch starts trials while the budget allows and every target has a
+// device with room.
+func (d *driver) dispatch(ctx context.Context, total int) error {
+	inflight, err := d.st().InFlight(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	limit := max(d.spec.Budget.MaxInFlightPerDevice, 1)
+	for total < d.spec.Budget.MaxTrials {
+		assign := map[string]string{}
+		for _, t := range d.spec.Targets {
+			dev, err := d.pickDevice(ctx, t, inflight, limit)
+			if err != nil {
+				return err
+			}
+			if dev == "" {
+				return nil // wait for a device
+			}
+			assign[t.Name] = dev
+		}
+		cand, err := d.opt.Ask(ctx)
+		if errors.Is(err, search.ErrSpaceExhausted) {
+			state := store.SearchFinished
+			if total == 0 {
+				state = store.SearchFailed
+			}
+			return d.st().SetSearchState(ctx, d.id, []string{store.SearchRunning}, state, "no admissible candidate left in the space")
+		}
+		if err != nil {
+			return err
+		}
+		if rej, err := d.opt.Rejections(); err == nil {
+			n := 0
+			for _, c := range rej {
+				n += c
+			}
+			_ = d.st().SetRejected(ctx, d.id, n)
+		}
+		if err := d.startTrial(ctx, total, cand, assign, inflight); err != nil {
+			return err
+		}
+		total++
+	}
+	return nil
+}
+
+func (d *driver) startTrial(ctx context.Context, number int, cand search.Candidate, assign map[string]string, inflight map[string]int) error {
+	specJSON, err := cand.Arch.JSON()
+	if err != nil {
+		return err
+	}
+	hash := cand.Arch.Hash()
+	layers := make([]string, len(cand.Arch.Layers))
+	for i, l := range cand.Arch.Layers {
+		layers[i] = string(l.Mixer)
+	}
+	trial := store.Trial{SearchID: d.id, Number: number, StudyTrial: cand.TrialID, Arch: specJSON, ArchHash: hash,
+		Params: cand.Params, Layers: layers}
+	var jobs []store.Job
+	for _, t := range d.spec.Targets {
+		dev := assign[t.Name]
+		tt := store.TrialTarget{Target: t.Name, DeviceID: dev}
+		mid, hit, err := d.st().CachedMeasurement(ctx, hash, dev, d.wl.Hash())
+		if err != nil {
+			return err
+		}
+		if hit {
+			tt.MeasurementID = &mid
+		} else {
+			j := store.Job{ID: store.NewJobID(), DeviceID: dev, Kind: wire.JobKindMeasure, Spec: specJSON,
+				SpecHash: hash, Workload: d.wl, WorkloadHash: d.wl.Hash()}
+			tt.JobID = &j.ID
+			jobs = append(jobs, j)
+			inflight[dev]++
+		}
+		trial.Targets = append(trial.Targets, tt)
+	}
+	if err := d.st().InsertTrial(ctx, trial, jobs); err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if err := d.m.d.Publish(ctx, j); err != nil {
+			d.log.Warn("publish job; retried next round", "job", j.ID, "err", err)
+		}
+	}
+	d.log.Info("trial started", "trial", number, "params", cand.Params, "jobs", len(jobs), "cached", len(trial.Targets)-len(jobs))
+	d.m.d.Events.Publish("trial", map[string]any{"search_id": d.id, "number": number, "state": "running"})
+	return nil
+}
+
+// collect finishes running trials whose targets all reported, and
+// re-publishes jobs a failed publish left behind.
+func (d *driver) collect(ctx context.Context) error {
+	running, _, err := d.st().ListTrials(ctx, d.id, store.TrialQuery{State: "running", Limit: 1 << 20})
+	if err != nil {
+		return err
+	}
+	if len(running) == 0 {
+		return nil
+	}
+	targets, err := d.st().TrialTargets(ctx, d.id, "running", -1)
+	if err != nil {
+		return err
+	}
+	for _, t := range running {
+		measured := map[string]search.Values{}
+		var failure string
+		pending := false
+		for _, tt := range targets[t.Number] {
+			switch {
+			case tt.Measurement != nil:
+				measured[tt.Target] = Values(tt.Measurement, d.spec.Workload)
+			case tt.JobState == "failed" || tt.JobState == "cancelled":
+				reason := tt.JobState
+				if tt.JobError != nil {
+					reason = *tt.JobError
+				}
+				failure = fmt.Sprintf("target %s on device %s: %s", tt.Target, tt.DeviceID, reason)
+			default:
+				pending = true
+			}
+		}
+		switch {
+		case failure != "":
+			if err := d.finish(ctx, t, nil, failure); err != nil {
+				return err
+			}
+		case !pending:
+			out, err := d.spec.Outcome(t.Params, measured)
+			if err != nil {
+				err = d.finish(ctx, t, nil, err.Error())
+			} else {
+				err = d.finish(ctx, t, &out, "")
+			}
+			if err != nil {
+				return err
+			}
+		}
+	}
+	return d.republish(ctx)
+}
+
+// finish tells the optimizer and stores the trial's end. A trial the
+// optimizer already knows as finished (the coordinator died between the
+// two writes) is only stored.
+func (d *driver) finish(ctx context.Context, t store.Trial, out *search.Outcome, failure string) error {
+	var err error
+	if out != nil {
+		err = d.opt.Tell(t.StudyTrial, *out)
+	} else {
+		err = d.opt.Fail(t.StudyTrial, failure)
+	}
+	if err != nil && !errors.Is(err, search.ErrUnknownTrial) {
+		return fmt.Errorf("trial %d: %w", t.Number, err)
+	}
+	state := "complete"
+	if out != nil {
+		err = d.st().FinishTrial(ctx, d.id, t.Number, out.Values, out.Violation, "")
+	} else {
+		state = "failed"
+		err = d.st().FinishTrial(ctx, d.id, t.Number, nil, 0, failure)
+	}
+	if err != nil {
+		return err
+	}
+	d.log.Info("trial finished", "trial", t.Number, "state", state, "error", failure)
+	d.m.d.Events.Publish("trial", map[string]any{"search_id": d.id, "number": t.Number, "state": state})
+	return nil
+}
+
+func (d *driver) republish(ctx context.Context) error {
+	jobs, err := d.st().UnfinishedJobs(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if seq, err := d.st().JobSeq(ctx, j.ID); err != nil || seq != 0 || j.State != "queued" {
+			continue
+		}
+		if err := d.m.d.Publish(ctx, j); err != nil {
+			d.log.Warn("re-publish job", "job", j.ID, "err", err)
+		}
+	}
+	return nil
+}
+
+// cancelOutstanding withdraws the search's undelivered jobs and fails its
+// running trials.
+func (d *driver) cancelOutstanding(ctx context.Context) error {
+	jobs, err := d.st().UnfinishedJobs(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if seq, err := d.st().JobSeq(ctx, j.ID); err == nil && seq != 0 {
+			if err := d.m.d.DeleteJob(ctx, seq); err != nil {
+				d.log.Warn("withdraw job", "job", j.ID, "err", err)
+			}
+		}
+		if err := d.st().CancelJob(ctx, j.ID); err != nil {
+			return err
+		}
+	}
+	running, _, err := d.st().ListTrials(ctx, d.id, store.TrialQuery{State: "running", Limit: 1 << 20})
+	if err != nil {
+		return err
+	}
+	for _, t := range running {
+		if err := d.finish(ctx, t, nil, "search cancelled"); err != nil {
+			return err
+		}
+	}
+	d.m.d.Events.Publish("search", map[string]any{"id": d.id, "state": store.SearchCancelled})
+	return nil
+}

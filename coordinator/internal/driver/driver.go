@@ -1,0 +1,278 @@
+// Package driver runs searches: one driver goroutine per running search,
+// holding a PostgreSQL advisory lock so that of several coordinators
+// against one database exactly one drives each search. A driver asks the
+// optimizer for candidates, dispatches measurement jobs (or reuses cached
+// measurements), collects results, and tells the optimizer the outcomes.
+// All its state lives in PostgreSQL, so it resumes after a restart.
+package driver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/c-bata/goptuna"
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hilsearch/hilsearch/coordinator/internal/events"
+	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// Deps are what drivers use.
+type Deps struct {
+	Store *store.Store
+	// Storage returns the goptuna storage (on PostgreSQL).
+	Storage func() goptuna.Storage
+	// Publish sends a stored job to its device.
+	Publish func(ctx context.Context, j store.Job) error
+	// DeleteJob removes an undelivered job from JOBS by stream sequence.
+	DeleteJob func(ctx context.Context, seq uint64) error
+	Events    *events.Hub
+	Log       *slog.Logger
+	// Poll is how often drivers re-check without a wake-up. Defaults to 1s.
+	Poll time.Duration
+}
+
+// Manager starts a driver for every active search whose advisory lock it
+// can take.
+type Manager struct {
+	d       Deps
+	mu      sync.Mutex
+	drivers map[string]*driver
+	wg      sync.WaitGroup
+	// ctx is Run's context: every driver runs under it, however started.
+	ctx context.Context
+}
+
+// NewManager returns a manager; call Run.
+func NewManager(d Deps) *Manager {
+	if d.Poll == 0 {
+		d.Poll = time.Second
+	}
+	return &Manager{d: d, drivers: map[string]*driver{}}
+}
+
+// Run scans for searches to drive until ctx ends, then waits for its
+// drivers to stop.
+func (m *Manager) Run(ctx context.Context) {
+	m.mu.Lock()
+	m.ctx = ctx
+	m.mu.Unlock()
+	t := time.NewTicker(2 * time.Second)
+	defer t.Stop()
+	for {
+		m.scan(ctx)
+		select {
+		case <-ctx.Done():
+			m.wg.Wait()
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Wake makes every driver re-check at once (a result arrived, a state
+// changed) and the manager pick up new searches.
+func (m *Manager) Wake() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range m.drivers {
+		select {
+		case d.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Driving lists the searches this manager drives now.
+func (m *Manager) Driving() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var ids []string
+	for id := range m.drivers {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// Kick starts driving a search now if its lock is free. It does nothing
+// before Run has started or after it has ended (Run's scan finds the
+// search).
+func (m *Manager) Kick(id string) {
+	m.mu.Lock()
+	ctx := m.ctx
+	m.mu.Unlock()
+	if ctx != nil && ctx.Err() == nil {
+		m.tryStart(ctx, id)
+	}
+}
+
+func (m *Manager) scan(ctx context.Context) {
+	ids, err := m.d.Store.ActiveSearches(ctx)
+	if err != nil {
+		if ctx.Err() == nil {
+			m.d.Log.Warn("list active searches", "err", err)
+		}
+		return
+	}
+	for _, id := range ids {
+		m.tryStart(ctx, id)
+	}
+}
+
+func lockKey(searchID string) string { return "hilsearch:search:" + searchID }
+
+func (m *Manager) tryStart(ctx context.Context, id string) {
+	m.mu.Lock()
+	if _, ok := m.drivers[id]; ok {
+		m.mu.Unlock()
+		return
+	}
+	m.mu.Unlock()
+	// A dedicated connection holds the session-level advisory lock for as
+	// long as the driver runs; closing it releases the lock.
+	pc, err := m.d.Store.Pool.Acquire(ctx)
+	if err != nil {
+		return
+	}
+	conn := pc.Hijack()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, lockKey(id)).Scan(&got); err != nil || !got {
+		conn.Close(context.Background())
+		return
+	}
+	d := &driver{id: id, m: m, conn: conn, wake: make(chan struct{}, 1), log: m.d.Log.With("search", id)}
+	m.mu.Lock()
+	m.drivers[id] = d
+	m.mu.Unlock()
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		defer func() {
+			m.mu.Lock()
+			delete(m.drivers, id)
+			m.mu.Unlock()
+			conn.Close(context.Background())
+		}()
+		if err := d.run(ctx); err != nil && ctx.Err() == nil {
+			d.log.Error("search driver failed", "err", err)
+			if serr := m.d.Store.SetSearchState(context.Background(), id, []string{store.SearchRunning, store.SearchPaused}, store.SearchFailed, err.Error()); serr == nil {
+				m.d.Events.Publish("search", map[string]any{"id": id, "state": store.SearchFailed})
+			}
+		}
+	}()
+}
+
+type driver struct {
+	id   string
+	m    *Manager
+	conn *pgx.Conn
+	wake chan struct{}
+	log  *slog.Logger
+	spec *search.Spec
+	opt  *search.Optimizer
+	wl   wire.Workload
+}
+
+func (d *driver) st() *store.Store { return d.m.d.Store }
+
+func (d *driver) run(ctx context.Context) error {
+	se, err := d.st().GetSearch(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	if d.spec, err = search.Parse(se.Spec); err != nil {
+		return fmt.Errorf("stored spec: %w", err)
+	}
+	if d.opt, err = search.NewOptimizer(d.spec, d.m.d.Storage(), se.Study); err != nil {
+		return err
+	}
+	d.wl = WireWorkload(d.spec.Workload)
+	if err := d.reconcile(ctx); err != nil {
+		return err
+	}
+	d.log.Info("driving search", "algorithm", d.spec.Algorithm, "max_trials", d.spec.Budget.MaxTrials)
+	for {
+		done, err := d.step(ctx)
+		if err != nil || done {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-d.wake:
+		case <-time.After(d.m.d.Poll):
+		}
+	}
+}
+
+// reconcile fails goptuna trials left running by a coordinator that died
+// between asking for a candidate and storing its trial.
+func (d *driver) reconcile(ctx context.Context) error {
+	have, err := d.st().TrialStudyIDs(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	trials, err := d.opt.Study().GetTrials()
+	if err != nil {
+		return err
+	}
+	for _, t := range trials {
+		if t.State == goptuna.TrialStateRunning && !have[t.ID] {
+			if err := d.opt.Fail(t.ID, "orphaned: the coordinator stopped before dispatching it"); err != nil {
+				return err
+			}
+			d.log.Info("orphaned optimizer trial failed", "trial", t.Number)
+		}
+	}
+	return nil
+}
+
+// step does one round: collect results, then dispatch new trials. It
+// returns done when the search has ended.
+func (d *driver) step(ctx context.Context) (bool, error) {
+	se, err := d.st().GetSearch(ctx, d.id)
+	if err != nil {
+		return false, err
+	}
+	switch se.State {
+	case store.SearchCancelled:
+		return true, d.cancelOutstanding(ctx)
+	case store.SearchFinished, store.SearchFailed:
+		return true, nil
+	}
+	if err := d.collect(ctx); err != nil {
+		return false, err
+	}
+	if se.State != store.SearchRunning {
+		return false, nil
+	}
+	running, complete, failed, err := d.st().TrialCounts(ctx, d.id)
+	if err != nil {
+		return false, err
+	}
+	total := running + complete + failed
+	outOfTime := false
+	if w := d.spec.Budget.MaxWallTime; w != "" {
+		if lim, err := time.ParseDuration(w); err == nil && time.Since(se.CreatedAt) > lim {
+			outOfTime = true
+		}
+	}
+	if total >= d.spec.Budget.MaxTrials || outOfTime {
+		if running == 0 {
+			if err := d.st().SetSearchState(ctx, d.id, []string{store.SearchRunning}, store.SearchFinished, ""); err != nil && !errors.Is(err, store.ErrStateConflict) {
+				return false, err
+			}
+			d.log.Info("search finished", "complete", complete, "failed", failed, "out_of_time", outOfTime)
+			d.m.d.Events.Publish("search", map[string]any{"id": d.id, "state": store.SearchFinished})
+			return true, nil
+		}
+		return false, nil
+	}
+	return false, d.dispatch(ctx, total)
+}

@@ -1,0 +1,288 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/gin-gonic/gin"
+	"github.com/nats-io/nkeys"
+
+	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
+	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+)
+
+// EnrollmentTokenRequest is the body of POST /api/v1/enrollment-tokens.
+type EnrollmentTokenRequest struct {
+	// TTLSeconds is how long the token stays valid; default 86400 (24 h),
+	// at most 30 days.
+	TTLSeconds *int64 `json:"ttl_seconds,omitempty"`
+}
+
+// EnrollmentTokenResponse carries the secret, shown only here.
+type EnrollmentTokenResponse struct {
+	ID        int64     `json:"id"`
+	Token     string    `json:"token"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+func (s *Server) createEnrollmentToken(c *gin.Context) {
+	var req EnrollmentTokenRequest
+	if c.Request.ContentLength != 0 {
+		if !decodeJSON(c, &req) {
+			return
+		}
+	}
+	ttl := s.d.EnrollTTL
+	if req.TTLSeconds != nil {
+		if *req.TTLSeconds < 60 || *req.TTLSeconds > 30*86400 {
+			failFields(c, FieldError{"ttl_seconds", "must be between 60 and 2592000"})
+			return
+		}
+		ttl = time.Duration(*req.TTLSeconds) * time.Second
+	}
+	t, secret, err := s.d.Store.CreateEnrollmentToken(c.Request.Context(), principal(c).ID, ttl)
+	if err != nil {
+		s.internal(c, "create enrollment token", err)
+		return
+	}
+	s.d.Log.Info("enrollment token created", "id", t.ID, "expires_at", t.ExpiresAt, "by", principal(c).Name)
+	c.JSON(http.StatusCreated, EnrollmentTokenResponse{ID: t.ID, Token: secret, ExpiresAt: t.ExpiresAt})
+}
+
+var tagRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,39}$`)
+
+func checkName(field, name string) *FieldError {
+	if name == "" || utf8.RuneCountInString(name) > 100 || strings.TrimSpace(name) != name {
+		return &FieldError{field, "must be 1 to 100 characters without leading or trailing spaces"}
+	}
+	return nil
+}
+
+func checkTags(field string, tags []string) *FieldError {
+	if len(tags) > 32 {
+		return &FieldError{field, "at most 32 tags"}
+	}
+	seen := map[string]bool{}
+	for i, t := range tags {
+		if !tagRE.MatchString(t) {
+			return &FieldError{fmt.Sprintf("%s[%d]", field, i), "must match " + tagRE.String()}
+		}
+		if seen[t] {
+			return &FieldError{fmt.Sprintf("%s[%d]", field, i), "duplicate tag " + t}
+		}
+		seen[t] = true
+	}
+	return nil
+}
+
+func (s *Server) enroll(c *gin.Context) {
+	var req wire.EnrollRequest
+	if !decodeJSON(c, &req) {
+		return
+	}
+	var errs []FieldError
+	if req.Token == "" {
+		errs = append(errs, FieldError{"token", "required"})
+	}
+	if !nkeys.IsValidPublicUserKey(req.NKey) {
+		errs = append(errs, FieldError{"nkey", "must be a public NATS user key (starts with U)"})
+	}
+	if !bus.ValidToken(req.Class) {
+		errs = append(errs, FieldError{"class", "required; lower-case letters, digits and dashes, at most 63"})
+	}
+	if len(req.Profile) > 0 {
+		var obj map[string]any
+		if json.Unmarshal(req.Profile, &obj) != nil {
+			errs = append(errs, FieldError{"profile", "must be a JSON object"})
+		}
+	}
+	if req.Name == "" {
+		req.Name = profileHostname(req.Profile)
+	}
+	if fe := checkName("name", req.Name); fe != nil {
+		errs = append(errs, *fe)
+	}
+	if fe := checkTags("tags", req.Tags); fe != nil {
+		errs = append(errs, *fe)
+	}
+	if len(errs) > 0 {
+		failFields(c, errs...)
+		return
+	}
+	ctx := c.Request.Context()
+	var added *bus.Identity
+	d, err := s.d.Store.Enroll(ctx, req.Token, store.NewDevice{
+		Name: req.Name, Tags: req.Tags, Class: req.Class, Profile: req.Profile, NKey: req.NKey,
+	}, func(d store.Device) error {
+		id := bus.Identity{DeviceID: d.ID, Class: d.Class, NKey: d.NKey}
+		if err := s.d.Bus.AddAgent(ctx, id); err != nil {
+			return err
+		}
+		added = &id
+		return nil
+	})
+	switch {
+	case errors.Is(err, store.ErrTokenUnknown):
+		fail(c, ErrEnrollUnknown, nil)
+		return
+	case errors.Is(err, store.ErrTokenUsed):
+		fail(c, ErrEnrollUsed, nil)
+		return
+	case errors.Is(err, store.ErrTokenExpired):
+		fail(c, ErrEnrollExpired, nil)
+		return
+	case errors.Is(err, store.ErrKeyInUse):
+		fail(c, ErrNKeyInUse, nil)
+		return
+	case err != nil:
+		if added != nil { // the transaction failed after the bus accepted the key
+			if _, rerr := s.d.Bus.RemoveAgent(ctx, *added); rerr != nil {
+				s.d.Log.Error("undo agent identity", "device", added.DeviceID, "err", rerr)
+			}
+		}
+		s.internal(c, "enroll", err)
+		return
+	}
+	s.d.Log.Info("device enrolled", "device", d.ID, "class", d.Class, "name", d.Name)
+	c.JSON(http.StatusCreated, wire.EnrollResponse{
+		DeviceID: d.ID, Name: d.Name, Class: d.Class,
+		NATS: wire.NATSIdentity{
+			URLs:           s.d.Bus.ClientURLs(),
+			NKey:           d.NKey,
+			InboxPrefix:    bus.InboxPrefix(d.ID),
+			Stream:         bus.StreamJobs,
+			AgentConsumer:  bus.AgentConsumer(d.ID),
+			ClassConsumer:  bus.ClassConsumer(d.Class),
+			ResultsSubject: "results." + d.ID,
+			HeartbeatSubj:  bus.HeartbeatSubject(d.ID),
+			ControlSubject: bus.ControlSubject(d.ID),
+		},
+	})
+}
+
+func profileHostname(p json.RawMessage) string {
+	var v struct {
+		Hostname string `json:"hostname"`
+	}
+	_ = json.Unmarshal(p, &v)
+	if v.Hostname == "" || len(v.Hostname) > 100 {
+		return "device"
+	}
+	return v.Hostname
+}
+
+// DeviceList is the body of GET /api/v1/devices.
+type DeviceList struct {
+	Devices []store.Device `json:"devices"`
+}
+
+func (s *Server) listDevices(c *gin.Context) {
+	f := store.DeviceFilter{Class: c.Query("class"), Tag: c.Query("tag")}
+	switch c.DefaultQuery("include_revoked", "false") {
+	case "true":
+		f.IncludeRevoked = true
+	case "false":
+	default:
+		fail(c, ErrBadQuery, FieldError{"include_revoked", "must be true or false"})
+		return
+	}
+	ds, err := s.d.Store.ListDevices(c.Request.Context(), f)
+	if err != nil {
+		s.internal(c, "list devices", err)
+		return
+	}
+	c.JSON(http.StatusOK, DeviceList{Devices: ds})
+}
+
+func (s *Server) getDevice(c *gin.Context) {
+	d, err := s.d.Store.GetDevice(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, ErrDeviceNotFound, nil)
+		return
+	}
+	if err != nil {
+		s.internal(c, "get device", err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+// DevicePatch is the body of PATCH /api/v1/devices/{id}.
+type DevicePatch struct {
+	Name *string   `json:"name,omitempty"`
+	Tags *[]string `json:"tags,omitempty"`
+}
+
+func (s *Server) patchDevice(c *gin.Context) {
+	var p DevicePatch
+	if !decodeJSON(c, &p) {
+		return
+	}
+	var errs []FieldError
+	if p.Name != nil {
+		if fe := checkName("name", *p.Name); fe != nil {
+			errs = append(errs, *fe)
+		}
+	}
+	if p.Tags != nil {
+		if fe := checkTags("tags", *p.Tags); fe != nil {
+			errs = append(errs, *fe)
+		}
+	}
+	if p.Name == nil && p.Tags == nil {
+		errs = append(errs, FieldError{"name", "give name and/or tags"})
+	}
+	if len(errs) > 0 {
+		failFields(c, errs...)
+		return
+	}
+	d, err := s.d.Store.UpdateDevice(c.Request.Context(), c.Param("id"), store.DevicePatch{Name: p.Name, Tags: p.Tags})
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, ErrDeviceNotFound, nil)
+		return
+	}
+	if err != nil {
+		s.internal(c, "update device", err)
+		return
+	}
+	c.JSON(http.StatusOK, d)
+}
+
+// RevokeResponse is the body of DELETE /api/v1/devices/{id}.
+type RevokeResponse struct {
+	Device        store.Device `json:"device"`
+	CancelledJobs uint64       `json:"cancelled_jobs"`
+}
+
+func (s *Server) deleteDevice(c *gin.Context) {
+	ctx := c.Request.Context()
+	d, err := s.d.Store.RevokeDevice(ctx, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, ErrDeviceNotFound, nil)
+		return
+	}
+	if err != nil {
+		s.internal(c, "revoke device", err)
+		return
+	}
+	n, err := s.d.Bus.RemoveAgent(ctx, bus.Identity{DeviceID: d.ID, Class: d.Class, NKey: d.NKey})
+	if err != nil {
+		// The key is already refused (in-memory) and the DB row is revoked;
+		// what failed is JetStream clean-up, retried at the next start.
+		s.d.Log.Error("revoke: jetstream clean-up", "device", d.ID, "err", err)
+	}
+	if rows, err := s.d.Store.CancelDeviceJobs(ctx, d.ID); err != nil {
+		s.d.Log.Error("revoke: cancel jobs", "device", d.ID, "err", err)
+	} else if uint64(rows) > n {
+		n = uint64(rows)
+	}
+	s.d.Log.Info("device revoked", "device", d.ID, "cancelled_jobs", n)
+	c.JSON(http.StatusOK, RevokeResponse{Device: d, CancelledJobs: n})
+}

@@ -1,0 +1,129 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
+	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// Reference is an LFM2 preset placed among a search's results: measured
+// with the search's workload on its target devices.
+type Reference struct {
+	Preset string `json:"preset"`
+	Params int64  `json:"params"`
+	// Measured is true when every target has a measurement; Values and
+	// Feasible are set then.
+	Measured  bool      `json:"measured"`
+	Values    []float64 `json:"values,omitempty"`
+	Feasible  bool      `json:"feasible,omitempty"`
+	Violation float64   `json:"violation,omitempty"`
+	// Missing lists targets with no measurement yet (queued or not).
+	Missing []string `json:"missing,omitempty"`
+}
+
+// referencePresets are the architectures shown as reference points.
+func referencePresets() []string {
+	var out []string
+	for _, n := range arch.PresetNames() {
+		if strings.HasPrefix(n, "lfm2-") {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// references computes every reference's state; with queue it also creates
+// the missing measurement jobs (one per preset and target).
+func (s *Server) references(ctx context.Context, se store.Search, queue bool, by int64) ([]Reference, int, error) {
+	spec, err := search.Parse(se.Spec)
+	if err != nil {
+		return nil, 0, err
+	}
+	wl := driver.WireWorkload(spec.Workload)
+	out := []Reference{}
+	queued := 0
+	for _, name := range referencePresets() {
+		p, err := arch.Preset(name)
+		if err != nil {
+			return nil, 0, err
+		}
+		ref := Reference{Preset: name, Params: p.Params().Total}
+		if wl.MaxContext() > p.MaxContext {
+			continue
+		}
+		measured := map[string]search.Values{}
+		for _, t := range spec.Targets {
+			devs, err := s.d.Store.MatchDevices(ctx, t.Devices, t.Class, t.Tags)
+			if err != nil {
+				return nil, 0, err
+			}
+			var m *wire.Measurement
+			for _, d := range devs {
+				if m, err = s.d.Store.LatestMeasurement(ctx, p.Hash(), d.ID, wl.Hash()); err != nil {
+					return nil, 0, err
+				} else if m != nil {
+					break
+				}
+			}
+			if m != nil {
+				measured[t.Name] = driver.Values(m, spec.Workload)
+				continue
+			}
+			ref.Missing = append(ref.Missing, t.Name)
+			if queue && len(devs) > 0 {
+				specJSON, _ := p.JSON()
+				job, err := s.d.Store.CreateJob(ctx, store.Job{ID: store.NewJobID(), DeviceID: devs[0].ID, Kind: wire.JobKindMeasure,
+					Spec: specJSON, SpecHash: p.Hash(), Workload: wl, WorkloadHash: wl.Hash()}, by)
+				if err != nil {
+					return nil, 0, err
+				}
+				if err := s.d.PublishJob(ctx, job); err != nil {
+					return nil, 0, err
+				}
+				queued++
+			}
+		}
+		if len(ref.Missing) == 0 {
+			o, err := spec.Outcome(ref.Params, measured)
+			if err == nil {
+				ref.Measured, ref.Values, ref.Feasible, ref.Violation = true, o.Values, o.Feasible(), o.Violation
+			}
+		}
+		out = append(out, ref)
+	}
+	return out, queued, nil
+}
+
+func (s *Server) getReferences(c *gin.Context) {
+	se, ok := s.loadSearch(c)
+	if !ok {
+		return
+	}
+	refs, _, err := s.references(c.Request.Context(), se, false, 0)
+	if err != nil {
+		s.internal(c, "references", err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"references": refs})
+}
+
+func (s *Server) measureReferences(c *gin.Context) {
+	se, ok := s.loadSearch(c)
+	if !ok {
+		return
+	}
+	refs, queued, err := s.references(c.Request.Context(), se, true, principal(c).ID)
+	if err != nil {
+		s.internal(c, "measure references", err)
+		return
+	}
+	c.JSON(http.StatusAccepted, gin.H{"references": refs, "queued_jobs": queued})
+}

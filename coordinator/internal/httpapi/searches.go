@@ -1,0 +1,513 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
+	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// Drivers is what the API needs of the search drivers.
+type Drivers interface {
+	// Wake makes drivers re-check now.
+	Wake()
+	// Kick starts driving a search now if no coordinator does.
+	Kick(id string)
+}
+
+// readSearchBody reads a search spec body (≤ MaxBody) and parses it.
+func (s *Server) readSearchBody(c *gin.Context) (*search.Spec, bool) {
+	body, ok := readBody(c)
+	if !ok {
+		return nil, false
+	}
+	spec, err := search.Parse(body)
+	var ve *search.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		fail(c, ErrSearchInvalid, ve.Fields)
+		return nil, false
+	case err != nil:
+		fail(c, ErrSearchInvalid, []search.FieldError{{Message: err.Error()}})
+		return nil, false
+	}
+	return spec, true
+}
+
+// checkTargets reports targets that match no live device.
+func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]search.FieldError, error) {
+	var errs []search.FieldError
+	for i, t := range spec.Targets {
+		devs, err := s.d.Store.MatchDevices(ctx, t.Devices, t.Class, t.Tags)
+		if err != nil {
+			return nil, err
+		}
+		if len(devs) == 0 {
+			errs = append(errs, search.FieldError{Field: fmt.Sprintf("targets[%d]", i), Message: "no enrolled device matches this target"})
+		}
+		for j, id := range t.Devices {
+			found := false
+			for _, d := range devs {
+				found = found || d.ID == id
+			}
+			if !found {
+				errs = append(errs, search.FieldError{Field: fmt.Sprintf("targets[%d].devices[%d]", i, j), Message: "no live device " + id})
+			}
+		}
+	}
+	return errs, nil
+}
+
+func (s *Server) createSearch(c *gin.Context) {
+	spec, ok := s.readSearchBody(c)
+	if !ok {
+		return
+	}
+	ctx := c.Request.Context()
+	errs, err := s.checkTargets(ctx, spec)
+	if err != nil {
+		s.internal(c, "check targets", err)
+		return
+	}
+	if len(errs) > 0 {
+		fail(c, ErrSearchInvalid, errs)
+		return
+	}
+	data, err := json.Marshal(spec)
+	if err != nil {
+		s.internal(c, "encode search", err)
+		return
+	}
+	name := spec.Name
+	if name == "" {
+		name = fmt.Sprintf("%s search %s", spec.Algorithm, time.Now().UTC().Format("2006-01-02 15:04"))
+	}
+	se, err := s.d.Store.CreateSearch(ctx, store.NewSearchID(), name, data, principal(c).ID)
+	if err != nil {
+		s.internal(c, "create search", err)
+		return
+	}
+	s.d.Log.Info("search created", "search", se.ID, "algorithm", spec.Algorithm, "max_trials", spec.Budget.MaxTrials)
+	s.d.Events.Publish("search", map[string]any{"id": se.ID, "state": se.State})
+	if s.d.Drivers != nil {
+		s.d.Drivers.Kick(se.ID)
+	}
+	c.JSON(http.StatusCreated, se)
+}
+
+// SearchPreview is the body of POST /api/v1/searches/validate.
+type SearchPreview struct {
+	Valid     bool                `json:"valid"`
+	Errors    []search.FieldError `json:"errors,omitempty"`
+	ParamsMin int64               `json:"params_min,omitempty"`
+	ParamsMax int64               `json:"params_max,omitempty"`
+	Spec      *search.Spec        `json:"spec,omitempty"`
+}
+
+// validateSearch checks a spec without creating anything and previews the
+// parameter counts of the space's extremes (for the dashboard form).
+func (s *Server) validateSearch(c *gin.Context) {
+	body, ok := readBody(c)
+	if !ok {
+		return
+	}
+	spec, err := search.Parse(body)
+	var ve *search.ValidationError
+	if errors.As(err, &ve) {
+		c.JSON(http.StatusOK, SearchPreview{Errors: ve.Fields})
+		return
+	}
+	if err != nil {
+		c.JSON(http.StatusOK, SearchPreview{Errors: []search.FieldError{{Message: err.Error()}}})
+		return
+	}
+	errs, err := s.checkTargets(c.Request.Context(), spec)
+	if err != nil {
+		s.internal(c, "check targets", err)
+		return
+	}
+	p := SearchPreview{Valid: len(errs) == 0, Errors: errs, Spec: spec}
+	p.ParamsMin, p.ParamsMax, _ = spec.Space.ParamRange()
+	c.JSON(http.StatusOK, p)
+}
+
+func (s *Server) searchPresets(c *gin.Context) {
+	out := map[string]search.Space{}
+	for _, n := range search.PresetNames() {
+		sp, err := search.SpacePreset(n)
+		if err != nil {
+			s.internal(c, "preset", err)
+			return
+		}
+		out[n] = sp
+	}
+	c.JSON(http.StatusOK, gin.H{"spaces": out, "arch_presets": arch.PresetNames()})
+}
+
+func (s *Server) listSearches(c *gin.Context) {
+	ss, err := s.d.Store.ListSearches(c.Request.Context())
+	if err != nil {
+		s.internal(c, "list searches", err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"searches": ss})
+}
+
+func (s *Server) loadSearch(c *gin.Context) (store.Search, bool) {
+	se, err := s.d.Store.GetSearch(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, ErrSearchNotFound, nil)
+		return se, false
+	}
+	if err != nil {
+		s.internal(c, "get search", err)
+		return se, false
+	}
+	return se, true
+}
+
+func (s *Server) getSearch(c *gin.Context) {
+	if se, ok := s.loadSearch(c); ok {
+		c.JSON(http.StatusOK, se)
+	}
+}
+
+func (s *Server) transition(from []string, to string) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		id := c.Param("id")
+		err := s.d.Store.SetSearchState(c.Request.Context(), id, from, to, "")
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			fail(c, ErrSearchNotFound, nil)
+			return
+		case errors.Is(err, store.ErrStateConflict):
+			se, _ := s.d.Store.GetSearch(c.Request.Context(), id)
+			fail(c, ErrSearchState, gin.H{"state": se.State, "allowed_from": from})
+			return
+		case err != nil:
+			s.internal(c, "search state", err)
+			return
+		}
+		s.d.Events.Publish("search", map[string]any{"id": id, "state": to})
+		if s.d.Drivers != nil {
+			s.d.Drivers.Wake()
+			if to == store.SearchRunning {
+				s.d.Drivers.Kick(id)
+			}
+		}
+		se, ok := s.loadSearch(c)
+		if ok {
+			c.JSON(http.StatusOK, se)
+		}
+	}
+}
+
+func (s *Server) listTrials(c *gin.Context) {
+	se, ok := s.loadSearch(c)
+	if !ok {
+		return
+	}
+	q := store.TrialQuery{State: c.Query("state"), Mixer: c.Query("mixer"), Sort: c.DefaultQuery("sort", "number"), Limit: 50}
+	var errs []FieldError
+	switch q.State {
+	case "", "running", "complete", "failed":
+	default:
+		errs = append(errs, FieldError{"state", "must be running, complete or failed"})
+	}
+	if v := c.Query("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 1000 {
+			errs = append(errs, FieldError{"limit", "must be between 1 and 1000"})
+		}
+		q.Limit = n
+	}
+	if v := c.Query("offset"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			errs = append(errs, FieldError{"offset", "must be a non-negative integer"})
+		}
+		q.Offset = n
+	}
+	if len(errs) > 0 {
+		fail(c, ErrBadQuery, errs)
+		return
+	}
+	trials, total, err := s.d.Store.ListTrials(c.Request.Context(), se.ID, q)
+	if errors.Is(err, store.ErrBadSort) {
+		fail(c, ErrBadQuery, FieldError{"sort", "number, params, created_at or objective:<i>, optionally prefixed by -"})
+		return
+	}
+	if err != nil {
+		s.internal(c, "list trials", err)
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"trials": trials, "total": total, "limit": q.Limit, "offset": q.Offset})
+}
+
+// loadTrial reads trial n of a search, or writes the error response and
+// returns false.
+func (s *Server) loadTrial(c *gin.Context, searchID string, n int) (store.Trial, bool) {
+	t, err := s.d.Store.GetTrial(c.Request.Context(), searchID, n)
+	if errors.Is(err, store.ErrNotFound) {
+		fail(c, ErrTrialNotFound, nil)
+		return t, false
+	}
+	if err != nil {
+		s.internal(c, "get trial", err)
+		return t, false
+	}
+	return t, true
+}
+
+func (s *Server) getTrial(c *gin.Context) {
+	se, ok := s.loadSearch(c)
+	if !ok {
+		return
+	}
+	n, err := strconv.Atoi(c.Param("number"))
+	if err != nil {
+		fail(c, ErrTrialNotFound, nil)
+		return
+	}
+	if t, ok := s.loadTrial(c, se.ID, n); ok {
+		c.JSON(http.StatusOK, t)
+	}
+}
+
+// ParetoPoint is one complete trial in the Pareto view.
+type ParetoPoint struct {
+	Trial     int       `json:"trial"`
+	Values    []float64 `json:"values"`
+	Feasible  bool      `json:"feasible"`
+	Violation float64   `json:"violation"`
+	Front     bool      `json:"front"`
+	Params    int64     `json:"params"`
+	Layers    []string  `json:"layers"`
+}
+
+// ParetoView is the body of GET /api/v1/searches/{id}/pareto.
+type ParetoView struct {
+	Objectives []search.Objective `json:"objectives"`
+	Points     []ParetoPoint      `json:"points"`
+	Front      []int              `json:"front"`
+}
+
+func (s *Server) searchResults(c *gin.Context, se store.Search) (*search.Spec, []store.TrialPoint, []search.Result, bool) {
+	spec, err := search.Parse(se.Spec)
+	if err != nil {
+		s.internal(c, "stored search spec", err)
+		return nil, nil, nil, false
+	}
+	pts, err := s.d.Store.CompletePoints(c.Request.Context(), se.ID)
+	if err != nil {
+		s.internal(c, "trial points", err)
+		return nil, nil, nil, false
+	}
+	return spec, pts, driver.Results(pts), true
+}
+
+func (s *Server) pareto(c *gin.Context) {
+	se, ok := s.loadSearch(c)
+	if !ok {
+		return
+	}
+	spec, pts, res, ok := s.searchResults(c, se)
+	if !ok {
+		return
+	}
+	view := ParetoView{Objectives: spec.Objectives, Points: make([]ParetoPoint, len(pts)), Front: []int{}}
+	for i, p := range pts {
+		view.Points[i] = ParetoPoint{Trial: p.Number, Values: p.Objectives, Feasible: p.Violation == 0, Violation: p.Violation, Params: p.Params, Layers: p.Layers}
+	}
+	for _, i := range spec.Front(res) {
+		view.Points[i].Front = true
+		view.Front = append(view.Front, pts[i].Number)
+	}
+	c.JSON(http.StatusOK, view)
+}
+
+// HypervolumeView is the body of GET /api/v1/searches/{id}/hypervolume.
+type HypervolumeView struct {
+	// Reference is the reference point in minimisation form.
+	Reference []float64 `json:"reference"`
+	// History has one entry per complete trial in trial order.
+	History []HypervolumePoint `json:"history"`
+}
+
+// HypervolumePoint is the hypervolume after a trial.
+type HypervolumePoint struct {
+	Trial       int     `json:"trial"`
+	Complete    int     `json:"complete"`
+	Hypervolume float64 `json:"hypervolume"`
+}
+
+func (s *Server) hypervolume(c *gin.Context) {
+	se, ok := s.loadSearch(c)
+	if !ok {
+		return
+	}
+	spec, _, res, ok := s.searchResults(c, se)
+	if !ok {
+		return
+	}
+	outs := make([]search.Outcome, len(res))
+	for i, r := range res {
+		outs[i] = r.Outcome
+	}
+	view := HypervolumeView{Reference: spec.ReferencePoint(outs), History: []HypervolumePoint{}}
+	if view.Reference != nil {
+		for i, hv := range spec.HypervolumeHistory(res, view.Reference) {
+			view.History = append(view.History, HypervolumePoint{Trial: res[i].Number, Complete: i + 1, Hypervolume: hv})
+		}
+	}
+	c.JSON(http.StatusOK, view)
+}
+
+func (s *Server) export(c *gin.Context) {
+	se, ok := s.loadSearch(c)
+	if !ok {
+		return
+	}
+	format := c.Query("format")
+	if format == "csv" {
+		s.exportCSV(c, se)
+		return
+	}
+	var errs []FieldError
+	switch format {
+	case "json", "hf", "gguf":
+	default:
+		errs = append(errs, FieldError{"format", "must be json, hf, gguf or csv"})
+	}
+	n, err := strconv.Atoi(c.Query("trial"))
+	if err != nil {
+		errs = append(errs, FieldError{"trial", "required for json, hf and gguf: a trial number"})
+	}
+	prec := arch.Precision(c.DefaultQuery("precision", "f16"))
+	if !prec.Valid() {
+		errs = append(errs, FieldError{"precision", "must be f32, f16, q8_0 or q4_0"})
+	}
+	if len(errs) > 0 {
+		fail(c, ErrBadQuery, errs)
+		return
+	}
+	t, ok := s.loadTrial(c, se.ID, n)
+	if !ok {
+		return
+	}
+	spec, err := arch.Parse(t.Arch)
+	if err != nil {
+		s.internal(c, "stored arch", err)
+		return
+	}
+	base := fmt.Sprintf("%s-trial-%d", se.ID, n)
+	switch format {
+	case "json":
+		c.Header("Content-Disposition", `attachment; filename="`+base+`.json"`)
+		c.Data(http.StatusOK, "application/json", t.Arch)
+	case "hf":
+		data, err := spec.HFConfig()
+		if err != nil {
+			fail(c, ErrNotExportable, err.Error())
+			return
+		}
+		c.Header("Content-Disposition", `attachment; filename="config.json"`)
+		c.Data(http.StatusOK, "application/json", data)
+	case "gguf":
+		var buf bytes.Buffer
+		if err := spec.WriteGGUF(&buf, prec, 1); err != nil {
+			fail(c, ErrNotExportable, err.Error())
+			return
+		}
+		c.Header("Content-Disposition", `attachment; filename="`+base+`-`+string(prec)+`.gguf"`)
+		c.Data(http.StatusOK, "application/octet-stream", buf.Bytes())
+	}
+}
+
+// exportCSV writes every trial, one row each, with its objective values.
+func (s *Server) exportCSV(c *gin.Context, se store.Search) {
+	spec, err := search.Parse(se.Spec)
+	if err != nil {
+		s.internal(c, "stored search spec", err)
+		return
+	}
+	trials, _, err := s.d.Store.ListTrials(c.Request.Context(), se.ID, store.TrialQuery{Limit: 1 << 20})
+	if err != nil {
+		s.internal(c, "list trials", err)
+		return
+	}
+	c.Header("Content-Type", "text/csv; charset=utf-8")
+	c.Header("Content-Disposition", `attachment; filename="`+se.ID+`-trials.csv"`)
+	w := csv.NewWriter(c.Writer)
+	head := []string{"trial", "state", "params", "layers", "arch_hash", "feasible", "violation"}
+	for _, o := range spec.Objectives {
+		head = append(head, fmt.Sprintf("%s@%d", o.Metric, o.At))
+	}
+	head = append(head, "error")
+	_ = w.Write(head)
+	for _, t := range trials {
+		row := []string{strconv.Itoa(t.Number), t.State, strconv.FormatInt(t.Params, 10), strings.Join(t.Layers, " "), t.ArchHash, "", ""}
+		if t.Violation != nil {
+			row[5] = strconv.FormatBool(*t.Violation == 0)
+			row[6] = strconv.FormatFloat(*t.Violation, 'g', -1, 64)
+		}
+		for i := range spec.Objectives {
+			v := ""
+			if i < len(t.Objectives) {
+				v = strconv.FormatFloat(t.Objectives[i], 'g', -1, 64)
+			}
+			row = append(row, v)
+		}
+		e := ""
+		if t.Error != nil {
+			e = *t.Error
+		}
+		_ = w.Write(append(row, e))
+	}
+	w.Flush()
+}
+
+// events streams live updates as Server-Sent Events (trial, search, job,
+// device). A keep-alive comment is sent every 15 s.
+func (s *Server) events(c *gin.Context) {
+	ch, cancel := s.d.Events.Subscribe()
+	defer cancel()
+	w := c.Writer
+	w.Header().Set("Content-Type", "text/event-stream")
+	w.Header().Set("Cache-Control", "no-cache")
+	w.Header().Set("X-Accel-Buffering", "no")
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Time{})
+	w.WriteHeader(http.StatusOK)
+	fmt.Fprint(w, ": connected\n\n")
+	w.Flush()
+	tick := time.NewTicker(15 * time.Second)
+	defer tick.Stop()
+	for {
+		select {
+		case <-c.Request.Context().Done():
+			return
+		case <-tick.C:
+			fmt.Fprint(w, ": keepalive\n\n")
+		case e, ok := <-ch:
+			if !ok {
+				return
+			}
+			data, _ := json.Marshal(e.Data)
+			fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.ID, e.Type, data)
+		}
+		w.Flush()
+	}
+}

@@ -1,0 +1,205 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+)
+
+// Job is a stored measurement job.
+type Job struct {
+	ID           string            `json:"id"`
+	DeviceID     string            `json:"device_id"`
+	Kind         string            `json:"kind"`
+	Spec         json.RawMessage   `json:"spec"`
+	SpecHash     string            `json:"spec_hash"`
+	Workload     wire.Workload     `json:"workload"`
+	WorkloadHash string            `json:"workload_hash"`
+	State        string            `json:"state"`
+	TimeoutS     int               `json:"timeout_seconds"`
+	MemoryLimit  int64             `json:"memory_limit_bytes"`
+	Attempts     int               `json:"attempts"`
+	FailKind     *string           `json:"fail_kind,omitempty"`
+	Error        *string           `json:"error,omitempty"`
+	CreatedAt    time.Time         `json:"created_at"`
+	UpdatedAt    time.Time         `json:"updated_at"`
+	FinishedAt   *time.Time        `json:"finished_at,omitempty"`
+	Measurement  *wire.Measurement `json:"measurement,omitempty"`
+}
+
+// NewJobID returns a fresh job ID ("j" and 16 hex digits).
+func NewJobID() string { return "j" + NewDeviceID()[1:] }
+
+const jobCols = `j.id, j.device_id, j.kind, j.spec, j.spec_hash, j.workload, j.workload_hash, j.state, j.timeout_s, j.memory_limit,
+	j.attempts, j.fail_kind, j.error, j.created_at, j.updated_at, j.finished_at, m.metrics`
+
+func scanJob(row pgx.Row) (Job, error) {
+	var j Job
+	var metrics []byte
+	err := row.Scan(&j.ID, &j.DeviceID, &j.Kind, &j.Spec, &j.SpecHash, &j.Workload, &j.WorkloadHash, &j.State, &j.TimeoutS, &j.MemoryLimit,
+		&j.Attempts, &j.FailKind, &j.Error, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt, &metrics)
+	if err != nil {
+		return j, err
+	}
+	if metrics != nil {
+		j.Measurement = new(wire.Measurement)
+		if err := json.Unmarshal(metrics, j.Measurement); err != nil {
+			return j, fmt.Errorf("decode measurement of job %s: %w", j.ID, err)
+		}
+	}
+	return j, nil
+}
+
+// CreateJob stores a queued job for a live device.
+func (s *Store) CreateJob(ctx context.Context, j Job, createdBy int64) (Job, error) {
+	tag, err := s.Pool.Exec(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM devices WHERE id = $2 AND revoked_at IS NULL)`,
+		j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash, j.TimeoutS, j.MemoryLimit, createdBy)
+	if err != nil {
+		return j, fmt.Errorf("insert job: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		return j, ErrNotFound
+	}
+	return s.GetJob(ctx, j.ID)
+}
+
+// SetJobSeq records the JOBS stream sequence a job was published at.
+func (s *Store) SetJobSeq(ctx context.Context, id string, seq uint64) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE jobs SET stream_seq = $2 WHERE id = $1`, id, int64(seq))
+	return err
+}
+
+// GetJob returns a job with its measurement, if any.
+func (s *Store) GetJob(ctx context.Context, id string) (Job, error) {
+	j, err := scanJob(s.Pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE j.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return j, ErrNotFound
+	}
+	return j, err
+}
+
+// ErrResultMismatch: a result names a job of another device.
+var ErrResultMismatch = errors.New("result does not belong to the publishing device")
+
+// StoreResult records a result idempotently: the first result of a job
+// decides it; a replay changes nothing and returns stored=false. A result
+// for a cancelled job is ignored.
+func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result) (stored bool, err error) {
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var owner, state string
+		err := tx.QueryRow(ctx, `SELECT device_id, state FROM jobs WHERE id = $1 FOR UPDATE`, r.JobID).Scan(&owner, &state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if owner != deviceID {
+			return ErrResultMismatch
+		}
+		if state == "done" || state == "failed" || state == "cancelled" {
+			return nil
+		}
+		if r.Status == wire.ResultOK && r.Measurement != nil {
+			m := r.Measurement
+			if _, err := tx.Exec(ctx, `INSERT INTO measurements (job_id, device_id, spec_hash, workload_hash, agent_version, kernel_variant, metrics)
+				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job_id) DO NOTHING`,
+				r.JobID, deviceID, m.SpecHash, m.WorkloadHash, m.AgentVersion, m.KernelVariant, m); err != nil {
+				return fmt.Errorf("insert measurement: %w", err)
+			}
+			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'done', attempts = greatest(attempts, $2), updated_at = now(), finished_at = now() WHERE id = $1`, r.JobID, r.Attempt)
+		} else {
+			kind, msg := r.FailKind, r.Error
+			if kind == "" {
+				kind = wire.FailInternal
+			}
+			if r.Status == wire.ResultOK {
+				msg = "result has status ok but no measurement"
+			}
+			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'failed', fail_kind = $2, error = $3, attempts = greatest(attempts, $4),
+				updated_at = now(), finished_at = now() WHERE id = $1`, r.JobID, kind, msg, r.Attempt)
+		}
+		stored = err == nil
+		return err
+	})
+	return stored, err
+}
+
+// FailJobBySeq ends the job published at a JOBS sequence as failed, unless
+// it already ended (used for terminated and max-delivery advisories).
+func (s *Store) FailJobBySeq(ctx context.Context, seq uint64, kind, msg string) (string, error) {
+	var id string
+	err := s.Pool.QueryRow(ctx, `UPDATE jobs SET state = 'failed', fail_kind = $2, error = $3, updated_at = now(), finished_at = now()
+		WHERE stream_seq = $1 AND state IN ('queued', 'running') RETURNING id`, int64(seq), kind, msg).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", nil
+	}
+	return id, err
+}
+
+// MarkJobRunning records that an agent started (another attempt of) a job.
+func (s *Store) MarkJobRunning(ctx context.Context, id, deviceID string, attempt int) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE jobs SET state = 'running', attempts = greatest(attempts, $3), updated_at = now()
+		WHERE id = $1 AND device_id = $2 AND state IN ('queued', 'running')`, id, deviceID, attempt)
+	return err
+}
+
+// CancelDeviceJobs cancels every unfinished job of a device.
+func (s *Store) CancelDeviceJobs(ctx context.Context, deviceID string) (int64, error) {
+	tag, err := s.Pool.Exec(ctx, `UPDATE jobs SET state = 'cancelled', updated_at = now(), finished_at = now()
+		WHERE device_id = $1 AND state IN ('queued', 'running')`, deviceID)
+	return tag.RowsAffected(), err
+}
+
+// CountMeasurements counts stored measurements of a job (tests and checks).
+func (s *Store) CountMeasurements(ctx context.Context, jobID string) (int, error) {
+	var n int
+	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM measurements WHERE job_id = $1`, jobID).Scan(&n)
+	return n, err
+}
+
+// UnpublishedJobs lists queued jobs that never reached JetStream.
+func (s *Store) UnpublishedJobs(ctx context.Context) ([]Job, error) {
+	return s.queryJobs(ctx, `j.state = 'queued' AND j.stream_seq IS NULL ORDER BY j.created_at`)
+}
+
+// queryJobs returns the jobs (with measurements) matching where.
+func (s *Store) queryJobs(ctx context.Context, where string, args ...any) ([]Job, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE `+where, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []Job
+	for rows.Next() {
+		j, err := scanJob(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, j)
+	}
+	return out, rows.Err()
+}
+
+// LatestMeasurement returns the newest measurement of (spec, device,
+// workload), or nil.
+func (s *Store) LatestMeasurement(ctx context.Context, specHash, deviceID, workloadHash string) (*wire.Measurement, error) {
+	var raw []byte
+	err := s.Pool.QueryRow(ctx, `SELECT metrics FROM measurements WHERE spec_hash = $1 AND device_id = $2 AND workload_hash = $3
+		ORDER BY created_at DESC LIMIT 1`, specHash, deviceID, workloadHash).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	m := new(wire.Measurement)
+	return m, json.Unmarshal(raw, m)
+}

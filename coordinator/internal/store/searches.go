@@ -1,0 +1,442 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+)
+
+// Search states.
+const (
+	SearchRunning   = "running"
+	SearchPaused    = "paused"
+	SearchCancelled = "cancelled"
+	SearchFinished  = "finished"
+	SearchFailed    = "failed"
+)
+
+// Search is a stored search with its progress.
+type Search struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Spec       json.RawMessage `json:"spec"`
+	Study      string          `json:"-"`
+	State      string          `json:"state"`
+	Error      *string         `json:"error,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	Progress   Progress        `json:"progress"`
+}
+
+// Progress counts a search's trials.
+type Progress struct {
+	MaxTrials int `json:"max_trials"`
+	Running   int `json:"running"`
+	Complete  int `json:"complete"`
+	Failed    int `json:"failed"`
+	// Rejected counts candidates rejected before any device time.
+	Rejected int `json:"rejected"`
+}
+
+// NewSearchID returns a fresh search ID.
+func NewSearchID() string { return "s" + NewDeviceID()[1:] }
+
+const searchCols = `s.id, s.name, s.spec, s.study, s.state, s.error, s.created_at, s.updated_at, s.finished_at, s.rejected,
+	coalesce((s.spec->'budget'->>'max_trials')::int, 0),
+	(SELECT count(*) FILTER (WHERE state = 'running') FROM trials t WHERE t.search_id = s.id),
+	(SELECT count(*) FILTER (WHERE state = 'complete') FROM trials t WHERE t.search_id = s.id),
+	(SELECT count(*) FILTER (WHERE state = 'failed') FROM trials t WHERE t.search_id = s.id)`
+
+func scanSearch(row pgx.Row) (Search, error) {
+	var s Search
+	err := row.Scan(&s.ID, &s.Name, &s.Spec, &s.Study, &s.State, &s.Error, &s.CreatedAt, &s.UpdatedAt, &s.FinishedAt,
+		&s.Progress.Rejected, &s.Progress.MaxTrials, &s.Progress.Running, &s.Progress.Complete, &s.Progress.Failed)
+	return s, err
+}
+
+// CreateSearch stores a running search.
+func (s *Store) CreateSearch(ctx context.Context, id, name string, spec json.RawMessage, createdBy int64) (Search, error) {
+	_, err := s.Pool.Exec(ctx, `INSERT INTO searches (id, name, spec, study, created_by) VALUES ($1, $2, $3, $4, $5)`,
+		id, name, spec, "search-"+id, createdBy)
+	if err != nil {
+		return Search{}, fmt.Errorf("insert search: %w", err)
+	}
+	return s.GetSearch(ctx, id)
+}
+
+// GetSearch returns one search.
+func (s *Store) GetSearch(ctx context.Context, id string) (Search, error) {
+	se, err := scanSearch(s.Pool.QueryRow(ctx, `SELECT `+searchCols+` FROM searches s WHERE s.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return se, ErrNotFound
+	}
+	return se, err
+}
+
+// ListSearches returns every search, newest first.
+func (s *Store) ListSearches(ctx context.Context) ([]Search, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT `+searchCols+` FROM searches s ORDER BY s.created_at DESC, s.id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []Search{}
+	for rows.Next() {
+		se, err := scanSearch(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, se)
+	}
+	return out, rows.Err()
+}
+
+// ErrStateConflict: the search is not in a state the transition accepts.
+var ErrStateConflict = errors.New("search state does not allow this")
+
+// SetSearchState moves a search from one of from to to.
+func (s *Store) SetSearchState(ctx context.Context, id string, from []string, to string, reason string) error {
+	var errText *string
+	if reason != "" {
+		errText = &reason
+	}
+	tag, err := s.Pool.Exec(ctx, `UPDATE searches SET state = $3, error = coalesce($4, error), updated_at = now(),
+		finished_at = CASE WHEN $3 IN ('cancelled', 'finished', 'failed') THEN now() ELSE finished_at END
+		WHERE id = $1 AND state = ANY($2)`, id, from, to, errText)
+	if err != nil {
+		return err
+	}
+	if tag.RowsAffected() == 0 {
+		if _, err := s.GetSearch(ctx, id); err != nil {
+			return err
+		}
+		return ErrStateConflict
+	}
+	return nil
+}
+
+// ActiveSearches lists searches a driver should hold (running or paused).
+func (s *Store) ActiveSearches(ctx context.Context) ([]string, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id FROM searches WHERE state IN ('running', 'paused') ORDER BY created_at`)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// SetRejected records how many candidates the optimizer rejected.
+func (s *Store) SetRejected(ctx context.Context, id string, n int) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE searches SET rejected = $2 WHERE id = $1`, id, n)
+	return err
+}
+
+// Trial is one measured candidate of a search.
+type Trial struct {
+	SearchID   string          `json:"search_id"`
+	Number     int             `json:"number"`
+	StudyTrial int             `json:"-"`
+	Arch       json.RawMessage `json:"arch"`
+	ArchHash   string          `json:"arch_hash"`
+	Params     int64           `json:"params"`
+	Layers     []string        `json:"layers"`
+	State      string          `json:"state"`
+	Objectives []float64       `json:"objectives,omitempty"`
+	Violation  *float64        `json:"violation,omitempty"`
+	Error      *string         `json:"error,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	Targets    []TrialTarget   `json:"targets,omitempty"`
+}
+
+// TrialTarget links a trial's target to the job or cached measurement
+// that answers it.
+type TrialTarget struct {
+	Target        string  `json:"target"`
+	DeviceID      string  `json:"device_id"`
+	JobID         *string `json:"job_id,omitempty"`
+	MeasurementID *int64  `json:"measurement_id,omitempty"`
+	// Filled by TrialTargets: the job's state and the measurement.
+	JobState    string            `json:"job_state,omitempty"`
+	JobError    *string           `json:"job_error,omitempty"`
+	Measurement *wire.Measurement `json:"measurement,omitempty"`
+}
+
+// InsertTrial stores a new running trial, the jobs that will measure it,
+// and its targets in one transaction; number must be the next free one.
+// The jobs are published after the commit (unpublished ones are
+// re-published at start).
+func (s *Store) InsertTrial(ctx context.Context, t Trial, jobs []Job) error {
+	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		for _, j := range jobs {
+			if _, err := tx.Exec(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash,
+				j.TimeoutS, j.MemoryLimit); err != nil {
+				return fmt.Errorf("insert job: %w", err)
+			}
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO trials (search_id, number, study_trial, arch, arch_hash, params, layers)
+			VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.SearchID, t.Number, t.StudyTrial, t.Arch, t.ArchHash, t.Params, t.Layers); err != nil {
+			return fmt.Errorf("insert trial: %w", err)
+		}
+		for _, tt := range t.Targets {
+			if _, err := tx.Exec(ctx, `INSERT INTO trial_targets (search_id, number, target, device_id, job_id, measurement_id)
+				VALUES ($1, $2, $3, $4, $5, $6)`, t.SearchID, t.Number, tt.Target, tt.DeviceID, tt.JobID, tt.MeasurementID); err != nil {
+				return fmt.Errorf("insert trial target: %w", err)
+			}
+		}
+		return nil
+	})
+}
+
+// TrialStudyIDs returns the goptuna trial IDs that have a trial row.
+func (s *Store) TrialStudyIDs(ctx context.Context, searchID string) (map[int]bool, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT study_trial FROM trials WHERE search_id = $1`, searchID)
+	if err != nil {
+		return nil, err
+	}
+	ids, err := pgx.CollectRows(rows, pgx.RowTo[int])
+	m := map[int]bool{}
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m, err
+}
+
+// TrialTargets loads the targets of a search's trials in the given state
+// (all states if empty) and with the given number (all if negative), with
+// job states and measurements.
+func (s *Store) TrialTargets(ctx context.Context, searchID, state string, number int) (map[int][]TrialTarget, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT tt.number, tt.target, tt.device_id, tt.job_id, coalesce(tt.measurement_id, m.id),
+			coalesce(j.state, ''), j.error, coalesce(mc.metrics, m.metrics)
+		FROM trial_targets tt JOIN trials t USING (search_id, number)
+		LEFT JOIN jobs j ON j.id = tt.job_id
+		LEFT JOIN measurements m ON m.job_id = tt.job_id
+		LEFT JOIN measurements mc ON mc.id = tt.measurement_id
+		WHERE tt.search_id = $1 AND ($2 = '' OR t.state = $2) AND ($3 < 0 OR tt.number = $3)
+		ORDER BY tt.number, tt.target`, searchID, state, number)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[int][]TrialTarget{}
+	for rows.Next() {
+		var n int
+		var tt TrialTarget
+		var metrics []byte
+		if err := rows.Scan(&n, &tt.Target, &tt.DeviceID, &tt.JobID, &tt.MeasurementID, &tt.JobState, &tt.JobError, &metrics); err != nil {
+			return nil, err
+		}
+		if metrics != nil {
+			tt.Measurement = new(wire.Measurement)
+			if err := json.Unmarshal(metrics, tt.Measurement); err != nil {
+				return nil, err
+			}
+		}
+		out[n] = append(out[n], tt)
+	}
+	return out, rows.Err()
+}
+
+// FinishTrial records a trial's outcome (errText empty) or failure.
+func (s *Store) FinishTrial(ctx context.Context, searchID string, number int, objectives []float64, violation float64, errText string) error {
+	state, errp, violp := "complete", (*string)(nil), &violation
+	if errText != "" {
+		state, errp, violp, objectives = "failed", &errText, nil, nil
+	}
+	_, err := s.Pool.Exec(ctx, `UPDATE trials SET state = $3, objectives = $4, violation = $5, error = $6, finished_at = now()
+		WHERE search_id = $1 AND number = $2 AND state = 'running'`, searchID, number, state, objectives, violp, errp)
+	return err
+}
+
+// TrialCounts returns the number of trials per state.
+func (s *Store) TrialCounts(ctx context.Context, searchID string) (running, complete, failed int, err error) {
+	err = s.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE state = 'complete'),
+		count(*) FILTER (WHERE state = 'failed') FROM trials WHERE search_id = $1`, searchID).Scan(&running, &complete, &failed)
+	return
+}
+
+// InFlight counts, per device, this search's targets whose job is unfinished.
+func (s *Store) InFlight(ctx context.Context, searchID string) (map[string]int, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT tt.device_id, count(*) FROM trial_targets tt JOIN jobs j ON j.id = tt.job_id
+		WHERE tt.search_id = $1 AND j.state IN ('queued', 'running') GROUP BY tt.device_id`, searchID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	m := map[string]int{}
+	for rows.Next() {
+		var d string
+		var n int
+		if err := rows.Scan(&d, &n); err != nil {
+			return nil, err
+		}
+		m[d] = n
+	}
+	return m, rows.Err()
+}
+
+// CachedMeasurement finds the newest measurement of (spec, device,
+// workload) taken by the agent version the device last reported with.
+func (s *Store) CachedMeasurement(ctx context.Context, specHash, deviceID, workloadHash string) (int64, bool, error) {
+	var id int64
+	err := s.Pool.QueryRow(ctx, `SELECT m.id FROM measurements m
+		WHERE m.spec_hash = $1 AND m.device_id = $2 AND m.workload_hash = $3
+		  AND m.agent_version = (SELECT agent_version FROM measurements WHERE device_id = $2 ORDER BY created_at DESC LIMIT 1)
+		ORDER BY m.created_at DESC LIMIT 1`, specHash, deviceID, workloadHash).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
+// UnfinishedJobs lists the queued or running jobs of a search's trials.
+func (s *Store) UnfinishedJobs(ctx context.Context, searchID string) ([]Job, error) {
+	return s.queryJobs(ctx, `j.id IN (SELECT job_id FROM trial_targets WHERE search_id = $1) AND j.state IN ('queued', 'running')`, searchID)
+}
+
+// JobSeq returns a job's JOBS stream sequence (0 if never published).
+func (s *Store) JobSeq(ctx context.Context, id string) (uint64, error) {
+	var seq *int64
+	err := s.Pool.QueryRow(ctx, `SELECT stream_seq FROM jobs WHERE id = $1`, id).Scan(&seq)
+	if err != nil || seq == nil {
+		return 0, err
+	}
+	return uint64(*seq), nil
+}
+
+// CancelJob marks one unfinished job cancelled.
+func (s *Store) CancelJob(ctx context.Context, id string) error {
+	_, err := s.Pool.Exec(ctx, `UPDATE jobs SET state = 'cancelled', updated_at = now(), finished_at = now()
+		WHERE id = $1 AND state IN ('queued', 'running')`, id)
+	return err
+}
+
+// TrialQuery selects, orders and pages a search's trials.
+type TrialQuery struct {
+	State  string // running, complete, failed, or "" for all
+	Mixer  string // only trials with at least one layer of this mixer
+	Sort   string // number, params, created_at, objective:<i>; "-" prefix for descending
+	Limit  int
+	Offset int
+}
+
+// ListTrials returns one page of trials and the total matching.
+func (s *Store) ListTrials(ctx context.Context, searchID string, q TrialQuery) ([]Trial, int, error) {
+	order := "number"
+	desc := strings.HasPrefix(q.Sort, "-")
+	key := strings.TrimPrefix(q.Sort, "-")
+	switch {
+	case key == "" || key == "number":
+	case key == "params" || key == "created_at":
+		order = key
+	case strings.HasPrefix(key, "objective:"):
+		var i int
+		if _, err := fmt.Sscanf(key, "objective:%d", &i); err != nil || i < 0 || i > 16 {
+			return nil, 0, fmt.Errorf("sort %q: %w", q.Sort, ErrBadSort)
+		}
+		order = fmt.Sprintf("objectives[%d]", i+1)
+	default:
+		return nil, 0, fmt.Errorf("sort %q: %w", q.Sort, ErrBadSort)
+	}
+	if desc {
+		order += " DESC NULLS LAST"
+	} else {
+		order += " ASC NULLS LAST"
+	}
+	where := `search_id = $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR $3 = ANY(layers))`
+	var total int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM trials WHERE `+where, searchID, q.State, q.Mixer).Scan(&total); err != nil {
+		return nil, 0, err
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+trialCols+` FROM trials WHERE `+where+` ORDER BY `+order+`, number LIMIT $4 OFFSET $5`,
+		searchID, q.State, q.Mixer, q.Limit, q.Offset)
+	if err != nil {
+		return nil, 0, err
+	}
+	defer rows.Close()
+	out := []Trial{}
+	for rows.Next() {
+		var t Trial
+		if err := rows.Scan(trialDest(&t)...); err != nil {
+			return nil, 0, err
+		}
+		out = append(out, t)
+	}
+	return out, total, rows.Err()
+}
+
+// ErrBadSort: an unknown sort key.
+var ErrBadSort = errors.New("unknown sort key")
+
+// TrialPoint is the compact row the Pareto and hypervolume views need.
+type TrialPoint struct {
+	Number     int       `json:"number"`
+	Params     int64     `json:"params"`
+	Layers     []string  `json:"layers"`
+	Objectives []float64 `json:"objectives"`
+	Violation  float64   `json:"violation"`
+}
+
+// CompletePoints returns every complete trial's objectives, by number.
+func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoint, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT number, params, layers, objectives, coalesce(violation, 0) FROM trials
+		WHERE search_id = $1 AND state = 'complete' ORDER BY number`, searchID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []TrialPoint{}
+	for rows.Next() {
+		var p TrialPoint
+		if err := rows.Scan(&p.Number, &p.Params, &p.Layers, &p.Objectives, &p.Violation); err != nil {
+			return nil, err
+		}
+		out = append(out, p)
+	}
+	return out, rows.Err()
+}
+
+// GetTrial returns one trial with its targets.
+func (s *Store) GetTrial(ctx context.Context, searchID string, number int) (Trial, error) {
+	var t Trial
+	err := s.Pool.QueryRow(ctx, `SELECT `+trialCols+` FROM trials WHERE search_id = $1 AND number = $2`, searchID, number).
+		Scan(trialDest(&t)...)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return t, ErrNotFound
+	}
+	if err != nil {
+		return t, err
+	}
+	tts, err := s.TrialTargets(ctx, searchID, "", number)
+	t.Targets = tts[number]
+	return t, err
+}
+
+const trialCols = `search_id, number, study_trial, arch, arch_hash, params, layers, state, objectives,
+	violation, error, created_at, finished_at`
+
+func trialDest(t *Trial) []any {
+	return []any{&t.SearchID, &t.Number, &t.StudyTrial, &t.Arch, &t.ArchHash, &t.Params, &t.Layers, &t.State,
+		&t.Objectives, &t.Violation, &t.Error, &t.CreatedAt, &t.FinishedAt}
+}
+
+// MatchDevices lists live devices matching explicit IDs, or a class
+// and/or tags.
+func (s *Store) MatchDevices(ctx context.Context, ids []string, class string, tags []string) ([]Device, error) {
+	if ids == nil {
+		ids = []string{}
+	}
+	if tags == nil {
+		tags = []string{}
+	}
+	return s.queryDevices(ctx, `revoked_at IS NULL AND (cardinality($1::text[]) = 0 OR id = ANY($1))
+		AND ($2 = '' OR class = $2) AND tags @> $3 ORDER BY created_at, id`, ids, class, tags)
+}

@@ -1,0 +1,173 @@
+package testenv
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// Agent is a test identity of a device agent: a real NKey pair enrolled
+// through the real API.
+type Agent struct {
+	KP   nkeys.KeyPair
+	Pub  string
+	Resp wire.EnrollResponse
+}
+
+// NewAgent creates a key pair.
+func NewAgent(t testing.TB) *Agent {
+	kp, err := nkeys.CreateUser()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	return &Agent{KP: kp, Pub: pub}
+}
+
+// EnrollmentToken creates a one-time enrollment token with the admin token.
+func (c *Coordinator) EnrollmentToken(t testing.TB) string {
+	t.Helper()
+	code, body := c.Do(t, "POST", "/api/v1/enrollment-tokens", nil, c.Token)
+	if code != http.StatusCreated {
+		t.Fatalf("create enrollment token: %d %s", code, body)
+	}
+	var r struct{ Token string }
+	_ = json.Unmarshal(body, &r)
+	return r.Token
+}
+
+// Enroll enrolls the agent with a fresh enrollment token.
+func (a *Agent) Enroll(t testing.TB, c *Coordinator, class string) {
+	t.Helper()
+	body := map[string]any{"token": c.EnrollmentToken(t), "nkey": a.Pub, "class": class, "name": "stand-in",
+		"profile": map[string]any{"cpu_model": "stand-in"}}
+	code, resp := c.Do(t, "POST", "/api/v1/agents/enroll", body, "")
+	if code != http.StatusCreated {
+		t.Fatalf("enroll: %d %s", code, resp)
+	}
+	if err := json.Unmarshal(resp, &a.Resp); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Connect opens a NATS connection with the agent's identity.
+func (a *Agent) Connect(urls []string, opts ...nats.Option) (*nats.Conn, error) {
+	opts = append([]nats.Option{nats.Nkey(a.Pub, a.KP.Sign), nats.CustomInboxPrefix(a.Resp.NATS.InboxPrefix), nats.MaxReconnects(0)}, opts...)
+	return nats.Connect(strings.Join(urls, ","), opts...)
+}
+
+// RunStandIn answers the agent's jobs with numbers from the search
+// package's AnalyticStandIn (its device "phone") until ctx ends,
+// reconnecting to urls() when the connection drops, and sends heartbeats.
+// It is a test double for the device agent, to test the coordinator's
+// driver without minutes of real measurement; the device-agent package has
+// the end-to-end tests with real measurements. Its numbers only ever reach
+// test databases.
+func (a *Agent) RunStandIn(ctx context.Context, urls func() []string) {
+	ev := search.DefaultStandIn()
+	go func() {
+		for ctx.Err() == nil {
+			nc, err := a.Connect(urls())
+			if err != nil {
+				time.Sleep(100 * time.Millisecond)
+				continue
+			}
+			hb := time.NewTicker(2 * time.Second)
+			beat := func() { _ = nc.Publish(a.Resp.NATS.HeartbeatSubj, []byte(`{"status":"idle"}`)) }
+			beat()
+			js, _ := jetstream.New(nc)
+			cons, err := js.Consumer(ctx, "JOBS", a.Resp.NATS.AgentConsumer)
+			for err == nil && ctx.Err() == nil {
+				select {
+				case <-hb.C:
+					beat()
+				default:
+				}
+				var msg jetstream.Msg
+				msg, err = cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
+				if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
+					err = nil
+					continue
+				}
+				if err != nil {
+					break
+				}
+				err = a.answer(ctx, js, ev, msg)
+			}
+			hb.Stop()
+			nc.Close()
+		}
+	}()
+}
+
+func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.AnalyticStandIn, msg jetstream.Msg) error {
+	var job wire.Job
+	if err := json.Unmarshal(msg.Data(), &job); err != nil {
+		return msg.Term()
+	}
+	spec, err := arch.Parse(job.Spec)
+	if err != nil {
+		return msg.Term()
+	}
+	w := job.Workload
+	ss := &search.Spec{Workload: search.Workload{Precision: arch.Precision(w.Precision), Threads: w.Threads,
+		PromptLengths: w.PromptLengths, DecodeDepths: w.DecodeDepths, DecodeLength: w.DecodeTokens},
+		Targets: []search.Target{{Name: "phone"}}}
+	vals, err := ev.Evaluate(ss, spec)
+	if err != nil {
+		return err
+	}
+	v := vals["phone"]
+	m := &wire.Measurement{SpecHash: job.SpecHash, WorkloadHash: w.Hash(), AgentVersion: "stand-in", KernelVariant: "stand-in",
+		Threads: w.Threads, Precision: w.Precision, Params: spec.Params().Total}
+	for _, L := range w.PromptLengths {
+		m.Prefill = append(m.Prefill, wire.PrefillResult{PromptLength: L,
+			TokensPerSec: wire.Stat{Median: v[search.MetricKey{Metric: search.MetricPrefillTPS, At: L}]},
+			TTFTms:       wire.Stat{Median: v[search.MetricKey{Metric: search.MetricTTFT, At: L}]}})
+	}
+	for _, d := range w.DecodeDepths {
+		ms := v[search.MetricKey{Metric: search.MetricDecodeP50, At: d}]
+		m.Decode = append(m.Decode, wire.DecodeResult{Depth: d, Tokens: w.DecodeTokens, MsPerToken: wire.Stat{Median: ms, P50: ms, P95: ms}})
+	}
+	ctxs := append(append([]int{}, w.PromptLengths...), w.DecodeDepths...)
+	m.PeakRSSBytes = int64(v[search.MetricKey{Metric: search.MetricPeakRSS, At: ctxs[len(ctxs)-1]}] * (1 << 20))
+	data, _ := json.Marshal(wire.Result{JobID: job.ID, DeviceID: a.Resp.DeviceID, Status: wire.ResultOK, Measurement: m})
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := js.Publish(pctx, a.Resp.NATS.ResultsSubject+"."+job.ID, data, jetstream.WithMsgID(job.ID)); err != nil {
+		return err
+	}
+	return msg.DoubleAck(pctx)
+}
+
+// SearchSpec is a small nsga2/random search over the lfm2-like space on
+// one device, for tests.
+func SearchSpec(deviceID, algo string, maxTrials int) string {
+	opts := ""
+	if algo == "nsga2" {
+		opts = `"nsga2":{"population":6},`
+	}
+	return `{"name":"test","space":{"preset":"lfm2-like"},
+	 "workload":{"precision":"q4_0","threads":2,"prompt_lengths":[512],"decode_depths":[0],"decode_length":16},
+	 "targets":[{"name":"phone","devices":["` + deviceID + `"]}],
+	 "objectives":[{"metric":"decode_ms_p50@phone"},{"metric":"peak_rss_mb@phone"},{"metric":"params","direction":"maximize"}],
+	 "budget":{"max_trials":` + itoa(maxTrials) + `,"max_in_flight_per_device":2},
+	 "algorithm":"` + algo + `",` + opts + `"seed":7}`
+}
+
+func itoa(n int) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}

@@ -1,0 +1,155 @@
+package wire
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// JobKindMeasure is the only job kind so far: build a spec and time it.
+const JobKindMeasure = "measure"
+
+// Workload says what to measure. It is part of a measurement's cache key
+// (Hash), so every field that changes the numbers belongs here.
+type Workload struct {
+	// Precision of the weights: f32, f16, q8_0 or q4_0.
+	Precision string `json:"precision"`
+	// KVType is the attention cache type: f16 (default) or f32.
+	KVType string `json:"kv_type,omitempty"`
+	// Threads is the worker count.
+	Threads int `json:"threads"`
+	// PromptLengths are the prefill lengths L measured (pp<L>).
+	PromptLengths []int `json:"prompt_lengths"`
+	// DecodeDepths are the context depths D at which decoding is timed
+	// (tg<N> @ d<D>); 0 means right after an empty context.
+	DecodeDepths []int `json:"decode_depths"`
+	// DecodeTokens is N, the tokens generated per decode repetition.
+	DecodeTokens int `json:"decode_tokens"`
+	// Repetitions is the minimum repetition count (default 5); more are run
+	// while the median's relative spread exceeds MaxRelSpread, up to
+	// MaxRepetitions.
+	Repetitions    int     `json:"repetitions,omitempty"`
+	MaxRepetitions int     `json:"max_repetitions,omitempty"`
+	MaxRelSpread   float64 `json:"max_rel_spread,omitempty"`
+	// Seed of the random weights and prompt tokens.
+	Seed uint64 `json:"seed,omitempty"`
+}
+
+// Job is one message on JOBS (subject jobs.agent.<id>.measure). Its
+// Nats-Msg-Id is ID.
+type Job struct {
+	ID        string          `json:"id"`
+	Kind      string          `json:"kind"`
+	Spec      json.RawMessage `json:"spec"`
+	SpecHash  string          `json:"spec_hash"`
+	Workload  Workload        `json:"workload"`
+	CreatedAt time.Time       `json:"created_at"`
+	// TimeoutSeconds bounds the measuring child (0: agent default).
+	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
+	// MemoryLimitBytes caps the child's resident memory (0: agent default,
+	// a fraction of the device's RAM).
+	MemoryLimitBytes int64 `json:"memory_limit_bytes,omitempty"`
+}
+
+// Result statuses and failure kinds.
+const (
+	ResultOK     = "ok"
+	ResultFailed = "failed"
+
+	FailInvalidSpec = "invalid_spec" // never retried
+	FailOOM         = "oom"          // the child exceeded its memory cap
+	FailTimeout     = "timeout"      // the child exceeded its time limit
+	FailCrash       = "crash"        // the child died otherwise
+	FailInternal    = "internal"
+)
+
+// Result is published by the agent on results.<deviceID>.<jobID> with
+// Nats-Msg-Id = job ID; the coordinator stores it idempotently.
+type Result struct {
+	JobID    string `json:"job_id"`
+	DeviceID string `json:"device_id"`
+	Status   string `json:"status"`
+	// FailKind and Error explain a failed result.
+	FailKind    string       `json:"fail_kind,omitempty"`
+	Error       string       `json:"error,omitempty"`
+	Measurement *Measurement `json:"measurement,omitempty"`
+	// Attempt is the JetStream delivery count of the job when measured.
+	Attempt int `json:"attempt,omitempty"`
+}
+
+// Stat summarises repeated samples of one metric.
+type Stat struct {
+	Median float64 `json:"median"`
+	Mean   float64 `json:"mean"`
+	Stddev float64 `json:"stddev"`
+	Min    float64 `json:"min"`
+	Max    float64 `json:"max"`
+	P50    float64 `json:"p50"`
+	P95    float64 `json:"p95"`
+	// RelSpread is the relative spread of the median (see
+	// device-agent/internal/stats for the definition).
+	RelSpread float64   `json:"rel_spread"`
+	Samples   []float64 `json:"samples"`
+}
+
+// PrefillResult is pp<L>: an L-token prefill from an empty cache.
+type PrefillResult struct {
+	PromptLength int  `json:"prompt_length"`
+	TokensPerSec Stat `json:"tokens_per_sec"`
+	// TTFTms is the prefill plus the first decode step, in ms.
+	TTFTms      Stat `json:"ttft_ms"`
+	Repetitions int  `json:"repetitions"`
+}
+
+// DecodeResult is tg<N> @ d<D>.
+type DecodeResult struct {
+	Depth        int  `json:"depth"`
+	Tokens       int  `json:"tokens"`
+	TokensPerSec Stat `json:"tokens_per_sec"`
+	// MsPerToken pools every per-token latency of every repetition; its P50
+	// and P95 are the decode latency percentiles.
+	MsPerToken  Stat `json:"ms_per_token"`
+	Repetitions int  `json:"repetitions"`
+}
+
+// MemoryBreakdown is the analytic memory of the built model at the
+// workload's largest context.
+type MemoryBreakdown struct {
+	Weights int64 `json:"weights"`
+	KV      int64 `json:"kv"`
+	State   int64 `json:"state"`
+	Scratch int64 `json:"scratch"`
+	Total   int64 `json:"total"`
+	Context int   `json:"context"`
+}
+
+// Thermal is a snapshot of temperatures and clocks.
+type Thermal struct {
+	At      time.Time          `json:"at"`
+	TempsC  map[string]float64 `json:"temps_c,omitempty"`
+	FreqMHz []float64          `json:"freq_mhz,omitempty"` // per logical CPU
+}
+
+// Measurement is everything one job measured.
+type Measurement struct {
+	SpecHash      string          `json:"spec_hash"`
+	WorkloadHash  string          `json:"workload_hash"`
+	AgentVersion  string          `json:"agent_version"`
+	KernelVariant string          `json:"kernel_variant"`
+	Threads       int             `json:"threads"`
+	Precision     string          `json:"precision"`
+	Params        int64           `json:"params"`
+	Prefill       []PrefillResult `json:"prefill"`
+	Decode        []DecodeResult  `json:"decode"`
+	// BlockTimeShare is the fraction of forward time per block type
+	// (conv, gqa, swa, linear_attn, ssm, ffn, head, other).
+	BlockTimeShare map[string]float64 `json:"block_time_share"`
+	PeakRSSBytes   int64              `json:"peak_rss_bytes"`
+	Memory         MemoryBreakdown    `json:"memory"`
+	ThermalBefore  Thermal            `json:"thermal_before"`
+	ThermalAfter   Thermal            `json:"thermal_after"`
+	CPUModel       string             `json:"cpu_model,omitempty"`
+	Governor       string             `json:"governor,omitempty"`
+	Power          string             `json:"power,omitempty"`
+	StartedAt      time.Time          `json:"started_at"`
+	FinishedAt     time.Time          `json:"finished_at"`
+}

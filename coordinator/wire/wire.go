@@ -1,0 +1,59 @@
+// Package wire holds the messages exchanged between the coordinator and
+// device agents, over HTTP (enrollment) and NATS (heartbeats, jobs,
+// results). It has no dependencies so the agent can import it cheaply.
+package wire
+
+import "encoding/json"
+
+// EnrollRequest is the body of POST /api/v1/agents/enroll.
+type EnrollRequest struct {
+	// Token is the one-time enrollment token.
+	Token string `json:"token"`
+	// NKey is the agent's public NATS user key (starts with "U"). The seed
+	// never leaves the device.
+	NKey string `json:"nkey"`
+	// Name is a display name; defaults to the profile's hostname.
+	Name string `json:"name,omitempty"`
+	// Tags label the device for targeting.
+	Tags []string `json:"tags,omitempty"`
+	// Class is the device class derived from the hardware fingerprint
+	// (lower-case letters, digits, dashes).
+	Class string `json:"class"`
+	// Profile is the agent's hardware profile, stored as sent.
+	Profile json.RawMessage `json:"profile"`
+}
+
+// EnrollResponse tells an enrolled agent who it is and where to connect.
+type EnrollResponse struct {
+	DeviceID string       `json:"device_id"`
+	Name     string       `json:"name"`
+	Class    string       `json:"class"`
+	NATS     NATSIdentity `json:"nats"`
+}
+
+// NATSIdentity is what an agent may use on NATS.
+type NATSIdentity struct {
+	URLs []string `json:"urls"`
+	// NKey is the public key the agent authenticates with.
+	NKey string `json:"nkey"`
+	// InboxPrefix must be passed to nats.CustomInboxPrefix: the agent may
+	// only subscribe below it.
+	InboxPrefix    string `json:"inbox_prefix"`
+	Stream         string `json:"stream"`
+	AgentConsumer  string `json:"agent_consumer"`
+	ClassConsumer  string `json:"class_consumer"`
+	ResultsSubject string `json:"results_subject"` // prefix: results.<id>.<jobID>
+	HeartbeatSubj  string `json:"heartbeat_subject"`
+	ControlSubject string `json:"control_subject"` // prefix: ctl.<id>.<verb>
+}
+
+// Heartbeat is published by an agent on hb.<deviceID> every 10 s.
+type Heartbeat struct {
+	// Status is "idle" or "busy".
+	Status string `json:"status"`
+	// TempC is the hottest readable CPU temperature, if any.
+	TempC *float64 `json:"temp_c,omitempty"`
+	// JobID is the job being measured, when busy.
+	JobID        string `json:"job_id,omitempty"`
+	AgentVersion string `json:"agent_version,omitempty"`
+}

@@ -1,0 +1,116 @@
+import { api, on, debounce } from "../api.js";
+import { h, fill, badge, fmtParams, fmtNum, fmtInt, fmtTime, layerStrip, mixerLegend } from "../ui.js";
+import { exportLinks } from "./detail.js";
+
+const STAT_COLS = ["median", "mean", "stddev", "min", "max", "p50", "p95"];
+
+function statRow(label, unit, s) {
+  if (!s) return null;
+  const samples = s.samples || [];
+  return h(
+    "tr",
+    {},
+    h("th", { scope: "row" }, label, h("span", { class: "muted" }, ` ${unit}`)),
+    STAT_COLS.map((k) => h("td", { "data-label": k }, fmtNum(s[k]))),
+    h("td", { "data-label": "stddev/median" }, s.median ? `${fmtNum((100 * s.stddev) / s.median)} %` : "—"),
+    h("td", { "data-label": "median spread" }, s.rel_spread !== undefined ? `${fmtNum(100 * s.rel_spread)} %` : "—"),
+    h("td", { "data-label": "samples" }, h("details", {}, h("summary", {}, `${samples.length}`), h("span", { class: "samples" }, samples.map(fmtNum).join(", ")))),
+  );
+}
+
+function measurementTable(m) {
+  const rows = [];
+  for (const p of m.prefill || []) {
+    rows.push(statRow(`pp${p.prompt_length} prefill`, "tok/s", p.tokens_per_sec));
+    rows.push(statRow(`TTFT @${p.prompt_length}`, "ms", p.ttft_ms));
+  }
+  for (const d of m.decode || []) {
+    rows.push(statRow(`tg${d.tokens} @ depth ${d.depth}`, "tok/s", d.tokens_per_sec));
+    rows.push(statRow(`decode latency @ depth ${d.depth}`, "ms/token", d.ms_per_token));
+  }
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "measurement" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Metric"), STAT_COLS.map((k) => h("th", { scope: "col" }, k)), h("th", { scope: "col" }, "stddev/median"), h("th", { scope: "col", title: "relative spread of the median, as the agent's repetition rule computes it" }, "median spread"), h("th", { scope: "col" }, "samples"))),
+      h("tbody", {}, rows),
+    ),
+  );
+}
+
+function kv(pairs) {
+  return h("dl", { class: "kv" }, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
+}
+
+/** trialPage shows one trial: architecture, objectives, every measurement. */
+export async function trialPage(main, [id, number], onLeave) {
+  const box = h("div");
+  main.appendChild(box);
+  async function load() {
+    const [t, se] = await Promise.all([api("GET", `/api/v1/searches/${id}/trials/${number}`), api("GET", `/api/v1/searches/${id}`)]);
+    const spec = se.spec || {};
+    const objs = spec.objectives || [];
+    const targets = (t.targets || []).map((tt) => {
+      const m = tt.measurement;
+      return h(
+        "section",
+        { class: "card" },
+        h("h2", {}, `Target ${tt.target}`, " ", badge(tt.job_state || "pending")),
+        kv([
+          ["Device", tt.device_id],
+          ["Job", tt.job_id],
+          ["Error", tt.job_error],
+        ]),
+        m
+          ? [
+              kv([
+                ["Agent", m.agent_version],
+                ["Kernel variant", m.kernel_variant],
+                ["Threads", m.threads],
+                ["Precision", m.precision],
+                ["CPU", m.cpu_model],
+                ["Governor", m.governor],
+                ["Power", m.power],
+                ["Peak RSS", `${fmtNum(m.peak_rss_bytes / 2 ** 20)} MiB`],
+                ["Analytic memory", m.memory ? `${fmtNum(m.memory.total / 2 ** 20)} MiB at context ${m.memory.context} (weights ${fmtNum(m.memory.weights / 2 ** 20)}, KV ${fmtNum(m.memory.kv / 2 ** 20)}, state ${fmtNum(m.memory.state / 2 ** 20)}, scratch ${fmtNum(m.memory.scratch / 2 ** 20)} MiB)` : null],
+                ["Measured", `${fmtTime(m.started_at)} – ${fmtTime(m.finished_at)}`],
+                ["Block time share", m.block_time_share ? Object.entries(m.block_time_share).map(([k, v]) => `${k} ${(100 * v).toFixed(1)} %`).join(", ") : null],
+              ]),
+              measurementTable(m),
+            ]
+          : h("p", { class: "muted" }, "Not measured yet."),
+      );
+    });
+    fill(
+      box,
+      h("div", { class: "page-head" }, h("h1", {}, `Trial #${t.number} `, badge(t.state)), h("a", { href: `#/searches/${id}` }, `Back to ${se.name}`)),
+      h(
+        "section",
+        { class: "card" },
+        h("h2", {}, "Architecture"),
+        kv([
+          ["Parameters", `${fmtInt(t.params)} (${fmtParams(t.params)})`],
+          ["Hash", h("code", {}, t.arch_hash)],
+          ["Feasible", t.violation === undefined ? "—" : t.violation === 0 ? "yes" : `no (violation ${fmtNum(t.violation)})`],
+          ["Error", t.error],
+        ]),
+        h("p", {}, layerStrip(t.layers), " ", `${t.layers.length} layers`),
+        mixerLegend(),
+        h("p", {}, exportLinks(id, t.number)),
+        h("details", {}, h("summary", {}, "Architecture JSON"), h("pre", { class: "json" }, JSON.stringify(t.arch, null, 2))),
+      ),
+      h(
+        "section",
+        { class: "card" },
+        h("h2", {}, "Objectives"),
+        kv(objs.map((o, i) => [o.at ? `${o.metric} @${o.at}` : o.metric, t.objectives ? fmtNum(t.objectives[i]) : "—"])),
+      ),
+      targets,
+    );
+  }
+  await load();
+  const reload = debounce(() => load(), 500);
+  onLeave(on("trial", (ev) => ev.search_id === id && String(ev.number) === String(number) && reload()));
+}

@@ -1,0 +1,176 @@
+package agent
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+)
+
+// childLimits bound one measuring child.
+type childLimits struct {
+	// Timeout is the wall-clock limit.
+	Timeout time.Duration
+	// MemoryCap is the resident-memory limit in bytes (0: none).
+	MemoryCap int64
+	// Poll is how often the child's RSS is read. Defaults to 20 ms.
+	Poll time.Duration
+}
+
+// childCommand is how a measuring child is started: the agent's own
+// executable with the measure subcommand.
+type childCommand struct {
+	Path string
+	Args []string
+	Env  []string
+	// Nice is the child's scheduling nice value (0: the agent's own; see
+	// startNiced).
+	Nice int
+	// Log receives a warning when Nice cannot be applied; may be nil.
+	Log *slog.Logger
+}
+
+// selfChild returns the command that re-executes this binary as
+// `device-agent measure`.
+func selfChild() (childCommand, error) {
+	exe, err := os.Executable()
+	if err != nil {
+		return childCommand{}, fmt.Errorf("locate own executable: %w", err)
+	}
+	return childCommand{Path: exe, Args: []string{"measure"}}, nil
+}
+
+// errInterrupted means the child was stopped because ctx ended; there is
+// no result.
+var errInterrupted = errors.New("measurement interrupted")
+
+// stderrTail keeps the last bytes a child wrote to stderr.
+type stderrTail struct{ b []byte }
+
+const stderrKeep = 4 << 10
+
+func (t *stderrTail) Write(p []byte) (int, error) {
+	t.b = append(t.b, p...)
+	if len(t.b) > stderrKeep {
+		t.b = append(t.b[:0], t.b[len(t.b)-stderrKeep:]...)
+	}
+	return len(p), nil
+}
+
+// superviseChild runs one measuring child with job on its stdin and
+// returns its result. The child is killed when it exceeds lim.Timeout
+// (FailTimeout) or lim.MemoryCap (FailOOM: its RSS, polled from /proc
+// where readable, or its peak RSS after exit), and any other death without
+// a result is FailCrash; those are results too. When ctx ends the child is
+// killed and errInterrupted returned.
+func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID string, lim childLimits) (wire.Result, error) {
+	if lim.Poll <= 0 {
+		lim.Poll = 20 * time.Millisecond
+	}
+	cmd := exec.Command(cc.Path, cc.Args...)
+	cmd.Env = append(append(os.Environ(), cc.Env...), envAgentParent+"="+strconv.Itoa(os.Getpid()))
+	cmd.Stdin = bytes.NewReader(job)
+	var stdout bytes.Buffer
+	var stderr stderrTail
+	cmd.Stdout = &stdout
+	cmd.Stderr = &stderr
+	niceErr, err := startNiced(cmd, cc.Nice)
+	if niceErr != nil && cc.Log != nil {
+		cc.Log.Warn("measuring at normal priority", "nice", cc.Nice, "err", niceErr)
+	}
+	if err != nil {
+		return failed(jobID, wire.FailCrash, fmt.Sprintf("start measuring child: %v", err)), nil
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	var timeoutC <-chan time.Time
+	if lim.Timeout > 0 {
+		t := time.NewTimer(lim.Timeout)
+		defer t.Stop()
+		timeoutC = t.C
+	}
+	poll := time.NewTicker(lim.Poll)
+	defer poll.Stop()
+	statusPath := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status"
+	var killedFor string
+	var rssAtKill int64
+	var waitErr error
+loop:
+	for {
+		select {
+		case waitErr = <-done:
+			break loop
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			<-done
+			return wire.Result{}, errInterrupted
+		case <-timeoutC:
+			killedFor = wire.FailTimeout
+			_ = cmd.Process.Kill()
+		case <-poll.C:
+			if lim.MemoryCap <= 0 || killedFor != "" {
+				continue
+			}
+			data, err := os.ReadFile(statusPath)
+			if err != nil {
+				continue
+			}
+			if rss, ok := statusKB(string(data), "VmRSS:"); ok && rss > lim.MemoryCap {
+				killedFor, rssAtKill = wire.FailOOM, rss
+				_ = cmd.Process.Kill()
+			}
+		}
+	}
+	peak := childMaxRSS(cmd.ProcessState)
+	switch {
+	case killedFor == wire.FailTimeout:
+		return failed(jobID, wire.FailTimeout, fmt.Sprintf("measurement exceeded its time limit of %v and was killed", lim.Timeout)), nil
+	case killedFor == wire.FailOOM:
+		return failed(jobID, wire.FailOOM, fmt.Sprintf("measuring child reached %s resident memory, above its cap of %s, and was killed",
+			fmtBytes(rssAtKill), fmtBytes(lim.MemoryCap))), nil
+	case lim.MemoryCap > 0 && peak > lim.MemoryCap:
+		// It finished between two polls, but it did exceed the cap.
+		return failed(jobID, wire.FailOOM, fmt.Sprintf("measuring child peaked at %s resident memory, above its cap of %s",
+			fmtBytes(peak), fmtBytes(lim.MemoryCap))), nil
+	}
+	if waitErr != nil {
+		return failed(jobID, wire.FailCrash, fmt.Sprintf("measuring child died (%v)%s", waitErr, stderrSuffix(stderr.b))), nil
+	}
+	var res wire.Result
+	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &res); err != nil || res.Status == "" {
+		return failed(jobID, wire.FailCrash, fmt.Sprintf("measuring child wrote no result (%v)%s", err, stderrSuffix(stderr.b))), nil
+	}
+	if res.JobID != jobID {
+		return failed(jobID, wire.FailInternal, fmt.Sprintf("measuring child answered for job %q", res.JobID)), nil
+	}
+	return res, nil
+}
+
+func stderrSuffix(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if s == "" {
+		return ""
+	}
+	return ": " + s
+}
+
+func fmtBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.2f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	default:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+}

@@ -1,0 +1,85 @@
+package kernels
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/hilsearch/hilsearch/arch"
+)
+
+// BenchmarkModel times prefill and decode of a preset; run with e.g.
+//
+//	go test -run ^$ -bench Model/arch=lfm2-350m/prec=q4_0 -benchtime 3x -cpuprofile cpu.out ./kernels
+//
+// (the preset is built once per sub-benchmark, which takes a few seconds).
+func BenchmarkModel(b *testing.B) {
+	for _, name := range []string{"lfm2-350m", "lfm2-1.2b"} {
+		for _, p := range []arch.Precision{arch.Q4_0, arch.Q8_0, arch.F32} {
+			b.Run(fmt.Sprintf("arch=%s/prec=%s", name, p), func(b *testing.B) {
+				spec, err := arch.Preset(name)
+				if err != nil {
+					b.Fatal(err)
+				}
+				m, err := Build(spec, p, 640, 2, 1)
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close()
+				toks := make([]int32, 512)
+				for i := range toks {
+					toks[i] = int32(i * 7919 % spec.Vocab)
+				}
+				b.Run("op=pp512", func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						m.Reset()
+						if _, err := m.Prefill(toks); err != nil {
+							b.Fatal(err)
+						}
+					}
+				})
+				b.Run("op=tg32", func(b *testing.B) {
+					b.ReportAllocs()
+					for b.Loop() {
+						m.Reset()
+						for _, t := range toks[:32] {
+							if _, err := m.Decode(t); err != nil {
+								b.Fatal(err)
+							}
+						}
+					}
+				})
+			})
+		}
+	}
+}
+
+// BenchmarkMatVec times one matrix × vector product per precision.
+func BenchmarkMatVec(b *testing.B) {
+	const rows, cols = 4096, 1024
+	g := rng(1)
+	src := randVec(&g, rows*cols, 1)
+	x := randVec(&g, cols, 1)
+	for _, p := range arch.Precisions {
+		for _, n := range []int{1, 64} {
+			b.Run(fmt.Sprintf("prec=%s/n=%d", p, n), func(b *testing.B) {
+				w, _ := NewMatrix(rows, cols, p, src)
+				e := NewEngine(EngineConfig{Threads: 1, MaxTokens: n, MaxCols: cols, MaxGroup: 1, MaxHeadDim: 2})
+				defer e.Close()
+				xs := make([]float32, n*cols)
+				for i := range xs {
+					xs[i] = x[i%cols]
+				}
+				dst := make([]float32, n*rows)
+				b.ReportAllocs()
+				b.SetBytes(w.Bytes())
+				for b.Loop() {
+					if err := e.MatMul(dst, w, xs, n); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(rows*cols*n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GMAC/s")
+			})
+		}
+	}
+}

@@ -1,0 +1,243 @@
+package kernels
+
+import (
+	"fmt"
+
+	"github.com/hilsearch/hilsearch/arch"
+)
+
+// Engine runs the parallel ops of one model on one worker pool. It owns the
+// scratch the ops need (quantised activations, per-worker rows) sized once
+// by NewEngine for a maximum batch of tokens and maximum matrix width, so
+// the ops never allocate. An Engine is used by one goroutine at a time.
+type Engine struct {
+	pool      *Pool
+	maxTokens int
+	maxCols   int
+
+	xq  []int8    // quantised activations [maxTokens·maxCols]
+	xs  []float32 // their per-block scales [maxTokens·maxCols/32]
+	xp  []uint64  // activations of 4-token groups packed for the integer dots
+	x1  []uint64  // q4_0: tokens outside full groups packed in pairs
+	x1s []int32   // their per-block sums
+	row [][]float32
+	// acc8 is each worker's result array for the 8-token dots
+	acc8 [][8]float32
+
+	// parameters of the op in flight, read by the bound loop bodies below
+	mm      mmArgs
+	mmFn    func(worker, lo, hi int)
+	quantFn func(worker, lo, hi int)
+
+	attn   attnArgs
+	attnFn func(worker, lo, hi int)
+	attnSc [][]float32 // per worker: scores tile + accumulators
+
+	gla   glaArgs
+	glaFn func(worker, lo, hi int)
+
+	ssm   ssmArgs
+	ssmFn func(worker, lo, hi int)
+}
+
+type mmArgs struct {
+	dst []float32
+	w   *Matrix
+	x   []float32
+	n   int
+}
+
+// EngineConfig sizes an Engine's scratch.
+type EngineConfig struct {
+	// Threads is the number of workers (≥ 1).
+	Threads int
+	// MaxTokens is the largest batch of token rows an op receives.
+	MaxTokens int
+	// MaxCols is the widest matrix input (columns).
+	MaxCols int
+	// MaxGroup and MaxHeadDim bound attention: query heads per kv head and
+	// head width.
+	MaxGroup, MaxHeadDim int
+	// WorkerFloats is the per-worker scratch the recurrent ops need
+	// (see GLAScratchFloats and SSMScratchFloats).
+	WorkerFloats int
+}
+
+// NewEngine creates an engine and starts its workers.
+func NewEngine(cfg EngineConfig) *Engine {
+	maxTokens, maxCols, maxGroup, maxHeadDim := cfg.MaxTokens, cfg.MaxCols, cfg.MaxGroup, cfg.MaxHeadDim
+	recurrentScratch := cfg.WorkerFloats
+	e := &Engine{pool: NewPool(cfg.Threads), maxTokens: maxTokens, maxCols: maxCols}
+	nb := (maxCols + QK - 1) / QK
+	e.xq = make([]int8, maxTokens*nb*QK)
+	e.xs = make([]float32, maxTokens*nb)
+	e.x1 = make([]uint64, 3*nb*16)
+	e.x1s = make([]int32, 3*nb)
+	if maxTokens >= 4 {
+		e.xp = make([]uint64, maxTokens/4*2*nb*QK)
+	}
+	n := e.pool.Threads()
+	e.row = make([][]float32, n)
+	e.acc8 = make([][8]float32, n)
+	e.attnSc = make([][]float32, n)
+	for i := range e.row {
+		e.row[i] = make([]float32, max(maxCols, recurrentScratch))
+		e.attnSc[i] = make([]float32, attnScratchFloats(maxGroup, maxHeadDim))
+	}
+	e.mmFn = e.mmRows
+	e.quantFn = e.quantRows
+	e.attnFn = e.attnItems
+	e.glaFn = e.glaHeads
+	e.ssmFn = e.ssmHeads
+	return e
+}
+
+// ScratchBytes returns the bytes of scratch the engine allocated.
+func (e *Engine) ScratchBytes() int64 {
+	b := int64(len(e.xq)) + 4*int64(len(e.xs)) + 8*int64(len(e.xp)+len(e.x1)) + 4*int64(len(e.x1s))
+	for i := range e.row {
+		b += 4 * int64(len(e.row[i])+len(e.attnSc[i]))
+	}
+	return b
+}
+
+// Threads returns the number of workers.
+func (e *Engine) Threads() int { return e.pool.Threads() }
+
+// Close stops the engine's workers.
+func (e *Engine) Close() { e.pool.Close() }
+
+// MatMul computes dst[t·Rows+r] = Σ_c w[r,c]·x[t·Cols+c] for the n token
+// rows of x. Quantised weights use q8 activations quantised per 32-block.
+// n = 1 is the matrix × vector case.
+func (e *Engine) MatMul(dst []float32, w *Matrix, x []float32, n int) error {
+	if n < 1 || n > e.maxTokens || w.Cols > e.maxCols {
+		return fmt.Errorf("matmul: %d tokens × %d cols exceeds the engine's %d × %d", n, w.Cols, e.maxTokens, e.maxCols)
+	}
+	if len(x) < n*w.Cols || len(dst) < n*w.Rows {
+		return fmt.Errorf("matmul: buffers too short for %d×[%d,%d]", n, w.Rows, w.Cols)
+	}
+	e.mm = mmArgs{dst: dst, w: w, x: x, n: n}
+	if w.quantised() {
+		e.pool.Run((n+3)/4, 1, e.quantFn)
+	}
+	grain := 16
+	if n == 1 {
+		grain = max(16, w.Rows/(16*e.pool.Threads()))
+	}
+	e.pool.Run(w.Rows, grain, e.mmFn)
+	e.mm = mmArgs{}
+	return nil
+}
+
+// quantRows quantises the activations of token groups [lo, hi) (four
+// tokens each) and packs every full group for the packed integer dots.
+func (e *Engine) quantRows(_, lo, hi int) {
+	c := e.mm.w.Cols
+	nb := c / QK
+	for g := lo; g < hi; g++ {
+		t0, t1 := 4*g, min(4*g+4, e.mm.n)
+		for t := t0; t < t1; t++ {
+			quantizeQ8Act(e.mm.x[t*c:(t+1)*c], e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb])
+		}
+		if t1-t0 < 4 {
+			if e.mm.w.Prec == arch.Q4_0 {
+				for t := t0; t < t1; t++ {
+					k := t - t0
+					packQ4Pairs(e.x1[k*c/2:(k+1)*c/2], e.x1s[k*nb:(k+1)*nb], e.xq[t*c:(t+1)*c])
+				}
+			}
+			continue
+		}
+		if e.mm.w.Prec == arch.Q4_0 {
+			packQ4x4(e.xp[g*c:(g+1)*c], e.xq[t0*c:t1*c], c)
+		} else {
+			packQ8x4(e.xp[g*2*c:(g+1)*2*c], e.xq[t0*c:t1*c], c)
+		}
+	}
+}
+
+// tokenTile returns how many tokens (a multiple of 4) a row is applied to
+// before moving to the next row, so that the activation tile stays in L2.
+func tokenTile(w *Matrix) int {
+	bytesPerTok := w.Cols
+	if !w.quantised() {
+		bytesPerTok = 4 * w.Cols
+	}
+	tt := (256 << 10) / bytesPerTok
+	return max(4, min(64, tt&^3))
+}
+
+func (e *Engine) mmRows(worker, lo, hi int) {
+	a := &e.mm
+	w, n, c, R := a.w, a.n, a.w.Cols, a.w.Rows
+	dst := a.dst
+	tt := tokenTile(w)
+	nb := c / QK
+	rb := w.rowBytes
+	for t0 := 0; t0 < n; t0 += tt {
+		t1 := min(n, t0+tt)
+		for r := lo; r < hi; r++ {
+			switch w.Prec {
+			case arch.F32, arch.F16:
+				var row []float32
+				if w.Prec == arch.F32 {
+					row = w.F32[r*c : (r+1)*c]
+				} else if t1-t0 == 1 {
+					dst[t0*R+r] = dotF16(w.F16[r*c:(r+1)*c], a.x[t0*c:(t0+1)*c])
+					continue
+				} else {
+					row = e.row[worker][:c]
+					f16Row(row, w.F16[r*c:(r+1)*c])
+				}
+				t := t0
+				for ; t+4 <= t1; t += 4 {
+					s0, s1, s2, s3 := dotF32x4(row, a.x[t*c:(t+4)*c])
+					dst[t*R+r], dst[(t+1)*R+r], dst[(t+2)*R+r], dst[(t+3)*R+r] = s0, s1, s2, s3
+				}
+				for ; t < t1; t++ {
+					dst[t*R+r] = dotF32(row, a.x[t*c:(t+1)*c])
+				}
+			case arch.Q8_0:
+				row := w.Q[r*rb : (r+1)*rb]
+				t := t0
+				s8 := &e.acc8[worker]
+				for ; t+8 <= t1; t += 8 {
+					g := t / 4
+					dotQ8x8p(row, e.xp[g*2*c:(g+1)*2*c], e.xp[(g+1)*2*c:(g+2)*2*c], e.xs[t*nb:(t+8)*nb], s8)
+					for k, v := range s8 {
+						dst[(t+k)*R+r] = v
+					}
+				}
+				for ; t+4 <= t1; t += 4 {
+					g := t / 4
+					s0, s1, s2, s3 := dotQ8x4p(row, e.xp[g*2*c:(g+1)*2*c], e.xs[t*nb:(t+4)*nb])
+					dst[t*R+r], dst[(t+1)*R+r], dst[(t+2)*R+r], dst[(t+3)*R+r] = s0, s1, s2, s3
+				}
+				for ; t < t1; t++ {
+					dst[t*R+r] = dotQ8(row, e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb])
+				}
+			case arch.Q4_0:
+				row := w.Q[r*rb : (r+1)*rb]
+				t := t0
+				s8 := &e.acc8[worker]
+				for ; t+8 <= t1; t += 8 {
+					g := t / 4
+					dotQ4x8p(row, e.xp[g*c:(g+1)*c], e.xp[(g+1)*c:(g+2)*c], e.xs[t*nb:(t+8)*nb], s8)
+					for k, v := range s8 {
+						dst[(t+k)*R+r] = v
+					}
+				}
+				for ; t+4 <= t1; t += 4 {
+					g := t / 4
+					s0, s1, s2, s3 := dotQ4x4p(row, e.xp[g*c:(g+1)*c], e.xs[t*nb:(t+4)*nb])
+					dst[t*R+r], dst[(t+1)*R+r], dst[(t+2)*R+r], dst[(t+3)*R+r] = s0, s1, s2, s3
+				}
+				for ; t < t1; t++ {
+					k := t - n&^3 // tokens after the last full group were packed in pairs
+					dst[t*R+r] = dotQ4Pairs(row, e.x1[k*c/2:(k+1)*c/2], e.x1s[k*nb:(k+1)*nb], e.xs[t*nb:(t+1)*nb])
+				}
+			}
+		}
+	}
+}

@@ -1,0 +1,22 @@
+//go:build amd64 && !purego
+
+package asm
+
+import "golang.org/x/sys/cpu"
+
+func init() {
+	if cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C {
+		addQuantSet("avx2", AVX2Quant())
+		dotF32Impls = append(dotF32Impls, impl[dotF32Fn]{"avx2", DotF32FMA})
+		dotF32x4Impls = append(dotF32x4Impls, impl[dotF32x4Fn]{"avx2", DotF32x4FMA})
+		dotF16Impls = append(dotF16Impls, impl[dotF16Fn]{"avx2", DotF16FMA})
+		axpyImpls = append(axpyImpls, impl[axpyFn]{"avx2", AxpyAVX2})
+		axpyF16Impls = append(axpyF16Impls, impl[axpyF16Fn]{"avx2", AxpyF16AVX2})
+		scaleImpls = append(scaleImpls, impl[scaleFn]{"avx2", ScaleAVX2})
+		quantImpls = append(quantImpls, impl[quantFn]{"avx2", QuantizeQ8ActAVX2})
+		f16RowImpls = append(f16RowImpls, impl[f16RowFn]{"avx2", F16ToF32RowAVX2})
+		if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
+			addQuantSet("avx512vnni", VNNIQuant())
+		}
+	}
+}

@@ -1,0 +1,13 @@
+//go:build arm64 && !purego
+
+package asm
+
+import "golang.org/x/sys/cpu"
+
+func init() {
+	dotF32Impls = append(dotF32Impls, impl[dotF32Fn]{"neon", DotF32NEON})
+	axpyImpls = append(axpyImpls, impl[axpyFn]{"neon", AxpyNEON})
+	if cpu.ARM64.HasASIMDDP {
+		addQuantSet("neon-dotprod", SDOTQuant())
+	}
+}

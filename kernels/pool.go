@@ -1,0 +1,160 @@
+package kernels
+
+import (
+	"runtime"
+	"sync/atomic"
+)
+
+// Pool is a persistent set of worker goroutines that run one parallel loop
+// at a time. The goroutine calling Run takes part as worker 0, so a pool of
+// N threads starts N-1 goroutines once and never creates more. Work is
+// handed out in chunks of grain items from a shared counter, so the split
+// adapts to a busy machine; which worker computes an item never changes its
+// value, so results do not depend on the thread count.
+//
+// A Pool is not safe for concurrent Run calls; the Model owning it
+// serialises them. Close stops the workers.
+type Pool struct {
+	n       int
+	fn      func(worker, lo, hi int)
+	total   int
+	grain   int
+	next    atomic.Int64
+	pending atomic.Int32
+	gen     atomic.Uint64
+	closed  atomic.Bool
+	workers []*poolWorker
+	// waiting is set while the caller of Run is parked on done.
+	waiting atomic.Bool
+	done    chan struct{}
+}
+
+type poolWorker struct {
+	sleeping atomic.Bool
+	wake     chan struct{}
+}
+
+// spinRounds is how many times an idle worker polls for new work before it
+// parks on its channel. Ops of one forward pass follow each other within
+// microseconds, so a short spin avoids most wake-up latency without burning
+// a core between passes.
+const spinRounds = 2000
+
+// NewPool starts a pool of threads workers (threads ≥ 1).
+func NewPool(threads int) *Pool {
+	if threads < 1 {
+		threads = 1
+	}
+	p := &Pool{n: threads, done: make(chan struct{}, 1)}
+	for i := 1; i < threads; i++ {
+		w := &poolWorker{wake: make(chan struct{}, 1)}
+		p.workers = append(p.workers, w)
+		go p.loop(i, w)
+	}
+	return p
+}
+
+// Threads returns the number of workers, the caller included.
+func (p *Pool) Threads() int { return p.n }
+
+// Close stops the worker goroutines. The pool must be idle.
+func (p *Pool) Close() {
+	if p.closed.Swap(true) {
+		return
+	}
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		select {
+		case w.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Run calls fn(worker, lo, hi) over [0, total) in chunks of grain items
+// and returns when every chunk is done. fn must write only outputs owned by
+// its items and use only per-worker scratch indexed by worker.
+func (p *Pool) Run(total, grain int, fn func(worker, lo, hi int)) {
+	if total <= 0 {
+		return
+	}
+	if grain < 1 {
+		grain = 1
+	}
+	if p.n == 1 || total <= grain {
+		fn(0, 0, total)
+		return
+	}
+	p.fn, p.total, p.grain = fn, total, grain
+	p.next.Store(0)
+	p.pending.Store(int32(len(p.workers)))
+	p.gen.Add(1)
+	for _, w := range p.workers {
+		if w.sleeping.CompareAndSwap(true, false) {
+			w.wake <- struct{}{}
+		}
+	}
+	p.work(0)
+	// Wait for the other workers: spin briefly, then park so that a
+	// descheduled worker (a busy machine) gets the core instead of a spinner.
+	for i := 0; p.pending.Load() != 0; i++ {
+		if i < spinRounds {
+			if i&63 == 63 {
+				runtime.Gosched()
+			}
+			continue
+		}
+		p.waiting.Store(true)
+		if p.pending.Load() == 0 && p.waiting.CompareAndSwap(true, false) {
+			break
+		}
+		<-p.done
+		break
+	}
+	p.fn = nil
+}
+
+func (p *Pool) work(worker int) {
+	total, grain := int64(p.total), int64(p.grain)
+	for {
+		lo := p.next.Add(grain) - grain
+		if lo >= total {
+			return
+		}
+		hi := min(lo+grain, total)
+		p.fn(worker, int(lo), int(hi))
+	}
+}
+
+func (p *Pool) loop(id int, w *poolWorker) {
+	// The pool starts at generation 0; a Run may bump it before this
+	// goroutine is first scheduled, so do not read the current value here.
+	var seen uint64
+	for {
+		// Wait for a new generation: spin, then park.
+		for i := 0; p.gen.Load() == seen; i++ {
+			if i < spinRounds {
+				if i&63 == 63 {
+					runtime.Gosched()
+				}
+				continue
+			}
+			w.sleeping.Store(true)
+			if p.gen.Load() != seen {
+				if w.sleeping.CompareAndSwap(true, false) {
+					break
+				}
+			}
+			<-w.wake
+			i = 0
+		}
+		seen = p.gen.Load()
+		if p.closed.Load() {
+			return
+		}
+		p.work(id)
+		if p.pending.Add(-1) == 0 && p.waiting.CompareAndSwap(true, false) {
+			p.done <- struct{}{}
+		}
+	}
+}

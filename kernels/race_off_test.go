@@ -1,0 +1,6 @@
+//go:build !race
+
+package kernels
+
+// raceEnabled is set when the race detector is on; heavy tests shrink.
+const raceEnabled = false

@@ -1,0 +1,35 @@
+package kernels
+
+import "github.com/hilsearch/hilsearch/kernels/internal/asm"
+
+// The inner loops the kernels call. They are chosen once, at package
+// initialisation, and never change afterwards; a SIMD implementation
+// replaces an entry here without touching any caller (see docs/kernels.md).
+var (
+	dotF32        = asm.DotF32
+	dotF32x4      = asm.DotF32x4
+	dotF16        = asm.DotF16
+	f16Row        = asm.F16ToF32Row
+	dotQ8         = asm.DotQ8
+	dotQ8x4       = asm.DotQ8x4
+	dotQ4         = asm.DotQ4
+	dotQ4x4       = asm.DotQ4x4
+	dotQ8x4p      = asm.DotQ8x4Packed
+	dotQ4x4p      = asm.DotQ4x4Packed
+	dotQ4x8p      = asm.DotQ4x8Packed
+	dotQ8x8p      = asm.DotQ8x8Packed
+	packQ8x4      = asm.PackQ8x4
+	packQ4x4      = asm.PackQ4x4
+	packQ4Pairs   = asm.PackQ4Pairs
+	dotQ4Pairs    = asm.DotQ4Pairs
+	quantizeQ8Act = asm.QuantizeQ8Act
+	axpy          = asm.Axpy
+	axpyF16       = asm.AxpyF16
+	scaleVec      = asm.Scale
+	variant       = "go"
+)
+
+// Variant names the inner-loop implementation selected at start-up: "go"
+// for the portable pure-Go loops (the only one so far), later e.g. "avx2"
+// or "avx512vnni". Measurements record it.
+func Variant() string { return variant }

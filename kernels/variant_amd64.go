@@ -1,0 +1,37 @@
+//go:build amd64 && !purego
+
+package kernels
+
+import (
+	"github.com/hilsearch/hilsearch/kernels/internal/asm"
+	"golang.org/x/sys/cpu"
+)
+
+// init replaces the pure-Go inner loops with the SIMD ones the CPU
+// supports: "avx512vnni" (integer dots with VPDPBUSD) or "avx2" (integer
+// dots with VPMADDUBSW); both use the AVX2/FMA/F16C float loops. Packing
+// functions and the dots that read their buffers are always replaced
+// together (the SIMD ones store plain int8 rows). Build with -tags purego
+// to keep the reference loops.
+func init() {
+	if !(cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C) {
+		return
+	}
+	q, name := asm.AVX2Quant(), "avx2"
+	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
+		q, name = asm.VNNIQuant(), "avx512vnni"
+	}
+	dotQ8, dotQ4, dotQ8x4, dotQ4x4 = q.DotQ8, q.DotQ4, q.DotQ8x4, q.DotQ4x4
+	packQ4Pairs, dotQ4Pairs = q.PackQ4Pairs, q.DotQ4Pairs
+	packQ4x4, dotQ4x4p, dotQ4x8p = q.PackQ4x4, q.DotQ4x4Packed, q.DotQ4x8Packed
+	packQ8x4, dotQ8x4p, dotQ8x8p = q.PackQ8x4, q.DotQ8x4Packed, q.DotQ8x8Packed
+	quantizeQ8Act = asm.QuantizeQ8ActAVX2
+	dotF32 = asm.DotF32FMA
+	dotF32x4 = asm.DotF32x4FMA
+	dotF16 = asm.DotF16FMA
+	f16Row = asm.F16ToF32RowAVX2
+	axpy = asm.AxpyAVX2
+	axpyF16 = asm.AxpyF16AVX2
+	scaleVec = asm.ScaleAVX2
+	variant = name
+}

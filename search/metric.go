@@ -1,0 +1,122 @@
+package search
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Metric names a quantity an objective or constraint refers to.
+type Metric string
+
+// The metrics a device measures, plus the parameter count.
+const (
+	// MetricPrefillTPS is prompt tokens per second for a prefill of At
+	// tokens from an empty cache (llama-bench pp<At>). Larger is better.
+	MetricPrefillTPS Metric = "prefill_tps"
+	// MetricTTFT is time to first token in ms: a prefill of At tokens plus
+	// the first decode step.
+	MetricTTFT Metric = "ttft_ms"
+	// MetricDecodeP50 is the median decode latency in ms per token at a
+	// context depth of At tokens.
+	MetricDecodeP50 Metric = "decode_ms_p50"
+	// MetricDecodeP95 is the 95th-percentile decode latency in ms per token
+	// at a context depth of At tokens.
+	MetricDecodeP95 Metric = "decode_ms_p95"
+	// MetricPeakRSS is the measuring child's peak resident set in MiB when
+	// run at a context of At tokens.
+	MetricPeakRSS Metric = "peak_rss_mb"
+	// MetricParams is the exact parameter count of the candidate. It needs
+	// no device and takes no target.
+	MetricParams Metric = "params"
+)
+
+// Metrics lists every metric in a fixed order.
+var Metrics = []Metric{MetricPrefillTPS, MetricTTFT, MetricDecodeP50, MetricDecodeP95, MetricPeakRSS, MetricParams}
+
+// Valid reports whether m is a known metric.
+func (m Metric) Valid() bool {
+	for _, k := range Metrics {
+		if m == k {
+			return true
+		}
+	}
+	return false
+}
+
+// NaturalDirection is the direction in which m improves.
+func (m Metric) NaturalDirection() Direction {
+	if m == MetricPrefillTPS || m == MetricParams {
+		return Maximize
+	}
+	return Minimize
+}
+
+// AtKind says what the At of a metric refers to.
+type AtKind int
+
+// The meanings of At.
+const (
+	AtNone    AtKind = iota // params: no At
+	AtPrompt                // a prompt length of the workload
+	AtDepth                 // a decode depth of the workload
+	AtContext               // a prompt length or decode depth of the workload
+)
+
+// AtKind returns what At means for m.
+func (m Metric) AtKind() AtKind {
+	switch m {
+	case MetricPrefillTPS, MetricTTFT:
+		return AtPrompt
+	case MetricDecodeP50, MetricDecodeP95:
+		return AtDepth
+	case MetricPeakRSS:
+		return AtContext
+	}
+	return AtNone
+}
+
+// Direction says whether an objective is minimised or maximised.
+type Direction string
+
+// Directions.
+const (
+	Minimize Direction = "minimize"
+	Maximize Direction = "maximize"
+)
+
+// MetricKey identifies one measured value on one target: a metric at a
+// prompt length, depth or context.
+type MetricKey struct {
+	// Metric is the measured quantity.
+	Metric Metric `json:"metric"`
+	// At is the prompt length, depth or context it was measured at.
+	At int `json:"at"`
+}
+
+// String renders "metric:at".
+func (k MetricKey) String() string { return fmt.Sprintf("%s:%d", k.Metric, k.At) }
+
+// MarshalText renders "metric:at", so Values encode as a JSON object.
+func (k MetricKey) MarshalText() ([]byte, error) { return []byte(k.String()), nil }
+
+// UnmarshalText parses "metric:at".
+func (k *MetricKey) UnmarshalText(b []byte) error {
+	m, at, ok := strings.Cut(string(b), ":")
+	n, err := strconv.Atoi(at)
+	if !ok || err != nil || !Metric(m).Valid() {
+		return fmt.Errorf("metric key %q: want <metric>:<at>", b)
+	}
+	k.Metric, k.At = Metric(m), n
+	return nil
+}
+
+// Values holds the measured metrics of one candidate on one target.
+type Values map[MetricKey]float64
+
+// splitMetric splits "metric@target" into its parts. The target is empty
+// when there is no "@".
+func splitMetric(s string) (Metric, string) {
+	m, t, _ := strings.Cut(s, "@")
+	return Metric(m), t
+}

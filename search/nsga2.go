@@ -1,0 +1,315 @@
+package search
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+
+	"github.com/c-bata/goptuna"
+	"github.com/hilsearch/hilsearch/search/pareto"
+)
+
+// nsga2 is NSGA-II (Deb et al. 2002) as a goptuna relative sampler over the
+// fixed-length genome.
+//
+// Generations are formed asynchronously, as trials complete: once at least
+// Population completed trials are not yet in any selection pool, they and
+// the current population form a pool, and the next population is the best
+// Population members of it by constrained non-dominated rank, then crowding
+// distance (ties by trial number). This is (μ+λ) selection, so it is fully
+// elitist (STAR used elitism 2 in a generational GA). Each population and
+// its pool are stored in the study's system attributes, so a restarted
+// coordinator uses exactly the population it had, whatever completes later.
+//
+// Before the first population exists trials are sampled uniformly. After,
+// each offspring is made from two parents chosen by binary tournament
+// (rank, then crowding distance), a 2-point crossover with probability
+// Crossover (the genome is globals then layer slots, so a crossover swaps a
+// run of layers), and per-gene mutation with probability Mutation to a
+// different choice. An offspring that is inadmissible (budget, attention
+// layers) or equal to an evaluated or population genome is remade, up to
+// maxRemake times. Every draw comes from a random stream keyed by the seed
+// and the trial number: a fixed seed reproduces the search.
+type nsga2 struct {
+	spec   *Spec
+	genes  []Gene
+	seed   int64
+	pop    int
+	pc, pm float64
+	admit  func(Genome) bool
+}
+
+const maxRemake = 64
+
+func newNSGA2(s *Spec, genes []Gene, admit func(Genome) bool) *nsga2 {
+	return &nsga2{spec: s, genes: genes, seed: s.Seed, pop: s.NSGA2.Population, pc: s.NSGA2.Crossover, pm: s.NSGA2.Mutation, admit: admit}
+}
+
+// generation is one NSGA-II selection, stored as JSON.
+type generation struct {
+	// Pool lists the trial numbers that entered this selection for the
+	// first time.
+	Pool []int `json:"pool"`
+	// Members lists the selected population's trial numbers, ascending.
+	Members []int `json:"members"`
+}
+
+// individual is a completed trial in minimisation form.
+type individual struct {
+	number    int
+	genome    Genome
+	objs      []float64
+	violation float64
+}
+
+// Populations returns NSGA-II's stored populations (trial numbers, oldest
+// first) of a study.
+func Populations(study *goptuna.Study) ([][]int, error) {
+	gens, err := loadGenerations(study)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]int, len(gens))
+	for i, g := range gens {
+		out[i] = g.Members
+	}
+	return out, nil
+}
+
+func loadGenerations(study *goptuna.Study) ([]generation, error) {
+	attrs, err := study.Storage.GetStudySystemAttrs(study.ID)
+	if err != nil {
+		return nil, fmt.Errorf("nsga2: study attributes: %w", err)
+	}
+	var gens []generation
+	if raw, ok := attrs[StudyAttrPopulations]; ok && raw != "" {
+		if err := json.Unmarshal([]byte(raw), &gens); err != nil {
+			return nil, fmt.Errorf("nsga2: %s: %w", StudyAttrPopulations, err)
+		}
+	}
+	return gens, nil
+}
+
+// SampleRelative implements goptuna.RelativeSampler.
+func (n *nsga2) SampleRelative(study *goptuna.Study, trial goptuna.FrozenTrial, space map[string]interface{}) (map[string]float64, error) {
+	trials, err := study.GetTrials()
+	if err != nil {
+		return nil, fmt.Errorf("nsga2: trials: %w", err)
+	}
+	results, err := completedResults(trials, n.genes)
+	if err != nil {
+		return nil, fmt.Errorf("nsga2: %w", err)
+	}
+	byNumber := make(map[int]individual, len(results))
+	for _, r := range results {
+		byNumber[r.Number] = individual{number: r.Number, genome: r.Genome, objs: n.spec.Minimized(r.Outcome.Values), violation: r.Outcome.Violation}
+	}
+	gens, err := loadGenerations(study)
+	if err != nil {
+		return nil, err
+	}
+	if changed := n.advance(&gens, results, byNumber); changed {
+		raw, err := json.Marshal(gens)
+		if err != nil {
+			return nil, fmt.Errorf("nsga2: %w", err)
+		}
+		if err := study.Storage.SetStudySystemAttr(study.ID, StudyAttrPopulations, string(raw)); err != nil {
+			return nil, fmt.Errorf("nsga2: store populations: %w", err)
+		}
+	}
+	r := trialRand(n.seed, trial.Number, "nsga2")
+	var child Genome
+	if len(gens) == 0 {
+		child = n.randomGenome(r)
+	} else {
+		pop := make([]individual, 0, n.pop)
+		for _, num := range gens[len(gens)-1].Members {
+			pop = append(pop, byNumber[num])
+		}
+		seen := make(map[string]bool, len(results))
+		for _, e := range results {
+			seen[n.key(e.Genome)] = true
+		}
+		for _, t := range trials { // in flight: running with every gene set
+			if t.State != goptuna.TrialStateRunning || t.Number == trial.Number {
+				continue
+			}
+			if g, ok := genomeOf(t, n.genes); ok {
+				seen[n.key(g)] = true
+			}
+		}
+		child = n.offspring(r, pop, seen)
+	}
+	out := make(map[string]float64, len(n.genes))
+	for i, g := range n.genes {
+		if _, ok := space[g.Name]; ok {
+			out[g.Name] = float64(child[i])
+		}
+	}
+	return out, nil
+}
+
+// advance forms every population that the completed trials allow. It
+// reports whether gens changed.
+func (n *nsga2) advance(gens *[]generation, results []Result, byNumber map[int]individual) bool {
+	seen := map[int]bool{}
+	for _, g := range *gens {
+		for _, num := range g.Pool {
+			seen[num] = true
+		}
+	}
+	var fresh []int
+	for _, r := range results {
+		if !seen[r.Number] {
+			fresh = append(fresh, r.Number)
+		}
+	}
+	if len(fresh) < n.pop {
+		return false
+	}
+	var pool []individual
+	if len(*gens) > 0 {
+		for _, num := range (*gens)[len(*gens)-1].Members {
+			pool = append(pool, byNumber[num])
+		}
+	}
+	for _, num := range fresh {
+		pool = append(pool, byNumber[num])
+	}
+	sel := selectBest(pool, n.pop)
+	members := make([]int, len(sel))
+	for i, ind := range sel {
+		members[i] = ind.number
+	}
+	slices.Sort(members)
+	*gens = append(*gens, generation{Pool: fresh, Members: members})
+	return true
+}
+
+// rankCrowding returns each individual's constrained non-dominated rank and
+// crowding distance within its front.
+func rankCrowding(pop []individual) (rank []int, crowd []float64) {
+	pts := make([][]float64, len(pop))
+	viol := make([]float64, len(pop))
+	for i, ind := range pop {
+		pts[i], viol[i] = ind.objs, ind.violation
+	}
+	rank = make([]int, len(pop))
+	crowd = make([]float64, len(pop))
+	for k, f := range pareto.ConstrainedSort(pts, viol) {
+		d := pareto.CrowdingDistance(pts, f)
+		for j, i := range f {
+			rank[i], crowd[i] = k, d[j]
+		}
+	}
+	return rank, crowd
+}
+
+// selectBest keeps the best n of pool by rank, then crowding distance
+// (larger first), then trial number.
+func selectBest(pool []individual, n int) []individual {
+	slices.SortFunc(pool, func(a, b individual) int { return a.number - b.number })
+	rank, crowd := rankCrowding(pool)
+	idx := make([]int, len(pool))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortStableFunc(idx, func(a, b int) int {
+		if c := cmp.Compare(rank[a], rank[b]); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(crowd[b], crowd[a]); c != 0 {
+			return c
+		}
+		return cmp.Compare(pool[a].number, pool[b].number)
+	})
+	out := make([]individual, 0, n)
+	for _, i := range idx[:min(n, len(idx))] {
+		out = append(out, pool[i])
+	}
+	return out
+}
+
+func (n *nsga2) randomGenome(r *rand.Rand) Genome {
+	var g Genome
+	for try := 0; try < maxRemake; try++ {
+		g = make(Genome, len(n.genes))
+		for i, gene := range n.genes {
+			g[i] = r.IntN(len(gene.Choices))
+		}
+		if n.admit(g) {
+			break
+		}
+	}
+	return g
+}
+
+// offspring makes one child of the population; seen holds the keys of the
+// architectures evaluated so far.
+func (n *nsga2) offspring(r *rand.Rand, pop []individual, seen map[string]bool) Genome {
+	rank, crowd := rankCrowding(pop)
+	tournament := func() Genome {
+		a, b := r.IntN(len(pop)), r.IntN(len(pop))
+		switch {
+		case rank[a] != rank[b]:
+			if rank[b] < rank[a] {
+				a = b
+			}
+		case crowd[a] != crowd[b]:
+			if crowd[b] > crowd[a] {
+				a = b
+			}
+		}
+		return pop[a].genome
+	}
+	var child Genome
+	for try := 0; try < maxRemake; try++ {
+		p1, p2 := tournament(), tournament()
+		child = slices.Clone(p1)
+		if r.Float64() < n.pc && len(child) > 1 {
+			i, j := r.IntN(len(child)+1), r.IntN(len(child)+1)
+			if i > j {
+				i, j = j, i
+			}
+			copy(child[i:j], p2[i:j])
+		}
+		for i, gene := range n.genes {
+			if len(gene.Choices) > 1 && r.Float64() < n.pm {
+				c := r.IntN(len(gene.Choices) - 1)
+				if c >= child[i] {
+					c++
+				}
+				child[i] = c
+			}
+		}
+		if n.admit(child) && !seen[n.key(child)] {
+			break
+		}
+	}
+	return child
+}
+
+// key identifies the architecture a genome decodes to (genes a candidate
+// does not use are ignored).
+func (n *nsga2) key(g Genome) string {
+	s, err := n.spec.Space.Decode(g)
+	if err != nil {
+		return fmt.Sprint(g)
+	}
+	return s.Hash()
+}
+
+// genomeOf reads a trial's genome; ok is false while genes are missing.
+func genomeOf(t goptuna.FrozenTrial, genes []Gene) (Genome, bool) {
+	g := make(Genome, len(genes))
+	for i, gene := range genes {
+		v, ok := t.InternalParams[gene.Name]
+		if !ok {
+			return nil, false
+		}
+		g[i] = int(v)
+	}
+	return g, true
+}

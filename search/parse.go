@@ -1,0 +1,184 @@
+package search
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"reflect"
+	"slices"
+	"strings"
+)
+
+// Parse reads a search spec from JSON strictly (unknown fields and trailing
+// data are errors), applies the space preset if one is named, fills
+// defaults, and validates. Every problem is reported in a *ValidationError
+// (errors.Is(err, ErrInvalidSpec)) naming the field.
+func Parse(data []byte) (*Spec, error) {
+	var head struct {
+		Space struct {
+			Preset string `json:"preset"`
+		} `json:"space"`
+	}
+	// The preset is read leniently first; the strict decode below reports
+	// any problem in the document.
+	_ = json.Unmarshal(data, &head)
+
+	var s Spec
+	if head.Space.Preset != "" {
+		p, err := SpacePreset(head.Space.Preset)
+		if err != nil {
+			return nil, &ValidationError{Fields: []FieldError{{
+				Field: "space.preset", Message: fmt.Sprintf("unknown preset %q (known: %s)", head.Space.Preset, strings.Join(PresetNames(), ", ")),
+			}}}
+		}
+		s.Space = p
+	}
+	if err := decodeStrict(data, &s); err != nil {
+		return nil, err
+	}
+	s.Space.Preset = ""
+	s.applyDefaults()
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+// decodeStrict decodes JSON into v, refusing unknown fields and trailing
+// data, and turns decoder errors into field errors.
+func decodeStrict(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		if _, terr := dec.Token(); terr != io.EOF {
+			return &ValidationError{Fields: []FieldError{{Message: "trailing data after the JSON document"}}}
+		}
+		return nil
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		return &ValidationError{Fields: []FieldError{{Message: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}}}
+	case errors.As(err, &typ):
+		return &ValidationError{Fields: []FieldError{{Field: typ.Field, Message: fmt.Sprintf("expected %s, got JSON %s", typ.Type, typ.Value)}}}
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		var raw any
+		if json.Unmarshal(data, &raw) == nil {
+			if path, name := unknownField(raw, reflect.TypeOf(v), ""); name != "" {
+				return &ValidationError{Fields: []FieldError{{Field: path, Message: fmt.Sprintf("unknown field %q", name)}}}
+			}
+		}
+		return &ValidationError{Fields: []FieldError{{Message: strings.TrimPrefix(err.Error(), "json: ")}}}
+	case errors.Is(err, io.EOF):
+		return &ValidationError{Fields: []FieldError{{Message: "empty document"}}}
+	}
+	return &ValidationError{Fields: []FieldError{{Message: err.Error()}}}
+}
+
+// unknownField walks a generic JSON value against a Go type and returns the
+// path of the first object key that the type does not declare. The path
+// names the containing object ("" at the top level).
+func unknownField(raw any, t reflect.Type, path string) (string, string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct:
+		obj, ok := raw.(map[string]any)
+		if !ok {
+			return "", ""
+		}
+		fields := map[string]reflect.Type{}
+		collectJSONFields(t, fields)
+		keys := make([]string, 0, len(obj))
+		for k := range obj {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			ft, ok := lookupFold(fields, k)
+			if !ok {
+				return path, k
+			}
+			if p, n := unknownField(obj[k], ft, joinPath(path, k)); n != "" {
+				return p, n
+			}
+		}
+	case reflect.Slice, reflect.Array:
+		arr, ok := raw.([]any)
+		if !ok {
+			return "", ""
+		}
+		for i, e := range arr {
+			if p, n := unknownField(e, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); n != "" {
+				return p, n
+			}
+		}
+	case reflect.Map:
+		obj, ok := raw.(map[string]any)
+		if !ok {
+			return "", ""
+		}
+		for k, e := range obj {
+			if p, n := unknownField(e, t.Elem(), joinPath(path, k)); n != "" {
+				return p, n
+			}
+		}
+	}
+	return "", ""
+}
+
+func joinPath(path, k string) string {
+	if path == "" {
+		return k
+	}
+	return path + "." + k
+}
+
+// collectJSONFields maps the JSON names of t's fields (embedded structs
+// flattened) to their types.
+func collectJSONFields(t reflect.Type, out map[string]reflect.Type) {
+	for i := 0; i < t.NumField(); i++ {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		name, _, _ := strings.Cut(tag, ",")
+		if name == "-" {
+			continue
+		}
+		if f.Anonymous && name == "" {
+			et := f.Type
+			for et.Kind() == reflect.Pointer {
+				et = et.Elem()
+			}
+			if et.Kind() == reflect.Struct {
+				collectJSONFields(et, out)
+				continue
+			}
+		}
+		if !f.IsExported() {
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		out[name] = f.Type
+	}
+}
+
+// lookupFold finds k as encoding/json does: exact match first, then
+// case-insensitive.
+func lookupFold(fields map[string]reflect.Type, k string) (reflect.Type, bool) {
+	if t, ok := fields[k]; ok {
+		return t, true
+	}
+	for name, t := range fields {
+		if strings.EqualFold(name, k) {
+			return t, true
+		}
+	}
+	return nil, false
+}
