@@ -449,3 +449,34 @@ func TestPoolCoversEveryItemOnce(t *testing.T) {
 		p.Close()
 	}
 }
+
+// TestPoolRunsDoNotOverlap runs many short loops back to back, the pattern
+// of a decode step, and checks that no chunk of one Run executes after that
+// Run returned. It caught a stale completion signal that let Run return
+// before a stalled worker had finished (visible under -race as a race on the
+// pool's loop fields, and here as a chunk from a finished run).
+func TestPoolRunsDoNotOverlap(t *testing.T) {
+	reps := 100000
+	if testing.Short() {
+		reps = 10000
+	}
+	for _, threads := range []int{2, 3} {
+		p := NewPool(threads)
+		var current atomic.Int64
+		var stale atomic.Int64
+		for r := 0; r < reps; r++ {
+			run := int64(r)
+			current.Store(run)
+			total := 2 + r%29
+			p.Run(total, 1, func(_, lo, hi int) {
+				if current.Load() != run {
+					stale.Add(1)
+				}
+			})
+		}
+		p.Close()
+		if n := stale.Load(); n != 0 {
+			t.Fatalf("threads=%d: %d chunks ran after their Run returned", threads, n)
+		}
+	}
+}

@@ -20,14 +20,21 @@ type Pool struct {
 	total   int
 	grain   int
 	next    atomic.Int64
-	pending atomic.Int32
 	gen     atomic.Uint64
 	closed  atomic.Bool
 	workers []*poolWorker
-	// waiting is set while the caller of Run is parked on done.
-	waiting atomic.Bool
-	done    chan struct{}
+	// state holds the number of workers still busy with the current
+	// generation in its low 32 bits and waitBit while the caller of Run is
+	// parked on done. Keeping both in one word makes "was the caller
+	// waiting when the last worker finished" one atomic decision: a
+	// separate flag let a worker that finished generation K, then stalled,
+	// signal the caller parked in generation K+1 before it had done K+1.
+	state atomic.Int64
+	done  chan struct{}
 }
+
+// waitBit marks state while the caller of Run is parked on done.
+const waitBit = int64(1) << 32
 
 type poolWorker struct {
 	sleeping atomic.Bool
@@ -87,7 +94,7 @@ func (p *Pool) Run(total, grain int, fn func(worker, lo, hi int)) {
 	}
 	p.fn, p.total, p.grain = fn, total, grain
 	p.next.Store(0)
-	p.pending.Store(int32(len(p.workers)))
+	p.state.Store(int64(len(p.workers)))
 	p.gen.Add(1)
 	for _, w := range p.workers {
 		if w.sleeping.CompareAndSwap(true, false) {
@@ -97,18 +104,19 @@ func (p *Pool) Run(total, grain int, fn func(worker, lo, hi int)) {
 	p.work(0)
 	// Wait for the other workers: spin briefly, then park so that a
 	// descheduled worker (a busy machine) gets the core instead of a spinner.
-	for i := 0; p.pending.Load() != 0; i++ {
+	for i := 0; p.state.Load() != 0; i++ {
 		if i < spinRounds {
 			if i&63 == 63 {
 				runtime.Gosched()
 			}
 			continue
 		}
-		p.waiting.Store(true)
-		if p.pending.Load() == 0 && p.waiting.CompareAndSwap(true, false) {
-			break
+		// Announce the park. If the count was already zero no worker will
+		// signal; otherwise the worker whose decrement reaches zero sees
+		// waitBit and sends exactly one token.
+		if p.state.Or(waitBit)&^waitBit != 0 {
+			<-p.done
 		}
-		<-p.done
 		break
 	}
 	p.fn = nil
@@ -153,7 +161,7 @@ func (p *Pool) loop(id int, w *poolWorker) {
 			return
 		}
 		p.work(id)
-		if p.pending.Add(-1) == 0 && p.waiting.CompareAndSwap(true, false) {
+		if p.state.Add(-1) == waitBit {
 			p.done <- struct{}{}
 		}
 	}
