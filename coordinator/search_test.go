@@ -173,9 +173,17 @@ func TestSearchSurvivesRestart(t *testing.T) {
 	sa.RunStandIn(ctx, cur)
 	id := createSearch(t, c, testenv.SearchSpec(a.Resp.DeviceID, "nsga2", 20))
 	waitSearch(t, c, id, 60*time.Second, func(s searchState) bool { return s.Progress.Complete >= 8 })
-	before := populations(t, c.DSN, id)
-	if len(before) < 10 {
-		t.Fatalf("no NSGA-II population stored before the stop: %q", before)
+	// The first population (6 trials) is stored when the driver asks for
+	// the next trial after the 6th result, which can follow the progress
+	// the test polls by a moment; wait for it rather than race it.
+	var before string
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if before = populations(t, c.DSN, id); len(before) >= 10 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no NSGA-II population stored 30 s after 8 trials completed: %q", before)
+		}
 	}
 	c.App.Close() // abrupt: no graceful HTTP shutdown, drivers stop mid-step
 
