@@ -1,0 +1,109 @@
+//go:build arm64 && !purego
+
+#include "textflag.h"
+
+// Read and FMA throughput loops (Go declarations and reference loops in
+// roofline_arm64.go).
+
+// func sumU64NEON(p *uint64, n int) uint64
+TEXT ·sumU64NEON(SB), NOSPLIT, $0-24
+	MOVD p+0(FP), R0
+	MOVD n+8(FP), R1
+	VEOR V0.B16, V0.B16, V0.B16
+	VEOR V1.B16, V1.B16, V1.B16
+	VEOR V2.B16, V2.B16, V2.B16
+	VEOR V3.B16, V3.B16, V3.B16
+	VEOR V4.B16, V4.B16, V4.B16
+	VEOR V5.B16, V5.B16, V5.B16
+	VEOR V6.B16, V6.B16, V6.B16
+	VEOR V7.B16, V7.B16, V7.B16
+
+sumbig:
+	CMP    $16, R1
+	BLT    sumone
+	VLD1.P 64(R0), [V16.D2, V17.D2, V18.D2, V19.D2]
+	VLD1.P 64(R0), [V20.D2, V21.D2, V22.D2, V23.D2]
+	VADD   V16.D2, V0.D2, V0.D2
+	VADD   V17.D2, V1.D2, V1.D2
+	VADD   V18.D2, V2.D2, V2.D2
+	VADD   V19.D2, V3.D2, V3.D2
+	VADD   V20.D2, V4.D2, V4.D2
+	VADD   V21.D2, V5.D2, V5.D2
+	VADD   V22.D2, V6.D2, V6.D2
+	VADD   V23.D2, V7.D2, V7.D2
+	SUB    $16, R1
+	B      sumbig
+
+sumone:
+	CMP    $2, R1
+	BLT    sumreduce
+	VLD1.P 16(R0), [V16.D2]
+	VADD   V16.D2, V0.D2, V0.D2
+	SUB    $2, R1
+	B      sumone
+
+sumreduce:
+	VADD V1.D2, V0.D2, V0.D2
+	VADD V3.D2, V2.D2, V2.D2
+	VADD V5.D2, V4.D2, V4.D2
+	VADD V7.D2, V6.D2, V6.D2
+	VADD V2.D2, V0.D2, V0.D2
+	VADD V6.D2, V4.D2, V4.D2
+	VADD V4.D2, V0.D2, V0.D2
+	VMOV V0.D[0], R2
+	VMOV V0.D[1], R3
+	ADD  R3, R2, R2
+
+sumtail:
+	CBZ    R1, sumdone
+	MOVD.P 8(R0), R3
+	ADD    R3, R2, R2
+	SUB    $1, R1
+	B      sumtail
+
+sumdone:
+	MOVD R2, ret+16(FP)
+	RET
+
+// func fmaNEON(acc, a, b *float32, iters int)
+TEXT ·fmaNEON(SB), NOSPLIT, $0-32
+	MOVD   acc+0(FP), R0
+	MOVD   a+8(FP), R1
+	MOVD   b+16(FP), R2
+	MOVD   iters+24(FP), R3
+	VLD1   (R1), [V16.S4]
+	VLD1   (R2), [V17.S4]
+	MOVD   R0, R4
+	VLD1.P 64(R4), [V0.S4, V1.S4, V2.S4, V3.S4]
+	VLD1.P 64(R4), [V4.S4, V5.S4, V6.S4, V7.S4]
+	VLD1.P 64(R4), [V8.S4, V9.S4, V10.S4, V11.S4]
+	VLD1   (R4), [V12.S4, V13.S4, V14.S4, V15.S4]
+	CMP    $0, R3
+	BLE    fmastore
+
+fmaloop:
+	VFMLA V16.S4, V17.S4, V0.S4
+	VFMLA V16.S4, V17.S4, V1.S4
+	VFMLA V16.S4, V17.S4, V2.S4
+	VFMLA V16.S4, V17.S4, V3.S4
+	VFMLA V16.S4, V17.S4, V4.S4
+	VFMLA V16.S4, V17.S4, V5.S4
+	VFMLA V16.S4, V17.S4, V6.S4
+	VFMLA V16.S4, V17.S4, V7.S4
+	VFMLA V16.S4, V17.S4, V8.S4
+	VFMLA V16.S4, V17.S4, V9.S4
+	VFMLA V16.S4, V17.S4, V10.S4
+	VFMLA V16.S4, V17.S4, V11.S4
+	VFMLA V16.S4, V17.S4, V12.S4
+	VFMLA V16.S4, V17.S4, V13.S4
+	VFMLA V16.S4, V17.S4, V14.S4
+	VFMLA V16.S4, V17.S4, V15.S4
+	SUBS  $1, R3, R3
+	BNE   fmaloop
+
+fmastore:
+	VST1.P [V0.S4, V1.S4, V2.S4, V3.S4], 64(R0)
+	VST1.P [V4.S4, V5.S4, V6.S4, V7.S4], 64(R0)
+	VST1.P [V8.S4, V9.S4, V10.S4, V11.S4], 64(R0)
+	VST1   [V12.S4, V13.S4, V14.S4, V15.S4], (R0)
+	RET
