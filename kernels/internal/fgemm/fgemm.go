@@ -1,0 +1,330 @@
+package fgemm
+
+import (
+	"math"
+	"unsafe"
+)
+
+const (
+	// lanes is the number of tokens in one packed group (one zmm of f32).
+	lanes = 16
+	// tileRows is the number of weight rows of one micro-kernel tile; a
+	// tile covers one token group.
+	tileRows = 6
+	// tileAcc is the number of floats of a tile's accumulators.
+	tileAcc = tileRows * lanes
+)
+
+// PackedLen returns the number of floats Pack writes for n rows of c
+// floats: n rounded up to a multiple of 16, times c.
+func PackedLen(n, c int) int {
+	return (n + lanes - 1) / lanes * lanes * c
+}
+
+// Pack transposes n rows of c floats x[t*c+k] into groups of 16 tokens,
+//
+//	xp[(t/16)*16*c + k*16 + t%16] = x[t*c+k]
+//
+// and zeroes the lanes of the last group past n. len(xp) must be at least
+// PackedLen(n, c) and len(x) at least n*c.
+func Pack(xp, x []float32, n, c int) {
+	if n < 0 || c < 0 {
+		panic("fgemm: negative size")
+	}
+	xp = xp[:PackedLen(n, c)]
+	x = x[:n*c]
+	for g := 0; g*lanes < n; g++ {
+		blk := xp[g*lanes*c : (g+1)*lanes*c]
+		for j := 0; j < lanes; j++ {
+			t := g*lanes + j
+			if t >= n {
+				for k := 0; k < c; k++ {
+					blk[k*lanes+j] = 0
+				}
+				continue
+			}
+			row := x[t*c : (t+1)*c]
+			for k, v := range row {
+				blk[k*lanes+j] = v
+			}
+		}
+	}
+}
+
+// MulRows computes, for rows r in [r0, r1) and tokens t < n,
+//
+//	dst[t*ldd + r] = Σ_k w[r*c+k]·x[t*c+k]
+//
+// as one sequential binary32 FMA chain over ascending k (see the package
+// documentation), where x is given packed by Pack in xp. It writes nothing
+// else in dst. It panics, before writing, if a slice is too short.
+//
+// On a CPU without the kernel (Available() == false) it runs the pure-Go
+// reference, which returns the same bits but is slow.
+func MulRows(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n int) {
+	if !checkArgs(dst, ldd, len(w), c, r0, r1, xp, n) {
+		return
+	}
+	if !Available() {
+		mulRowsGo(dst, ldd, w, c, r0, r1, xp, n)
+		return
+	}
+	mulRowsTiled(dst, ldd, w, c, r0, r1, xp, n, kernel)
+}
+
+// F16Scratch returns the number of floats of scratch that MulRowsF16 needs
+// for rows of c weights: one tile of 6 rows.
+func F16Scratch(c int) int { return tileRows * c }
+
+// MulRowsF16 is MulRows with half-precision weights (IEEE 754 binary16 bits,
+// row-major): each tile of rows is converted exactly to f32 in scratch
+// (len(scratch) ≥ F16Scratch(c)) and then multiplied as MulRows does, so
+// the result equals MulRows on the converted weights bit for bit.
+func MulRowsF16(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []float32, n int, scratch []float32) {
+	if !checkArgs(dst, ldd, len(w), c, r0, r1, xp, n) {
+		return
+	}
+	scratch = scratch[:F16Scratch(c)]
+	if !Available() {
+		mulRowsF16Go(dst, ldd, w, c, r0, r1, xp, n, scratch)
+		return
+	}
+	mulRowsF16Tiled(dst, ldd, w, c, r0, r1, xp, n, scratch, kernel, f16Row)
+}
+
+// checkArgs panics if an argument is out of range for the slices and
+// reports whether there is any output to compute.
+func checkArgs(dst []float32, ldd, lenW, c, r0, r1 int, xp []float32, n int) bool {
+	if c < 0 || n < 0 || r0 < 0 || r1 < r0 || ldd < 0 {
+		panic("fgemm: bad shape")
+	}
+	if n == 0 || r0 == r1 {
+		return false
+	}
+	if lenW < r1*c {
+		panic("fgemm: weights shorter than r1*c")
+	}
+	if len(xp) < PackedLen(n, c) {
+		panic("fgemm: packed activations shorter than PackedLen(n, c)")
+	}
+	_ = dst[(n-1)*ldd+r1-1] // the largest index written; all others are smaller
+	return true
+}
+
+// kernelFunc continues one tile's chains over c more k: for i < 6, j < 16,
+//
+//	s := acc[i*16+j]
+//	for k := 0; k < c; k++ { s = fma32(rows[i][k], xp[k*16+j], s) }
+//	acc[i*16+j] = s
+//
+// Calling it on consecutive k-blocks with the same acc gives bit for bit
+// the one-call result. The assembly version does no bounds checks: every
+// rows[i] must hold c floats and xp 16·c floats.
+type kernelFunc func(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32)
+
+// kBlock is the k-block length: one token group's block of packed
+// activations (64·kBlock bytes) stays in L1 while the row tiles of a panel
+// pass over it.
+const kBlock = 256
+
+// maxPanelRows caps the rows of a panel (and so its accumulator buffer).
+const maxPanelRows = 96
+
+// panelBytes is the size of the row panel of weights that mulRowsTiled
+// keeps in L2 while every token group passes over it (half of Zen 4's
+// reported 512 KiB, leaving room for the 16·c floats of one token group).
+const panelBytes = 256 << 10
+
+// panelRows returns the rows of a weight panel of c floats per row: a
+// multiple of tileRows, at least one tile, at most maxPanelRows.
+func panelRows(c int) int {
+	return min(maxPanelRows, max(1, panelBytes/(4*c)/tileRows)*tileRows)
+}
+
+// mulRowsTiled is MulRows over kern, for checked arguments. Loop order:
+// row panels (panelRows rows, in L2), token groups, k-blocks (the group's
+// kBlock·16 packed floats stay in L1), row tiles of the panel. The
+// accumulators of the panel's tiles live in acc between k-blocks, so each
+// output is still one ascending FMA chain.
+func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n int, kern kernelFunc) {
+	if c == 0 {
+		storeZero(dst, ldd, r0, r1, n)
+		return
+	}
+	var rows [tileRows]*float32
+	var acc [maxPanelRows / tileRows][tileAcc]float32
+	groups := (n + lanes - 1) / lanes
+	gstride := lanes * c
+	pr := panelRows(c)
+	for p0 := r0; p0 < r1; p0 += pr {
+		p1 := min(p0+pr, r1)
+		tiles := (p1 - p0 + tileRows - 1) / tileRows
+		for g := 0; g < groups; g++ {
+			xg := xp[g*gstride : (g+1)*gstride]
+			clear(acc[:tiles])
+			for k0 := 0; k0 < c; k0 += kBlock {
+				kc := min(kBlock, c-k0)
+				for ti := 0; ti < tiles; ti++ {
+					r := p0 + ti*tileRows
+					m := min(tileRows, p1-r)
+					for i := range rows {
+						// A short last tile repeats its last row: the
+						// copies are computed and dropped.
+						rows[i] = &w[(r+min(i, m-1))*c+k0]
+					}
+					kern(&rows, &xg[k0*lanes], kc, &acc[ti])
+				}
+			}
+			for ti := 0; ti < tiles; ti++ {
+				r := p0 + ti*tileRows
+				storeTile(dst, ldd, r, min(tileRows, p1-r), g, n, &acc[ti])
+			}
+		}
+	}
+}
+
+// storeTile writes the m rows × (up to) 16 tokens of group g from acc.
+func storeTile(dst []float32, ldd, r, m, g, n int, acc *[tileAcc]float32) {
+	t0 := g * lanes
+	nt := min(lanes, n-t0)
+	for j := 0; j < nt; j++ {
+		out := dst[(t0+j)*ldd+r : (t0+j)*ldd+r+m]
+		for i := range out {
+			out[i] = acc[i*lanes+j]
+		}
+	}
+}
+
+// mulRowsF16Tiled is MulRowsF16 over kern and the row converter cvt.
+func mulRowsF16Tiled(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []float32, n int, scratch []float32, kern kernelFunc, cvt func(dst []float32, src []uint16)) {
+	if c == 0 {
+		storeZero(dst, ldd, r0, r1, n)
+		return
+	}
+	var rows [tileRows]*float32
+	var acc [tileAcc]float32
+	groups := (n + lanes - 1) / lanes
+	for r := r0; r < r1; r += tileRows {
+		m := min(tileRows, r1-r)
+		for i := 0; i < m; i++ {
+			cvt(scratch[i*c:(i+1)*c], w[(r+i)*c:(r+i+1)*c])
+		}
+		for i := range rows {
+			rows[i] = &scratch[min(i, m-1)*c]
+		}
+		for g := 0; g < groups; g++ {
+			xg := xp[g*lanes*c : (g+1)*lanes*c]
+			clear(acc[:])
+			kern(&rows, &xg[0], c, &acc)
+			storeTile(dst, ldd, r, m, g, n, &acc)
+		}
+	}
+}
+
+func storeZero(dst []float32, ldd, r0, r1, n int) {
+	for t := 0; t < n; t++ {
+		clear(dst[t*ldd+r0 : t*ldd+r1])
+	}
+}
+
+// mulRowsGo is the reference for MulRows, element by element.
+func mulRowsGo(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n int) {
+	for t := 0; t < n; t++ {
+		xt := xp[t/lanes*lanes*c+t%lanes:]
+		for r := r0; r < r1; r++ {
+			wr := w[r*c : (r+1)*c]
+			s := float32(0)
+			for k, v := range wr {
+				s = fma32(v, xt[k*lanes], s)
+			}
+			dst[t*ldd+r] = s
+		}
+	}
+}
+
+// mulRowsF16Go is the reference for MulRowsF16: rows converted one at a
+// time into scratch, then mulRowsGo.
+func mulRowsF16Go(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []float32, n int, scratch []float32) {
+	row := scratch[:c]
+	for r := r0; r < r1; r++ {
+		f16RowGo(row, w[r*c:(r+1)*c])
+		// Row r of a one-row matrix is row 0 of row: shift dst by r.
+		mulRowsGo(dst[r:], ldd, row, c, 0, 1, xp, n)
+	}
+}
+
+// kernelGo is the pure-Go kernelFunc (the reference loop of kernelFunc).
+func kernelGo(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32) {
+	x := unsafe.Slice(xp, lanes*c)
+	for i, p := range rows {
+		wr := unsafe.Slice(p, c)
+		for j := 0; j < lanes; j++ {
+			s := acc[i*lanes+j]
+			for k, v := range wr {
+				s = fma32(v, x[k*lanes+j], s)
+			}
+			acc[i*lanes+j] = s
+		}
+	}
+}
+
+// fma32 returns a·b+s rounded once to binary32 (round to nearest even),
+// what VFMADD231PS computes per lane.
+//
+// a·b is exact in float64 (24+24 significand bits). The sum p+s is formed
+// exactly as hi+lo (TwoSum), hi is rounded to odd in float64, and the
+// final conversion to float32 then rounds correctly: 53 ≥ 24+2 bits make
+// round-to-odd followed by round-to-nearest equal a single rounding.
+func fma32(a, b, s float32) float32 {
+	p := float64(a) * float64(b)
+	q := float64(s)
+	hi := p + q
+	if math.IsInf(hi, 0) || math.IsNaN(hi) {
+		return float32(hi)
+	}
+	bb := hi - p
+	lo := (p - (hi - bb)) + (q - bb)
+	if lo != 0 && math.Float64bits(hi)&1 == 0 {
+		// The exact sum lies strictly between hi and its neighbour on
+		// lo's side; of the two, round to odd picks the odd one.
+		if lo > 0 {
+			hi = math.Nextafter(hi, math.Inf(1))
+		} else {
+			hi = math.Nextafter(hi, math.Inf(-1))
+		}
+	}
+	return float32(hi)
+}
+
+// f16RowGo writes dst[i] = f16ToF32(src[i]), i < len(src).
+func f16RowGo(dst []float32, src []uint16) {
+	dst = dst[:len(src)]
+	for i, h := range src {
+		dst[i] = f16ToF32(h)
+	}
+}
+
+// f16ToF32 decodes IEEE 754 half-precision bits exactly; a signalling NaN
+// comes back quiet, as VCVTPH2PS returns it.
+func f16ToF32(h uint16) float32 {
+	sign := uint32(h>>15) << 31
+	exp := uint32(h>>10) & 0x1f
+	man := uint32(h) & 0x3ff
+	switch {
+	case exp == 0x1f && man != 0: // NaN, quieted
+		return math.Float32frombits(sign | 0x7fc00000 | man<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000)
+	case exp == 0 && man == 0:
+		return math.Float32frombits(sign)
+	case exp == 0: // subnormal: normalise
+		e := uint32(127 - 15 + 1)
+		for man&0x400 == 0 {
+			man <<= 1
+			e--
+		}
+		man &= 0x3ff
+		return math.Float32frombits(sign | e<<23 | man<<13)
+	}
+	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+}
