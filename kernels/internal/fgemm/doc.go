@@ -25,7 +25,7 @@
 //	dst[t*ldd+r] = s
 //
 // with one rounding per step (IEEE 754 fusedMultiplyAdd in binary32, round
-// to nearest even). A lane of a zmm accumulator never mixes with another
+// to nearest even). A lane of an accumulator register never mixes with another
 // lane, and tails are handled by recomputing (duplicated row pointers,
 // zero-padded token lanes) rather than by a
 // different summation, so the value of (t, r) depends only on W row r, X row

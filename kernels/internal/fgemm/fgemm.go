@@ -6,7 +6,7 @@ import (
 )
 
 const (
-	// lanes is the number of tokens in one packed group (one zmm of f32).
+	// lanes is the number of tokens in one packed group (two ymm of f32).
 	lanes = 16
 	// tileRows is the number of weight rows of one micro-kernel tile; a
 	// tile covers one token group.
