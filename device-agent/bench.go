@@ -19,21 +19,27 @@ import (
 
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/kernels"
+	"github.com/hilsearch/hilsearch/kernels/roofline"
 )
 
 // benchConfig is the parsed command line of `device-agent bench`.
 type benchConfig struct {
-	Arch      string
-	Precision arch.Precision
-	Prompts   []int
-	Gens      []int
-	Depths    []int
-	Threads   int
-	Reps      int
-	JSON      bool
-	Seed      uint64
-	KVF32     bool
-	Profile   bool
+	Archs      []string
+	Precisions []arch.Precision
+	Rounds     int
+	Roofline   bool
+	// RooflineMiB overrides the bandwidth buffer size (0: 8× the
+	// last-level cache, at least 512 MiB).
+	RooflineMiB int
+	Prompts     []int
+	Gens        []int
+	Depths      []int
+	Threads     int
+	Reps        int
+	JSON        bool
+	Seed        uint64
+	KVF32       bool
+	Profile     bool
 }
 
 // benchResult is one test's line, with llama-bench's JSON field names
@@ -60,8 +66,46 @@ type benchResult struct {
 	KernelVariant string    `json:"kernel_variant"`
 	PeakRSSBytes  int64     `json:"peak_rss_bytes"`
 	// ProfileNs is the time per block type of one extra, untimed
-	// repetition (only with --profile).
+	// repetition (only with --profile; in round 1).
 	ProfileNs map[string]int64 `json:"profile_ns,omitempty"`
+
+	// With --rounds N the test ran once per round, interleaved with the
+	// other rows; the fields above pool the samples of every round.
+	// MedianTs, MinTs and MaxTs are the median, minimum and maximum over
+	// the rounds of each round's mean t/s (with one round all three are
+	// AvgTs).
+	MedianTs float64      `json:"median_ts"`
+	MinTs    float64      `json:"min_ts"`
+	MaxTs    float64      `json:"max_ts"`
+	Rounds   []benchRound `json:"rounds"`
+
+	// With --roofline (see benchMachine and docs/benchmarks.md): tg tests
+	// get the bytes read per generated token, MedianTs times that, and its
+	// fraction of the measured read bandwidth; pp tests the FLOPs per
+	// prompt token, MedianTs times that, and its fraction of the measured
+	// FMA peak.
+	DecodeBytesPerToken  float64       `json:"decode_bytes_per_token,omitempty"`
+	DecodeBytesPerSec    float64       `json:"decode_bytes_per_s,omitempty"`
+	DecodeBWFraction     float64       `json:"decode_bw_fraction,omitempty"`
+	PrefillFLOPsPerToken float64       `json:"prefill_flops_per_token,omitempty"`
+	PrefillFLOPsPerSec   float64       `json:"prefill_flops_per_s,omitempty"`
+	PrefillFMAFraction   float64       `json:"prefill_fma_fraction,omitempty"`
+	Machine              *benchMachine `json:"machine,omitempty"`
+}
+
+// benchRound is one round of one test: its repetitions' statistics.
+type benchRound struct {
+	Round int `json:"round"`
+	// Seq is the position of this measurement in the run's order, from 0
+	// (round-major, then row, then test).
+	Seq          int       `json:"seq"`
+	AvgNs        int64     `json:"avg_ns"`
+	StddevNs     int64     `json:"stddev_ns"`
+	AvgTs        float64   `json:"avg_ts"`
+	StddevTs     float64   `json:"stddev_ts"`
+	SamplesNs    []int64   `json:"samples_ns"`
+	SamplesTs    []float64 `json:"samples_ts"`
+	PeakRSSBytes int64     `json:"peak_rss_bytes"`
 }
 
 // intList is a flag of comma-separated non-negative integers.
@@ -101,15 +145,24 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
-		fmt.Fprintf(stderr, "usage: device-agent bench --arch <preset|spec.json> [flags]\n\n"+
+		fmt.Fprintf(stderr, "usage: device-agent bench --arch <preset|spec.json>[,...] [flags]\n\n"+
 			"Times prompt processing (pp) and generation (tg) the way llama-bench does:\n"+
 			"one untimed warm-up, then -r repetitions from an empty cache; mean ± sample\n"+
-			"stddev of per-repetition tokens/s. Presets: %s.\n\n", strings.Join(arch.PresetNames(), ", "))
+			"stddev of per-repetition tokens/s. With --rounds N every (arch, precision)\n"+
+			"row runs once per round, rows interleaved, and t/s is the median of the\n"+
+			"round means. Presets: %s.\n\n", strings.Join(arch.PresetNames(), ", "))
 		fs.PrintDefaults()
 	}
-	prec := string(arch.Q4_0)
-	fs.StringVar(&c.Arch, "arch", "", "preset name or path of a JSON architecture spec (required)")
-	fs.StringVar(&prec, "precision", prec, "weight precision: f32, f16, q8_0 or q4_0")
+	var archs, precs []string
+	fs.Func("arch", "preset names or paths of JSON architecture specs, comma-separated (required)", func(v string) error {
+		return appendList(&archs, v)
+	})
+	fs.Func("precision", "weight precisions, comma-separated: f32, f16, q8_0, q4_0 (default q4_0)", func(v string) error {
+		return appendList(&precs, v)
+	})
+	fs.IntVar(&c.Rounds, "rounds", 1, "rounds: each runs every (arch, precision) row's tests in order, so rows interleave; t/s is the median of the rounds' means")
+	fs.BoolVar(&c.Roofline, "roofline", false, "also measure memory read bandwidth and FMA peak in every round and report each row's fraction of them")
+	fs.IntVar(&c.RooflineMiB, "roofline-buffer", 0, "bandwidth buffer in MiB (0: 8x the last-level cache, at least 512)")
 	fs.Var(&intList{v: &c.Prompts}, "p", "prompt lengths, comma-separated (0 = no pp test)")
 	fs.Var(&intList{v: &c.Gens}, "n", "generation lengths, comma-separated (0 = no tg test)")
 	fs.Var(&intList{v: &c.Depths}, "d", "context depths filled (untimed) before each test, comma-separated")
@@ -129,12 +182,23 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 	if fs.NArg() > 0 {
 		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	c.Precision = arch.Precision(prec)
+	if len(precs) == 0 {
+		precs = []string{string(arch.Q4_0)}
+	}
+	for _, p := range precs {
+		if !arch.Precision(p).Valid() {
+			return c, fmt.Errorf("--precision %q is not one of f32, f16, q8_0, q4_0", p)
+		}
+		c.Precisions = append(c.Precisions, arch.Precision(p))
+	}
+	c.Archs = archs
 	switch {
-	case c.Arch == "":
+	case len(c.Archs) == 0:
 		return c, errors.New("--arch is required (a preset name or a spec.json path)")
-	case !c.Precision.Valid():
-		return c, fmt.Errorf("--precision %q is not one of f32, f16, q8_0, q4_0", prec)
+	case c.Rounds < 1:
+		return c, fmt.Errorf("--rounds %d: need at least 1 round", c.Rounds)
+	case c.RooflineMiB < 0:
+		return c, fmt.Errorf("--roofline-buffer %d: must not be negative", c.RooflineMiB)
 	case c.Threads < 1:
 		return c, fmt.Errorf("-t %d: need at least 1 thread", c.Threads)
 	case c.Reps < 1:
@@ -147,6 +211,18 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 		c.Depths = []int{0}
 	}
 	return c, nil
+}
+
+// appendList appends the comma-separated, non-empty items of v to *l.
+func appendList(l *[]string, v string) error {
+	for _, f := range strings.Split(v, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			return fmt.Errorf("empty item in %q", v)
+		}
+		*l = append(*l, f)
+	}
+	return nil
 }
 
 // loadSpec resolves --arch: a preset name, else a JSON spec file.
@@ -170,22 +246,38 @@ func loadSpec(name string) (*arch.Spec, error) {
 
 type benchTest struct{ p, n, d int }
 
+// benchRow is one (arch, precision) pair of a bench run, with one result
+// per test.
+type benchRow struct {
+	spec    *arch.Spec
+	name    string
+	prec    arch.Precision
+	model   *kernels.Model // kept between rounds when memory allows
+	weights int64
+	results []benchResult
+}
+
+// fmaPassDur and the pass counts bound one round's roofline measurement
+// (about 0.2 s of FMA and 6 buffer reads).
+const (
+	fmaPassDur      = 30 * time.Millisecond
+	rooflinePasses  = 5
+	keepMemFraction = 2 // keep models when they need at most 1/keepMemFraction of MemAvailable
+)
+
 func runBench(ctx context.Context, args []string, st IO) error {
 	c, err := parseBenchArgs(args, st.Stderr)
 	if err != nil {
 		return err
 	}
-	spec, err := loadSpec(c.Arch)
-	if err != nil {
-		return err
-	}
 	var tests []benchTest
-	maxCtx := 1
+	maxCtx, maxPrompt := 1, 0
 	for _, d := range c.Depths {
 		for _, p := range c.Prompts {
 			if p > 0 {
 				tests = append(tests, benchTest{p: p, d: d})
 				maxCtx = max(maxCtx, d+p)
+				maxPrompt = max(maxPrompt, p)
 			}
 		}
 		for _, n := range c.Gens {
@@ -198,69 +290,229 @@ func runBench(ctx context.Context, args []string, st IO) error {
 	if len(tests) == 0 {
 		return errors.New("nothing to run: every -p and -n is 0")
 	}
-	model, err := kernels.BuildWith(spec, c.Precision, maxCtx, c.Threads, c.Seed, kernels.Options{KVF32: c.KVF32})
-	if err != nil {
-		return err
+	var rows []*benchRow
+	var need int64
+	for _, a := range c.Archs {
+		spec, err := loadSpec(a)
+		if err != nil {
+			return err
+		}
+		name := spec.Name
+		if name == "" {
+			name = "spec"
+		}
+		for _, p := range c.Precisions {
+			rows = append(rows, &benchRow{spec: spec, name: name, prec: p, results: make([]benchResult, len(tests))})
+			need += spec.MemoryEstimate(p, maxCtx, c.KVF32, maxPrompt).Total
+		}
 	}
-	defer model.Close()
-	tokens := benchTokens(spec.Vocab, maxCtx, c.Seed)
-	name := spec.Name
-	if name == "" {
-		name = "spec"
+	var buf []uint64
+	var machine *benchMachine
+	if c.Roofline {
+		size := bandwidthBufferBytes()
+		if c.RooflineMiB > 0 {
+			size = int64(c.RooflineMiB) << 20
+		}
+		buf = make([]uint64, size/8)
+		for i := range buf { // map every page before timing
+			buf[i] = uint64(i)
+		}
+		machine = &benchMachine{BandwidthBufferBytes: 8 * int64(len(buf)), BandwidthPasses: rooflinePasses,
+			FMAPasses: rooflinePasses, FMAPassNs: fmaPassDur.Nanoseconds(), Threads: c.Threads, Variant: roofline.Variant()}
+		need += machine.BandwidthBufferBytes
 	}
+	// With several rounds, models built once and kept save a build per row
+	// and round (lfm2-1.2b takes ~15 s to build here); keep them only when
+	// they all fit in a fraction of the available memory.
+	keep := false
+	if c.Rounds > 1 && len(rows) > 1 {
+		avail := memAvailableBytes()
+		keep = avail > 0 && need <= avail/keepMemFraction
+		fmt.Fprintf(st.Stderr, "bench: %d rows x %d rounds; models need ~%.2f GiB, MemAvailable %.2f GiB: %s\n",
+			len(rows), c.Rounds, float64(need)/(1<<30), float64(avail)/(1<<30),
+			map[bool]string{true: "built once and kept", false: "rebuilt for every row of every round"}[keep])
+	}
+	defer func() {
+		for _, r := range rows {
+			if r.model != nil {
+				r.model.Close()
+			}
+		}
+	}()
 	kvType := "f16"
 	if c.KVF32 {
 		kvType = "f32"
 	}
-	var results []benchResult
-	var tw *tabwriter.Writer
-	if !c.JSON {
-		tw = tabwriter.NewWriter(st.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
-		fmt.Fprintln(tw, "model\t size\t params\t backend\t threads\t test\t t/s\t")
-		fmt.Fprintln(tw, "-----\t ----\t ------\t -------\t -------\t ----\t ---\t")
-	}
-	for _, t := range tests {
-		samples, err := timeBenchTest(ctx, model, tokens, t, c.Reps)
-		if err != nil {
-			return err
-		}
-		r := benchResult{
-			ModelType: name + " " + string(c.Precision), ModelSize: model.Memory().Weights,
-			ModelNParams: spec.Params().Total, NThreads: c.Threads, NPrompt: t.p, NGen: t.n, NDepth: t.d,
-			TypeK: kvType, TypeV: kvType, CPUInfo: cpuModelName(), TestTime: time.Now().UTC().Format(time.RFC3339),
-			Precision: string(c.Precision), KernelVariant: kernels.Variant(), PeakRSSBytes: selfPeakRSS(),
-		}
-		fillStats(&r, samples, t.p+t.n)
-		if c.Profile {
-			if r.ProfileNs, err = profileBenchTest(ctx, model, tokens, t); err != nil {
+	seq := 0
+	for round := 1; round <= c.Rounds; round++ {
+		if machine != nil {
+			bw, err := roofline.Bandwidth(buf, c.Threads, rooflinePasses)
+			if err != nil {
 				return err
 			}
+			fma, err := roofline.FMAPeak(c.Threads, rooflinePasses, fmaPassDur)
+			if err != nil {
+				return err
+			}
+			machine.BandwidthRounds = append(machine.BandwidthRounds, bw.BytesPerSec)
+			machine.FMARounds = append(machine.FMARounds, fma.FLOPsPerSec)
+			if c.Rounds > 1 || !c.JSON {
+				fmt.Fprintf(st.Stderr, "bench: round %d: read bandwidth %.2f GB/s, FMA peak %.1f GFLOP/s (%s, %d threads)\n",
+					round, bw.BytesPerSec/1e9, fma.FLOPsPerSec/1e9, bw.Variant, c.Threads)
+			}
 		}
-		results = append(results, r)
-		if tw != nil {
-			test := fmt.Sprintf("pp%d", t.p)
-			if t.n > 0 {
-				test = fmt.Sprintf("tg%d", t.n)
+		for _, row := range rows {
+			m := row.model
+			if m == nil {
+				if m, err = kernels.BuildWith(row.spec, row.prec, maxCtx, c.Threads, c.Seed, kernels.Options{KVF32: c.KVF32}); err != nil {
+					return err
+				}
+				row.weights = m.Memory().Weights
+				if keep {
+					row.model = m
+				}
 			}
-			if t.d > 0 {
-				test += fmt.Sprintf(" @ d%d", t.d)
+			tokens := benchTokens(row.spec.Vocab, maxCtx, c.Seed)
+			for i, t := range tests {
+				samples, err := timeBenchTest(ctx, m, tokens, t, c.Reps)
+				if err != nil {
+					return err
+				}
+				r := &row.results[i]
+				if round == 1 {
+					*r = benchResult{
+						ModelType: row.name + " " + string(row.prec), ModelSize: row.weights,
+						ModelNParams: row.spec.Params().Total, NThreads: c.Threads, NPrompt: t.p, NGen: t.n, NDepth: t.d,
+						TypeK: kvType, TypeV: kvType, CPUInfo: cpuModelName(), TestTime: time.Now().UTC().Format(time.RFC3339),
+						Precision: string(row.prec), KernelVariant: kernels.Variant(),
+					}
+					if c.Profile {
+						if r.ProfileNs, err = profileBenchTest(ctx, m, tokens, t); err != nil {
+							return err
+						}
+					}
+				}
+				rr := benchRound{Round: round, Seq: seq, PeakRSSBytes: selfPeakRSS()}
+				fillRoundStats(&rr, samples, t.p+t.n)
+				r.Rounds = append(r.Rounds, rr)
+				seq++
 			}
-			fmt.Fprintf(tw, "%s\t %.2f MiB\t %.2f M\t CPU (%s)\t %d\t %s\t %.2f ± %.2f\t\n", r.ModelType,
-				float64(r.ModelSize)/(1<<20), float64(r.ModelNParams)/1e6, r.KernelVariant, r.NThreads, test, r.AvgTs, r.StddevTs)
-			if r.ProfileNs != nil {
-				fmt.Fprintf(st.Stderr, "%s %s: %s\n", r.ModelType, test, formatProfile(r.ProfileNs))
+			if !keep {
+				m.Close()
+				debug.FreeOSMemory() // before the next row's build
 			}
 		}
 	}
-	if tw != nil {
-		return tw.Flush()
+	var results []benchResult
+	if machine != nil {
+		machine.BandwidthBytesPerSec, _, _ = medianMinMax(machine.BandwidthRounds)
+		machine.FMAFLOPsPerSec, _, _ = medianMinMax(machine.FMARounds)
+	}
+	for _, row := range rows {
+		for i, t := range tests {
+			r := &row.results[i]
+			finishResult(r, t.p+t.n)
+			if machine != nil {
+				r.Machine = machine
+				if t.n > 0 {
+					r.DecodeBytesPerToken = tgBytesPerToken(row.spec, row.prec, c.KVF32, t.d, t.n)
+					r.DecodeBytesPerSec = r.MedianTs * r.DecodeBytesPerToken
+					r.DecodeBWFraction = r.DecodeBytesPerSec / machine.BandwidthBytesPerSec
+				} else {
+					r.PrefillFLOPsPerToken = float64(ppFLOPs(row.spec, t.d, t.p)) / float64(t.p)
+					r.PrefillFLOPsPerSec = r.MedianTs * r.PrefillFLOPsPerToken
+					r.PrefillFMAFraction = r.PrefillFLOPsPerSec / machine.FMAFLOPsPerSec
+				}
+			}
+			results = append(results, *r)
+		}
 	}
 	if c.JSON {
 		enc := json.NewEncoder(st.Stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
+	return printBenchTable(st, results, c.Rounds, machine)
+}
+
+// printBenchTable writes the llama-bench-style table, then the machine's
+// measured roofline, and the --profile lines to stderr.
+func printBenchTable(st IO, results []benchResult, rounds int, machine *benchMachine) error {
+	tw := tabwriter.NewWriter(st.Stdout, 0, 0, 1, ' ', tabwriter.AlignRight|tabwriter.Debug)
+	ts := "t/s"
+	if rounds > 1 {
+		ts = fmt.Sprintf("t/s (median [min-max] of %d rounds)", rounds)
+	}
+	head, line := "model\t size\t params\t backend\t threads\t test\t "+ts+"\t", "-----\t ----\t ------\t -------\t -------\t ----\t ---\t"
+	if machine != nil {
+		head += " roofline\t"
+		line += " --------\t"
+	}
+	fmt.Fprintln(tw, head)
+	fmt.Fprintln(tw, line)
+	for _, r := range results {
+		test := fmt.Sprintf("pp%d", r.NPrompt)
+		if r.NGen > 0 {
+			test = fmt.Sprintf("tg%d", r.NGen)
+		}
+		if r.NDepth > 0 {
+			test += fmt.Sprintf(" @ d%d", r.NDepth)
+		}
+		cell := fmt.Sprintf("%.2f ± %.2f", r.AvgTs, r.StddevTs)
+		if rounds > 1 {
+			cell = fmt.Sprintf("%.2f [%.2f-%.2f]", r.MedianTs, r.MinTs, r.MaxTs)
+		}
+		fmt.Fprintf(tw, "%s\t %.2f MiB\t %.2f M\t CPU (%s)\t %d\t %s\t %s\t", r.ModelType,
+			float64(r.ModelSize)/(1<<20), float64(r.ModelNParams)/1e6, r.KernelVariant, r.NThreads, test, cell)
+		if machine != nil {
+			if r.NGen > 0 {
+				fmt.Fprintf(tw, " %.2f GB/s = %.1f%% of BW\t", r.DecodeBytesPerSec/1e9, 100*r.DecodeBWFraction)
+			} else {
+				fmt.Fprintf(tw, " %.1f GFLOP/s = %.1f%% of FMA\t", r.PrefillFLOPsPerSec/1e9, 100*r.PrefillFMAFraction)
+			}
+		}
+		fmt.Fprintln(tw)
+		if r.ProfileNs != nil {
+			fmt.Fprintf(st.Stderr, "%s %s: %s\n", r.ModelType, test, formatProfile(r.ProfileNs))
+		}
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if machine != nil {
+		_, bwLo, bwHi := medianMinMax(machine.BandwidthRounds)
+		_, fLo, fHi := medianMinMax(machine.FMARounds)
+		fmt.Fprintf(st.Stdout, "\nroofline (%s, %d threads, median of %d rounds, each the best of %d passes):\n"+
+			"  read bandwidth %.2f GB/s [%.2f-%.2f] over a %.0f MiB buffer\n"+
+			"  FMA peak       %.1f GFLOP/s [%.1f-%.1f]\n",
+			machine.Variant, machine.Threads, len(machine.BandwidthRounds), machine.BandwidthPasses,
+			machine.BandwidthBytesPerSec/1e9, bwLo/1e9, bwHi/1e9, float64(machine.BandwidthBufferBytes)/(1<<20),
+			machine.FMAFLOPsPerSec/1e9, fLo/1e9, fHi/1e9)
+	}
 	return nil
+}
+
+// fillRoundStats sets rr's statistics from per-repetition times of a test
+// of tokens tokens (the definitions of fillStats).
+func fillRoundStats(rr *benchRound, samples []int64, tokens int) {
+	var r benchResult
+	fillStats(&r, samples, tokens)
+	rr.AvgNs, rr.StddevNs, rr.AvgTs, rr.StddevTs, rr.SamplesNs, rr.SamplesTs = r.AvgNs, r.StddevNs, r.AvgTs, r.StddevTs, r.SamplesNs, r.SamplesTs
+}
+
+// finishResult pools the rounds of r: the llama-bench fields over every
+// sample of every round, the median/min/max of the round means, and the
+// largest peak RSS.
+func finishResult(r *benchResult, tokens int) {
+	var samples []int64
+	means := make([]float64, len(r.Rounds))
+	for i, rr := range r.Rounds {
+		samples = append(samples, rr.SamplesNs...)
+		means[i] = rr.AvgTs
+		r.PeakRSSBytes = max(r.PeakRSSBytes, rr.PeakRSSBytes)
+	}
+	fillStats(r, samples, tokens)
+	r.MedianTs, r.MinTs, r.MaxTs = medianMinMax(means)
 }
 
 // timeBenchTest runs one untimed warm-up and reps timed repetitions of t,
