@@ -251,13 +251,14 @@ type Memory struct {
 
 // MemoryEstimate is the analytic peak memory of running s at precision p
 // with a KV cache for T tokens (f32 if kvF32, else f16) after a prefill of
-// up to promptL tokens: weights + KVBytes(T) + StateBytes + ScratchBytes.
+// up to promptL tokens: weights + KVBytes(T) + StateBytes + ScratchBytes +
+// PrefillPackBytes.
 func (s *Spec) MemoryEstimate(p Precision, T int, kvF32 bool, promptL int) Memory {
 	m := Memory{
 		Weights: s.WeightBytes(p),
 		KV:      s.KVBytes(T, kvF32),
 		State:   s.StateBytes(),
-		Scratch: s.ScratchBytes(T, promptL),
+		Scratch: satAdd(s.ScratchBytes(T, promptL), s.PrefillPackBytes(p, T, promptL)),
 	}
 	m.Total = satAdd(satAdd(m.Weights, m.KV), satAdd(m.State, m.Scratch))
 	return m

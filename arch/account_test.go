@@ -178,7 +178,7 @@ func TestAccountingHandComputed(t *testing.T) {
 			}
 			m := s.MemoryEstimate(Q8_0, 100, false, 10)
 			if m.Weights != s.WeightBytes(Q8_0) || m.KV != c.kv100 || m.State != c.state ||
-				m.Scratch != s.ScratchBytes(100, 10) || m.Total != m.Weights+m.KV+m.State+m.Scratch {
+				m.Scratch != s.ScratchBytes(100, 10)+s.PrefillPackBytes(Q8_0, 100, 10) || m.Total != m.Weights+m.KV+m.State+m.Scratch {
 				t.Errorf("MemoryEstimate = %+v", m)
 			}
 		})

@@ -59,3 +59,48 @@ func (s *Spec) ScratchBytes(T, promptL int) int64 {
 	act := satAdd(satAdd(satMul(P, K), satMul(4*P, K/QuantBlock)), satAdd(satMul(16*(P/4), K), 12*K))
 	return satAdd(f32, act)
 }
+
+// PrefillPackBytes estimates the buffers of the runtime's prefill GEMM at
+// precision p: the activations of up to P rows (P as in ScratchBytes)
+// repacked for the register-blocked micro-kernels, K the widest matrix
+// input rounded up to 32. Quantised weights: groups of 8 rows, 320 bytes
+// per group and 32-column block (8 tokens × 32 int8, 8 scales, 8 block
+// sums), when P ≥ 8. Float weights: groups of 16 rows of f32, when P ≥ 16.
+// Zero below one group (decode only). The runtime allocates these on every
+// CPU so that the estimate does not depend on the machine.
+func (s *Spec) PrefillPackBytes(p Precision, T, promptL int) int64 {
+	P := min(max(int64(promptL), 1), max(int64(T), 1), 512)
+	K := s.widestInput()
+	switch p {
+	case Q8_0, Q4_0:
+		if P < 8 {
+			return 0
+		}
+		return satMul((P+7)/8, satMul(K/QuantBlock, 320))
+	case F32, F16:
+		if P < 16 {
+			return 0
+		}
+		return satMul(4*((P+15)/16*16), K)
+	}
+	return 0
+}
+
+// widestInput is K of ScratchBytes: the widest matrix input, rounded up
+// to a multiple of 32.
+func (s *Spec) widestInput() int64 {
+	K := int64(s.Hidden)
+	for _, l := range s.Layers {
+		switch l.Mixer {
+		case MixerGQA, MixerSWA:
+			a := l.attention()
+			K = max(K, int64(a.Heads)*int64(a.HeadDim))
+		case MixerLinearAttn:
+			K = max(K, int64(l.LinearAttn.Heads)*int64(l.LinearAttn.HeadDim))
+		case MixerSSM:
+			K = max(K, int64(l.SSM.Heads)*int64(l.SSM.HeadDim))
+		}
+		K = max(K, int64(l.FFN))
+	}
+	return (K + QuantBlock - 1) / QuantBlock * QuantBlock
+}

@@ -38,6 +38,13 @@ type Engine struct {
 
 	ssm   ssmArgs
 	ssmFn func(worker, lo, hi int)
+
+	// prefill GEMM (gemm.go): packed activations and f16 row scratch
+	qp               []byte
+	fp               []float32
+	f16sc            [][]float32
+	gemmFn           func(worker, lo, hi int)
+	qpackFn, fpackFn func(worker, lo, hi int)
 }
 
 type mmArgs struct {
@@ -61,6 +68,9 @@ type EngineConfig struct {
 	// WorkerFloats is the per-worker scratch the recurrent ops need
 	// (see GLAScratchFloats and SSMScratchFloats).
 	WorkerFloats int
+	// Prec is the weight precision of the matrices; it decides which
+	// prefill GEMM buffers are allocated (none when empty).
+	Prec arch.Precision
 }
 
 // NewEngine creates an engine and starts its workers.
@@ -89,6 +99,7 @@ func NewEngine(cfg EngineConfig) *Engine {
 	e.attnFn = e.attnItems
 	e.glaFn = e.glaHeads
 	e.ssmFn = e.ssmHeads
+	e.gemmScratch(cfg.Prec, maxTokens, maxCols)
 	return e
 }
 
@@ -98,7 +109,7 @@ func (e *Engine) ScratchBytes() int64 {
 	for i := range e.row {
 		b += 4 * int64(len(e.row[i])+len(e.attnSc[i]))
 	}
-	return b
+	return b + e.gemmScratchBytes()
 }
 
 // Threads returns the number of workers.
@@ -118,6 +129,11 @@ func (e *Engine) MatMul(dst []float32, w *Matrix, x []float32, n int) error {
 		return fmt.Errorf("matmul: buffers too short for %d×[%d,%d]", n, w.Rows, w.Cols)
 	}
 	e.mm = mmArgs{dst: dst, w: w, x: x, n: n}
+	if e.useGemm(w, n) {
+		e.gemm()
+		e.mm = mmArgs{}
+		return nil
+	}
 	if w.quantised() {
 		e.pool.Run((n+3)/4, 1, e.quantFn)
 	}

@@ -177,7 +177,7 @@ func BuildWith(spec *arch.Spec, p arch.Precision, maxContext, threads int, seed 
 	m.c = make([]float32, U*m.wc)
 	m.logits = make([]float32, spec.Vocab)
 	m.rope = NewRopeTable(U, maxHD)
-	m.e = NewEngine(EngineConfig{Threads: threads, MaxTokens: U, MaxCols: maxCols, MaxGroup: maxGroup, MaxHeadDim: maxHD, WorkerFloats: worker})
+	m.e = NewEngine(EngineConfig{Threads: threads, MaxTokens: U, MaxCols: maxCols, MaxGroup: maxGroup, MaxHeadDim: maxHD, WorkerFloats: worker, Prec: p})
 	m.tokFn = m.tokItems
 	m.chFn = m.chanItems
 

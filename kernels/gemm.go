@@ -1,0 +1,133 @@
+package kernels
+
+import (
+	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/kernels/internal/fgemm"
+	"github.com/hilsearch/hilsearch/kernels/internal/qgemm"
+)
+
+// Prefill matrix products. When the CPU has a register-blocked GEMM
+// micro-kernel (see kernels/internal/qgemm and fgemm) and an op receives at
+// least one full token group, MatMul packs the activations once and runs
+// the GEMM over row chunks instead of the per-row dot products. Each output
+// element is then one fixed sequence of operations over the columns, so the
+// result does not depend on the thread count or on how rows are split;
+// single tokens (decode) keep the dot products.
+
+// gemmQ and gemmF are chosen once at start-up (false with -tags purego).
+var (
+	gemmQ = qgemm.Available()
+	gemmF = fgemm.Available()
+)
+
+// gemmMinTokens: below one 8-token (quantised) or 16-token (float) group
+// the packed lanes would be mostly empty; the dot products do better.
+const (
+	gemmMinTokensQ = qgemm.GroupTokens
+	gemmMinTokensF = 16
+	// gemmGrain rows per work item: a multiple of both micro-kernels'
+	// tile heights (4 and 6), large enough to amortise a tile's setup.
+	gemmGrain = 48
+)
+
+// gemmScratch allocates the packed-activation buffers for up to maxTokens
+// tokens of maxCols columns at weight precision p (and the f16 row scratch
+// of each worker). They are allocated whether or not this CPU has the
+// micro-kernels, so that memory use matches arch's estimate
+// (PrefillPackBytes) on every machine.
+func (e *Engine) gemmScratch(p arch.Precision, maxTokens, maxCols int) {
+	switch p {
+	case arch.Q8_0, arch.Q4_0:
+		if maxTokens >= gemmMinTokensQ {
+			e.qp = make([]byte, qgemm.PackedBytes(maxTokens, maxCols))
+		}
+	case arch.F32, arch.F16:
+		if maxTokens >= gemmMinTokensF {
+			e.fp = make([]float32, fgemm.PackedLen(maxTokens, maxCols))
+			if p == arch.F16 {
+				e.f16sc = make([][]float32, e.pool.Threads())
+				for i := range e.f16sc {
+					e.f16sc[i] = make([]float32, fgemm.F16Scratch(maxCols))
+				}
+			}
+		}
+	}
+	e.gemmFn = e.gemmRows
+	e.qpackFn = e.qpackGroups
+	e.fpackFn = e.fpackGroups
+}
+
+func (e *Engine) gemmScratchBytes() int64 {
+	b := int64(len(e.qp)) + 4*int64(len(e.fp))
+	for _, s := range e.f16sc {
+		b += 4 * int64(len(s))
+	}
+	return b
+}
+
+// useGemm reports whether MatMul of n tokens by w takes the GEMM path.
+func (e *Engine) useGemm(w *Matrix, n int) bool {
+	if w.quantised() {
+		return gemmQ && e.qp != nil && n >= gemmMinTokensQ
+	}
+	if w.Prec == arch.F16 && e.f16sc == nil {
+		return false
+	}
+	return gemmF && e.fp != nil && n >= gemmMinTokensF
+}
+
+// gemm runs the packed path of MatMul (arguments in e.mm).
+func (e *Engine) gemm() {
+	n, w := e.mm.n, e.mm.w
+	if w.quantised() {
+		e.pool.Run(qgemm.Groups(n), 1, e.qpackFn)
+	} else {
+		e.pool.Run((n+15)/16, 1, e.fpackFn)
+	}
+	e.pool.Run(w.Rows, gemmGrain, e.gemmFn)
+}
+
+// qpackGroups quantises the tokens of 8-token groups [lo, hi) and packs
+// them for the quantised GEMM.
+func (e *Engine) qpackGroups(_, lo, hi int) {
+	a := &e.mm
+	c, n := a.w.Cols, a.n
+	nb := c / QK
+	off := int32(qgemm.OffsetQ8)
+	if a.w.Prec == arch.Q4_0 {
+		off = qgemm.OffsetQ4
+	}
+	for g := lo; g < hi; g++ {
+		for t := g * qgemm.GroupTokens; t < min(n, (g+1)*qgemm.GroupTokens); t++ {
+			quantizeQ8Act(a.x[t*c:(t+1)*c], e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb])
+		}
+		qgemm.PackGroup(e.qp, e.xq[:n*c], e.xs[:n*nb], n, c, g, off)
+	}
+}
+
+// fpackGroups packs the tokens of 16-token groups [lo, hi) for the float
+// GEMM.
+func (e *Engine) fpackGroups(_, lo, hi int) {
+	a := &e.mm
+	c, n := a.w.Cols, a.n
+	for g := lo; g < hi; g++ {
+		t0 := 16 * g
+		fgemm.Pack(e.fp[t0*c:], a.x[t0*c:], min(16, n-t0), c)
+	}
+}
+
+// gemmRows computes output rows [lo, hi) for every token.
+func (e *Engine) gemmRows(worker, lo, hi int) {
+	a := &e.mm
+	w := a.w
+	switch w.Prec {
+	case arch.Q8_0:
+		qgemm.MulRowsQ8(a.dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, a.n)
+	case arch.Q4_0:
+		qgemm.MulRowsQ4(a.dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, a.n)
+	case arch.F32:
+		fgemm.MulRows(a.dst, w.Rows, w.F32, w.Cols, lo, hi, e.fp, a.n)
+	case arch.F16:
+		fgemm.MulRowsF16(a.dst, w.Rows, w.F16, w.Cols, lo, hi, e.fp, a.n, e.f16sc[worker])
+	}
+}
