@@ -312,3 +312,29 @@ func TestDecodeDoesNotAllocate(t *testing.T) {
 		t.Fatalf("Decode allocates %.1f times per call", allocs)
 	}
 }
+
+// TestPrefillDoesNotAllocate covers the GEMM path (batches of full token
+// groups) at every precision.
+func TestPrefillDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	spec := tinySpec(arch.MixerConv, arch.MixerGQA, arch.MixerSWA, arch.MixerLinearAttn, arch.MixerSSM)
+	for _, p := range arch.Precisions {
+		m, err := Build(spec, p, 128, 2, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		toks := tokens(40, 1)
+		allocs := testing.AllocsPerRun(10, func() {
+			m.Reset()
+			if _, err := m.Prefill(toks); err != nil {
+				t.Fatal(err)
+			}
+		})
+		m.Close()
+		if allocs != 0 {
+			t.Fatalf("%s: Prefill of 40 tokens allocates %.1f times per call", p, allocs)
+		}
+	}
+}

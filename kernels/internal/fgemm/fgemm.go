@@ -69,7 +69,7 @@ func MulRows(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n
 		mulRowsGo(dst, ldd, w, c, r0, r1, xp, n)
 		return
 	}
-	mulRowsTiled(dst, ldd, w, c, r0, r1, xp, n, kernel)
+	mulRowsTiled(dst, ldd, w, c, r0, r1, xp, n, true)
 }
 
 // F16Scratch returns the number of floats of scratch that MulRowsF16 needs
@@ -89,7 +89,7 @@ func MulRowsF16(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []float32,
 		mulRowsF16Go(dst, ldd, w, c, r0, r1, xp, n, scratch)
 		return
 	}
-	mulRowsF16Tiled(dst, ldd, w, c, r0, r1, xp, n, scratch, kernel, f16Row)
+	mulRowsF16Tiled(dst, ldd, w, c, r0, r1, xp, n, scratch, true, f16Row)
 }
 
 // checkArgs panics if an argument is out of range for the slices and
@@ -141,12 +141,13 @@ func panelRows(c int) int {
 	return min(maxPanelRows, max(1, panelBytes/(4*c)/tileRows)*tileRows)
 }
 
-// mulRowsTiled is MulRows over kern, for checked arguments. Loop order:
+// mulRowsTiled is MulRows over the SIMD kernel (simd) or kernelGo, for
+// checked arguments. Loop order:
 // row panels (panelRows rows, in L2), token groups, k-blocks (the group's
 // kBlock·16 packed floats stay in L1), row tiles of the panel. The
 // accumulators of the panel's tiles live in acc between k-blocks, so each
 // output is still one ascending FMA chain.
-func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n int, kern kernelFunc) {
+func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n int, simd bool) {
 	if c == 0 {
 		storeZero(dst, ldd, r0, r1, n)
 		return
@@ -172,7 +173,7 @@ func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float
 						// copies are computed and dropped.
 						rows[i] = &w[(r+min(i, m-1))*c+k0]
 					}
-					kern(&rows, &xg[k0*lanes], kc, &acc[ti])
+					runKernel(simd, &rows, &xg[k0*lanes], kc, &acc[ti])
 				}
 			}
 			for ti := 0; ti < tiles; ti++ {
@@ -195,8 +196,9 @@ func storeTile(dst []float32, ldd, r, m, g, n int, acc *[tileAcc]float32) {
 	}
 }
 
-// mulRowsF16Tiled is MulRowsF16 over kern and the row converter cvt.
-func mulRowsF16Tiled(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []float32, n int, scratch []float32, kern kernelFunc, cvt func(dst []float32, src []uint16)) {
+// mulRowsF16Tiled is MulRowsF16 over the kernel chosen by simd (see
+// mulRowsTiled) and the row converter cvt.
+func mulRowsF16Tiled(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []float32, n int, scratch []float32, simd bool, cvt func(dst []float32, src []uint16)) {
 	if c == 0 {
 		storeZero(dst, ldd, r0, r1, n)
 		return
@@ -215,7 +217,7 @@ func mulRowsF16Tiled(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []flo
 		for g := 0; g < groups; g++ {
 			xg := xp[g*lanes*c : (g+1)*lanes*c]
 			clear(acc[:])
-			kern(&rows, &xg[0], c, &acc)
+			runKernel(simd, &rows, &xg[0], c, &acc)
 			storeTile(dst, ldd, r, m, g, n, &acc)
 		}
 	}
@@ -327,4 +329,14 @@ func f16ToF32(h uint16) float32 {
 		return math.Float32frombits(sign | e<<23 | man<<13)
 	}
 	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
+}
+
+// runKernel calls the SIMD kernel or the reference directly (not through a
+// function value), so that the tile arguments stay on the caller's stack.
+func runKernel(simd bool, rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32) {
+	if simd {
+		kern6x16(rows, xp, c, acc)
+		return
+	}
+	kernelGo(rows, xp, c, acc)
 }

@@ -23,8 +23,6 @@ func kern6x16(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float3
 //go:noescape
 func cvtF16(dst *float32, src *uint16, n int)
 
-var kernel kernelFunc = kern6x16
-
 // f16Row is f16RowGo with F16C.
 func f16Row(dst []float32, src []uint16) {
 	n := len(src)

@@ -7,8 +7,11 @@ package fgemm
 // slow pure-Go reference.
 func Available() bool { return false }
 
-// kernel and f16Row are never called when Available is false.
-var (
-	kernel = kernelGo
-	f16Row = f16RowGo
-)
+// f16Row is never called when Available is false.
+var f16Row = f16RowGo
+
+// kern6x16 stands in for the amd64 kernel; it is never called when
+// Available is false.
+func kern6x16(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32) {
+	kernelGo(rows, xp, c, acc)
+}

@@ -176,7 +176,7 @@ func TestTiledGoKernel(t *testing.T) {
 			xp := make([]float32, PackedLen(n, c))
 			Pack(xp, x, n, c)
 			buf, dst := newDst(n, ldd, rows)
-			mulRowsTiled(dst, ldd, w, c, r0, r1, xp, n, kernelGo)
+			mulRowsTiled(dst, ldd, w, c, r0, r1, xp, n, false)
 			refBuf, ref := newDst(n, ldd, rows)
 			if c == 0 {
 				storeZero(ref, ldd, r0, r1, n)

@@ -118,19 +118,19 @@ type tileArgs struct {
 // [r0, r1) of the q8_0 matrix w (rows of c/32 blocks) and every token
 // t < n, with x packed by Pack(…, OffsetQ8) in xp.
 func MulRowsQ8(dst []float32, ldd int, w []byte, c, r0, r1 int, xp []byte, n int) {
-	mulRows(dst, ldd, w, Q8Bytes, c, r0, r1, xp, n, tileQ8)
+	mulRows(dst, ldd, w, Q8Bytes, c, r0, r1, xp, n, simd)
 }
 
 // MulRowsQ4 is MulRowsQ8 for q4_0 weights (x packed with OffsetQ4).
 func MulRowsQ4(dst []float32, ldd int, w []byte, c, r0, r1 int, xp []byte, n int) {
-	mulRows(dst, ldd, w, Q4Bytes, c, r0, r1, xp, n, tileQ4)
+	mulRows(dst, ldd, w, Q4Bytes, c, r0, r1, xp, n, simd)
 }
 
 // panelBytes bounds the packed activations one pass over a row tile
 // reads, so that they stay in the core's L2 while the row tiles stream.
 const panelBytes = 384 << 10
 
-func mulRows(dst []float32, ldd int, w []byte, bs, c, r0, r1 int, xp []byte, n int, tile func(*tileArgs, *[tileRows * tileGroups * GroupTokens]float32)) {
+func mulRows(dst []float32, ldd int, w []byte, bs, c, r0, r1 int, xp []byte, n int, useSIMD bool) {
 	if r0 >= r1 || n <= 0 {
 		return
 	}
@@ -158,7 +158,7 @@ func mulRows(dst []float32, ldd int, w []byte, bs, c, r0, r1 int, xp []byte, n i
 				if g+1 < p1 {
 					a.xb = &xp[(g+1)*gb]
 				}
-				tile(&a, &out)
+				runTile(useSIMD, bs, &a, &out)
 				for i := 0; i < nr; i++ {
 					for h := 0; h < min(tileGroups, p1-g); h++ {
 						t0 := (g + h) * GroupTokens
@@ -170,5 +170,18 @@ func mulRows(dst []float32, ldd int, w []byte, bs, c, r0, r1 int, xp []byte, n i
 				}
 			}
 		}
+	}
+}
+
+// runTile calls the SIMD tile or the reference directly (not through a
+// function value), so that the tile arguments stay on the caller's stack.
+func runTile(useSIMD bool, bs int, a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
+	switch {
+	case useSIMD && bs == Q8Bytes:
+		tileQ8SIMD(a, out)
+	case useSIMD:
+		tileQ4SIMD(a, out)
+	default:
+		tileGo(a, out, bs)
 	}
 }

@@ -45,17 +45,8 @@ func (p *problem) off() int32 {
 	return OffsetQ8
 }
 
-func (p *problem) mul(dst []float32, ldd, r0, r1 int, simd bool) {
-	tile := tileQ8Go
-	switch {
-	case p.bs == Q8Bytes && simd:
-		tile = tileQ8
-	case p.bs == Q4Bytes && simd:
-		tile = tileQ4
-	case p.bs == Q4Bytes:
-		tile = tileQ4Go
-	}
-	mulRows(dst, ldd, p.w, p.bs, p.c, r0, r1, p.xp, p.n, tile)
+func (p *problem) mul(dst []float32, ldd, r0, r1 int, useSIMD bool) {
+	mulRows(dst, ldd, p.w, p.bs, p.c, r0, r1, p.xp, p.n, simd && useSIMD)
 }
 
 // exact returns Σ_b d·xs·Σ w·x in float64 and the sum of the terms'

@@ -78,11 +78,3 @@ func fma32(a, b, c float32) float32 {
 	}
 	return lo
 }
-
-func tileQ8Go(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
-	tileGo(a, out, Q8Bytes)
-}
-
-func tileQ4Go(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
-	tileGo(a, out, Q4Bytes)
-}

@@ -20,10 +20,8 @@ func tileQ8AVX2(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32)
 //go:noescape
 func tileQ4AVX2(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32)
 
-var tileQ8, tileQ4 = tileQ8Go, tileQ4Go
+// simd is whether MulRows runs the AVX2 tiles (else the reference).
+var simd = Available()
 
-func init() {
-	if Available() {
-		tileQ8, tileQ4 = tileQ8AVX2, tileQ4AVX2
-	}
-}
+func tileQ8SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) { tileQ8AVX2(a, out) }
+func tileQ4SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) { tileQ4AVX2(a, out) }

@@ -6,4 +6,12 @@ package qgemm
 // outside amd64 (or with -tags purego) yet.
 func Available() bool { return false }
 
-var tileQ8, tileQ4 = tileQ8Go, tileQ4Go
+// simd is false: there is no SIMD tile in this build.
+var simd = false
+
+func tileQ8SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
+	tileGo(a, out, Q8Bytes)
+}
+func tileQ4SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
+	tileGo(a, out, Q4Bytes)
+}
