@@ -325,7 +325,7 @@ func runBench(ctx context.Context, args []string, st IO) error {
 	// and round (lfm2-1.2b takes ~15 s to build here); keep them only when
 	// they all fit in a fraction of the available memory.
 	keep := false
-	if c.Rounds > 1 && len(rows) > 1 {
+	if c.Rounds > 1 {
 		avail := memAvailableBytes()
 		keep = avail > 0 && need <= avail/keepMemFraction
 		fmt.Fprintf(st.Stderr, "bench: %d rows x %d rounds; models need ~%.2f GiB, MemAvailable %.2f GiB: %s\n",
