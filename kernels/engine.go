@@ -41,6 +41,9 @@ type Engine struct {
 
 	// prefill GEMM (gemm.go): packed activations and f16 row scratch
 	qp               []byte
+	xv               []byte // decode: each token packed for qgemm.MatVecQ4/Q8
+	xvBytes          int
+	mvFn             func(worker, lo, hi int)
 	fp               []float32
 	f16sc            [][]float32
 	gemmFn           func(worker, lo, hi int)
@@ -131,6 +134,11 @@ func (e *Engine) MatMul(dst []float32, w *Matrix, x []float32, n int) error {
 	e.mm = mmArgs{dst: dst, w: w, x: x, n: n}
 	if e.useGemm(w, n) {
 		e.gemm()
+		e.mm = mmArgs{}
+		return nil
+	}
+	if e.useMatVec(w, n) {
+		e.matVec(max(16, w.Rows/(16*e.pool.Threads())))
 		e.mm = mmArgs{}
 		return nil
 	}

@@ -41,6 +41,12 @@ func (e *Engine) gemmScratch(p arch.Precision, maxTokens, maxCols int) {
 		if maxTokens >= gemmMinTokensQ {
 			e.qp = make([]byte, qgemm.PackedBytes(maxTokens, maxCols))
 		}
+		vb := qgemm.VecBytesQ8(maxCols)
+		if p == arch.Q4_0 {
+			vb = qgemm.VecBytesQ4(maxCols)
+		}
+		e.xvBytes = vb
+		e.xv = make([]byte, min(maxTokens, gemmMinTokensQ-1)*vb)
 	case arch.F32, arch.F16:
 		if maxTokens >= gemmMinTokensF {
 			e.fp = make([]float32, fgemm.PackedLen(maxTokens, maxCols))
@@ -53,12 +59,13 @@ func (e *Engine) gemmScratch(p arch.Precision, maxTokens, maxCols int) {
 		}
 	}
 	e.gemmFn = e.gemmRows
+	e.mvFn = e.matVecRows
 	e.qpackFn = e.qpackGroups
 	e.fpackFn = e.fpackGroups
 }
 
 func (e *Engine) gemmScratchBytes() int64 {
-	b := int64(len(e.qp)) + 4*int64(len(e.fp))
+	b := int64(len(e.qp)) + int64(len(e.xv)) + 4*int64(len(e.fp))
 	for _, s := range e.f16sc {
 		b += 4 * int64(len(s))
 	}
@@ -129,5 +136,46 @@ func (e *Engine) gemmRows(worker, lo, hi int) {
 		fgemm.MulRows(a.dst, w.Rows, w.F32, w.Cols, lo, hi, e.fp, a.n)
 	case arch.F16:
 		fgemm.MulRowsF16(a.dst, w.Rows, w.F16, w.Cols, lo, hi, e.fp, a.n, e.f16sc[worker])
+	}
+}
+
+// useMatVec reports whether MatMul of n tokens by w runs the packed
+// matrix × vector loops (quantised weights, fewer tokens than a GEMM
+// group: decode).
+func (e *Engine) useMatVec(w *Matrix, n int) bool {
+	return gemmQ && w.quantised() && n < gemmMinTokensQ && e.xvBytes > 0 && n*e.xvBytes <= len(e.xv)
+}
+
+// matVec quantises and packs each of the n tokens (serially: n < 8) and
+// runs the matrix × vector loops over row chunks.
+func (e *Engine) matVec(grain int) {
+	a := &e.mm
+	c := a.w.Cols
+	nb := c / QK
+	for t := 0; t < a.n; t++ {
+		xq, xs := e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb]
+		quantizeQ8Act(a.x[t*c:(t+1)*c], xq, xs)
+		v := e.xv[t*e.xvBytes : (t+1)*e.xvBytes]
+		if a.w.Prec == arch.Q4_0 {
+			qgemm.PackVecQ4(v, xq, xs, c)
+		} else {
+			qgemm.PackVecQ8(v, xq, xs, c)
+		}
+	}
+	e.pool.Run(a.w.Rows, grain, e.mvFn)
+}
+
+// matVecRows computes rows [lo, hi) of every token's output.
+func (e *Engine) matVecRows(_, lo, hi int) {
+	a := &e.mm
+	w := a.w
+	for t := 0; t < a.n; t++ {
+		dst := a.dst[t*w.Rows : (t+1)*w.Rows]
+		v := e.xv[t*e.xvBytes : (t+1)*e.xvBytes]
+		if w.Prec == arch.Q4_0 {
+			qgemm.MatVecQ4(dst, w.Q, w.Cols, lo, hi, v)
+		} else {
+			qgemm.MatVecQ8(dst, w.Q, w.Cols, lo, hi, v)
+		}
 	}
 }

@@ -91,18 +91,21 @@ func TestQuantErrorBound(t *testing.T) {
 	}
 }
 
+// TestMatMul covers every path of MatMul: with the engine sized for the
+// weights' precision, decode-sized batches take the matrix × vector loops
+// and batches of full token groups the GEMM (on CPUs that have them).
 func TestMatMul(t *testing.T) {
-	e := NewEngine(EngineConfig{Threads: 3, MaxTokens: 70, MaxCols: 200, MaxGroup: 1, MaxHeadDim: 2})
-	defer e.Close()
 	g := rng(9)
 	for _, p := range arch.Precisions {
+		e := NewEngine(EngineConfig{Threads: 3, MaxTokens: 70, MaxCols: 200, MaxGroup: 1, MaxHeadDim: 2, Prec: p})
+		defer e.Close()
 		colsList := []int{1, 3, 67, 100}
 		if p == arch.Q8_0 || p == arch.Q4_0 {
 			colsList = []int{32, 96, 160}
 		}
 		for _, rows := range []int{1, 7, 37} {
 			for _, cols := range colsList {
-				for _, n := range []int{1, 3, 4, 5, 9, 70} {
+				for _, n := range []int{1, 3, 4, 5, 7, 8, 9, 16, 17, 70} {
 					src := randVec(&g, rows*cols, 1)
 					w, err := NewMatrix(rows, cols, p, src)
 					if err != nil {

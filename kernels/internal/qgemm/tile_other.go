@@ -15,3 +15,7 @@ func tileQ8SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) 
 func tileQ4SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
 	tileGo(a, out, Q4Bytes)
 }
+
+func matVecSIMD(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb, bs int) {
+	matVecGoRows(dst, w, rowBytes, rows, xv, nb, bs)
+}
