@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"runtime"
+	"sync"
 	"sync/atomic"
 )
 
@@ -22,7 +23,16 @@ type Pool struct {
 	next    atomic.Int64
 	gen     atomic.Uint64
 	closed  atomic.Bool
-	workers []*poolWorker
+	workers int
+	// Parked workers wait on cond for a new generation. The check of gen
+	// and the wait happen under mu, and Run bumps gen before taking mu to
+	// broadcast, so a wake-up cannot be lost. (A lock-free handshake — store
+	// "sleeping", then load gen — needs store→load ordering that
+	// qemu-aarch64's emulation of STLR/LDAR on an x86 host does not give;
+	// it deadlocked there.)
+	mu       sync.Mutex
+	cond     *sync.Cond
+	sleepers int // guarded by mu
 	// state holds the number of workers still busy with the current
 	// generation in its low 32 bits and waitBit while the caller of Run is
 	// parked on done. Keeping both in one word makes "was the caller
@@ -36,13 +46,8 @@ type Pool struct {
 // waitBit marks state while the caller of Run is parked on done.
 const waitBit = int64(1) << 32
 
-type poolWorker struct {
-	sleeping atomic.Bool
-	wake     chan struct{}
-}
-
 // spinRounds is how many times an idle worker polls for new work before it
-// parks on its channel. Ops of one forward pass follow each other within
+// parks. Ops of one forward pass follow each other within
 // microseconds, so a short spin avoids most wake-up latency without burning
 // a core between passes.
 const spinRounds = 2000
@@ -52,11 +57,10 @@ func NewPool(threads int) *Pool {
 	if threads < 1 {
 		threads = 1
 	}
-	p := &Pool{n: threads, done: make(chan struct{}, 1)}
+	p := &Pool{n: threads, workers: threads - 1, done: make(chan struct{}, 1)}
+	p.cond = sync.NewCond(&p.mu)
 	for i := 1; i < threads; i++ {
-		w := &poolWorker{wake: make(chan struct{}, 1)}
-		p.workers = append(p.workers, w)
-		go p.loop(i, w)
+		go p.loop(i)
 	}
 	return p
 }
@@ -69,13 +73,17 @@ func (p *Pool) Close() {
 	if p.closed.Swap(true) {
 		return
 	}
+	p.wakeAll()
+}
+
+// wakeAll starts a new generation and wakes the parked workers.
+func (p *Pool) wakeAll() {
 	p.gen.Add(1)
-	for _, w := range p.workers {
-		select {
-		case w.wake <- struct{}{}:
-		default:
-		}
+	p.mu.Lock()
+	if p.sleepers > 0 {
+		p.cond.Broadcast()
 	}
+	p.mu.Unlock()
 }
 
 // Run calls fn(worker, lo, hi) over [0, total) in chunks of grain items
@@ -94,13 +102,8 @@ func (p *Pool) Run(total, grain int, fn func(worker, lo, hi int)) {
 	}
 	p.fn, p.total, p.grain = fn, total, grain
 	p.next.Store(0)
-	p.state.Store(int64(len(p.workers)))
-	p.gen.Add(1)
-	for _, w := range p.workers {
-		if w.sleeping.CompareAndSwap(true, false) {
-			w.wake <- struct{}{}
-		}
-	}
+	p.state.Store(int64(p.workers))
+	p.wakeAll()
 	p.work(0)
 	// Wait for the other workers: spin briefly, then park so that a
 	// descheduled worker (a busy machine) gets the core instead of a spinner.
@@ -134,7 +137,7 @@ func (p *Pool) work(worker int) {
 	}
 }
 
-func (p *Pool) loop(id int, w *poolWorker) {
+func (p *Pool) loop(id int) {
 	// The pool starts at generation 0; a Run may bump it before this
 	// goroutine is first scheduled, so do not read the current value here.
 	var seen uint64
@@ -147,14 +150,13 @@ func (p *Pool) loop(id int, w *poolWorker) {
 				}
 				continue
 			}
-			w.sleeping.Store(true)
-			if p.gen.Load() != seen {
-				if w.sleeping.CompareAndSwap(true, false) {
-					break
-				}
+			p.mu.Lock()
+			p.sleepers++
+			for p.gen.Load() == seen {
+				p.cond.Wait()
 			}
-			<-w.wake
-			i = 0
+			p.sleepers--
+			p.mu.Unlock()
 		}
 		seen = p.gen.Load()
 		if p.closed.Load() {
