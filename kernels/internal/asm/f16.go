@@ -12,14 +12,17 @@ var F16Table = func() *[1 << 16]float32 {
 	return &t
 }()
 
-// F16ToF32 decodes one IEEE 754 half-precision value.
+// F16ToF32 decodes one IEEE 754 half-precision value exactly; a
+// signalling NaN comes back quiet, as VCVTPH2PS and FCVT return it.
 func F16ToF32(h uint16) float32 {
 	sign := uint32(h>>15) << 31
 	exp := uint32(h>>10) & 0x1f
 	man := uint32(h) & 0x3ff
 	switch {
-	case exp == 0x1f: // inf or NaN
-		return math.Float32frombits(sign | 0x7f800000 | man<<13)
+	case exp == 0x1f && man != 0: // NaN, quieted
+		return math.Float32frombits(sign | 0x7fc00000 | man<<13)
+	case exp == 0x1f:
+		return math.Float32frombits(sign | 0x7f800000)
 	case exp == 0 && man == 0:
 		return math.Float32frombits(sign)
 	case exp == 0: // subnormal: normalise
@@ -75,3 +78,28 @@ func F32ToF16(f float32) uint16 {
 
 // RoundF16 returns f rounded to the nearest half-precision value.
 func RoundF16(f float32) float32 { return F16Table[F32ToF16(f)] }
+
+// FMA32 returns a·b + s rounded once to float32, as a fused multiply-add
+// instruction does (the pure-Go references of the FMA kernels use it). a·b
+// is exact in float64; the float64 sum is rounded to odd (its error
+// recovered with TwoSum), which makes the final rounding to float32 exact.
+func FMA32(a, b, s float32) float32 {
+	p := float64(a) * float64(b)
+	q := float64(s)
+	hi := p + q
+	if math.IsInf(hi, 0) || math.IsNaN(hi) {
+		return float32(hi)
+	}
+	bb := hi - p
+	lo := (p - (hi - bb)) + (q - bb)
+	if lo != 0 && math.Float64bits(hi)&1 == 0 {
+		// The exact sum lies strictly between hi and its neighbour on
+		// lo's side; of the two, round to odd picks the odd one.
+		if lo > 0 {
+			hi = math.Nextafter(hi, math.Inf(1))
+		} else {
+			hi = math.Nextafter(hi, math.Inf(-1))
+		}
+	}
+	return float32(hi)
+}

@@ -21,7 +21,7 @@
 // ascending order, starting from +0:
 //
 //	s := float32(0)
-//	for k := 0; k < c; k++ { s = fma32(W[r*c+k], X[t*c+k], s) }
+//	for k := 0; k < c; k++ { s = asm.FMA32(W[r*c+k], X[t*c+k], s) }
 //	dst[t*ldd+r] = s
 //
 // with one rounding per step (IEEE 754 fusedMultiplyAdd in binary32, round

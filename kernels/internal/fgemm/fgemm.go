@@ -1,8 +1,9 @@
 package fgemm
 
 import (
-	"math"
 	"unsafe"
+
+	"github.com/hilsearch/hilsearch/kernels/internal/asm"
 )
 
 const (
@@ -114,7 +115,7 @@ func checkArgs(dst []float32, ldd, lenW, c, r0, r1 int, xp []float32, n int) boo
 // kernelFunc continues one tile's chains over c more k: for i < 6, j < 16,
 //
 //	s := acc[i*16+j]
-//	for k := 0; k < c; k++ { s = fma32(rows[i][k], xp[k*16+j], s) }
+//	for k := 0; k < c; k++ { s = asm.FMA32(rows[i][k], xp[k*16+j], s) }
 //	acc[i*16+j] = s
 //
 // Calling it on consecutive k-blocks with the same acc gives bit for bit
@@ -237,7 +238,7 @@ func mulRowsGo(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32,
 			wr := w[r*c : (r+1)*c]
 			s := float32(0)
 			for k, v := range wr {
-				s = fma32(v, xt[k*lanes], s)
+				s = asm.FMA32(v, xt[k*lanes], s)
 			}
 			dst[t*ldd+r] = s
 		}
@@ -263,72 +264,19 @@ func kernelGo(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float3
 		for j := 0; j < lanes; j++ {
 			s := acc[i*lanes+j]
 			for k, v := range wr {
-				s = fma32(v, x[k*lanes+j], s)
+				s = asm.FMA32(v, x[k*lanes+j], s)
 			}
 			acc[i*lanes+j] = s
 		}
 	}
 }
 
-// fma32 returns a·b+s rounded once to binary32 (round to nearest even),
-// what VFMADD231PS computes per lane.
-//
-// a·b is exact in float64 (24+24 significand bits). The sum p+s is formed
-// exactly as hi+lo (TwoSum), hi is rounded to odd in float64, and the
-// final conversion to float32 then rounds correctly: 53 ≥ 24+2 bits make
-// round-to-odd followed by round-to-nearest equal a single rounding.
-func fma32(a, b, s float32) float32 {
-	p := float64(a) * float64(b)
-	q := float64(s)
-	hi := p + q
-	if math.IsInf(hi, 0) || math.IsNaN(hi) {
-		return float32(hi)
-	}
-	bb := hi - p
-	lo := (p - (hi - bb)) + (q - bb)
-	if lo != 0 && math.Float64bits(hi)&1 == 0 {
-		// The exact sum lies strictly between hi and its neighbour on
-		// lo's side; of the two, round to odd picks the odd one.
-		if lo > 0 {
-			hi = math.Nextafter(hi, math.Inf(1))
-		} else {
-			hi = math.Nextafter(hi, math.Inf(-1))
-		}
-	}
-	return float32(hi)
-}
-
-// f16RowGo writes dst[i] = f16ToF32(src[i]), i < len(src).
+// f16RowGo writes dst[i] = asm.F16ToF32(src[i]), i < len(src).
 func f16RowGo(dst []float32, src []uint16) {
 	dst = dst[:len(src)]
 	for i, h := range src {
-		dst[i] = f16ToF32(h)
+		dst[i] = asm.F16ToF32(h)
 	}
-}
-
-// f16ToF32 decodes IEEE 754 half-precision bits exactly; a signalling NaN
-// comes back quiet, as VCVTPH2PS returns it.
-func f16ToF32(h uint16) float32 {
-	sign := uint32(h>>15) << 31
-	exp := uint32(h>>10) & 0x1f
-	man := uint32(h) & 0x3ff
-	switch {
-	case exp == 0x1f && man != 0: // NaN, quieted
-		return math.Float32frombits(sign | 0x7fc00000 | man<<13)
-	case exp == 0x1f:
-		return math.Float32frombits(sign | 0x7f800000)
-	case exp == 0 && man == 0:
-		return math.Float32frombits(sign)
-	case exp == 0: // subnormal: normalise
-		e := uint32(127 - 15 + 1)
-		for man&0x400 == 0 {
-			man <<= 1
-			e--
-		}
-		man &= 0x3ff
-		return math.Float32frombits(sign | e<<23 | man<<13)
-	}
-	return math.Float32frombits(sign | (exp+127-15)<<23 | man<<13)
 }
 
 // runKernel calls the SIMD kernel or the reference directly (not through a

@@ -18,7 +18,7 @@ func Available() bool { return hasKernel }
 //go:noescape
 func kern6x16(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32)
 
-// cvtF16 writes dst[i] = f16ToF32(src[i]), i < n (F16C VCVTPH2PS).
+// cvtF16 writes dst[i] = asm.F16ToF32(src[i]), i < n (F16C VCVTPH2PS).
 //
 //go:noescape
 func cvtF16(dst *float32, src *uint16, n int)

@@ -7,6 +7,8 @@ import (
 	"math/rand/v2"
 	"slices"
 	"testing"
+
+	"github.com/hilsearch/hilsearch/kernels/internal/asm"
 )
 
 // sentinel is the bit pattern (a NaN) that fills dst where MulRows must
@@ -252,7 +254,7 @@ func TestMulRowsF16(t *testing.T) {
 			wf := make([]float32, rows*c)
 			for i := range wh {
 				wh[i] = f32ToF16(float32(rng.NormFloat64()))
-				wf[i] = f16ToF32(wh[i])
+				wf[i] = asm.F16ToF32(wh[i])
 			}
 			x := randF32(rng, n*c)
 			xp := make([]float32, PackedLen(n, c))
@@ -277,8 +279,8 @@ func TestMulRowsF16(t *testing.T) {
 	}
 }
 
-// TestF16Row checks the row conversion against f16ToF32 for all 65536
-// values (and, for non-NaN inputs, f16ToF32 against math/big).
+// TestF16Row checks the row conversion against asm.F16ToF32 for all 65536
+// values (and, for non-NaN inputs, asm.F16ToF32 against math/big).
 func TestF16Row(t *testing.T) {
 	src := make([]uint16, 1<<16+5) // +5: exercise the scalar tail
 	for i := range src {
@@ -287,7 +289,7 @@ func TestF16Row(t *testing.T) {
 	got := make([]float32, len(src))
 	f16Row(got, src)
 	for i, h := range src {
-		want := f16ToF32(h)
+		want := asm.F16ToF32(h)
 		if math.Float32bits(got[i]) != math.Float32bits(want) {
 			t.Fatalf("h=%#04x: got %#08x, want %#08x", h, math.Float32bits(got[i]), math.Float32bits(want))
 		}
@@ -303,12 +305,12 @@ func TestF16Row(t *testing.T) {
 			v = -v
 		}
 		if float64(want) != v {
-			t.Fatalf("h=%#04x: f16ToF32 = %v, want %v", h, want, v)
+			t.Fatalf("h=%#04x: F16ToF32 = %v, want %v", h, want, v)
 		}
 	}
 }
 
-// TestFMA32 checks fma32 against exact math/big arithmetic, including
+// TestFMA32 checks asm.FMA32 against exact math/big arithmetic, including
 // inputs built to expose double rounding (a·b+s on a float32 tie with a
 // tiny remainder).
 func TestFMA32(t *testing.T) {
@@ -321,8 +323,8 @@ func TestFMA32(t *testing.T) {
 		return f
 	}
 	check := func(a, b, s float32) {
-		if got, want := fma32(a, b, s), exact(a, b, s); math.Float32bits(got) != math.Float32bits(want) {
-			t.Fatalf("fma32(%v, %v, %v) = %v, want %v", a, b, s, got, want)
+		if got, want := asm.FMA32(a, b, s), exact(a, b, s); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("asm.FMA32(%v, %v, %v) = %v, want %v", a, b, s, got, want)
 		}
 	}
 	for i := 0; i < 200000; i++ {
@@ -458,7 +460,7 @@ func TestSpecialValues(t *testing.T) {
 }
 
 // TestTies feeds the kernel FMA steps whose exact result lies just off a
-// float32 tie, so that only a single-rounding FMA (and fma32) gets them
+// float32 tie, so that only a single-rounding FMA (and asm.FMA32) gets them
 // right, and checks MulRows against the reference bit for bit.
 func TestTies(t *testing.T) {
 	const c, n, rows = 2, 37, 13

@@ -127,7 +127,7 @@ func matVecRowGo(row []byte, bs, nb int, xv []byte) float32 {
 			for l := 0; l < 8; l++ {
 				b := 2*p + l/4
 				if l >= 4 && !two {
-					acc[k][l] = fma32(0, 0, acc[k][l])
+					acc[k][l] = asm.FMA32(0, 0, acc[k][l])
 					continue
 				}
 				q := row[b*Q4Bytes+2 : b*Q4Bytes+18]
@@ -138,7 +138,7 @@ func matVecRowGo(row []byte, bs, nb int, xv []byte) float32 {
 				}
 				d := t[uint16(row[b*Q4Bytes])|uint16(row[b*Q4Bytes+1])<<8]
 				xs := math.Float32frombits(binary.LittleEndian.Uint32(o[96+4*l:]))
-				acc[k][l] = fma32(float32(isum), d*xs, acc[k][l])
+				acc[k][l] = asm.FMA32(float32(isum), d*xs, acc[k][l])
 			}
 		}
 		p := 0
@@ -163,7 +163,7 @@ func matVecRowGo(row []byte, bs, nb int, xv []byte) float32 {
 					isum += int32(int8(blk[2+4*l+m])) * int32(int8(o[4*l+m]))
 				}
 				xs := math.Float32frombits(binary.LittleEndian.Uint32(o[32+4*l:]))
-				acc[k][l] = fma32(float32(isum), d*xs, acc[k][l])
+				acc[k][l] = asm.FMA32(float32(isum), d*xs, acc[k][l])
 			}
 		}
 		b := 0

@@ -196,11 +196,11 @@ func TestFMA32RoundsOnce(t *testing.T) {
 		a := float32(r.NormFloat64())
 		b := float32(r.NormFloat64() * math.Ldexp(1, r.IntN(40)-20))
 		c := float32(r.NormFloat64() * math.Ldexp(1, r.IntN(60)-30))
-		got := fma32(a, b, c)
+		got := asm.FMA32(a, b, c)
 		// Exact reference: a·b + c as a big float rounded once.
 		want := exactFMA32(a, b, c)
 		if math.Float32bits(got) != math.Float32bits(want) {
-			t.Fatalf("fma32(%g, %g, %g) = %g, want %g", a, b, c, got, want)
+			t.Fatalf("FMA32(%g, %g, %g) = %g, want %g", a, b, c, got, want)
 		}
 	}
 	// Cases built to sit on a float32 midpoint after float64 rounding:
@@ -210,8 +210,8 @@ func TestFMA32RoundsOnce(t *testing.T) {
 		{float32(math.Ldexp(1, -12)), float32(-math.Ldexp(1, -12) * (1 + math.Ldexp(1, -23))), 1},
 		{float32(1 + math.Ldexp(1, -23)), float32(math.Ldexp(1, -24)), float32(math.Ldexp(1, 30))},
 	} {
-		if got, want := fma32(tc[0], tc[1], tc[2]), exactFMA32(tc[0], tc[1], tc[2]); math.Float32bits(got) != math.Float32bits(want) {
-			t.Fatalf("fma32(%g, %g, %g) = %g, want %g", tc[0], tc[1], tc[2], got, want)
+		if got, want := asm.FMA32(tc[0], tc[1], tc[2]), exactFMA32(tc[0], tc[1], tc[2]); math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("FMA32(%g, %g, %g) = %g, want %g", tc[0], tc[1], tc[2], got, want)
 		}
 	}
 }

@@ -10,8 +10,8 @@ import (
 
 // tileGo is the reference micro-kernel: the arithmetic the assembly does,
 // lane by lane (q8_0: Σ w·x with signed weights, correction 0; q4_0: Σ n·x
-// over nibbles plus the packed −8·Σx). fma32 rounds once (see its
-// comment), like VFMADD231PS.
+// over nibbles plus the packed −8·Σx). asm.FMA32 rounds once, like
+// VFMADD231PS.
 func tileGo(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32, bs int) {
 	for i, rp := range a.rows {
 		row := unsafe.Slice(rp, a.nb*bs)
@@ -39,42 +39,10 @@ func tileGo(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32, bs i
 					}
 					d := asm.F16Table[uint16(blk[0])|uint16(blk[1])<<8]
 					xs := math.Float32frombits(binary.LittleEndian.Uint32(xb[256+4*j:]))
-					acc = fma32(float32(isum)*xs, d, acc)
+					acc = asm.FMA32(float32(isum)*xs, d, acc)
 				}
 				out[(i*tileGroups+h)*GroupTokens+j] = acc
 			}
 		}
 	}
-}
-
-// fma32 returns the float32 rounding of a·b + c. a·b is exact in float64;
-// the sum's float64 rounding error is recovered (TwoSum) and used to
-// break the ties that a second rounding to float32 would otherwise get
-// wrong, so the result is rounded once, as a float32 FMA instruction does.
-func fma32(a, b, c float32) float32 {
-	p := float64(a) * float64(b)
-	s := p + float64(c)
-	// TwoSum: s + e == p + c exactly.
-	bv := s - p
-	e := (p - (s - bv)) + (float64(c) - bv)
-	r := float32(s)
-	if e == 0 || float64(r) == s {
-		return r
-	}
-	// s is not a float32; r may be a wrong tie-break only if s lies exactly
-	// halfway between two float32 neighbours.
-	lo, hi := r, r
-	if float64(r) < s {
-		hi = math.Nextafter32(r, float32(math.Inf(1)))
-	} else {
-		lo = math.Nextafter32(r, float32(math.Inf(-1)))
-	}
-	mid := (float64(lo) + float64(hi)) / 2
-	if s != mid {
-		return r
-	}
-	if e > 0 {
-		return hi
-	}
-	return lo
 }
