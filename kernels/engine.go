@@ -138,7 +138,7 @@ func (e *Engine) MatMul(dst []float32, w *Matrix, x []float32, n int) error {
 		return nil
 	}
 	if e.useMatVec(w, n) {
-		e.matVec(max(16, w.Rows/(16*e.pool.Threads())))
+		e.matVec(e.decodeGrain(w))
 		e.mm = mmArgs{}
 		return nil
 	}
@@ -147,11 +147,17 @@ func (e *Engine) MatMul(dst []float32, w *Matrix, x []float32, n int) error {
 	}
 	grain := 16
 	if n == 1 {
-		grain = max(16, w.Rows/(16*e.pool.Threads()))
+		grain = e.decodeGrain(w)
 	}
 	e.pool.Run(w.Rows, grain, e.mmFn)
 	e.mm = mmArgs{}
 	return nil
+}
+
+// decodeGrain is the row chunk of a matrix × vector product: about 16
+// chunks per worker, so that a busy core's share can move to another.
+func (e *Engine) decodeGrain(w *Matrix) int {
+	return max(16, w.Rows/(16*e.pool.Threads()))
 }
 
 // quantRows quantises the activations of token groups [lo, hi) (four

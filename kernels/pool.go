@@ -16,14 +16,13 @@ import (
 // A Pool is not safe for concurrent Run calls; the Model owning it
 // serialises them. Close stops the workers.
 type Pool struct {
-	n       int
-	fn      func(worker, lo, hi int)
-	total   int
-	grain   int
-	next    atomic.Int64
-	gen     atomic.Uint64
-	closed  atomic.Bool
-	workers int
+	n      int
+	fn     func(worker, lo, hi int)
+	total  int
+	grain  int
+	next   atomic.Int64
+	gen    atomic.Uint64
+	closed atomic.Bool
 	// Parked workers wait on cond for a new generation. The check of gen
 	// and the wait happen under mu, and Run bumps gen before taking mu to
 	// broadcast, so a wake-up cannot be lost. (A lock-free handshake — store
@@ -57,7 +56,7 @@ func NewPool(threads int) *Pool {
 	if threads < 1 {
 		threads = 1
 	}
-	p := &Pool{n: threads, workers: threads - 1, done: make(chan struct{}, 1)}
+	p := &Pool{n: threads, done: make(chan struct{}, 1)}
 	p.cond = sync.NewCond(&p.mu)
 	for i := 1; i < threads; i++ {
 		go p.loop(i)
@@ -102,7 +101,7 @@ func (p *Pool) Run(total, grain int, fn func(worker, lo, hi int)) {
 	}
 	p.fn, p.total, p.grain = fn, total, grain
 	p.next.Store(0)
-	p.state.Store(int64(p.workers))
+	p.state.Store(int64(p.n - 1)) // the workers other than the caller
 	p.wakeAll()
 	p.work(0)
 	// Wait for the other workers: spin briefly, then park so that a

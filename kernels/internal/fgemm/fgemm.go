@@ -250,7 +250,7 @@ func mulRowsGo(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32,
 func mulRowsF16Go(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []float32, n int, scratch []float32) {
 	row := scratch[:c]
 	for r := r0; r < r1; r++ {
-		f16RowGo(row, w[r*c:(r+1)*c])
+		asm.F16ToF32Row(row, w[r*c:(r+1)*c])
 		// Row r of a one-row matrix is row 0 of row: shift dst by r.
 		mulRowsGo(dst[r:], ldd, row, c, 0, 1, xp, n)
 	}
@@ -268,14 +268,6 @@ func kernelGo(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float3
 			}
 			acc[i*lanes+j] = s
 		}
-	}
-}
-
-// f16RowGo writes dst[i] = asm.F16ToF32(src[i]), i < len(src).
-func f16RowGo(dst []float32, src []uint16) {
-	dst = dst[:len(src)]
-	for i, h := range src {
-		dst[i] = asm.F16ToF32(h)
 	}
 }
 

@@ -2,7 +2,11 @@
 
 package fgemm
 
-import "golang.org/x/sys/cpu"
+import (
+	"golang.org/x/sys/cpu"
+
+	"github.com/hilsearch/hilsearch/kernels/internal/asm"
+)
 
 // hasKernel is whether the AVX2/FMA/F16C kernels can run here.
 var hasKernel = cpu.X86.HasAVX2 && cpu.X86.HasFMA && cpu.X86.HasF16C
@@ -18,17 +22,5 @@ func Available() bool { return hasKernel }
 //go:noescape
 func kern6x16(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32)
 
-// cvtF16 writes dst[i] = asm.F16ToF32(src[i]), i < n (F16C VCVTPH2PS).
-//
-//go:noescape
-func cvtF16(dst *float32, src *uint16, n int)
-
-// f16Row is f16RowGo with F16C.
-func f16Row(dst []float32, src []uint16) {
-	n := len(src)
-	if n == 0 {
-		return
-	}
-	_ = dst[n-1]
-	cvtF16(&dst[0], &src[0], n)
-}
+// f16Row converts a row of f16 weights with F16C (VCVTPH2PS).
+var f16Row = asm.F16ToF32RowAVX2

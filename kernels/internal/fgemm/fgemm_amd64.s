@@ -2,8 +2,8 @@
 
 #include "textflag.h"
 
-// AVX2/FMA micro-kernel and F16C row conversion (Go declarations in
-// fgemm_amd64.go, reference loops at kernelFunc and f16RowGo in fgemm.go).
+// AVX2/FMA micro-kernel (Go declaration in
+// fgemm_amd64.go, reference loop at kernelFunc in fgemm.go).
 //
 // Register use in kern6x16:
 //	R8..R13    pointers to the 6 weight rows
@@ -98,37 +98,5 @@ k6store:
 	VMOVUPS Y9, 288(SI)
 	VMOVUPS Y10, 320(SI)
 	VMOVUPS Y11, 352(SI)
-	VZEROUPPER
-	RET
-
-// func cvtF16(dst *float32, src *uint16, n int)
-TEXT ·cvtF16(SB), NOSPLIT, $0-24
-	MOVQ dst+0(FP), DI
-	MOVQ src+8(FP), SI
-	MOVQ n+16(FP), CX
-
-cvt8loop:
-	CMPQ      CX, $8
-	JLT       cvt1loop
-	VCVTPH2PS (SI), Y0
-	VMOVUPS   Y0, (DI)
-	ADDQ      $16, SI
-	ADDQ      $32, DI
-	SUBQ      $8, CX
-	JMP       cvt8loop
-
-cvt1loop:
-	TESTQ     CX, CX
-	JZ        cvtdone
-	MOVWLZX   (SI), AX
-	VMOVD     AX, X0
-	VCVTPH2PS X0, X0
-	VMOVSS    X0, (DI)
-	ADDQ      $2, SI
-	ADDQ      $4, DI
-	DECQ      CX
-	JMP       cvt1loop
-
-cvtdone:
 	VZEROUPPER
 	RET
