@@ -11,8 +11,9 @@ import (
 // least one full token group, MatMul packs the activations once and runs
 // the GEMM over row chunks instead of the per-row dot products. Each output
 // element is then one fixed sequence of operations over the columns, so the
-// result does not depend on the thread count or on how rows are split;
-// single tokens (decode) keep the dot products.
+// result does not depend on the thread count or on how rows are split.
+// Smaller quantised batches (decode) use the matrix × vector loops at the
+// end of this file; smaller float batches keep the dot products.
 
 // gemmQ and gemmF are chosen once at start-up (false with -tags purego).
 var (
