@@ -27,16 +27,37 @@ import (
 // with a zero upper half for the last block of an odd count. q8_0 packs
 // each block as 64 bytes: its 32 int8 activations and xs ×8.
 
+//
+// The AVX-512 VNNI loops (mv512) take four q4_0 blocks or two q8_0 blocks
+// per 512-bit step and pack accordingly. q4_0, 256 bytes per block quad:
+//
+//	[  0, 64)  x_b[0..15] for the quad's blocks b in order (low nibbles)
+//	[ 64,128)  x_b[16..31]                                 (high nibbles)
+//	[128,192)  int32 −2·Σx_b ×4 per block
+//	[192,256)  float32 xs_b ×4 per block
+//
+// q8_0, 192 bytes per block pair: the two blocks' 32 int8 activations,
+// then int32 −16·Σx_b ×8 per block, then xs_b ×8 per block. The q8_0 loop
+// flips the weights' sign bits (w XOR 0x80 = w + 128 as an unsigned byte)
+// so that VPDPBUSD multiplies unsigned weights by signed activations; the
+// packed corrections (8 × −16·Σx_b) remove the offset exactly. Blocks past the end of a row
+// are packed as zeros and their scales load as zero.
+
 // VecBytesQ4 and VecBytesQ8 are the packed sizes of one activation row of
-// c values (c a multiple of 32).
-func VecBytesQ4(c int) int { return (c/QK + 1) / 2 * 128 }
+// c values (c a multiple of 32): the larger of the two layouts, so that
+// buffers do not depend on the CPU.
+func VecBytesQ4(c int) int { return (c/QK + 3) / 4 * 256 }
 
 // VecBytesQ8 is VecBytesQ4 for q8_0.
-func VecBytesQ8(c int) int { return c / QK * 64 }
+func VecBytesQ8(c int) int { return (c/QK + 1) / 2 * 192 }
 
 // PackVecQ4 packs one activation row (xq: c int8 in [-127, 127], xs: c/32
 // scales) for MatVecQ4 into dst (VecBytesQ4(c) bytes).
 func PackVecQ4(dst []byte, xq []int8, xs []float32, c int) {
+	if mv512 {
+		packVecQ4x512(dst, xq, xs, c)
+		return
+	}
 	nb := c / QK
 	dst = dst[:VecBytesQ4(c)]
 	xq = xq[:nb*QK]
@@ -67,6 +88,10 @@ func PackVecQ4(dst []byte, xq []int8, xs []float32, c int) {
 // PackVecQ8 packs one activation row for MatVecQ8 into dst (VecBytesQ8(c)
 // bytes).
 func PackVecQ8(dst []byte, xq []int8, xs []float32, c int) {
+	if mv512 {
+		packVecQ8x512(dst, xq, xs, c)
+		return
+	}
 	nb := c / QK
 	dst = dst[:VecBytesQ8(c)]
 	xq = xq[:nb*QK]
@@ -118,6 +143,9 @@ func matVec(dst []float32, w []byte, bs, c, r0, r1 int, xv []byte) {
 // q8_0: blocks), a trailing odd step goes to the first and q4_0's odd last
 // block to the second; then lanes are added as the assembly does.
 func matVecRowGo(row []byte, bs, nb int, xv []byte) float32 {
+	if mv512 {
+		return matVecRow512Go(row, bs, nb, xv)
+	}
 	var acc [2][8]float32
 	t := asm.F16Table
 	if bs == Q4Bytes {

@@ -28,7 +28,24 @@ func (p *problem) matVec(dst []float32, r0, r1 int, xv []byte) {
 	}
 }
 
-func TestMatVecMatchesExactSums(t *testing.T) {
+// matVecVariants runs f once per matrix × vector loop this CPU has: the
+// AVX-512 VNNI loops (with their layouts) when present, and the AVX2 (or
+// reference) loops.
+func matVecVariants(t *testing.T, f func(t *testing.T)) {
+	saved := mv512
+	defer func() { mv512 = saved }()
+	for _, on := range []bool{true, false} {
+		if on && !saved {
+			continue
+		}
+		mv512 = on
+		t.Run(fmt.Sprintf("avx512=%v", on), f)
+	}
+}
+
+func TestMatVecMatchesExactSums(t *testing.T) { matVecVariants(t, testMatVecMatchesExactSums) }
+
+func testMatVecMatchesExactSums(t *testing.T) {
 	r := rand.New(rand.NewPCG(11, 12))
 	for _, bs := range []int{Q8Bytes, Q4Bytes} {
 		for nb := 1; nb <= 40; nb++ {
@@ -57,9 +74,13 @@ func TestMatVecSIMDIsBitIdenticalToReference(t *testing.T) {
 	if !simd {
 		t.Skip("no SIMD loop on this CPU or build")
 	}
+	matVecVariants(t, testMatVecSIMDIsBitIdenticalToReference)
+}
+
+func testMatVecSIMDIsBitIdenticalToReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(13, 14))
 	for _, bs := range []int{Q8Bytes, Q4Bytes} {
-		for _, nb := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 31, 32, 33, 144, 145} {
+		for _, nb := range []int{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 31, 32, 33, 34, 35, 144, 145, 146, 147} {
 			c := nb * QK
 			R := 5
 			p := newProblem(r, bs, c, R, 1)
@@ -85,15 +106,23 @@ func BenchmarkMatVec(b *testing.B) {
 		for _, sh := range [][2]int{{4608, 1024}, {1024, 4608}, {65536, 1024}} {
 			R, c := sh[0], sh[1]
 			name := map[int]string{Q4Bytes: "q4_0", Q8Bytes: "q8_0"}[bs]
-			b.Run(fmt.Sprintf("%s/r=%d/c=%d", name, R, c), func(b *testing.B) {
-				p := newProblem(r, bs, c, R, 1)
-				xv := p.packVec(0)
-				dst := make([]float32, R)
-				b.SetBytes(int64(len(p.w)))
-				for b.Loop() {
-					p.matVec(dst, 0, R, xv)
+			for _, on := range []bool{true, false} {
+				if on && !mv512 {
+					continue
 				}
-			})
+				b.Run(fmt.Sprintf("%s/avx512=%v/r=%d/c=%d", name, on, R, c), func(b *testing.B) {
+					saved := mv512
+					defer func() { mv512 = saved }()
+					mv512 = on
+					p := newProblem(r, bs, c, R, 1)
+					xv := p.packVec(0)
+					dst := make([]float32, R)
+					b.SetBytes(int64(len(p.w)))
+					for b.Loop() {
+						p.matVec(dst, 0, R, xv)
+					}
+				})
+			}
 		}
 	}
 }
