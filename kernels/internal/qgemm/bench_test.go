@@ -14,16 +14,24 @@ func BenchmarkMulRows(b *testing.B) {
 		for _, sh := range [][2]int{{1024, 1024}, {4608, 1024}, {1024, 4608}} {
 			R, c, n := sh[0], sh[1], 512
 			name := map[int]string{Q4Bytes: "q4_0", Q8Bytes: "q8_0"}[bs]
-			b.Run(fmt.Sprintf("%s/r=%d/c=%d/n=%d", name, R, c, n), func(b *testing.B) {
-				p := newProblem(r, bs, c, R, n)
-				dst := make([]float32, n*R)
-				b.SetBytes(int64(len(p.w)))
-				b.ResetTimer()
-				for i := 0; i < b.N; i++ {
-					p.mul(dst, R, 0, R, true)
+			for _, on := range []bool{true, false} {
+				if on && !hasVNNI512 {
+					continue
 				}
-				b.ReportMetric(2*float64(R)*float64(c)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
-			})
+				b.Run(fmt.Sprintf("%s/avx512=%v/r=%d/c=%d/n=%d", name, on, R, c, n), func(b *testing.B) {
+					saved := tile512
+					defer setTile512(saved)
+					setTile512(on)
+					p := newProblem(r, bs, c, R, n)
+					dst := make([]float32, n*R)
+					b.SetBytes(int64(len(p.w)))
+					b.ResetTimer()
+					for i := 0; i < b.N; i++ {
+						p.mul(dst, R, 0, R, true)
+					}
+					b.ReportMetric(2*float64(R)*float64(c)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+				})
+			}
 		}
 	}
 }

@@ -54,10 +54,13 @@ func Groups(n int) int { return (n + GroupTokens - 1) / GroupTokens }
 func PackedBytes(n, c int) int { return Groups(n) * (c / QK) * blockBytes }
 
 // Block-sum corrections per weight format: the packed int32 is −off·Σx.
-const (
-	OffsetQ8 = 0 // the q8_0 kernel multiplies signed weights directly
-	OffsetQ4 = 8 // q4_0 weights are nibbles n with w = n − 8
-)
+// OffsetQ4 = 8: q4_0 weights are nibbles n with w = n − 8. OffsetQ8 is 0
+// when the q8_0 tile multiplies signed weights directly (AVX2, reference)
+// and 128 when it multiplies w + 128 as unsigned bytes (AVX-512 VNNI); it
+// is fixed at start-up.
+const OffsetQ4 = 8
+
+var OffsetQ8 int32
 
 // PackGroup packs group g (tokens 8g..8g+7, those ≥ n as zeros) of the n
 // activation rows xq (n×c int8, values in [-127, 127]) with their block

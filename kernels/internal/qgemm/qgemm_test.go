@@ -1,6 +1,7 @@
 package qgemm
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -94,7 +95,24 @@ func checkGuards(t *testing.T, buf []float32, touched func(i int) bool) {
 	}
 }
 
-func TestMulRowsMatchesExactSums(t *testing.T) {
+// tileVariants runs f once per micro-kernel this CPU has: the AVX-512
+// VNNI tiles (with their q8_0 packing offset) when present, and the AVX2
+// (or reference) tiles.
+func tileVariants(t *testing.T, f func(t *testing.T)) {
+	saved := tile512
+	defer setTile512(saved)
+	for _, on := range []bool{true, false} {
+		if on && !hasVNNI512 {
+			continue
+		}
+		setTile512(on)
+		t.Run(fmt.Sprintf("avx512=%v", on), f)
+	}
+}
+
+func TestMulRowsMatchesExactSums(t *testing.T) { tileVariants(t, testMulRowsMatchesExactSums) }
+
+func testMulRowsMatchesExactSums(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
 	ns := []int{1, 2, 3, 15, 16, 17, 31, 32, 33, 40, 47, 64, 100}
 	cs := []int{32, 64, 96, 320, 1024}
@@ -132,10 +150,14 @@ func TestSIMDTileIsBitIdenticalToReference(t *testing.T) {
 	if !Available() {
 		t.Skip("no SIMD micro-kernel on this CPU or build")
 	}
+	tileVariants(t, testSIMDTileIsBitIdenticalToReference)
+}
+
+func testSIMDTileIsBitIdenticalToReference(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
 	for _, bs := range []int{Q8Bytes, Q4Bytes} {
-		for _, c := range []int{32, 64, 160, 1024, 2048} {
-			for _, n := range []int{1, 7, 16, 29, 32, 48, 70} {
+		for _, c := range []int{32, 64, 96, 160, 1024, 2048} {
+			for _, n := range []int{1, 7, 8, 9, 16, 29, 32, 48, 70} {
 				R := 1 + r.IntN(9)
 				p := newProblem(r, bs, c, R, n)
 				want := make([]float32, n*R)
@@ -155,6 +177,10 @@ func TestSIMDTileIsBitIdenticalToReference(t *testing.T) {
 // TestResultsDoNotDependOnTheSplit: computing the rows in one call or in
 // arbitrary pieces, or with more tokens, gives the same bits per element.
 func TestResultsDoNotDependOnTheSplit(t *testing.T) {
+	tileVariants(t, testResultsDoNotDependOnTheSplit)
+}
+
+func testResultsDoNotDependOnTheSplit(t *testing.T) {
 	r := rand.New(rand.NewPCG(5, 6))
 	for _, bs := range []int{Q8Bytes, Q4Bytes} {
 		c, R, n := 256, 23, 53

@@ -9,7 +9,7 @@ import (
 )
 
 // tileGo is the reference micro-kernel: the arithmetic the assembly does,
-// lane by lane (q8_0: Σ w·x with signed weights, correction 0; q4_0: Σ n·x
+// lane by lane (q8_0: Σ (w+OffsetQ8)·x plus the packed −OffsetQ8·Σx; q4_0: Σ n·x
 // over nibbles plus the packed −8·Σx). asm.FMA32 rounds once, like
 // VFMADD231PS.
 func tileGo(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32, bs int) {
@@ -28,7 +28,8 @@ func tileGo(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32, bs i
 							xv := int32(int8(xb[32*k+4*j+m]))
 							var wv int32
 							if bs == Q8Bytes {
-								wv = int32(int8(blk[2+4*k+m]))
+								// w + OffsetQ8, as the packed correction assumes
+								wv = int32(int8(blk[2+4*k+m])) + OffsetQ8
 							} else if k < 4 {
 								wv = int32(blk[2+4*k+m] & 15)
 							} else {

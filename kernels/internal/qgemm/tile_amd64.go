@@ -20,11 +20,54 @@ func tileQ8AVX2(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32)
 //go:noescape
 func tileQ4AVX2(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32)
 
-// simd is whether MulRows runs the AVX2 tiles (else the reference).
+// tileQ8VNNI is tileQ8AVX2 with 512-bit VPDPBUSD (x packed with
+// OffsetQ8 = 128).
+//
+//go:noescape
+func tileQ8VNNI(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32)
+
+// tileQ4VNNI is tileQ4AVX2 with 512-bit VPDPBUSD.
+//
+//go:noescape
+func tileQ4VNNI(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32)
+
+// simd is whether MulRows runs the SIMD tiles (else the reference).
 var simd = Available()
 
-func tileQ8SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) { tileQ8AVX2(a, out) }
-func tileQ4SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) { tileQ4AVX2(a, out) }
+// hasVNNI512 is whether the CPU runs the AVX-512 VNNI loops.
+var hasVNNI512 = simd && cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL && cpu.X86.HasAVX512VNNI
+
+// tile512 is whether MulRows runs the AVX-512 VNNI tiles; set together
+// with OffsetQ8 by setTile512.
+var tile512 bool
+
+func init() { setTile512(hasVNNI512) }
+
+// setTile512 selects the VNNI tiles (on) or the AVX2 ones, and the q8_0
+// packing offset they read.
+func setTile512(on bool) {
+	tile512 = on
+	OffsetQ8 = 0
+	if on {
+		OffsetQ8 = 128
+	}
+}
+
+func tileQ8SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
+	if tile512 {
+		tileQ8VNNI(a, out)
+		return
+	}
+	tileQ8AVX2(a, out)
+}
+
+func tileQ4SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
+	if tile512 {
+		tileQ4VNNI(a, out)
+		return
+	}
+	tileQ4AVX2(a, out)
+}
 
 // matVecQ4AVX2 computes dst[i] for rows consecutive q4_0 rows of rowBytes
 // bytes at w (nb blocks each) against xv packed by PackVecQ4; the
@@ -38,7 +81,31 @@ func matVecQ4AVX2(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb int)
 //go:noescape
 func matVecQ8AVX2(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb int)
 
+// mv512 is whether the matrix × vector loops use AVX-512 VNNI (and the
+// packed layouts of matvec512.go). Tests switch it off to check the AVX2
+// loops too.
+var mv512 = hasVNNI512
+
+// matVecQ4VNNI is matVecQ4AVX2 with 512-bit VPDPBUSD over block quads; the
+// reference is matVecRow512Go.
+//
+//go:noescape
+func matVecQ4VNNI(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb int)
+
+// matVecQ8VNNI is matVecQ4VNNI for q8_0 rows over block pairs.
+//
+//go:noescape
+func matVecQ8VNNI(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb int)
+
 func matVecSIMD(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb, bs int) {
+	if mv512 {
+		if bs == Q4Bytes {
+			matVecQ4VNNI(dst, w, rowBytes, rows, xv, nb)
+		} else {
+			matVecQ8VNNI(dst, w, rowBytes, rows, xv, nb)
+		}
+		return
+	}
 	if bs == Q4Bytes {
 		matVecQ4AVX2(dst, w, rowBytes, rows, xv, nb)
 		return

@@ -9,6 +9,14 @@ func Available() bool { return false }
 // simd is false: there is no SIMD tile in this build.
 var simd = false
 
+// hasVNNI512 and tile512 are false: no AVX-512 loops in this build.
+var hasVNNI512, tile512 = false, false
+
+func setTile512(bool) {}
+
+// mv512 is false: there is no AVX-512 matrix × vector loop in this build.
+var mv512 = false
+
 func tileQ8SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) {
 	tileGo(a, out, Q8Bytes)
 }
