@@ -83,3 +83,40 @@ func BenchmarkMatVec(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMatVecStream times decode-sized matrix × vector products
+// through the engine with 1 and 2 threads, cycling over ~200 MB of copies
+// of the matrix so that the weights stream from memory as in a forward
+// pass (MB/s = weight bytes read).
+func BenchmarkMatVecStream(b *testing.B) {
+	g := rng(1)
+	for _, sh := range [][2]int{{4608, 1024}, {1024, 4608}, {65536, 1024}} {
+		rows, cols := sh[0], sh[1]
+		src := randVec(&g, rows*cols, 1)
+		x := randVec(&g, cols, 1)
+		for _, p := range []arch.Precision{arch.Q4_0, arch.Q8_0} {
+			w, _ := NewMatrix(rows, cols, p, src)
+			// many copies so that the weights stream from memory
+			ws := []*Matrix{w}
+			for len(ws) < 200<<20/int(w.Bytes()) {
+				w2, _ := NewMatrix(rows, cols, p, src)
+				ws = append(ws, w2)
+			}
+			for _, th := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%s/%dx%d/t=%d", p, rows, cols, th), func(b *testing.B) {
+					e := NewEngine(EngineConfig{Threads: th, MaxTokens: 1, MaxCols: cols, MaxGroup: 1, MaxHeadDim: 2, Prec: p})
+					defer e.Close()
+					dst := make([]float32, rows)
+					b.SetBytes(w.Bytes())
+					i := 0
+					for b.Loop() {
+						if err := e.MatMul(dst, ws[i%len(ws)], x, 1); err != nil {
+							b.Fatal(err)
+						}
+						i++
+					}
+				})
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // Pool is a persistent set of worker goroutines that run one parallel loop
@@ -45,11 +46,35 @@ type Pool struct {
 // waitBit marks state while the caller of Run is parked on done.
 const waitBit = int64(1) << 32
 
-// spinRounds is how many times an idle worker polls for new work before it
-// parks. Ops of one forward pass follow each other within
-// microseconds, so a short spin avoids most wake-up latency without burning
-// a core between passes.
-const spinRounds = 2000
+// spinTime is how long an idle worker (or the caller of Run waiting for
+// the workers) polls before it parks. The ops of a forward pass are
+// separated by the serial parts between them (norms, the token's
+// convolution or attention, quantising the next input: tens of
+// microseconds in decode), and a futex wake-up costs about as much again,
+// so the spin must outlast those gaps: with a count of 2000 polls (a few
+// microseconds) the workers parked between nearly every decode op and
+// lfm2-350m q4_0 tg128 ran at 74 t/s instead of about 100 (2 threads,
+// AVX-512 machine). Between forward passes a worker gives up its core
+// after spinTime.
+const spinTime = 500 * time.Microsecond
+
+// spinning reports whether a poll loop at iteration i, begun at start
+// (set on the first check), should keep polling. It yields the processor
+// every 64 polls so that other goroutines of the process still run.
+func spinning(i int, start *time.Time) bool {
+	if i&63 != 63 {
+		return true
+	}
+	runtime.Gosched()
+	if i&1023 != 1023 {
+		return true
+	}
+	if start.IsZero() {
+		*start = time.Now()
+		return true
+	}
+	return time.Since(*start) < spinTime
+}
 
 // NewPool starts a pool of threads workers (threads ≥ 1).
 func NewPool(threads int) *Pool {
@@ -106,11 +131,9 @@ func (p *Pool) Run(total, grain int, fn func(worker, lo, hi int)) {
 	p.work(0)
 	// Wait for the other workers: spin briefly, then park so that a
 	// descheduled worker (a busy machine) gets the core instead of a spinner.
+	var start time.Time
 	for i := 0; p.state.Load() != 0; i++ {
-		if i < spinRounds {
-			if i&63 == 63 {
-				runtime.Gosched()
-			}
+		if spinning(i, &start) {
 			continue
 		}
 		// Announce the park. If the count was already zero no worker will
@@ -142,11 +165,9 @@ func (p *Pool) loop(id int) {
 	var seen uint64
 	for {
 		// Wait for a new generation: spin, then park.
+		var start time.Time
 		for i := 0; p.gen.Load() == seen; i++ {
-			if i < spinRounds {
-				if i&63 == 63 {
-					runtime.Gosched()
-				}
+			if spinning(i, &start) {
 				continue
 			}
 			p.mu.Lock()
