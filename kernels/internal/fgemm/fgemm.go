@@ -168,6 +168,13 @@ func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float
 				kc := min(kBlock, c-k0)
 				for ti := 0; ti < tiles; ti++ {
 					r := p0 + ti*tileRows
+					if simd && use512 && p1-r >= 2*tileRows {
+						// Two full tiles of consecutive rows in one call;
+						// their accumulators are adjacent in acc.
+						kern12x16(&w[r*c+k0], c, &xg[k0*lanes], kc, (*[2 * tileAcc]float32)(unsafe.Pointer(&acc[ti])))
+						ti++
+						continue
+					}
 					m := min(tileRows, p1-r)
 					for i := range rows {
 						// A short last tile repeats its last row: the

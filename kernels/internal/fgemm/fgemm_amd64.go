@@ -22,5 +22,19 @@ func Available() bool { return hasKernel }
 //go:noescape
 func kern6x16(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32)
 
+// kern12x16 runs kernelFunc's loop for two tiles at once: the 12 rows at
+// w + i·stride (i < 12, each holding c floats) into acc, the two tiles'
+// accumulators back to back (AVX-512F).
+//
+//go:noescape
+func kern12x16(w *float32, stride int, xp *float32, c int, acc *[2 * tileAcc]float32)
+
+// has512 is whether kern12x16 can run here; use512 whether mulRowsTiled
+// uses it (tests switch it off to check the AVX2 kernel as well).
+var (
+	has512 = hasKernel && cpu.X86.HasAVX512F
+	use512 = has512
+)
+
 // f16Row converts a row of f16 weights with F16C (VCVTPH2PS).
 var f16Row = asm.F16ToF32RowAVX2

@@ -2,7 +2,11 @@
 
 package fgemm
 
-import "github.com/hilsearch/hilsearch/kernels/internal/asm"
+import (
+	"unsafe"
+
+	"github.com/hilsearch/hilsearch/kernels/internal/asm"
+)
 
 // Available reports whether MulRows and MulRowsF16 run the SIMD kernel; in
 // this build (not amd64, or -tags purego) they never do and fall back to the
@@ -16,4 +20,19 @@ var f16Row = asm.F16ToF32Row
 // Available is false.
 func kern6x16(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32) {
 	kernelGo(rows, xp, c, acc)
+}
+
+// has512 and use512 are false: there is no AVX-512 kernel in this build.
+var has512, use512 = false, false
+
+// kern12x16 stands in for the amd64 AVX-512 kernel; it is never called
+// when use512 is false.
+func kern12x16(w *float32, stride int, xp *float32, c int, acc *[2 * tileAcc]float32) {
+	for h := 0; h < 2; h++ {
+		var rows [tileRows]*float32
+		for i := range rows {
+			rows[i] = (*float32)(unsafe.Add(unsafe.Pointer(w), 4*((h*tileRows+i)*stride)))
+		}
+		kernelGo(&rows, xp, c, (*[tileAcc]float32)(acc[h*tileAcc:]))
+	}
 }

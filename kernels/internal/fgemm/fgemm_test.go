@@ -119,7 +119,23 @@ func seq(a, b int) []int {
 // TestMulRowsShapes compares MulRows with the float64 sum over all test
 // shapes, checks the guards and the ldd gap, and checks that it is bit
 // identical to the pure-Go reference.
-func TestMulRowsShapes(t *testing.T) {
+func TestMulRowsShapes(t *testing.T) { kernelVariants(t, testMulRowsShapes) }
+
+// kernelVariants runs f with the AVX-512 kernel in use (where the CPU has
+// it) and without it.
+func kernelVariants(t *testing.T, f func(t *testing.T)) {
+	saved := use512
+	defer func() { use512 = saved }()
+	for _, on := range []bool{true, false} {
+		if on && !has512 {
+			continue
+		}
+		use512 = on
+		t.Run(fmt.Sprintf("avx512=%v", on), f)
+	}
+}
+
+func testMulRowsShapes(t *testing.T) {
 	rng := rand.New(rand.NewPCG(1, 2))
 	for _, c := range testCs {
 		for _, n := range testNs {
@@ -194,7 +210,9 @@ func TestTiledGoKernel(t *testing.T) {
 
 // TestDeterminism checks that an element does not depend on the row split,
 // on n, or on the token's position in its group.
-func TestDeterminism(t *testing.T) {
+func TestDeterminism(t *testing.T) { kernelVariants(t, testDeterminism) }
+
+func testDeterminism(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, c := range []int{3, 64, 257, 1025} {
 		const rows, n = 45, 70

@@ -26,3 +26,18 @@ func BenchmarkKernelL1(b *testing.B) {
 	}
 	b.ReportMetric(2*tileRows*lanes*c*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
 }
+
+// BenchmarkKernel12L1 is BenchmarkKernelL1 for the AVX-512 two-tile kernel.
+func BenchmarkKernel12L1(b *testing.B) {
+	if !has512 {
+		b.Skip("no AVX-512F")
+	}
+	const c = 256
+	rng := rand.New(rand.NewPCG(1, 2))
+	w, xp := randF32(rng, 2*tileRows*c), randF32(rng, lanes*c)
+	var acc [2 * tileAcc]float32
+	for b.Loop() {
+		kern12x16(&w[0], c, &xp[0], c, &acc)
+	}
+	b.ReportMetric(2*2*tileRows*lanes*c*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+}
