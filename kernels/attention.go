@@ -163,15 +163,14 @@ func (e *Engine) attnItems(worker, lo, hi int) {
 				}
 				ah := acc[h*hd : (h+1)*hd]
 				if mt > m {
-					corr := float32(math.Exp(float64(m - mt)))
+					corr := asm.Exp(m - mt)
 					ml[2*h+1] *= corr
 					scaleVec(corr, ah)
 					ml[2*h] = mt
 				}
-				for jj, s := range st {
-					pw := float32(math.Exp(float64(s - mt)))
+				expShift(st, mt)
+				for _, pw := range st {
 					ml[2*h+1] += pw
-					st[jj] = pw
 				}
 			}
 			for j := j0; j < j1; j++ {

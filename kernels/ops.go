@@ -39,12 +39,7 @@ func LogSigmoid(x float32) float32 {
 }
 
 // SwiGLU writes gate[i] = silu(gate[i])·up[i] (the FFN's inner activation).
-func SwiGLU(gate, up []float32) {
-	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = SiLU(g) * up[i]
-	}
-}
+func SwiGLU(gate, up []float32) { swiGLU(gate, up[:len(gate)]) }
 
 // Add writes dst[i] += x[i].
 func Add(dst, x []float32) {

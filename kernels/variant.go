@@ -26,6 +26,8 @@ var (
 	axpy          = asm.Axpy
 	axpyF16       = asm.AxpyF16
 	scaleVec      = asm.Scale
+	swiGLU        = asm.SwiGLU
+	expShift      = asm.ExpShift
 	variant       = "go"
 )
 

@@ -33,5 +33,7 @@ func init() {
 	axpy = asm.AxpyAVX2
 	axpyF16 = asm.AxpyF16AVX2
 	scaleVec = asm.ScaleAVX2
+	swiGLU = asm.SwiGLUAVX2
+	expShift = asm.ExpShiftAVX2
 	variant = name
 }

@@ -15,6 +15,8 @@ func init() {
 		scaleImpls = append(scaleImpls, impl[scaleFn]{"avx2", ScaleAVX2})
 		quantImpls = append(quantImpls, impl[quantFn]{"avx2", QuantizeQ8ActAVX2})
 		f16RowImpls = append(f16RowImpls, impl[f16RowFn]{"avx2", F16ToF32RowAVX2})
+		swiGLUImpls = append(swiGLUImpls, impl[swiGLUFn]{"avx2", SwiGLUAVX2})
+		expShiftImpls = append(expShiftImpls, impl[expShiftFn]{"avx2", ExpShiftAVX2})
 		if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
 			addQuantSet("avx512vnni", VNNIQuant())
 		}

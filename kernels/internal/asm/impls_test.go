@@ -35,6 +35,8 @@ type (
 	f16RowFn   = func(dst []float32, src []uint16)
 	scaleFn    = func(a float32, y []float32)
 	quantFn    = func(x []float32, xq []int8, xs []float32)
+	swiGLUFn   = func(gate, up []float32)
+	expShiftFn = func(x []float32, m float32)
 )
 
 var (
@@ -55,4 +57,6 @@ var (
 	f16RowImpls   = []impl[f16RowFn]{{"go", F16ToF32Row}}
 	scaleImpls    = []impl[scaleFn]{{"go", Scale}}
 	quantImpls    = []impl[quantFn]{{"go", QuantizeQ8Act}}
+	swiGLUImpls   = []impl[swiGLUFn]{{"go", SwiGLU}}
+	expShiftImpls = []impl[expShiftFn]{{"go", ExpShift}}
 )
