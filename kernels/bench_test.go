@@ -85,12 +85,12 @@ func BenchmarkMatVec(b *testing.B) {
 }
 
 // BenchmarkMatVecStream times decode-sized matrix × vector products
-// through the engine with 1 and 2 threads, cycling over ~200 MB of copies
-// of the matrix so that the weights stream from memory as in a forward
-// pass (MB/s = weight bytes read).
+// through the engine with 1 and 2 threads, cycling over 1 GiB of copies
+// of the matrix (more than the last-level cache) so that the weights
+// stream from memory as in a forward pass (MB/s = weight bytes read).
 func BenchmarkMatVecStream(b *testing.B) {
 	g := rng(1)
-	for _, sh := range [][2]int{{4608, 1024}, {1024, 4608}, {65536, 1024}} {
+	for _, sh := range [][2]int{{4608, 1024}, {1024, 4608}, {8192, 2048}, {65536, 1024}} {
 		rows, cols := sh[0], sh[1]
 		src := randVec(&g, rows*cols, 1)
 		x := randVec(&g, cols, 1)
@@ -98,7 +98,7 @@ func BenchmarkMatVecStream(b *testing.B) {
 			w, _ := NewMatrix(rows, cols, p, src)
 			// many copies so that the weights stream from memory
 			ws := []*Matrix{w}
-			for len(ws) < 200<<20/int(w.Bytes()) {
+			for len(ws) < 1<<30/int(w.Bytes()) {
 				w2, _ := NewMatrix(rows, cols, p, src)
 				ws = append(ws, w2)
 			}
