@@ -202,6 +202,10 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 	a := &e.mm
 	w, n, c, R := a.w, a.n, a.w.Cols, a.w.Rows
 	dst := a.dst
+	if w.Prec == arch.F32 && n == 1 && matVecF32 != nil {
+		matVecF32(dst[lo:hi], w.F32[lo*c:hi*c], c, a.x[:c])
+		return
+	}
 	tt := tokenTile(w)
 	nb := c / QK
 	rb := w.rowBytes

@@ -28,7 +28,10 @@ var (
 	scaleVec      = asm.Scale
 	swiGLU        = asm.SwiGLU
 	expShift      = asm.ExpShift
-	variant       = "go"
+	// matVecF32, when set, computes a whole row range of an f32 matrix ×
+	// vector product (decode); otherwise each row is one dotF32.
+	matVecF32 func(dst, w []float32, c int, x []float32)
+	variant   = "go"
 )
 
 // Variant names the inner-loop implementation selected at start-up: "go"

@@ -8,8 +8,11 @@ import (
 )
 
 // init replaces the pure-Go inner loops with the SIMD ones the CPU
-// supports: "avx512vnni" (integer dots with VPDPBUSD) or "avx2" (integer
-// dots with VPMADDUBSW); both use the AVX2/FMA/F16C float loops. Packing
+// supports: "avx512vnni" (integer dots with VPDPBUSD, and the AVX-512 f32
+// matrix × vector loop) or "avx2" (integer dots with VPMADDUBSW); both use
+// the AVX2/FMA/F16C float loops otherwise. (The GEMMs and the quantised
+// matrix × vector loops in qgemm and fgemm pick their AVX-512 forms from
+// the same CPU flags; fgemm's give the same bits either way.) Packing
 // functions and the dots that read their buffers are always replaced
 // together (the SIMD ones store plain int8 rows). Build with -tags purego
 // to keep the reference loops.
@@ -20,6 +23,7 @@ func init() {
 	q, name := asm.AVX2Quant(), "avx2"
 	if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
 		q, name = asm.VNNIQuant(), "avx512vnni"
+		matVecF32 = asm.MatVecF32AVX512
 	}
 	dotQ8, dotQ4, dotQ8x4, dotQ4x4 = q.DotQ8, q.DotQ4, q.DotQ8x4, q.DotQ4x4
 	packQ4Pairs, dotQ4Pairs = q.PackQ4Pairs, q.DotQ4Pairs

@@ -27,16 +27,17 @@ type (
 		q4    bool
 		words func(n int) int // uint64 words per packed group of four rows
 	}
-	dotF32Fn   = func(a, b []float32) float32
-	dotF32x4Fn = func(w, x []float32) (r0, r1, r2, r3 float32)
-	dotF16Fn   = func(w []uint16, x []float32) float32
-	axpyFn     = func(a float32, x, y []float32)
-	axpyF16Fn  = func(a float32, x []uint16, y []float32)
-	f16RowFn   = func(dst []float32, src []uint16)
-	scaleFn    = func(a float32, y []float32)
-	quantFn    = func(x []float32, xq []int8, xs []float32)
-	swiGLUFn   = func(gate, up []float32)
-	expShiftFn = func(x []float32, m float32)
+	dotF32Fn    = func(a, b []float32) float32
+	dotF32x4Fn  = func(w, x []float32) (r0, r1, r2, r3 float32)
+	dotF16Fn    = func(w []uint16, x []float32) float32
+	axpyFn      = func(a float32, x, y []float32)
+	axpyF16Fn   = func(a float32, x []uint16, y []float32)
+	f16RowFn    = func(dst []float32, src []uint16)
+	scaleFn     = func(a float32, y []float32)
+	quantFn     = func(x []float32, xq []int8, xs []float32)
+	swiGLUFn    = func(gate, up []float32)
+	expShiftFn  = func(x []float32, m float32)
+	matVecF32Fn = func(dst, w []float32, c int, x []float32)
 )
 
 var (
@@ -49,14 +50,15 @@ var (
 		{"go-q4", x4Impl{PackQ4x4, DotQ4x4Packed, DotQ4x8Packed, true, func(n int) int { return n }}},
 		{"go-q8", x4Impl{PackQ8x4, DotQ8x4Packed, DotQ8x8Packed, false, func(n int) int { return 2 * n }}},
 	}
-	dotF32Impls   = []impl[dotF32Fn]{{"go", DotF32}}
-	dotF32x4Impls = []impl[dotF32x4Fn]{{"go", DotF32x4}}
-	dotF16Impls   = []impl[dotF16Fn]{{"go", DotF16}}
-	axpyImpls     = []impl[axpyFn]{{"go", Axpy}}
-	axpyF16Impls  = []impl[axpyF16Fn]{{"go", AxpyF16}}
-	f16RowImpls   = []impl[f16RowFn]{{"go", F16ToF32Row}}
-	scaleImpls    = []impl[scaleFn]{{"go", Scale}}
-	quantImpls    = []impl[quantFn]{{"go", QuantizeQ8Act}}
-	swiGLUImpls   = []impl[swiGLUFn]{{"go", SwiGLU}}
-	expShiftImpls = []impl[expShiftFn]{{"go", ExpShift}}
+	dotF32Impls    = []impl[dotF32Fn]{{"go", DotF32}}
+	dotF32x4Impls  = []impl[dotF32x4Fn]{{"go", DotF32x4}}
+	dotF16Impls    = []impl[dotF16Fn]{{"go", DotF16}}
+	axpyImpls      = []impl[axpyFn]{{"go", Axpy}}
+	axpyF16Impls   = []impl[axpyF16Fn]{{"go", AxpyF16}}
+	f16RowImpls    = []impl[f16RowFn]{{"go", F16ToF32Row}}
+	scaleImpls     = []impl[scaleFn]{{"go", Scale}}
+	quantImpls     = []impl[quantFn]{{"go", QuantizeQ8Act}}
+	swiGLUImpls    = []impl[swiGLUFn]{{"go", SwiGLU}}
+	expShiftImpls  = []impl[expShiftFn]{{"go", ExpShift}}
+	matVecF32Impls = []impl[matVecF32Fn]{{"go", MatVecF32}}
 )
