@@ -162,6 +162,14 @@ func mulRows(dst []float32, ldd int, w []byte, bs, c, r0, r1 int, xp []byte, n i
 					a.xb = &xp[(g+1)*gb]
 				}
 				runTile(useSIMD, bs, &a, &out)
+				if t0 := g * GroupTokens; nr == tileRows && t0+tileGroups*GroupTokens <= n && g+1 < p1 {
+					// A full tile: each token's four rows are adjacent in dst.
+					for j := 0; j < tileGroups*GroupTokens; j++ {
+						d := dst[(t0+j)*ldd+r : (t0+j)*ldd+r+4 : (t0+j)*ldd+r+4]
+						d[0], d[1], d[2], d[3] = out[j], out[16+j], out[32+j], out[48+j]
+					}
+					continue
+				}
 				for i := 0; i < nr; i++ {
 					for h := 0; h < min(tileGroups, p1-g); h++ {
 						t0 := (g + h) * GroupTokens
