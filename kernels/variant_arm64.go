@@ -8,8 +8,9 @@ import (
 )
 
 // init replaces pure-Go inner loops with NEON ones: "neon" (FMLA f32 dot
-// and axpy; ASIMD is part of ARMv8-A) or "neon-dotprod" (plus SDOT q8_0
-// and q4_0 dots, with their matched packing functions). Build with -tags
+// and axpy, and q8_0/q4_0 dots with SMULL/SMLAL2/SADALP; ASIMD is part of
+// ARMv8-A) or "neon-dotprod" (the integer dots with SDOT instead). Each
+// integer set comes with its matched packing functions. Build with -tags
 // purego to keep the reference loops.
 func init() {
 	if !cpu.ARM64.HasASIMD {
@@ -17,14 +18,13 @@ func init() {
 	}
 	dotF32 = asm.DotF32NEON
 	axpy = asm.AxpyNEON
-	variant = "neon"
-	if !cpu.ARM64.HasASIMDDP {
-		return
+	q, name := asm.NEONQuant(), "neon"
+	if cpu.ARM64.HasASIMDDP {
+		q, name = asm.SDOTQuant(), "neon-dotprod"
 	}
-	q := asm.SDOTQuant()
 	dotQ8, dotQ4, dotQ8x4, dotQ4x4 = q.DotQ8, q.DotQ4, q.DotQ8x4, q.DotQ4x4
 	packQ4Pairs, dotQ4Pairs = q.PackQ4Pairs, q.DotQ4Pairs
 	packQ4x4, dotQ4x4p, dotQ4x8p = q.PackQ4x4, q.DotQ4x4Packed, q.DotQ4x8Packed
 	packQ8x4, dotQ8x4p, dotQ8x8p = q.PackQ8x4, q.DotQ8x4Packed, q.DotQ8x8Packed
-	variant = "neon-dotprod"
+	variant = name
 }

@@ -38,6 +38,16 @@ func dotQ8SDOT(w *byte, xq *int8, xs *float32, nb int) float32
 //go:noescape
 func dotQ4SDOT(w *byte, xq *int8, xs *float32, nb int) float32
 
+// dotQ8NEON is dotQ8SDOT without FEAT_DotProd (SMULL/SMLAL2/SADALP).
+//
+//go:noescape
+func dotQ8NEON(w *byte, xq *int8, xs *float32, nb int) float32
+
+// dotQ4NEON is dotQ4SDOT without FEAT_DotProd (SMULL/SMLAL2/SADALP).
+//
+//go:noescape
+func dotQ4NEON(w *byte, xq *int8, xs *float32, nb int) float32
+
 // DotF32NEON is DotF32 with NEON (different summation order).
 func DotF32NEON(a, b []float32) float32 {
 	n := len(a)
@@ -100,5 +110,39 @@ func SDOTQuant() QuantSet {
 		},
 		func(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
 			return x4(DotQ4SDOT, Q4Bytes, w, xq, xs)
+		})
+}
+
+// DotQ8NEON is DotQ8 with plain NEON (no FEAT_DotProd); activations must be
+// in [-127, 127], as QuantizeQ8Act makes them.
+func DotQ8NEON(w []byte, xq []int8, xs []float32) float32 {
+	nb := len(w) / Q8Bytes
+	if nb == 0 {
+		return 0
+	}
+	_ = xs[nb-1]
+	_ = xq[nb*QK-1]
+	return dotQ8NEON(&w[0], &xq[0], &xs[0], nb)
+}
+
+// DotQ4NEON is DotQ4 with plain NEON (no FEAT_DotProd).
+func DotQ4NEON(w []byte, xq []int8, xs []float32) float32 {
+	nb := len(w) / Q4Bytes
+	if nb == 0 {
+		return 0
+	}
+	_ = xs[nb-1]
+	_ = xq[nb*QK-1]
+	return dotQ4NEON(&w[0], &xq[0], &xs[0], nb)
+}
+
+// NEONQuant returns the plain NEON integer loops (any ARMv8-A CPU).
+func NEONQuant() QuantSet {
+	return quantSet(DotQ8NEON, DotQ4NEON,
+		func(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
+			return x4(DotQ8NEON, Q8Bytes, w, xq, xs)
+		},
+		func(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
+			return x4(DotQ4NEON, Q4Bytes, w, xq, xs)
 		})
 }

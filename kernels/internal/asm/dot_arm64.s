@@ -171,3 +171,77 @@ q4loop:
 q4done:
 	FMOVS F20, ret+32(FP)
 	RET
+
+// Without FEAT_DotProd each SDOT above becomes a widening multiply of the
+// low and high 8 bytes into int16 pairs and a pairwise add into int32:
+//   SMULL  Vd.8H, Vn.8B, Vm.8B    = 0x0e20c000 | m<<16 | n<<5 | d
+//   SMLAL2 Vd.8H, Vn.16B, Vm.16B  = 0x4e208000 | m<<16 | n<<5 | d
+//   SADALP Vd.4S, Vn.8H           = 0x4e606800 | n<<5 | d
+// An int16 lane holds two products, each at most 128·127 in magnitude
+// (activations are in [-127, 127]), so 2·16256 < 2^15: no overflow, and the
+// int32 block sums equal the SDOT ones.
+// DOT2NEON: V6 = V0·V2 and V7 = V1·V3 as int16 pairs (SMULL, SMLAL2), both
+// added pairwise into V4's int32 lanes (SADALP).
+#define DOT2NEON \
+	WORD $0x0e22c006 \
+	WORD $0x4e228006 \
+	WORD $0x4e6068c4 \
+	WORD $0x0e23c027 \
+	WORD $0x4e238027 \
+	WORD $0x4e6068e4
+
+// func dotQ8NEON(w *byte, xq *int8, xs *float32, nb int) float32
+TEXT ·dotQ8NEON(SB), NOSPLIT, $0-36
+	MOVD w+0(FP), R0
+	MOVD xq+8(FP), R1
+	MOVD xs+16(FP), R2
+	MOVD nb+24(FP), R3
+	FMOVS ZR, F20
+
+n8loop:
+	CBZ    R3, n8done
+	ADD    $2, R0, R6
+	VLD1   (R6), [V0.B16, V1.B16]
+	VLD1.P 32(R1), [V2.B16, V3.B16]
+	VEOR   V4.B16, V4.B16, V4.B16
+	DOT2NEON
+	QSCALE
+	QACC
+	ADD    $34, R0
+	SUB    $1, R3
+	B      n8loop
+
+n8done:
+	FMOVS F20, ret+32(FP)
+	RET
+
+// func dotQ4NEON(w *byte, xq *int8, xs *float32, nb int) float32
+TEXT ·dotQ4NEON(SB), NOSPLIT, $0-36
+	MOVD  w+0(FP), R0
+	MOVD  xq+8(FP), R1
+	MOVD  xs+16(FP), R2
+	MOVD  nb+24(FP), R3
+	FMOVS ZR, F20
+	VMOVI $15, V14.B16
+	VMOVI $8, V13.B16
+
+n4loop:
+	CBZ    R3, n4done
+	ADD    $2, R0, R6
+	VLD1   (R6), [V5.B16]
+	VAND   V14.B16, V5.B16, V0.B16
+	VUSHR  $4, V5.B16, V1.B16
+	VSUB   V13.B16, V0.B16, V0.B16
+	VSUB   V13.B16, V1.B16, V1.B16
+	VLD1.P 32(R1), [V2.B16, V3.B16]
+	VEOR   V4.B16, V4.B16, V4.B16
+	DOT2NEON
+	QSCALE
+	QACC
+	ADD    $18, R0
+	SUB    $1, R3
+	B      n4loop
+
+n4done:
+	FMOVS F20, ret+32(FP)
+	RET
