@@ -136,7 +136,13 @@ func (e *Engine) attnItems(worker, lo, hi int) {
 		for j0 := first; j0 <= p; j0 += attnTile {
 			j1 := min(p+1, j0+attnTile)
 			// scores
-			for j := j0; j < j1; j++ {
+			if j0 >= a.pos0 { // the whole tile is keys of this batch
+				kt := a.k[(j0-a.pos0)*kvw+g*hd:]
+				for h := 0; h < gs; h++ {
+					scoreRows(scores[h*attnTile:h*attnTile+j1-j0], qb[h*hd:(h+1)*hd], kt, kvw, a.scale)
+				}
+			}
+			for j := j0; j < j1 && j0 < a.pos0; j++ {
 				for h := 0; h < gs; h++ {
 					qh := qb[h*hd : (h+1)*hd]
 					var s float32
@@ -173,7 +179,13 @@ func (e *Engine) attnItems(worker, lo, hi int) {
 					ml[2*h+1] += pw
 				}
 			}
-			for j := j0; j < j1; j++ {
+			if j0 >= a.pos0 {
+				vt := a.v[(j0-a.pos0)*kvw+g*hd:]
+				for h := 0; h < gs; h++ {
+					accumRows(acc[h*hd:(h+1)*hd], scores[h*attnTile:h*attnTile+j1-j0], vt, kvw)
+				}
+			}
+			for j := j0; j < j1 && j0 < a.pos0; j++ {
 				var v32 []float32
 				var v16 []uint16
 				if j >= a.pos0 {

@@ -39,5 +39,7 @@ func init() {
 	scaleVec = asm.ScaleAVX2
 	swiGLU = asm.SwiGLUAVX2
 	expShift = asm.ExpShiftAVX2
+	accumRows = asm.AccumRowsAVX2
+	scoreRows = asm.ScoreRowsAVX2
 	variant = name
 }

@@ -17,6 +17,8 @@ func init() {
 		f16RowImpls = append(f16RowImpls, impl[f16RowFn]{"avx2", F16ToF32RowAVX2})
 		swiGLUImpls = append(swiGLUImpls, impl[swiGLUFn]{"avx2", SwiGLUAVX2})
 		expShiftImpls = append(expShiftImpls, impl[expShiftFn]{"avx2", ExpShiftAVX2})
+		accumRowsImpls = append(accumRowsImpls, impl[rowsFn]{"avx2", AccumRowsAVX2})
+		scoreRowsImpls = append(scoreRowsImpls, impl[scoreRowsFn]{"avx2", ScoreRowsAVX2})
 		if cpu.X86.HasAVX512F {
 			matVecF32Impls = append(matVecF32Impls, impl[matVecF32Fn]{"avx512", MatVecF32AVX512})
 		}

@@ -38,6 +38,8 @@ type (
 	swiGLUFn    = func(gate, up []float32)
 	expShiftFn  = func(x []float32, m float32)
 	matVecF32Fn = func(dst, w []float32, c int, x []float32)
+	rowsFn      = func(y, p, x []float32, stride int)
+	scoreRowsFn = func(dst, q, x []float32, stride int, scale float32)
 )
 
 var (
@@ -61,4 +63,6 @@ var (
 	swiGLUImpls    = []impl[swiGLUFn]{{"go", SwiGLU}}
 	expShiftImpls  = []impl[expShiftFn]{{"go", ExpShift}}
 	matVecF32Impls = []impl[matVecF32Fn]{{"go", MatVecF32}}
+	accumRowsImpls = []impl[rowsFn]{{"go", AccumRows}}
+	scoreRowsImpls = []impl[scoreRowsFn]{{"go", ScoreRows}}
 )
