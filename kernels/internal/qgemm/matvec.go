@@ -207,7 +207,12 @@ func matVecRowGo(row []byte, bs, nb int, xv []byte) float32 {
 	for l := range s {
 		s[l] = acc[0][l] + acc[1][l]
 	}
-	// VEXTRACTF128+VADDPS, VMOVHLPS+VADDPS, VMOVSHDUP+VADDSS
+	return sum8(s)
+}
+
+// sum8 adds 8 lanes as the loops' final reduction does: VEXTRACTF128 +
+// VADDPS, VMOVHLPS + VADDPS, VMOVSHDUP + VADDSS.
+func sum8(s [8]float32) float32 {
 	a0, a1, a2, a3 := s[0]+s[4], s[1]+s[5], s[2]+s[6], s[3]+s[7]
 	b0, b1 := a0+a2, a1+a3
 	return b0 + b1

@@ -120,7 +120,5 @@ func matVecRow512Go(row []byte, bs, nb int, xv []byte) float32 {
 	for l := range h {
 		h[l] = v[l] + v[l+8]
 	}
-	a0, a1, a2, a3 := h[0]+h[4], h[1]+h[5], h[2]+h[6], h[3]+h[7]
-	b0, b1 := a0+a2, a1+a3
-	return b0 + b1
+	return sum8(h)
 }

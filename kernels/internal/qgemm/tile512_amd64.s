@@ -17,54 +17,29 @@
 // correction), then acc = fma(float(isum)·xs, d, acc). Integer sums are
 // exact, so the result is tileGo's bit for bit.
 
-// ROWQ4: one row's block; O = the row's offset in the nibble scratch
-// (low nibbles at O, high at 64+O), R its weight pointer, ACC its
-// accumulator.
-#define ROWQ4(R, O, ACC) \
+// ROW: one row's block. Its chunks 0-3 (weight words of columns 0..15)
+// are broadcast from LO+0..12(SP) and chunks 4-7 from HI+0..12(SP): for
+// q4_0 the low and high nibbles (HI = 64+LO), for q8_0 the row's 32
+// flipped bytes (HI = LO+16). R is the row's weight pointer (for d), ACC
+// its accumulator.
+#define ROW(R, LO, HI, ACC) \
 	VMOVDQA32 Z24, Z6 \
 	VPXORD Z13, Z13, Z13 \
-	VPBROADCASTD O+0(SP), Z7 \
+	VPBROADCASTD LO+0(SP), Z7 \
 	VPDPBUSD Z16, Z7, Z6 \
-	VPBROADCASTD O+4(SP), Z8 \
+	VPBROADCASTD LO+4(SP), Z8 \
 	VPDPBUSD Z17, Z8, Z13 \
-	VPBROADCASTD O+8(SP), Z9 \
+	VPBROADCASTD LO+8(SP), Z9 \
 	VPDPBUSD Z18, Z9, Z6 \
-	VPBROADCASTD O+12(SP), Z10 \
+	VPBROADCASTD LO+12(SP), Z10 \
 	VPDPBUSD Z19, Z10, Z13 \
-	VPBROADCASTD 64+O+0(SP), Z7 \
+	VPBROADCASTD HI+0(SP), Z7 \
 	VPDPBUSD Z20, Z7, Z6 \
-	VPBROADCASTD 64+O+4(SP), Z8 \
+	VPBROADCASTD HI+4(SP), Z8 \
 	VPDPBUSD Z21, Z8, Z13 \
-	VPBROADCASTD 64+O+8(SP), Z9 \
+	VPBROADCASTD HI+8(SP), Z9 \
 	VPDPBUSD Z22, Z9, Z6 \
-	VPBROADCASTD 64+O+12(SP), Z10 \
-	VPDPBUSD Z23, Z10, Z13 \
-	VPADDD Z13, Z6, Z6 \
-	VPBROADCASTW (R), Y12 \
-	VCVTPH2PS Y12, Z12 \
-	VCVTDQ2PS Z6, Z6 \
-	VMULPS Z25, Z6, Z6 \
-	VFMADD231PS Z12, Z6, ACC
-
-// ROWQ8: as ROWQ4 with the row's 32 flipped weight bytes at O.
-#define ROWQ8(R, O, ACC) \
-	VMOVDQA32 Z24, Z6 \
-	VPXORD Z13, Z13, Z13 \
-	VPBROADCASTD O+0(SP), Z7 \
-	VPDPBUSD Z16, Z7, Z6 \
-	VPBROADCASTD O+4(SP), Z8 \
-	VPDPBUSD Z17, Z8, Z13 \
-	VPBROADCASTD O+8(SP), Z9 \
-	VPDPBUSD Z18, Z9, Z6 \
-	VPBROADCASTD O+12(SP), Z10 \
-	VPDPBUSD Z19, Z10, Z13 \
-	VPBROADCASTD O+16(SP), Z7 \
-	VPDPBUSD Z20, Z7, Z6 \
-	VPBROADCASTD O+20(SP), Z8 \
-	VPDPBUSD Z21, Z8, Z13 \
-	VPBROADCASTD O+24(SP), Z9 \
-	VPDPBUSD Z22, Z9, Z6 \
-	VPBROADCASTD O+28(SP), Z10 \
+	VPBROADCASTD HI+12(SP), Z10 \
 	VPDPBUSD Z23, Z10, Z13 \
 	VPADDD Z13, Z6, Z6 \
 	VPBROADCASTW (R), Y12 \
@@ -137,10 +112,10 @@ q4loop:
 	VMOVDQU64 Z4, 0(SP)
 	VMOVDQU64 Z5, 64(SP)
 	JOINX
-	ROWQ4(R8, 0, Z0)
-	ROWQ4(R9, 16, Z1)
-	ROWQ4(R10, 32, Z2)
-	ROWQ4(R11, 48, Z3)
+	ROW(R8, 0, 64, Z0)
+	ROW(R9, 16, 80, Z1)
+	ROW(R10, 32, 96, Z2)
+	ROW(R11, 48, 112, Z3)
 	ADDQ $18, R8
 	ADDQ $18, R9
 	ADDQ $18, R10
@@ -171,10 +146,10 @@ q8loop:
 	VMOVDQU64 Z4, 0(SP)
 	VMOVDQU64 Z5, 64(SP)
 	JOINX
-	ROWQ8(R8, 0, Z0)
-	ROWQ8(R9, 32, Z1)
-	ROWQ8(R10, 64, Z2)
-	ROWQ8(R11, 96, Z3)
+	ROW(R8, 0, 16, Z0)
+	ROW(R9, 32, 48, Z1)
+	ROW(R10, 64, 80, Z2)
+	ROW(R11, 96, 112, Z3)
 	ADDQ $34, R8
 	ADDQ $34, R9
 	ADDQ $34, R10
