@@ -71,23 +71,19 @@ func AxpyNEON(a float32, x, y []float32) {
 // DotQ8SDOT is DotQ8 with NEON SDOT (needs FEAT_DotProd); integer block
 // sums are exact for the whole int8 range.
 func DotQ8SDOT(w []byte, xq []int8, xs []float32) float32 {
-	nb := len(w) / Q8Bytes
+	nb := rowBlocks(w, Q8Bytes, xq, xs, 1)
 	if nb == 0 {
 		return 0
 	}
-	_ = xs[nb-1]
-	_ = xq[nb*QK-1]
 	return dotQ8SDOT(&w[0], &xq[0], &xs[0], nb)
 }
 
 // DotQ4SDOT is DotQ4 with NEON SDOT (needs FEAT_DotProd).
 func DotQ4SDOT(w []byte, xq []int8, xs []float32) float32 {
-	nb := len(w) / Q4Bytes
+	nb := rowBlocks(w, Q4Bytes, xq, xs, 1)
 	if nb == 0 {
 		return 0
 	}
-	_ = xs[nb-1]
-	_ = xq[nb*QK-1]
 	return dotQ4SDOT(&w[0], &xq[0], &xs[0], nb)
 }
 
@@ -103,46 +99,38 @@ func x4(dot func([]byte, []int8, []float32) float32, bs int, w []byte, xq []int8
 }
 
 // SDOTQuant returns the NEON SDOT integer loops (needs FEAT_DotProd).
-func SDOTQuant() QuantSet {
-	return quantSet(DotQ8SDOT, DotQ4SDOT,
+func SDOTQuant() QuantSet { return oneRowQuant(DotQ8SDOT, DotQ4SDOT) }
+
+// oneRowQuant is the integer set of one-row dots q8 and q4, their 4-row
+// forms calling them once per row (x4).
+func oneRowQuant(q8, q4 func([]byte, []int8, []float32) float32) QuantSet {
+	return quantSet(q8, q4,
 		func(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
-			return x4(DotQ8SDOT, Q8Bytes, w, xq, xs)
+			return x4(q8, Q8Bytes, w, xq, xs)
 		},
 		func(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
-			return x4(DotQ4SDOT, Q4Bytes, w, xq, xs)
+			return x4(q4, Q4Bytes, w, xq, xs)
 		})
 }
 
 // DotQ8NEON is DotQ8 with plain NEON (no FEAT_DotProd); activations must be
 // in [-127, 127], as QuantizeQ8Act makes them.
 func DotQ8NEON(w []byte, xq []int8, xs []float32) float32 {
-	nb := len(w) / Q8Bytes
+	nb := rowBlocks(w, Q8Bytes, xq, xs, 1)
 	if nb == 0 {
 		return 0
 	}
-	_ = xs[nb-1]
-	_ = xq[nb*QK-1]
 	return dotQ8NEON(&w[0], &xq[0], &xs[0], nb)
 }
 
 // DotQ4NEON is DotQ4 with plain NEON (no FEAT_DotProd).
 func DotQ4NEON(w []byte, xq []int8, xs []float32) float32 {
-	nb := len(w) / Q4Bytes
+	nb := rowBlocks(w, Q4Bytes, xq, xs, 1)
 	if nb == 0 {
 		return 0
 	}
-	_ = xs[nb-1]
-	_ = xq[nb*QK-1]
 	return dotQ4NEON(&w[0], &xq[0], &xs[0], nb)
 }
 
 // NEONQuant returns the plain NEON integer loops (any ARMv8-A CPU).
-func NEONQuant() QuantSet {
-	return quantSet(DotQ8NEON, DotQ4NEON,
-		func(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
-			return x4(DotQ8NEON, Q8Bytes, w, xq, xs)
-		},
-		func(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
-			return x4(DotQ4NEON, Q4Bytes, w, xq, xs)
-		})
-}
+func NEONQuant() QuantSet { return oneRowQuant(DotQ8NEON, DotQ4NEON) }

@@ -45,34 +45,28 @@ func dotQ4x4AVX2(w *byte, xq *int8, xs *float32, nb int, r *[4]float32)
 // without FMA contraction) with AVX2; needs AVX2 and F16C. Activations must
 // lie in [-127, 127], as QuantizeQ8Act produces.
 func DotQ8AVX2(w []byte, xq []int8, xs []float32) float32 {
-	nb := len(w) / Q8Bytes
+	nb := rowBlocks(w, Q8Bytes, xq, xs, 1)
 	if nb == 0 {
 		return 0
 	}
-	_ = xs[nb-1]
-	_ = xq[nb*QK-1]
 	return dotQ8AVX2(&w[0], &xq[0], &xs[0], nb)
 }
 
 // DotQ4AVX2 is DotQ4 with AVX2 and F16C; results as for DotQ8AVX2.
 func DotQ4AVX2(w []byte, xq []int8, xs []float32) float32 {
-	nb := len(w) / Q4Bytes
+	nb := rowBlocks(w, Q4Bytes, xq, xs, 1)
 	if nb == 0 {
 		return 0
 	}
-	_ = xs[nb-1]
-	_ = xq[nb*QK-1]
 	return dotQ4AVX2(&w[0], &xq[0], &xs[0], nb)
 }
 
 // DotQ8x4AVX2 is DotQ8x4 with AVX2 and F16C.
 func DotQ8x4AVX2(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
-	nb := len(w) / Q8Bytes
+	nb := rowBlocks(w, Q8Bytes, xq, xs, 4)
 	if nb == 0 {
 		return
 	}
-	_ = xs[4*nb-1]
-	_ = xq[4*nb*QK-1]
 	var r [4]float32
 	dotQ8x4AVX2(&w[0], &xq[0], &xs[0], nb, &r)
 	return r[0], r[1], r[2], r[3]
@@ -80,12 +74,10 @@ func DotQ8x4AVX2(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
 
 // DotQ4x4AVX2 is DotQ4x4 with AVX2 and F16C.
 func DotQ4x4AVX2(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
-	nb := len(w) / Q4Bytes
+	nb := rowBlocks(w, Q4Bytes, xq, xs, 4)
 	if nb == 0 {
 		return
 	}
-	_ = xs[4*nb-1]
-	_ = xq[4*nb*QK-1]
 	var r [4]float32
 	dotQ4x4AVX2(&w[0], &xq[0], &xs[0], nb, &r)
 	return r[0], r[1], r[2], r[3]
@@ -111,34 +103,28 @@ func dotQ4x4VNNI(w *byte, xq *int8, xs *float32, nb int, r *[4]float32)
 // and F16C. Activations must
 // lie in [-127, 127], as QuantizeQ8Act produces.
 func DotQ8VNNI(w []byte, xq []int8, xs []float32) float32 {
-	nb := len(w) / Q8Bytes
+	nb := rowBlocks(w, Q8Bytes, xq, xs, 1)
 	if nb == 0 {
 		return 0
 	}
-	_ = xs[nb-1]
-	_ = xq[nb*QK-1]
 	return dotQ8VNNI(&w[0], &xq[0], &xs[0], nb)
 }
 
 // DotQ4VNNI is DotQ4 with AVX512_VNNI, AVX512VL, AVX2 and F16C; results as for DotQ8AVX2.
 func DotQ4VNNI(w []byte, xq []int8, xs []float32) float32 {
-	nb := len(w) / Q4Bytes
+	nb := rowBlocks(w, Q4Bytes, xq, xs, 1)
 	if nb == 0 {
 		return 0
 	}
-	_ = xs[nb-1]
-	_ = xq[nb*QK-1]
 	return dotQ4VNNI(&w[0], &xq[0], &xs[0], nb)
 }
 
 // DotQ8x4VNNI is DotQ8x4 with AVX512_VNNI, AVX512VL, AVX2 and F16C.
 func DotQ8x4VNNI(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
-	nb := len(w) / Q8Bytes
+	nb := rowBlocks(w, Q8Bytes, xq, xs, 4)
 	if nb == 0 {
 		return
 	}
-	_ = xs[4*nb-1]
-	_ = xq[4*nb*QK-1]
 	var r [4]float32
 	dotQ8x4VNNI(&w[0], &xq[0], &xs[0], nb, &r)
 	return r[0], r[1], r[2], r[3]
@@ -146,12 +132,10 @@ func DotQ8x4VNNI(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
 
 // DotQ4x4VNNI is DotQ4x4 with AVX512_VNNI, AVX512VL, AVX2 and F16C.
 func DotQ4x4VNNI(w []byte, xq []int8, xs []float32) (r0, r1, r2, r3 float32) {
-	nb := len(w) / Q4Bytes
+	nb := rowBlocks(w, Q4Bytes, xq, xs, 4)
 	if nb == 0 {
 		return
 	}
-	_ = xs[4*nb-1]
-	_ = xq[4*nb*QK-1]
 	var r [4]float32
 	dotQ4x4VNNI(&w[0], &xq[0], &xs[0], nb, &r)
 	return r[0], r[1], r[2], r[3]

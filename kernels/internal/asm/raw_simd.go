@@ -94,3 +94,16 @@ func quantSet(q8, q4 func([]byte, []int8, []float32) float32, q8x4, q4x4 func([]
 		},
 	}
 }
+
+// rowBlocks returns the number of bs-byte blocks of the weight row w after
+// checking that xq and xs hold rows activation rows of that many blocks
+// (the reads the reference makes by slicing), so that the assembly behind
+// a Dot… wrapper never reads past them.
+func rowBlocks(w []byte, bs int, xq []int8, xs []float32, rows int) int {
+	nb := len(w) / bs
+	if nb > 0 {
+		_ = xs[rows*nb-1]
+		_ = xq[rows*nb*QK-1]
+	}
+	return nb
+}
