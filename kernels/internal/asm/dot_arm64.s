@@ -114,6 +114,39 @@ axdone:
 	SCVTFWS R8, F10; \
 	FMADDS  F10, F20, F9, F20
 
+// DOT2SDOT: V4 += V0·V2 + V1·V3 per int32 lane (two SDOTs).
+#define DOT2SDOT \
+	WORD $0x4e829404 \
+	WORD $0x4e839424
+
+// Q8BLOCK / Q4BLOCK: one block's dot into F20 and the step to the next
+// block (R0 weights, R1 activations, R2 scales), with DOT the 2-register
+// integer dot step (DOT2SDOT or DOT2NEON). Q4BLOCK expects V14 = 15 and
+// V13 = 8 in every byte.
+#define Q8BLOCK(DOT) \
+	ADD    $2, R0, R6 \
+	VLD1   (R6), [V0.B16, V1.B16] \
+	VLD1.P 32(R1), [V2.B16, V3.B16] \
+	VEOR   V4.B16, V4.B16, V4.B16 \
+	DOT \
+	QSCALE \
+	QACC \
+	ADD    $34, R0
+
+#define Q4BLOCK(DOT) \
+	ADD    $2, R0, R6 \
+	VLD1   (R6), [V5.B16] \
+	VAND   V14.B16, V5.B16, V0.B16 \
+	VUSHR  $4, V5.B16, V1.B16 \
+	VSUB   V13.B16, V0.B16, V0.B16 \
+	VSUB   V13.B16, V1.B16, V1.B16 \
+	VLD1.P 32(R1), [V2.B16, V3.B16] \
+	VEOR   V4.B16, V4.B16, V4.B16 \
+	DOT \
+	QSCALE \
+	QACC \
+	ADD    $18, R0
+
 // func dotQ8SDOT(w *byte, xq *int8, xs *float32, nb int) float32
 TEXT ·dotQ8SDOT(SB), NOSPLIT, $0-36
 	MOVD w+0(FP), R0
@@ -124,15 +157,7 @@ TEXT ·dotQ8SDOT(SB), NOSPLIT, $0-36
 
 q8loop:
 	CBZ    R3, q8done
-	ADD    $2, R0, R6
-	VLD1   (R6), [V0.B16, V1.B16]
-	VLD1.P 32(R1), [V2.B16, V3.B16]
-	VEOR   V4.B16, V4.B16, V4.B16
-	WORD   $0x4e829404 // SDOT V4.4S, V0.16B, V2.16B
-	WORD   $0x4e839424 // SDOT V4.4S, V1.16B, V3.16B
-	QSCALE
-	QACC
-	ADD    $34, R0
+	Q8BLOCK(DOT2SDOT)
 	SUB    $1, R3
 	B      q8loop
 
@@ -152,19 +177,7 @@ TEXT ·dotQ4SDOT(SB), NOSPLIT, $0-36
 
 q4loop:
 	CBZ    R3, q4done
-	ADD    $2, R0, R6
-	VLD1   (R6), [V5.B16]
-	VAND   V14.B16, V5.B16, V0.B16
-	VUSHR  $4, V5.B16, V1.B16
-	VSUB   V13.B16, V0.B16, V0.B16
-	VSUB   V13.B16, V1.B16, V1.B16
-	VLD1.P 32(R1), [V2.B16, V3.B16]
-	VEOR   V4.B16, V4.B16, V4.B16
-	WORD   $0x4e829404 // SDOT V4.4S, V0.16B, V2.16B
-	WORD   $0x4e839424 // SDOT V4.4S, V1.16B, V3.16B
-	QSCALE
-	QACC
-	ADD    $18, R0
+	Q4BLOCK(DOT2SDOT)
 	SUB    $1, R3
 	B      q4loop
 
@@ -200,14 +213,7 @@ TEXT ·dotQ8NEON(SB), NOSPLIT, $0-36
 
 n8loop:
 	CBZ    R3, n8done
-	ADD    $2, R0, R6
-	VLD1   (R6), [V0.B16, V1.B16]
-	VLD1.P 32(R1), [V2.B16, V3.B16]
-	VEOR   V4.B16, V4.B16, V4.B16
-	DOT2NEON
-	QSCALE
-	QACC
-	ADD    $34, R0
+	Q8BLOCK(DOT2NEON)
 	SUB    $1, R3
 	B      n8loop
 
@@ -227,18 +233,7 @@ TEXT ·dotQ4NEON(SB), NOSPLIT, $0-36
 
 n4loop:
 	CBZ    R3, n4done
-	ADD    $2, R0, R6
-	VLD1   (R6), [V5.B16]
-	VAND   V14.B16, V5.B16, V0.B16
-	VUSHR  $4, V5.B16, V1.B16
-	VSUB   V13.B16, V0.B16, V0.B16
-	VSUB   V13.B16, V1.B16, V1.B16
-	VLD1.P 32(R1), [V2.B16, V3.B16]
-	VEOR   V4.B16, V4.B16, V4.B16
-	DOT2NEON
-	QSCALE
-	QACC
-	ADD    $18, R0
+	Q4BLOCK(DOT2NEON)
 	SUB    $1, R3
 	B      n4loop
 
