@@ -135,28 +135,31 @@ func (e *Engine) attnItems(worker, lo, hi int) {
 		qb := a.q[(i*a.H+g*gs)*hd:]
 		for j0 := first; j0 <= p; j0 += attnTile {
 			j1 := min(p+1, j0+attnTile)
-			// scores
-			if j0 >= a.pos0 { // the whole tile is keys of this batch
+			// scores: a tile of this batch's own keys in one call per head,
+			// otherwise (keys from the cache) one dot per key and head
+			batch := j0 >= a.pos0
+			if batch {
 				kt := a.k[(j0-a.pos0)*kvw+g*hd:]
 				for h := 0; h < gs; h++ {
 					scoreRows(scores[h*attnTile:h*attnTile+j1-j0], qb[h*hd:(h+1)*hd], kt, kvw, a.scale)
 				}
-			}
-			for j := j0; j < j1 && j0 < a.pos0; j++ {
-				for h := 0; h < gs; h++ {
-					qh := qb[h*hd : (h+1)*hd]
-					var s float32
-					if j >= a.pos0 {
-						s = dotF32(qh, a.k[(j-a.pos0)*kvw+g*hd:(j-a.pos0)*kvw+(g+1)*hd])
-					} else {
-						o := (j%c.Cap)*kvw + g*hd
-						if c.F32 {
-							s = dotF32(qh, c.k32[o:o+hd])
+			} else {
+				for j := j0; j < j1; j++ {
+					for h := 0; h < gs; h++ {
+						qh := qb[h*hd : (h+1)*hd]
+						var s float32
+						if j >= a.pos0 {
+							s = dotF32(qh, a.k[(j-a.pos0)*kvw+g*hd:(j-a.pos0)*kvw+(g+1)*hd])
 						} else {
-							s = dotF16(c.k16[o:o+hd], qh)
+							o := (j%c.Cap)*kvw + g*hd
+							if c.F32 {
+								s = dotF32(qh, c.k32[o:o+hd])
+							} else {
+								s = dotF16(c.k16[o:o+hd], qh)
+							}
 						}
+						scores[h*attnTile+j-j0] = s * a.scale
 					}
-					scores[h*attnTile+j-j0] = s * a.scale
 				}
 			}
 			// online softmax update, one rescale per tile
@@ -179,31 +182,33 @@ func (e *Engine) attnItems(worker, lo, hi int) {
 					ml[2*h+1] += pw
 				}
 			}
-			if j0 >= a.pos0 {
+			// the value sum, likewise
+			if batch {
 				vt := a.v[(j0-a.pos0)*kvw+g*hd:]
 				for h := 0; h < gs; h++ {
 					accumRows(acc[h*hd:(h+1)*hd], scores[h*attnTile:h*attnTile+j1-j0], vt, kvw)
 				}
-			}
-			for j := j0; j < j1 && j0 < a.pos0; j++ {
-				var v32 []float32
-				var v16 []uint16
-				if j >= a.pos0 {
-					v32 = a.v[(j-a.pos0)*kvw+g*hd : (j-a.pos0)*kvw+(g+1)*hd]
-				} else {
-					o := (j%c.Cap)*kvw + g*hd
-					if c.F32 {
-						v32 = c.v32[o : o+hd]
+			} else {
+				for j := j0; j < j1; j++ {
+					var v32 []float32
+					var v16 []uint16
+					if j >= a.pos0 {
+						v32 = a.v[(j-a.pos0)*kvw+g*hd : (j-a.pos0)*kvw+(g+1)*hd]
 					} else {
-						v16 = c.v16[o : o+hd]
+						o := (j%c.Cap)*kvw + g*hd
+						if c.F32 {
+							v32 = c.v32[o : o+hd]
+						} else {
+							v16 = c.v16[o : o+hd]
+						}
 					}
-				}
-				for h := 0; h < gs; h++ {
-					pw := scores[h*attnTile+j-j0]
-					if v16 != nil {
-						axpyF16(pw, v16, acc[h*hd:(h+1)*hd])
-					} else {
-						axpy(pw, v32, acc[h*hd:(h+1)*hd])
+					for h := 0; h < gs; h++ {
+						pw := scores[h*attnTile+j-j0]
+						if v16 != nil {
+							axpyF16(pw, v16, acc[h*hd:(h+1)*hd])
+						} else {
+							axpy(pw, v32, acc[h*hd:(h+1)*hd])
+						}
 					}
 				}
 			}
