@@ -3,8 +3,12 @@ package arch
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/x448/float16"
@@ -12,10 +16,11 @@ import (
 
 // This file holds an independent GGUF v3 reader (written for the test, it
 // shares no code with gguf.go) and checks our exports against the tensor
-// names, shapes and types llama.cpp's loaders create (src/llama-model.cpp,
-// load_tensors, cases LLM_ARCH_LFM2, LLM_ARCH_LLAMA and LLM_ARCH_QWEN3 at
-// llama.cpp commit 10e9780154365b191fb43ca4830659ef12def80f), and the
-// metadata keys its load_hparams reads.
+// names, shapes and types llama.cpp's loaders create (load_arch_tensors in
+// src/models/{lfm2,llama,qwen3,deci,openelm,step35,mamba2,granite-hybrid}.cpp
+// at llama.cpp commit d775b8967a46d8beb110d444aa3b8938179e0dd8), the
+// metadata keys their load_arch_hparams and the generic load_hparams read,
+// and the weight values against FillRow.
 
 type tReader struct {
 	b   []byte
@@ -186,69 +191,76 @@ type want struct {
 	quant bool
 }
 
-// expectLFM2 lists the tensors of llama.cpp's LLM_ARCH_LFM2 loader.
-func expectLFM2(s *Spec) []want {
-	d, V := uint64(s.Hidden), uint64(s.Vocab)
-	out := []want{
-		{"token_embd.weight", []uint64{d, V}, true},
-		{"token_embd_norm.weight", []uint64{d}, false},
-	}
-	for i, l := range s.Layers {
-		F := uint64(l.FFN)
-		p := fmt.Sprintf("blk.%d.", i)
-		out = append(out,
-			want{p + "ffn_norm.weight", []uint64{d}, false},
-			want{p + "ffn_gate.weight", []uint64{d, F}, true},
-			want{p + "ffn_down.weight", []uint64{F, d}, true},
-			want{p + "ffn_up.weight", []uint64{d, F}, true},
-			want{p + "attn_norm.weight", []uint64{d}, false})
-		if l.Mixer == MixerGQA {
-			hd := d / uint64(l.GQA.Heads) // llama.cpp: n_embd_head_k = n_embd / n_head
-			kv := uint64(l.GQA.KVHeads) * hd
-			out = append(out,
-				want{p + "attn_q_norm.weight", []uint64{hd}, false},
-				want{p + "attn_k_norm.weight", []uint64{hd}, false},
-				want{p + "attn_q.weight", []uint64{d, d}, true},
-				want{p + "attn_k.weight", []uint64{d, kv}, true},
-				want{p + "attn_v.weight", []uint64{d, kv}, true},
-				want{p + "attn_output.weight", []uint64{d, d}, true})
-		} else {
-			out = append(out,
-				want{p + "shortconv.conv.weight", []uint64{uint64(l.Conv.Kernel), d}, false},
-				want{p + "shortconv.in_proj.weight", []uint64{d, 3 * d}, true},
-				want{p + "shortconv.out_proj.weight", []uint64{d, d}, true})
-		}
+func u64(xs ...int) []uint64 {
+	out := make([]uint64, len(xs))
+	for i, x := range xs {
+		out[i] = uint64(x)
 	}
 	return out
 }
 
-// expectLlama lists the tensors of llama.cpp's LLM_ARCH_LLAMA loader
-// (qkNorm adds the two norms of LLM_ARCH_QWEN3).
-func expectLlama(s *Spec, qkNorm bool) []want {
-	d, V := uint64(s.Hidden), uint64(s.Vocab)
-	out := []want{
-		{"token_embd.weight", []uint64{d, V}, true},
-		{"output_norm.weight", []uint64{d}, false},
+// expectTensors lists the tensors llama.cpp's loader for fam creates for s,
+// transcribed from load_arch_tensors of src/models/<fam>.cpp.
+func expectTensors(s *Spec, fam string) []want {
+	d, V := s.Hidden, s.Vocab
+	out := []want{{"token_embd.weight", u64(d, V), true}}
+	if fam == "lfm2" {
+		out = append(out, want{"token_embd_norm.weight", u64(d), false}) // LLM_TENSOR_OUTPUT_NORM_LFM2
+	} else {
+		out = append(out, want{"output_norm.weight", u64(d), false})
+	}
+	if !s.TiedEmbeddings {
+		out = append(out, want{"output.weight", u64(d, V), true})
 	}
 	for i, l := range s.Layers {
-		a := l.GQA
-		F, hd := uint64(l.FFN), uint64(a.HeadDim)
-		q, kv := hd*uint64(a.Heads), hd*uint64(a.KVHeads)
 		p := fmt.Sprintf("blk.%d.", i)
-		out = append(out,
-			want{p + "attn_norm.weight", []uint64{d}, false},
-			want{p + "attn_q.weight", []uint64{d, q}, true},
-			want{p + "attn_k.weight", []uint64{d, kv}, true},
-			want{p + "attn_v.weight", []uint64{d, kv}, true},
-			want{p + "attn_output.weight", []uint64{q, d}, true},
-			want{p + "ffn_norm.weight", []uint64{d}, false},
-			want{p + "ffn_gate.weight", []uint64{d, F}, true},
-			want{p + "ffn_down.weight", []uint64{F, d}, true},
-			want{p + "ffn_up.weight", []uint64{d, F}, true})
-		if qkNorm {
-			out = append(out,
-				want{p + "attn_k_norm.weight", []uint64{hd}, false},
-				want{p + "attn_q_norm.weight", []uint64{hd}, false})
+		w := func(name string, quant bool, ne ...int) { out = append(out, want{p + name, u64(ne...), quant}) }
+		w("attn_norm.weight", false, d)
+		if l.FFN > 0 {
+			F := l.FFN
+			if fam == "lfm2" || fam == "step35" || fam == "granitehybrid" || fam == "llama" || fam == "qwen3" {
+				F = s.Layers[0].FFN // these loaders build every FFN from layer 0's width
+			}
+			w("ffn_norm.weight", false, d)
+			w("ffn_gate.weight", true, d, F)
+			w("ffn_up.weight", true, d, F)
+			w("ffn_down.weight", true, F, d)
+		}
+		switch l.Mixer {
+		case MixerConv:
+			w("shortconv.conv.weight", false, l.Conv.Kernel, d)
+			w("shortconv.in_proj.weight", true, d, 3*d)
+			w("shortconv.out_proj.weight", true, d, d)
+		case MixerGQA, MixerSWA:
+			a := l.attention()
+			hd := a.HeadDim
+			if fam == "lfm2" {
+				hd = d / a.Heads // lfm2: n_embd_head_k = n_embd / n_head
+			}
+			q, kv := a.Heads*hd, a.KVHeads*hd
+			if fam == "openelm" {
+				w("attn_qkv.weight", true, d, q+2*kv)
+			} else {
+				w("attn_q.weight", true, d, q)
+				w("attn_k.weight", true, d, kv)
+				w("attn_v.weight", true, d, kv)
+			}
+			w("attn_output.weight", true, q, d)
+			if a.QKNorm {
+				w("attn_q_norm.weight", false, hd)
+				w("attn_k_norm.weight", false, hd)
+			}
+		case MixerSSM:
+			m := l.SSM
+			din := m.Heads * m.HeadDim
+			w("ssm_in.weight", true, d, 2*din+2*m.State+m.Heads)
+			w("ssm_conv1d.weight", false, m.ConvKernel, din+2*m.State)
+			w("ssm_conv1d.bias", false, din+2*m.State)
+			w("ssm_dt.bias", false, m.Heads)
+			w("ssm_a", false, 1, m.Heads)
+			w("ssm_d", false, 1, m.Heads)
+			w("ssm_norm.weight", false, din, 1)
+			w("ssm_out.weight", true, din, d)
 		}
 	}
 	return out
@@ -287,59 +299,126 @@ func checkTensors(t *testing.T, f *tFile, exp []want, p Precision) {
 	}
 }
 
-// checkKeys verifies the metadata llama.cpp's load_hparams and vocab
-// loader read, with the GGUF types its get_key accepts.
+// checkKeys verifies the metadata the family's load_arch_hparams, the
+// generic load_hparams and the vocab loader read, with the GGUF types
+// their get_key/get_key_or_arr accept.
 func checkKeys(t *testing.T, f *tFile, s *Spec, fam string) {
 	t.Helper()
-	u32 := func(k string, v uint32) {
+	u32 := func(k string, v int) {
 		t.Helper()
-		if f.kvType[k] != 4 || f.kv[k] != v {
+		k = fam + "." + k
+		if f.kvType[k] != 4 || f.kv[k] != uint32(v) {
 			t.Errorf("%s = %v (type %d), want uint32 %d", k, f.kv[k], f.kvType[k], v)
 		}
 	}
 	f32 := func(k string, v float64) {
 		t.Helper()
+		k = fam + "." + k
 		if f.kvType[k] != 6 || f.kv[k] != float32(v) {
 			t.Errorf("%s = %v (type %d), want float32 %v", k, f.kv[k], f.kvType[k], v)
 		}
 	}
+	arr := func(k string, v func(l Layer) any) {
+		t.Helper()
+		k = fam + "." + k
+		got, _ := f.kv[k].([]any)
+		if f.kvType[k] != 9 || len(got) != len(s.Layers) {
+			t.Errorf("%s = %v (type %d), want an array of %d", k, f.kv[k], f.kvType[k], len(s.Layers))
+			return
+		}
+		for i, l := range s.Layers {
+			if w := v(l); got[i] != w {
+				t.Errorf("%s[%d] = %v (%T), want %v (%T)", k, i, got[i], got[i], w, w)
+			}
+		}
+	}
+	absent := func(k string) {
+		t.Helper()
+		if _, ok := f.kv[fam+"."+k]; ok {
+			t.Errorf("%s.%s is written; the family needs it absent", fam, k)
+		}
+	}
+	heads := func(l Layer) any {
+		if a := l.attention(); a != nil {
+			return uint32(a.Heads)
+		}
+		return uint32(0)
+	}
+	kvHeads := func(l Layer) any { // 0 marks a recurrent layer
+		if a := l.attention(); a != nil {
+			return uint32(a.KVHeads)
+		}
+		return uint32(0)
+	}
 	if f.kv["general.architecture"] != fam {
 		t.Errorf("general.architecture = %v, want %s", f.kv["general.architecture"], fam)
 	}
-	u32(fam+".context_length", uint32(s.MaxContext))
-	u32(fam+".embedding_length", uint32(s.Hidden))
-	u32(fam+".block_count", uint32(len(s.Layers)))
-	u32(fam+".feed_forward_length", uint32(s.Layers[0].FFN))
-	f32(fam+".attention.layer_norm_rms_epsilon", s.NormEps)
-	var a *Attention
-	for _, l := range s.Layers {
-		if l.Mixer == MixerGQA {
-			a = l.GQA
-			break
+	u32("context_length", s.MaxContext)
+	u32("embedding_length", s.Hidden)
+	u32("block_count", len(s.Layers))
+	f32("attention.layer_norm_rms_epsilon", s.NormEps)
+	a := s.firstAttention()
+	switch fam {
+	case "lfm2":
+		u32("feed_forward_length", s.Layers[0].FFN)
+		u32("attention.head_count", a.Heads)
+		f32("rope.freq_base", a.RopeTheta)
+		u32("shortconv.l_cache", s.firstConvKernel())
+		arr("attention.head_count_kv", kvHeads)
+		if w := s.firstWindow(); w > 0 {
+			u32("attention.sliding_window", w)
+		} else {
+			absent("attention.sliding_window")
 		}
+	case "llama", "qwen3", "deci", "openelm", "step35", "granitehybrid":
+		if fam == "deci" || fam == "openelm" {
+			arr("feed_forward_length", func(l Layer) any { return uint32(l.FFN) })
+		} else {
+			u32("feed_forward_length", s.Layers[0].FFN)
+		}
+		switch fam {
+		case "llama", "qwen3":
+			u32("attention.head_count", a.Heads)
+			u32("attention.head_count_kv", a.KVHeads)
+		case "granitehybrid":
+			u32("attention.head_count", a.Heads)
+			arr("attention.head_count_kv", kvHeads)
+		default:
+			arr("attention.head_count", heads)
+			arr("attention.head_count_kv", kvHeads)
+		}
+		u32("attention.key_length", a.HeadDim)
+		u32("attention.value_length", a.HeadDim)
+		f32("rope.freq_base", a.RopeTheta)
+		if fam == "step35" {
+			// step35 halves rope.dimension_count for full-attention layers.
+			u32("rope.dimension_count", 2*a.HeadDim)
+			u32("rope.dimension_count_swa", a.HeadDim)
+			f32("rope.freq_base_swa", a.RopeTheta)
+			u32("expert_feed_forward_length", 0)
+			u32("attention.sliding_window", s.firstWindow())
+			arr("attention.sliding_window_pattern", func(l Layer) any { return l.Mixer == MixerSWA })
+		} else {
+			u32("rope.dimension_count", a.HeadDim)
+		}
+		if fam == "granitehybrid" {
+			if f.kvType[fam+".rope.scaling.finetuned"] != 7 || f.kv[fam+".rope.scaling.finetuned"] != true {
+				t.Errorf("rope.scaling.finetuned = %v, want bool true (RoPE on)", f.kv[fam+".rope.scaling.finetuned"])
+			}
+			for _, k := range []string{"logit_scale", "residual_scale", "embedding_scale", "attention.scale"} {
+				absent(k) // each would scale away from our math
+			}
+		}
+	case "mamba2":
+		u32("feed_forward_length", 0)
+		u32("attention.head_count", 0)
 	}
-	u32(fam+".attention.head_count", uint32(a.Heads))
-	f32(fam+".rope.freq_base", a.RopeTheta)
-	if fam == "lfm2" {
-		u32(fam+".shortconv.l_cache", 3)
-		arr, _ := f.kv[fam+".attention.head_count_kv"].([]any)
-		if len(arr) != len(s.Layers) {
-			t.Fatalf("head_count_kv has %d entries, want %d", len(arr), len(s.Layers))
-		}
-		for i, l := range s.Layers {
-			w := uint32(0) // llama.cpp marks recurrent layers by 0 KV heads
-			if l.Mixer == MixerGQA {
-				w = uint32(l.GQA.KVHeads)
-			}
-			if arr[i] != w {
-				t.Errorf("head_count_kv[%d] = %v, want %d", i, arr[i], w)
-			}
-		}
-	} else {
-		u32(fam+".attention.head_count_kv", uint32(a.KVHeads))
-		u32(fam+".attention.key_length", uint32(a.HeadDim))
-		u32(fam+".attention.value_length", uint32(a.HeadDim))
-		u32(fam+".rope.dimension_count", uint32(a.HeadDim))
+	if m := s.firstSSM(); m != nil {
+		u32("ssm.conv_kernel", m.ConvKernel)
+		u32("ssm.inner_size", m.Heads*m.HeadDim)
+		u32("ssm.state_size", m.State)
+		u32("ssm.time_step_rank", m.Heads) // = number of SSM heads
+		u32("ssm.group_count", 1)
 	}
 	if f.kv["tokenizer.ggml.model"] != "llama" {
 		t.Errorf("tokenizer.ggml.model = %v", f.kv["tokenizer.ggml.model"])
@@ -360,8 +439,9 @@ func checkKeys(t *testing.T, f *tFile, s *Spec, fam string) {
 	if toks[1] != "<s>" || toks[2] != "</s>" || toks[3+'\n'] != "<0x0A>" {
 		t.Errorf("special tokens %v %v %v", toks[1], toks[2], toks[3+'\n'])
 	}
-	u32("tokenizer.ggml.bos_token_id", 1)
-	u32("tokenizer.ggml.eos_token_id", 2)
+	if f.kv["tokenizer.ggml.bos_token_id"] != uint32(1) || f.kv["tokenizer.ggml.eos_token_id"] != uint32(2) {
+		t.Errorf("bos/eos = %v/%v", f.kv["tokenizer.ggml.bos_token_id"], f.kv["tokenizer.ggml.eos_token_id"])
+	}
 }
 
 // headerOnly keeps the first limit bytes written and counts the rest.
@@ -396,12 +476,7 @@ func TestGGUFPresetsMatchLlamaCpp(t *testing.T) {
 				t.Fatal(err)
 			}
 			f := readGGUF(t, h.buf.Bytes(), h.n)
-			switch c.fam {
-			case "lfm2":
-				checkTensors(t, f, expectLFM2(s), Q4_0)
-			default:
-				checkTensors(t, f, expectLlama(s, c.fam == "qwen3"), Q4_0)
-			}
+			checkTensors(t, f, expectTensors(s, c.fam), Q4_0)
 			checkKeys(t, f, s, c.fam)
 			var end uint64
 			for _, tt := range f.tensors {
@@ -425,6 +500,43 @@ func tinyLFM2() *Spec {
 			{Mixer: MixerGQA, GQA: &Attention{Heads: 4, KVHeads: 2, HeadDim: 16, QKNorm: true, RopeTheta: 1e6}, FFN: 96},
 			{Mixer: MixerConv, Conv: &Conv{Kernel: 3}, FFN: 96},
 		}}
+}
+
+// exportSpecs reads testdata/export/*.json, one spec per newly mapped
+// block type (docs/arch.md §8), keyed by name.
+func exportSpecs(t *testing.T) map[string]*Spec {
+	t.Helper()
+	paths, err := filepath.Glob(filepath.Join("testdata", "export", "*.json"))
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no export specs: %v", err)
+	}
+	out := map[string]*Spec{}
+	for _, p := range paths {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := ParseValid(b)
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		out[s.Name] = s
+	}
+	return out
+}
+
+// wantFamilies is the family each export spec maps to, per format ("" =
+// refused; the reason is checked in TestExportRefusals).
+var wantFamilies = map[string]struct{ gguf, hf string }{
+	"lfm2-swa":          {"lfm2", ""},
+	"lfm2-kv-heads":     {"lfm2", ""},
+	"gqa-widths":        {"deci", ""},
+	"gqa-widths-qknorm": {"openelm", ""},
+	"gqa-swa":           {"step35", "qwen3"},
+	"gqa-swa-plain":     {"step35", "ministral"},
+	"gqa-swa-mixed":     {"step35", ""},
+	"ssm":               {"mamba2", "mamba2"},
+	"ssm-gqa":           {"granitehybrid", "granitemoehybrid"},
 }
 
 // dequant decodes one tensor's data with an independent implementation of
@@ -464,9 +576,104 @@ func dequant(raw []byte, typ uint32, n int) []float32 {
 	return out
 }
 
-// TestGGUFDataRoundTrip writes a tiny spec at every precision, decodes
-// every tensor and compares with the FillRow values within each
-// format's rounding bound; it also checks determinism per seed.
+// expectedValues is what a GGUF tensor of family fam must hold, built from
+// FillRow of our tensors by the layout rules llama.cpp expects, stated here
+// independently of gguf.go: lfm2 names the final norm token_embd_norm;
+// openelm stores q, k, v rows in one attn_qkv; the NORM-RoPE families
+// (llama, deci, granitehybrid) rotate adjacent pairs (2j, 2j+1) where we
+// rotate (j, j+hd/2) at the same frequency, so their q/k row 2j of a head
+// is our row j and row 2j+1 is our row j+hd/2; ssm_a holds A = -exp(A_log).
+func expectedValues(s *Spec, fam, name string, seed uint64) []float32 {
+	byName := map[string]Tensor{}
+	for _, tn := range s.Tensors() {
+		byName[tn.Name] = tn
+	}
+	rows := func(tn Tensor, order func(r int) int) []float32 {
+		row := tn.Shape[len(tn.Shape)-1]
+		n := int(tn.Elements())
+		out := make([]float32, n)
+		for r := 0; r < n/row; r++ {
+			FillRow(tn, seed, order(r), out[r*row:(r+1)*row])
+		}
+		return out
+	}
+	same := func(r int) int { return r }
+	if fam == "lfm2" && name == "token_embd_norm.weight" {
+		name = "output_norm.weight"
+	}
+	if strings.HasSuffix(name, "attn_qkv.weight") {
+		p := strings.TrimSuffix(name, "attn_qkv.weight")
+		var out []float32
+		for _, part := range []string{"attn_q.weight", "attn_k.weight", "attn_v.weight"} {
+			out = append(out, rows(byName[p+part], same)...)
+		}
+		return out
+	}
+	tn := byName[name]
+	norm := fam == "llama" || fam == "deci" || fam == "granitehybrid"
+	if norm && (strings.HasSuffix(name, ".attn_q.weight") || strings.HasSuffix(name, ".attn_k.weight")) {
+		hd := s.Layers[tn.Layer].attention().HeadDim
+		return rows(tn, func(r int) int {
+			head, i := r/hd, r%hd
+			if i%2 == 0 {
+				return head*hd + i/2
+			}
+			return head*hd + i/2 + hd/2
+		})
+	}
+	v := rows(tn, same)
+	if strings.HasSuffix(name, ".ssm_a") {
+		for i, x := range v {
+			v[i] = -float32(math.Exp(float64(x)))
+		}
+	}
+	return v
+}
+
+// checkData decodes every tensor of f and compares it with expectedValues
+// within each format's rounding bound.
+func checkData(t *testing.T, f *tFile, s *Spec, fam string, seed uint64) {
+	t.Helper()
+	for _, tt := range f.tensors {
+		n := 1
+		for _, x := range tt.ne {
+			n *= int(x)
+		}
+		got := dequant(f.raw[f.data+int(tt.offset):], tt.typ, n)
+		ref := expectedValues(s, fam, tt.name, seed)
+		if len(ref) != n {
+			t.Fatalf("%s: %d values, expected %d", tt.name, n, len(ref))
+		}
+		for i := range n {
+			var bound float64
+			switch tt.typ {
+			case 0:
+				bound = 1e-6 * math.Abs(float64(ref[i])) // -exp computed in float64 and rounded
+			case 1:
+				bound = 1e-3*math.Abs(float64(ref[i])) + 3e-8 // half the f16 subnormal step
+			case 8, 2:
+				blk := ref[i/32*32 : i/32*32+32]
+				var amax float64
+				for _, v := range blk {
+					amax = max(amax, math.Abs(float64(v)))
+				}
+				if tt.typ == 8 {
+					bound = amax/127/2 + 1e-3*amax // rounding + f16 scale
+				} else {
+					// x/d spans [-8, 8] but codes stop at 7: the top
+					// half-step clamps, so the error reaches d = amax/8.
+					bound = amax/8 + 1e-3*amax
+				}
+			}
+			if diff := math.Abs(float64(got[i] - ref[i])); diff > bound {
+				t.Fatalf("%s[%d] = %v, want %v ± %v", tt.name, i, got[i], ref[i], bound)
+			}
+		}
+	}
+}
+
+// TestGGUFDataRoundTrip writes a tiny lfm2 spec at every precision, checks
+// determinism per seed, and decodes every tensor against FillRow.
 func TestGGUFDataRoundTrip(t *testing.T) {
 	s := tinyLFM2()
 	if err := s.Validate(); err != nil {
@@ -487,43 +694,59 @@ func TestGGUFDataRoundTrip(t *testing.T) {
 				t.Error("different seeds gave the same file")
 			}
 			f := readGGUF(t, a.Bytes(), int64(a.Len()))
-			checkTensors(t, f, expectLFM2(s), p)
+			checkTensors(t, f, expectTensors(s, "lfm2"), p)
 			checkKeys(t, f, s, "lfm2")
-			byName := map[string]Tensor{}
-			for _, tn := range s.Tensors() {
-				byName[GGUFTensorName(tn, FamilyLFM2)] = tn
+			checkData(t, f, s, "lfm2", 7)
+		})
+	}
+}
+
+// TestGGUFFamiliesMatchLlamaCpp exports every spec of testdata/export (and
+// a small all-gqa llama spec, whose q/k rows are reordered for NORM RoPE)
+// and checks the family, every tensor, key and weight value.
+func TestGGUFFamiliesMatchLlamaCpp(t *testing.T) {
+	specs := exportSpecs(t)
+	llama := &Spec{Name: "llama-small", Vocab: 300, Hidden: 64, TiedEmbeddings: false, NormEps: 1e-6, MaxContext: 128}
+	for range 2 {
+		llama.Layers = append(llama.Layers, Layer{Mixer: MixerGQA, GQA: &Attention{Heads: 4, KVHeads: 2, HeadDim: 16, RopeTheta: 5e5}, FFN: 96})
+	}
+	specs[llama.Name] = llama
+	fams := map[string]string{llama.Name: "llama"}
+	for n, w := range wantFamilies {
+		if w.gguf != "" {
+			fams[n] = w.gguf
+		}
+	}
+	for name, s := range specs {
+		fam, ok := fams[name]
+		if !ok {
+			t.Errorf("%s: no expected family in wantFamilies", name)
+			continue
+		}
+		t.Run(name, func(t *testing.T) {
+			got, err := s.GGUFFamily()
+			if err != nil || string(got) != fam {
+				t.Fatalf("GGUFFamily = %q, %v; want %s", got, err, fam)
 			}
-			for _, tt := range f.tensors {
-				tn := byName[tt.name]
-				n := int(tn.Elements())
-				got := dequant(f.raw[f.data+int(tt.offset):], tt.typ, n)
-				ref := make([]float32, n)
-				row := tn.Shape[len(tn.Shape)-1]
-				for r := 0; r < n/row; r++ {
-					FillRow(tn, 7, r, ref[r*row:(r+1)*row])
+			for _, p := range []Precision{Q8_0, F32} {
+				var buf bytes.Buffer
+				if err := s.WriteGGUF(&buf, p, 3); err != nil {
+					t.Fatal(err)
 				}
-				for i := range n {
-					var bound float64
-					switch tt.typ {
-					case 1:
-						bound = 1e-3*math.Abs(float64(ref[i])) + 3e-8 // half the f16 subnormal step
-					case 8, 2:
-						blk := ref[i/32*32 : i/32*32+32]
-						var amax float64
-						for _, v := range blk {
-							amax = max(amax, math.Abs(float64(v)))
-						}
-						if tt.typ == 8 {
-							bound = amax/127/2 + 1e-3*amax // rounding + f16 scale
-						} else {
-							// x/d spans [-8, 8] but codes stop at 7: the top
-							// half-step clamps, so the error reaches d = amax/8.
-							bound = amax/8 + 1e-3*amax
-						}
+				f := readGGUF(t, buf.Bytes(), int64(buf.Len()))
+				checkTensors(t, f, expectTensors(s, fam), p)
+				checkKeys(t, f, s, fam)
+				checkData(t, f, s, fam, 3)
+				var elems int64
+				for _, tt := range f.tensors {
+					n := int64(1)
+					for _, x := range tt.ne {
+						n *= int64(x)
 					}
-					if diff := math.Abs(float64(got[i] - ref[i])); diff > bound {
-						t.Fatalf("%s[%d] (row len %d) = %v, want %v ± %v", tt.name, i, row, got[i], ref[i], bound)
-					}
+					elems += n
+				}
+				if elems != s.Params().Total {
+					t.Errorf("%s: file holds %d weights, Params().Total = %d", p, elems, s.Params().Total)
 				}
 			}
 		})
@@ -534,13 +757,13 @@ func TestGGUFDataRoundTrip(t *testing.T) {
 func TestGGUFRejects(t *testing.T) {
 	s := tinyLFM2()
 	s.Vocab = 100
-	if err := s.WriteGGUF(&bytes.Buffer{}, Q8_0, 1); err == nil {
-		t.Error("vocab 100 accepted")
+	if err := s.WriteGGUF(&bytes.Buffer{}, Q8_0, 1); !errors.Is(err, ErrNotExportable) {
+		t.Errorf("vocab 100: %v", err)
 	}
 	s = tinyLFM2()
-	s.Layers[1] = Layer{Mixer: MixerSWA, SWA: &SWA{Attention: *s.Layers[1].GQA, Window: 32}, FFN: 96}
-	if err := s.WriteGGUF(&bytes.Buffer{}, Q8_0, 1); err == nil {
-		t.Error("swa accepted")
+	s.Layers[1] = Layer{Mixer: MixerLinearAttn, LinearAttn: &LinearAttn{Heads: 2, HeadDim: 32}, FFN: 96}
+	if err := s.WriteGGUF(&bytes.Buffer{}, Q8_0, 1); !errors.Is(err, ErrNotExportable) {
+		t.Errorf("linear_attn: %v", err)
 	}
 	if err := tinyLFM2().WriteGGUF(&bytes.Buffer{}, "q5_k", 1); err == nil {
 		t.Error("unknown precision accepted")

@@ -3,7 +3,6 @@ package arch
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
 	"flag"
 	"math"
 	"os"
@@ -120,11 +119,20 @@ func TestHFConfigLFM2Released(t *testing.T) {
 	}
 }
 
-// TestHFConfigGolden compares every preset's export with testdata/hf/<name>.json
+// TestHFConfigGolden compares the export of every preset and of every
+// HF-exportable spec in testdata/export with testdata/hf/<name>.json
 // (go test ./arch -run HFConfigGolden -update rewrites them).
 func TestHFConfigGolden(t *testing.T) {
+	specs := map[string]*Spec{}
 	for _, n := range PresetNames() {
-		s, _ := Preset(n)
+		specs[n], _ = Preset(n)
+	}
+	for n, s := range exportSpecs(t) {
+		if wantFamilies[n].hf != "" {
+			specs[n] = s
+		}
+	}
+	for n, s := range specs {
 		got, err := s.HFConfig()
 		if err != nil {
 			t.Fatalf("%s: %v", n, err)
@@ -171,65 +179,5 @@ func TestHFConfigBaselines(t *testing.T) {
 				t.Errorf("%s: %s = %v, want %v", c.preset, k, m[k], v)
 			}
 		}
-	}
-}
-
-func TestFamilyErrors(t *testing.T) {
-	cases := map[string]struct {
-		mod  func(s *Spec)
-		want string
-	}{
-		"swa": {func(s *Spec) {
-			s.Layers[1] = Layer{Mixer: MixerSWA, SWA: &SWA{Attention: *s.Layers[1].GQA, Window: 8}, FFN: 96}
-		}, `layers[1].mixer: "swa" has no`},
-		"ssm": {func(s *Spec) {
-			s.Layers[0] = Layer{Mixer: MixerSSM, SSM: &SSM{Heads: 4, HeadDim: 32, State: 16, Expand: 2, ConvKernel: 4}, FFN: 96}
-		}, `layers[0].mixer: "ssm"`},
-		"linear_attn": {func(s *Spec) {
-			s.Layers[2] = Layer{Mixer: MixerLinearAttn, LinearAttn: &LinearAttn{Heads: 2, HeadDim: 32}, FFN: 96}
-		}, `layers[2].mixer: "linear_attn"`},
-		"no ffn":      {func(s *Spec) { s.Layers[1].FFN = 0 }, "layers[1].ffn: 0"},
-		"ffn differs": {func(s *Spec) { s.Layers[2].FFN = 128 }, "layers[2].ffn: 128 differs"},
-		"kernel":      {func(s *Spec) { s.Layers[2].Conv.Kernel = 4 }, "layers[2].conv.kernel: 4 differs"},
-		"no qk norm":  {func(s *Spec) { s.Layers[1].GQA.QKNorm = false }, "layers[1].gqa.qk_norm"},
-		"heads mixed": {func(s *Spec) {
-			g := *s.Layers[1].GQA
-			g.KVHeads = 4
-			s.Layers[0] = Layer{Mixer: MixerGQA, GQA: &g, FFN: 96}
-		}, "layers[1].gqa: head configuration differs from layers[0].gqa"},
-		"head width": {func(s *Spec) { s.Layers[1].GQA.HeadDim = 32 }, "layers[1].gqa.head_dim: heads·head_dim = 128 must equal hidden 64"},
-	}
-	for name, c := range cases {
-		s := tinyLFM2()
-		c.mod(s)
-		if err := s.Validate(); err != nil {
-			t.Fatalf("%s: %v", name, err)
-		}
-		_, err := s.HFConfig()
-		if err == nil || !errors.Is(err, ErrNotExportable) || !bytes.Contains([]byte(err.Error()), []byte(c.want)) {
-			t.Errorf("%s: error %v, want %q", name, err, c.want)
-		}
-	}
-	// All-GQA with QK-norm is qwen3, also when heads·head_dim = hidden.
-	s := tinyLFM2()
-	s.Layers[0] = s.Layers[1]
-	s.Layers[2] = s.Layers[1]
-	if f, err := s.Family(); err != nil || f != FamilyQwen3 {
-		t.Errorf("all-attention qk-norm spec: %v %v", f, err)
-	}
-	s.Layers[0].GQA = &Attention{Heads: 4, KVHeads: 2, HeadDim: 16, RopeTheta: 1e6}
-	s.Layers[1].GQA, s.Layers[2].GQA = s.Layers[0].GQA, s.Layers[0].GQA
-	if f, err := s.Family(); err != nil || f != FamilyLlama {
-		t.Errorf("all-attention spec without qk-norm: %v %v", f, err)
-	}
-	// All-conv is an lfm2 HF config, but llama.cpp cannot run it.
-	s = tinyLFM2()
-	s.Layers[1] = s.Layers[0]
-	b, err := s.HFConfig()
-	if err != nil || !bytes.Contains(b, []byte(`"conv_L_cache": 3`)) {
-		t.Errorf("all-conv HF config: %v\n%s", err, b)
-	}
-	if err := s.WriteGGUF(&bytes.Buffer{}, Q8_0, 1); !errors.Is(err, ErrNotExportable) {
-		t.Errorf("all-conv GGUF: %v", err)
 	}
 }

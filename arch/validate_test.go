@@ -292,10 +292,15 @@ func FuzzParseValidate(f *testing.F) {
 		if r.Hash() != s.Hash() {
 			t.Fatal("hash changed by a JSON round trip")
 		}
-		if _, err := s.Family(); err == nil {
+		if err := Exportable(s, FormatHF); err == nil {
 			if _, err := s.HFConfig(); err != nil {
-				t.Fatalf("Family accepted but HFConfig failed: %v", err)
+				t.Fatalf("Exportable(hf) accepted but HFConfig failed: %v", err)
 			}
+		} else if !errors.Is(err, ErrNotExportable) {
+			t.Fatalf("Exportable(hf) of a valid spec: %v", err)
+		}
+		if err := Exportable(s, FormatGGUF); err != nil && !errors.Is(err, ErrNotExportable) {
+			t.Fatalf("Exportable(gguf) of a valid spec: %v", err)
 		}
 	})
 }

@@ -146,13 +146,15 @@ func TestExport(t *testing.T) {
 		t.Error("gguf export differs from arch.WriteGGUF")
 	}
 
-	// A spec no format can express leaves no file behind.
-	swa := strings.Replace(strings.Replace(tinySpec, `"mixer": "gqa", "gqa"`, `"mixer": "swa", "swa"`, 1), `"rope_theta": 1e6}`, `"rope_theta": 1e6, "window": 8}`, 1)
-	_ = os.WriteFile(spec, []byte(swa), 0o644)
-	out = filepath.Join(dir, "swa.gguf")
+	// A spec no format can express leaves no file behind, and the error
+	// names the layer and why.
+	lin := strings.Replace(tinySpec, `{"mixer": "gqa", "gqa": {"heads": 4, "kv_heads": 2, "head_dim": 16, "qk_norm": true, "rope_theta": 1e6}, "ffn": 96}`,
+		`{"mixer": "linear_attn", "linear_attn": {"heads": 4, "head_dim": 16}, "ffn": 96}`, 1)
+	_ = os.WriteFile(spec, []byte(lin), 0o644)
+	out = filepath.Join(dir, "lin.gguf")
 	code, _, errs := runArch(t, "export", spec, "--format", "gguf", "-o", out)
-	if code != 1 || !strings.Contains(errs, `"swa" has no`) {
-		t.Errorf("swa gguf export: exit %d, %s", code, errs)
+	if code != 1 || !strings.Contains(errs, `layers[1].mixer: linear_attn: no llama.cpp family`) {
+		t.Errorf("linear_attn gguf export: exit %d, %s", code, errs)
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("failed export left a file")
