@@ -2,6 +2,7 @@ package archcmd
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -10,35 +11,101 @@ import (
 	"time"
 )
 
-// TestLlamaBenchOptIn exports lfm2-350m and llama-3.2-1b as q4_0 GGUF and
-// runs llama.cpp's llama-bench on them ("-p 16 -n 4"). It is opt-in: set
-// HIL_LLAMA_BENCH to a llama-bench binary (built from llama.cpp outside this
-// repository; verified with commit 10e9780154365b191fb43ca4830659ef12def80f).
+// benchRow is the part of one llama-bench "-o json" record the test reads
+// (tools/llama-bench/llama-bench.cpp, json_printer and test::get_fields).
+type benchRow struct {
+	ModelType string  `json:"model_type"`
+	NParams   int64   `json:"model_n_params"`
+	NPrompt   int     `json:"n_prompt"`
+	NGen      int     `json:"n_gen"`
+	AvgTS     float64 `json:"avg_ts"`
+}
+
+// TestLlamaBenchOptIn exports as q4_0 GGUF the lfm2-350m and llama-3.2-1b
+// presets and every spec of arch/testdata/export that has a llama.cpp
+// family (one per newly mapped block type: lfm2 with sliding window and
+// per-layer KV heads, deci, openelm, step35, mamba2, granitehybrid), runs
+// llama.cpp's llama-bench on each ("-p 16 -n 4 -r 1 -o json"), and checks
+// that both tests ran, that llama.cpp names the expected architecture, and
+// that its parameter count equals arch's Params().Total. It is opt-in:
+// set HIL_LLAMA_BENCH to a llama-bench binary (built from llama.cpp outside
+// this repository; verified with commit
+// d775b8967a46d8beb110d444aa3b8938179e0dd8). Run it under
+// flock /tmp/hil-bench.lock when other benchmarks share the machine.
 func TestLlamaBenchOptIn(t *testing.T) {
 	bench := os.Getenv("HIL_LLAMA_BENCH")
 	if bench == "" {
 		t.Skip("set HIL_LLAMA_BENCH=/path/to/llama-bench to run llama.cpp on our GGUF exports")
 	}
-	dir := t.TempDir()
-	for _, c := range []struct{ preset, label string }{
-		{"lfm2-350m", "lfm2 350M Q4_0"},
-		{"llama-3.2-1b", "llama 1B Q4_0"},
-	} {
-		path := filepath.Join(dir, c.preset+".gguf")
-		if code, _, errs := runArch(t, "export", c.preset, "--format", "gguf", "--precision", "q4_0", "-o", path); code != 0 {
-			t.Fatalf("%s: export: %s", c.preset, errs)
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
-		out, err := exec.CommandContext(ctx, bench, "-m", path, "-p", "16", "-n", "4", "-r", "1").CombinedOutput()
-		cancel()
-		if err != nil {
-			t.Fatalf("%s: llama-bench: %v\n%s", c.preset, err, out)
-		}
-		for _, want := range []string{c.label, "pp16", "tg4"} {
-			if !strings.Contains(string(out), want) {
-				t.Errorf("%s: llama-bench output lacks %q:\n%s", c.preset, want, out)
-			}
-		}
-		os.Remove(path)
+	type job struct{ ref, name string }
+	jobs := []job{{"lfm2-350m", "lfm2-350m"}, {"llama-3.2-1b", "llama-3.2-1b"}}
+	specs, err := filepath.Glob(filepath.Join("..", "..", "..", "..", "arch", "testdata", "export", "*.json"))
+	if err != nil || len(specs) == 0 {
+		t.Fatalf("no export specs: %v", err)
 	}
+	for _, p := range specs {
+		jobs = append(jobs, job{p, strings.TrimSuffix(filepath.Base(p), ".json")})
+	}
+	dir := t.TempDir()
+	ran := 0
+	for _, j := range jobs {
+		s, err := load(j.ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fam, err := s.GGUFFamily()
+		if err != nil {
+			t.Logf("%s: not exportable to GGUF (checked in arch): %v", j.name, err)
+			continue
+		}
+		t.Run(j.name, func(t *testing.T) {
+			path := filepath.Join(dir, j.name+".gguf")
+			if code, _, errs := runArch(t, "export", j.ref, "--format", "gguf", "--precision", "q4_0", "--seed", "1", "-o", path); code != 0 {
+				t.Fatalf("export: %s", errs)
+			}
+			defer os.Remove(path)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, bench, "-m", path, "-p", "16", "-n", "4", "-r", "1", "-o", "json")
+			var stderr strings.Builder
+			cmd.Stderr = &stderr
+			out, err := cmd.Output()
+			if err != nil {
+				t.Fatalf("llama-bench: %v\n%s", err, tail(stderr.String(), 4000))
+			}
+			var rows []benchRow
+			if err := json.Unmarshal(out, &rows); err != nil {
+				t.Fatalf("llama-bench JSON: %v\n%s", err, out)
+			}
+			var pp, tg bool
+			for _, r := range rows {
+				if !strings.HasPrefix(r.ModelType, string(fam)+" ") {
+					t.Errorf("model_type %q, want architecture %s", r.ModelType, fam)
+				}
+				if r.NParams != s.Params().Total {
+					t.Errorf("llama.cpp counts %d parameters, arch.Params().Total = %d", r.NParams, s.Params().Total)
+				}
+				if r.AvgTS <= 0 {
+					t.Errorf("test pp%d/tg%d: %v t/s", r.NPrompt, r.NGen, r.AvgTS)
+				}
+				pp = pp || (r.NPrompt == 16 && r.NGen == 0)
+				tg = tg || (r.NPrompt == 0 && r.NGen == 4)
+				t.Logf("%s: %s, %d params, pp%d tg%d: %.1f t/s", j.name, r.ModelType, r.NParams, r.NPrompt, r.NGen, r.AvgTS)
+			}
+			if !pp || !tg {
+				t.Errorf("llama-bench ran pp16 %v, tg4 %v:\n%s", pp, tg, out)
+			}
+		})
+		ran++
+	}
+	if ran < 8 {
+		t.Errorf("only %d exports ran; every newly mapped block type should", ran)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
