@@ -9,12 +9,15 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hilsearch/hilsearch/arch"
 )
 
 // benchRow is the part of one llama-bench "-o json" record the test reads
 // (tools/llama-bench/llama-bench.cpp, json_printer and test::get_fields).
 type benchRow struct {
 	ModelType string  `json:"model_type"`
+	Size      int64   `json:"model_size"`
 	NParams   int64   `json:"model_n_params"`
 	NPrompt   int     `json:"n_prompt"`
 	NGen      int     `json:"n_gen"`
@@ -27,7 +30,8 @@ type benchRow struct {
 // per-layer KV heads, deci, openelm, step35, mamba2, granitehybrid), runs
 // llama.cpp's llama-bench on each ("-p 16 -n 4 -r 1 -o json"), and checks
 // that both tests ran, that llama.cpp names the expected architecture, and
-// that its parameter count equals arch's Params().Total. It is opt-in:
+// that its parameter count and model size equal arch's Params().Total and
+// WeightBytes(q4_0). It is opt-in:
 // set HIL_LLAMA_BENCH to a llama-bench binary (built from llama.cpp outside
 // this repository; verified with commit
 // d775b8967a46d8beb110d444aa3b8938179e0dd8). Run it under
@@ -85,12 +89,15 @@ func TestLlamaBenchOptIn(t *testing.T) {
 				if r.NParams != s.Params().Total {
 					t.Errorf("llama.cpp counts %d parameters, arch.Params().Total = %d", r.NParams, s.Params().Total)
 				}
+				if want := s.WeightBytes(arch.Q4_0); r.Size != want {
+					t.Errorf("llama.cpp model_size %d B, arch.WeightBytes(q4_0) = %d", r.Size, want)
+				}
 				if r.AvgTS <= 0 {
 					t.Errorf("test pp%d/tg%d: %v t/s", r.NPrompt, r.NGen, r.AvgTS)
 				}
 				pp = pp || (r.NPrompt == 16 && r.NGen == 0)
 				tg = tg || (r.NPrompt == 0 && r.NGen == 4)
-				t.Logf("%s: %s, %d params, pp%d tg%d: %.1f t/s", j.name, r.ModelType, r.NParams, r.NPrompt, r.NGen, r.AvgTS)
+				t.Logf("%s: %s, %d params, %d B, pp%d tg%d ran", j.name, r.ModelType, r.NParams, r.Size, r.NPrompt, r.NGen)
 			}
 			if !pp || !tg {
 				t.Errorf("llama-bench ran pp16 %v, tg4 %v:\n%s", pp, tg, out)
