@@ -49,8 +49,8 @@
 // Spec.Tensors is the single list of weight tensors (GGUF-style names,
 // [out, in] shapes, which ones are quantisable matrices); Params,
 // WeightBytes, the runtime's allocation and WriteGGUF all iterate it.
-// FillRow defines the seeded random values of each tensor row, so the
-// runtime and a GGUF export of the same seed hold the same weights. The FLOP
+// FillRow defines the seeded random values of each tensor row of a GGUF
+// export (the kernels runtime draws its own; see FillRow). The FLOP
 // counting rule (2 per multiply-accumulate, 1 per element-wise gate product;
 // norms, RoPE, softmax and activations not counted) and every per-block
 // formula are in docs/arch.md. Parse, Validate, Hash and the presets are in

@@ -394,6 +394,16 @@ func alignUp(n int64) int64 { return (n + ggufAlignment - 1) / ggufAlignment * g
 // directly for q8_0/q4_0. The output is a pure function of (s, p, seed).
 // The spec must be valid.
 func (s *Spec) WriteGGUF(w io.Writer, p Precision, seed uint64) error {
+	return s.WriteGGUFWeights(w, p, func(t Tensor, row int, dst []float32) { FillRow(t, seed, row, dst) })
+}
+
+// RowFiller writes the values of row row of tensor t (one of Spec.Tensors,
+// in our layout: A_log for ssm_a, rotate-half q/k rows) into dst.
+type RowFiller func(t Tensor, row int, dst []float32)
+
+// WriteGGUFWeights is WriteGGUF with the weights given by fill instead of
+// FillRow, e.g. to hand llama.cpp the weights another runtime holds.
+func (s *Spec) WriteGGUFWeights(w io.Writer, p Precision, fill RowFiller) error {
 	if !p.Valid() {
 		return fmt.Errorf("gguf: unknown precision %q", p)
 	}
@@ -441,7 +451,7 @@ func (s *Spec) WriteGGUF(w io.Writer, p Precision, seed uint64) error {
 				if pt.rowOf != nil {
 					src = pt.rowOf(r)
 				}
-				FillRow(pt.src, seed, src, row)
+				fill(pt.src, src, row)
 				if pt.value != nil {
 					for j, x := range row {
 						row[j] = pt.value(x)

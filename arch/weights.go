@@ -12,8 +12,11 @@ import (
 // FillRow writes the seeded random values of row `row` of tensor t into dst
 // (len(dst) = the row length, t.Shape[len-1]; a vector is one row). Each
 // row has its own generator, so rows can be drawn in any order or in
-// parallel, and every consumer (the GGUF export, a runtime) derives the same
-// weights from (seed, tensor name, row). Distributions, with u uniform in
+// parallel, and a consumer derives the same weights from (seed, tensor
+// name, row). WriteGGUF uses it. The kernels runtime does not (yet): it
+// draws its weights with its own generator (kernels/weights.go), so a GGUF
+// export and a runtime of the same seed hold different weights of the same
+// distributions; WriteGGUFWeights writes any other weights. Distributions, with u uniform in
 // [-1, 1) and n the row length:
 //
 //   - matrices and convolution kernels: √3·u/√n (standard deviation 1/√n)
