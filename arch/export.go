@@ -36,16 +36,16 @@ type Family string
 // llama.cpp architectures (GGUF) and transformers model types (HF) that the
 // exports write. Where the names are equal the family exists in both.
 const (
-	FamilyLFM2      Family = "lfm2"             // GGUF and HF: conv + gqa, or (GGUF only) conv + swa
-	FamilyLlama     Family = "llama"            // GGUF and HF: uniform gqa without QK-norm
-	FamilyQwen3     Family = "qwen3"            // GGUF: uniform gqa with QK-norm; HF: also gqa/swa mixes (layer_types)
-	FamilyDeci      Family = "deci"             // GGUF: gqa without QK-norm, per-layer widths and heads
-	FamilyOpenELM   Family = "openelm"          // GGUF: gqa with QK-norm, per-layer widths and heads, tied
-	FamilyStep35    Family = "step35"           // GGUF: gqa/swa mixes, untied
-	FamilyMamba2    Family = "mamba2"           // GGUF and HF: ssm only, no FFN
-	FamilyGraniteH  Family = "granitehybrid"    // GGUF: ssm + gqa without QK-norm + one SwiGLU width
-	FamilyGraniteM  Family = "granitemoehybrid" // HF: the same block as granitehybrid
-	FamilyMinistral Family = "ministral"        // HF: gqa/swa mixes without QK-norm
+	FamilyLFM2             Family = "lfm2"             // GGUF and HF: conv + gqa, or (GGUF only) conv + swa
+	FamilyLlama            Family = "llama"            // GGUF and HF: uniform gqa without QK-norm
+	FamilyQwen3            Family = "qwen3"            // GGUF: uniform gqa with QK-norm; HF: also gqa/swa mixes (layer_types)
+	FamilyDeci             Family = "deci"             // GGUF: gqa without QK-norm, per-layer widths and heads
+	FamilyOpenELM          Family = "openelm"          // GGUF: gqa with QK-norm, per-layer widths and heads, tied
+	FamilyStep35           Family = "step35"           // GGUF: gqa/swa mixes, untied
+	FamilyMamba2           Family = "mamba2"           // GGUF and HF: ssm only, no FFN
+	FamilyGraniteHybrid    Family = "granitehybrid"    // GGUF: ssm + gqa without QK-norm + one SwiGLU width
+	FamilyGraniteMoeHybrid Family = "granitemoehybrid" // HF: the same block as granitehybrid
+	FamilyMinistral        Family = "ministral"        // HF: gqa/swa mixes without QK-norm
 )
 
 // JSON is the spec as indented JSON with a trailing newline; Parse reads it
@@ -223,12 +223,13 @@ func everyFFN(s *Spec, why string) *reason {
 	return nil
 }
 
-// sameAttention objects unless the attention layers agree on the fields
-// the family keeps once per model. want selects them.
+// attnFields selects the attention fields a family keeps once per model.
 type attnFields struct {
 	heads, kvHeads, headDim, qkNorm, theta bool
 }
 
+// sameAttention objects unless the attention layers agree on the fields
+// selected by want.
 func sameAttention(s *Spec, m *mix, want attnFields, fam string) *reason {
 	if len(m.attn) == 0 {
 		return nil

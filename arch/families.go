@@ -33,7 +33,7 @@ func (s *Spec) GGUFFamily() (Family, error) {
 		case len(m.conv) > 0:
 			cands = []candidate{{FamilyLFM2, lfm2GGUF}}
 		case len(m.ssm) > 0:
-			cands = []candidate{{FamilyMamba2, mamba2Check("llama.cpp mamba2")}, {FamilyGraniteH, graniteHybridGGUF}}
+			cands = []candidate{{FamilyMamba2, mamba2Check("llama.cpp mamba2")}, {FamilyGraniteHybrid, graniteHybridGGUF}}
 		case len(m.swa) > 0:
 			cands = []candidate{{FamilyStep35, step35GGUF}}
 		default:
@@ -71,7 +71,7 @@ func (s *Spec) HFFamily() (Family, error) {
 		case len(m.conv) > 0:
 			cands = []candidate{{FamilyLFM2, lfm2HF}}
 		case len(m.ssm) > 0:
-			cands = []candidate{{FamilyMamba2, mamba2Check("transformers mamba2")}, {FamilyGraniteM, graniteMoeHybridHF}}
+			cands = []candidate{{FamilyMamba2, mamba2Check("transformers mamba2")}, {FamilyGraniteMoeHybrid, graniteMoeHybridHF}}
 		default:
 			fam := FamilyLlama
 			switch {

@@ -150,7 +150,7 @@ func (s *Spec) ggufMetadata(fam Family, p Precision) []ggufKV {
 	case FamilyMamba2:
 		kvs = append(kvs, u("feed_forward_length", 0), u("attention.head_count", 0))
 		kvs = append(kvs, ssmKeys()...)
-	case FamilyGraniteH:
+	case FamilyGraniteHybrid:
 		// head_count_kv 0 marks a Mamba2 layer; rope.scaling.finetuned is
 		// granitehybrid's RoPE switch (true = RoPE on every attention layer).
 		kvs = append(kvs, u("feed_forward_length", s.Layers[0].FFN), u("attention.head_count", att.Heads), perLayer("attention.head_count_kv", kvHeads),
@@ -225,7 +225,7 @@ func (g *ggufTensor) bytes(p Precision) int64 {
 // in family fam (llama_model_rope_type in src/llama-model.cpp); our
 // runtime, HF and the NEOX families rotate (i, i+hd/2).
 func normRope(fam Family) bool {
-	return fam == FamilyLlama || fam == FamilyDeci || fam == FamilyGraniteH
+	return fam == FamilyLlama || fam == FamilyDeci || fam == FamilyGraniteHybrid
 }
 
 // neoxToNorm reorders the rows of a q or k projection with heads of width

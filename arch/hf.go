@@ -109,7 +109,7 @@ func (s *Spec) HFConfig() ([]byte, error) {
 		c["layer_norm_epsilon"] = s.NormEps
 		c["hidden_act"] = "silu"
 		c["residual_in_fp32"] = true
-	case FamilyGraniteM:
+	case FamilyGraniteMoeHybrid:
 		m := s.firstSSM()
 		c["architectures"] = []string{"GraniteMoeHybridForCausalLM"}
 		types := make([]string, len(s.Layers))
