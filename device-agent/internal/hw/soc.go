@@ -26,9 +26,15 @@ func parseGetprop(out string) map[string]string {
 // socInfo is what the table knows of one SoC.
 type socInfo struct{ model, name string }
 
-// socByModel maps SoC part numbers (upper case) to marketing names.
+// socByModel maps SoC part numbers (upper case, as getprop ro.soc.model,
+// /sys/devices/soc0/machine or the device tree name them) to marketing
+// names. Qualcomm reports "SM8650", MediaTek "MT6989", Samsung "S5E9945"
+// (as "s5e9945").
 var socByModel = map[string]string{
+	// Qualcomm Snapdragon 8 series.
+	"SM8850": "Snapdragon 8 Elite Gen 5",
 	"SM8750": "Snapdragon 8 Elite",
+	"SM8735": "Snapdragon 8s Gen 4",
 	"SM8650": "Snapdragon 8 Gen 3",
 	"SM8635": "Snapdragon 8s Gen 3",
 	"SM8550": "Snapdragon 8 Gen 2",
@@ -38,24 +44,76 @@ var socByModel = map[string]string{
 	"SM8250": "Snapdragon 865",
 	"SM8150": "Snapdragon 855",
 	"SDM845": "Snapdragon 845",
+	// Qualcomm Snapdragon 7 series.
+	"SM7750": "Snapdragon 7 Gen 4",
+	"SM7675": "Snapdragon 7+ Gen 3",
+	"SM7635": "Snapdragon 7s Gen 3",
+	"SM7550": "Snapdragon 7 Gen 3",
+	"SM7475": "Snapdragon 7+ Gen 2",
+	"SM7450": "Snapdragon 7 Gen 1",
+	"SM7435": "Snapdragon 7s Gen 2",
+	// MediaTek Dimensity.
+	"MT6993": "Dimensity 9500",
+	"MT6991": "Dimensity 9400",
+	"MT6989": "Dimensity 9300",
+	"MT6985": "Dimensity 9200",
+	"MT6983": "Dimensity 9000",
+	"MT6897": "Dimensity 8300",
+	"MT6896": "Dimensity 8200",
+	"MT6895": "Dimensity 8000/8100",
+	"MT6878": "Dimensity 7300",
+	// Samsung Exynos.
+	"S5E9955": "Exynos 2500",
+	"S5E9945": "Exynos 2400",
+	"S5E9925": "Exynos 2200",
+	"S5E8845": "Exynos 1480",
+	"S5E8835": "Exynos 1380",
+	"S5E8825": "Exynos 1280",
+	// Google Tensor parts that report a part number.
+	"GS101": "Google Tensor",
+	"GS201": "Google Tensor G2",
 }
 
-// socByCodename maps ro.board.platform codenames to the SoC. Google Tensor
-// chips have no public part number; their codename stands in for it.
+// socByCodename maps ro.board.platform (or ro.hardware.chipname) codenames
+// to the SoC. Google Tensor chips have no public part number; their
+// codename stands in for it. Codenames shared by several parts (Qualcomm's
+// "cliffs" is SM8635 and SM7675, "parrot" SM7435 and SM6450; "canoe" and
+// "tuna" cover more than one part too) are left out: ro.soc.model or soc0
+// names those.
 var socByCodename = map[string]socInfo{
-	"sun":       {"SM8750", "Snapdragon 8 Elite"},
-	"pineapple": {"SM8650", "Snapdragon 8 Gen 3"},
-	"kalama":    {"SM8550", "Snapdragon 8 Gen 2"},
-	"cape":      {"SM8475", "Snapdragon 8+ Gen 1"},
-	"taro":      {"SM8450", "Snapdragon 8 Gen 1"},
-	"lahaina":   {"SM8350", "Snapdragon 888"},
-	"kona":      {"SM8250", "Snapdragon 865"},
-	"msmnile":   {"SM8150", "Snapdragon 855"},
-	"sdm845":    {"SDM845", "Snapdragon 845"},
-	"gs101":     {"", "Google Tensor"},
-	"gs201":     {"", "Google Tensor G2"},
-	"zuma":      {"", "Google Tensor G3"},
-	"zumapro":   {"", "Google Tensor G4"},
+	"sun":        {"SM8750", "Snapdragon 8 Elite"},
+	"pineapple":  {"SM8650", "Snapdragon 8 Gen 3"},
+	"kalama":     {"SM8550", "Snapdragon 8 Gen 2"},
+	"cape":       {"SM8475", "Snapdragon 8+ Gen 1"},
+	"taro":       {"SM8450", "Snapdragon 8 Gen 1"},
+	"lahaina":    {"SM8350", "Snapdragon 888"},
+	"kona":       {"SM8250", "Snapdragon 865"},
+	"msmnile":    {"SM8150", "Snapdragon 855"},
+	"sdm845":     {"SDM845", "Snapdragon 845"},
+	"crow":       {"SM7550", "Snapdragon 7 Gen 3"},
+	"ukee":       {"SM7475", "Snapdragon 7+ Gen 2"},
+	"diwali":     {"SM7450", "Snapdragon 7 Gen 1"},
+	"mt6993":     {"MT6993", "Dimensity 9500"},
+	"mt6991":     {"MT6991", "Dimensity 9400"},
+	"mt6989":     {"MT6989", "Dimensity 9300"},
+	"mt6985":     {"MT6985", "Dimensity 9200"},
+	"mt6983":     {"MT6983", "Dimensity 9000"},
+	"mt6897":     {"MT6897", "Dimensity 8300"},
+	"mt6896":     {"MT6896", "Dimensity 8200"},
+	"mt6895":     {"MT6895", "Dimensity 8000/8100"},
+	"mt6878":     {"MT6878", "Dimensity 7300"},
+	"s5e9955":    {"S5E9955", "Exynos 2500"},
+	"s5e9945":    {"S5E9945", "Exynos 2400"},
+	"s5e9925":    {"S5E9925", "Exynos 2200"},
+	"exynos2100": {"", "Exynos 2100"},
+	"s5e8845":    {"S5E8845", "Exynos 1480"},
+	"s5e8835":    {"S5E8835", "Exynos 1380"},
+	"s5e8825":    {"S5E8825", "Exynos 1280"},
+	"gs101":      {"", "Google Tensor"},
+	"gs201":      {"", "Google Tensor G2"},
+	"zuma":       {"", "Google Tensor G3"},
+	"zumapro":    {"", "Google Tensor G4"},
+	"laguna":     {"", "Google Tensor G5"},
 }
 
 // socPartRE finds a SoC part number in free text such as the cpuinfo

@@ -142,11 +142,11 @@ func efficiencyClusters(cls []hw.Cluster) []bool {
 	all := len(cls) > 0
 	for i, cl := range cls {
 		switch {
-		case littleCores[cl.Uarch]:
-			eff[i] = true
+		case cl.Uarch != "":
+			eff[i] = littleCores[cl.Uarch]
 		case cl.Capacity > 0 && maxCap > 0:
 			eff[i] = 2*cl.Capacity <= maxCap
-		case cl.Uarch == "" && cl.MaxFreqKHz > 0 && maxKHz > 0:
+		case cl.MaxFreqKHz > 0 && maxKHz > 0:
 			eff[i] = 10*cl.MaxFreqKHz <= 6*maxKHz
 		}
 		all = all && eff[i]

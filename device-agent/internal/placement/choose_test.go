@@ -63,9 +63,12 @@ func TestAutoTakesPrimeAndPerformanceCores(t *testing.T) {
 		{"no cpuset recorded", sm8650(t, ""), []int{7, 2, 3, 4, 5, 6}, ""},
 		// Clusters listed slowest first: the order comes from capacity.
 		{"unsorted clusters", cpuOf(t, "", nil, cl{"0-3", "Cortex-A55", 250, 1800000}, cl{"4-7", "Cortex-A78", 1024, 2400000}), []int{4, 5, 6, 7}, ""},
-		// Dimensity 9400: no little cores; the A720s have over half the capacity.
-		{"all big cores", cpuOf(t, "", nil, cl{"7", "Cortex-X925", 1024, 3626000}, cl{"4-6", "Cortex-X4", 920, 3302000}, cl{"0-3", "Cortex-A720", 560, 2400000}),
+		// Dimensity 9400: no little cores. The A720s count as performance
+		// cores by their type, even at under half the prime core's capacity.
+		{"all big cores", cpuOf(t, "", nil, cl{"7", "Cortex-X925", 1024, 3626000}, cl{"4-6", "Cortex-X4", 920, 3302000}, cl{"0-3", "Cortex-A720", 480, 2400000}),
 			[]int{7, 4, 5, 6, 0, 1, 2, 3}, ""},
+		// Snapdragon 8 Elite: two Oryon clusters, both performance.
+		{"oryon", cpuOf(t, "", nil, cl{"6-7", "Oryon", 1024, 4320000}, cl{"0-5", "Oryon", 837, 3532800}), []int{6, 7, 0, 1, 2, 3, 4, 5}, ""},
 		// Little cores by capacity alone (core type unknown).
 		{"capacity only", cpuOf(t, "", nil, cl{"4-7", "", 1024, 2800000}, cl{"0-3", "", 400, 2000000}), []int{4, 5, 6, 7}, ""},
 		// Neither type nor capacity: the clock decides (at most 60 %).

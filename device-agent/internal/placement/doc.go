@@ -7,14 +7,17 @@
 // Choice, the CPUs in the order workers should take them, fastest first.
 //
 //   - Auto ("threads: auto", `-t auto`) takes the prime and performance
-//     cores and leaves out efficiency cores. A cluster is an efficiency
-//     cluster when its cores are in-order little cores (Cortex-A53, A55,
-//     A510, A520, …), or when its scheduler capacity is at most half the
-//     biggest core's, or, when neither the core type nor the capacity is
-//     known, when its maximum clock is at most 60 % of the fastest
-//     cluster's. With SMT, Auto takes one hardware thread per physical core
-//     (as llama.cpp's default thread count does). When every cluster counts
-//     as efficiency (an all-A55 phone), all of them are used.
+//     cores and leaves out efficiency cores. When the core type is known
+//     (Arm "CPU part"), the in-order little cores (Cortex-A53, A55, A510,
+//     A520, …) are the efficiency cores and every other type counts as
+//     performance, whatever its clock: the Cortex-A720s of an "all big
+//     core" Dimensity are used. Without a core type (x86, Arm parts the
+//     table does not name), a cluster is an efficiency cluster when its
+//     scheduler capacity is at most half the biggest core's, or, with no
+//     capacity either, when its maximum clock is at most 60 % of the
+//     fastest cluster's. With SMT, Auto takes one hardware thread per
+//     physical core (as llama.cpp's default thread count does). When every
+//     cluster counts as efficiency (an all-A55 phone), all are used.
 //   - Fastest (an explicit thread count) fills the fastest cores first:
 //     clusters in speed order, one thread per physical core before any SMT
 //     sibling.
