@@ -40,7 +40,7 @@ func runEnroll(ctx context.Context, args []string, st IO) error {
 	fl.StringVar(&o.token, "token", "", "one-time enrollment token from the dashboard (required; or env HIL_ENROLL_TOKEN)")
 	fl.StringVar(&o.name, "name", "", "display name of this device. Defaults to the host name")
 	fl.StringVar(&tags, "tags", "", "comma-separated tags, e.g. lab,phone")
-	fl.StringVar(&o.config, "config", "", "identity file. Defaults to <user config dir>/hilsearch/agent.json")
+	fl.StringVar(&o.config, "config", "", "identity file. Defaults to <user config dir>/hilsearch/agent.json, or hilsearch/agent.json next to this binary when $HOME is not writable")
 	fl.BoolVar(&o.force, "force", false, "enroll again even if this device already has an identity")
 	fl.Usage = func() {
 		fmt.Fprintln(st.Stderr, "usage: device-agent enroll --coordinator URL --token T [--name N] [--tags a,b] [--config FILE] [--force]\n\n"+

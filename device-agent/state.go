@@ -43,13 +43,73 @@ type Config struct {
 	EnrolledAt time.Time `json:"enrolled_at"`
 }
 
-// DefaultConfigPath is os.UserConfigDir()/hilsearch/agent.json.
+// DefaultConfigPath is the identity file used when --config is not given:
+// os.UserConfigDir()/hilsearch/agent.json, or, when that cannot be written
+// (no $HOME, or a $HOME the user may not write, as under `adb shell`, where
+// HOME is /), hilsearch/agent.json in the directory of the agent binary
+// (/data/local/tmp/hilsearch/agent.json for a binary pushed to
+// /data/local/tmp). An identity file that already exists in one of the two
+// places is used, the user config directory first.
 func DefaultConfigPath() (string, error) {
-	dir, err := os.UserConfigDir()
-	if err != nil {
-		return "", fmt.Errorf("user config dir: %w (pass --config)", err)
+	userDir, userErr := os.UserConfigDir()
+	exeDir := ""
+	if exe, err := os.Executable(); err == nil {
+		exeDir = filepath.Dir(exe)
 	}
-	return filepath.Join(dir, "hilsearch", "agent.json"), nil
+	return defaultConfigPath(userDir, userErr, exeDir)
+}
+
+// defaultConfigPath chooses between the user config directory and the
+// binary's directory (see DefaultConfigPath).
+func defaultConfigPath(userDir string, userErr error, exeDir string) (string, error) {
+	var candidates []string
+	if userErr == nil && userDir != "" {
+		candidates = append(candidates, filepath.Join(userDir, "hilsearch", "agent.json"))
+	}
+	if exeDir != "" {
+		candidates = append(candidates, filepath.Join(exeDir, "hilsearch", "agent.json"))
+	}
+	for _, c := range candidates {
+		if _, err := os.Stat(c); err == nil {
+			return c, nil
+		}
+	}
+	for _, c := range candidates {
+		if dirWritable(filepath.Dir(c)) {
+			return c, nil
+		}
+	}
+	why := "no user config dir"
+	if userErr != nil {
+		why = userErr.Error()
+	}
+	return "", fmt.Errorf("no writable place for the identity file (tried %s; %s): pass --config", strings.Join(candidates, ", "), why)
+}
+
+// dirWritable reports whether a file can be created in dir, or in the
+// nearest existing directory above it (where dir would be created). It
+// creates and removes a probe file; permission bits alone do not tell
+// (root, ACLs, read-only mounts).
+func dirWritable(dir string) bool {
+	for d := dir; ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		if err == nil {
+			if !st.IsDir() {
+				return false
+			}
+			f, err := os.CreateTemp(d, ".hilsearch-probe-*")
+			if err != nil {
+				return false
+			}
+			name := f.Name()
+			f.Close()
+			os.Remove(name)
+			return true
+		}
+		if !errors.Is(err, fs.ErrNotExist) || filepath.Dir(d) == d {
+			return false
+		}
+	}
 }
 
 // Validate checks that c can be used to connect, naming the bad field.
