@@ -27,6 +27,7 @@ var commands = map[string]command{
 	"run":     {summary: "connect to the coordinator and measure jobs until stopped", run: runRun},
 	"measure": {summary: "measure one job from stdin (the agent's child process)", run: runMeasure},
 	"bench":   {summary: "time prompt processing and generation of an architecture (llama-bench style)", run: runBench},
+	"farm":    {summary: "run the phones adb sees as measuring devices (push, enroll, start, watch)", run: runFarm},
 }
 
 // Main runs the device-agent command line and returns the process exit code.
