@@ -91,8 +91,8 @@ const (
 
 var (
 	tinyWorkload = map[string]any{"precision": "q8_0", "threads": 1, "prompt_lengths": []int{16}, "decode_depths": []int{0}, "decode_tokens": 8, "seed": 1}
-	slowWorkload = map[string]any{"precision": "f32", "threads": 1, "prompt_lengths": []int{128}, "decode_depths": []int{64}, "decode_tokens": 32,
-		"repetitions": 10, "max_repetitions": 10, "seed": 2}
+	slowWorkload = map[string]any{"precision": "f32", "threads": 1, "prompt_lengths": []int{192}, "decode_depths": []int{128}, "decode_tokens": 64,
+		"repetitions": 15, "max_repetitions": 15, "seed": 2}
 )
 
 type farmEnv struct {
@@ -195,15 +195,30 @@ func (e *farmEnv) agentPID(serial string) int {
 }
 
 // agentProcs lists the phone's `device-agent run` processes.
-func (e *farmEnv) agentProcs(serial string) []int {
+func (e *farmEnv) agentProcs(serial string) []int { return e.procs(serial, "run") }
+
+// procs lists the phone's `device-agent <sub>` processes.
+func (e *farmEnv) procs(serial, sub string) []int {
 	var out []int
 	for _, pid := range e.phones.Processes(serial) {
 		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
-		if err == nil && bytes.Contains(cmdline, []byte("device-agent\x00run\x00")) {
+		if err == nil && bytes.Contains(cmdline, []byte("device-agent\x00"+sub+"\x00")) {
 			out = append(out, pid)
 		}
 	}
 	return out
+}
+
+// waitMeasuring waits until the phone's agent runs a measuring child.
+func (e *farmEnv) waitMeasuring(serial, job string) {
+	e.t.Helper()
+	e.waitJob(job, 2*time.Minute, "running")
+	e.eventually(time.Minute, func() error {
+		if len(e.procs(serial, "measure")) == 0 {
+			return fmt.Errorf("phone %s runs no measuring child for %s", serial, job)
+		}
+		return nil
+	})
 }
 
 // agentLines counts the lines of a phone's agent logs (as the farm
@@ -357,13 +372,7 @@ func TestFarmWithStandInPhones(t *testing.T) {
 	// again and the job, redelivered, is measured once.
 	j1 := e.createJob(ids[p1], slowSpec, slowWorkload)
 	jobs = append(jobs, j1)
-	e.waitJob(j1, 2*time.Minute, "running")
-	e.eventually(time.Minute, func() error {
-		if e.agentLines(p1, `msg=measuring`) == 0 {
-			return fmt.Errorf("phone 1 has not started measuring")
-		}
-		return nil
-	})
+	e.waitMeasuring(p1, j1)
 	old := e.agentPID(p1)
 	if err := syscall.Kill(old, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
@@ -433,13 +442,7 @@ func TestFarmWithStandInPhones(t *testing.T) {
 	// interrupted job and one queued meanwhile are measured once each.
 	j3 := e.createJob(ids[p2], slowSpec, slowWorkload)
 	jobs = append(jobs, j3)
-	e.waitJob(j3, 2*time.Minute, "running")
-	e.eventually(time.Minute, func() error {
-		if e.agentLines(p2, "job="+j3) == 0 {
-			return fmt.Errorf("phone 2 has not picked up %s", j3)
-		}
-		return nil
-	})
+	e.waitMeasuring(p2, j3)
 	if err := e.phones.Disconnect(p2); err != nil {
 		t.Fatal(err)
 	}
