@@ -283,12 +283,16 @@ func portOf(u *url.URL) int {
 	}
 }
 
+// isLoopback reports whether a phone behind `adb reverse` reaches host as
+// its own loopback: 127.0.0.0/8, ::1, localhost, and the unspecified
+// addresses 0.0.0.0 and :: (which the embedded NATS advertises when it
+// listens on all interfaces, and which Linux connects to locally).
 func isLoopback(host string) bool {
-	if host == "localhost" {
+	if host == "localhost" || host == "" {
 		return true
 	}
 	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
+	return ip != nil && (ip.IsLoopback() || ip.IsUnspecified())
 }
 
 func firstLine(s string) string {

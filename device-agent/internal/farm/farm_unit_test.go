@@ -81,6 +81,26 @@ func TestPhoneSide(t *testing.T) {
 	}
 }
 
+func TestNATSPorts(t *testing.T) {
+	// What grep prints from an identity file (device_id, coordinator and
+	// NATS URLs); the embedded NATS advertises 0.0.0.0 by default.
+	out := `"device_id": "d0123456789abcdef"
+"http://127.0.0.1:8080"
+"nats://0.0.0.0:4223"
+"nats://127.0.0.1:4223"
+"tls://localhost:4443"
+"nats://[::]:4224"
+"nats://10.0.0.2:4225"
+"nats://localhost"
+identity=done`
+	if got := natsPorts(out); !slices.Equal(got, []int{4223, 4443, 4224, 4222}) {
+		t.Errorf("natsPorts = %v", got)
+	}
+	if m := deviceIDRE.FindStringSubmatch(out); m == nil || m[1] != "d0123456789abcdef" {
+		t.Errorf("device id: %v", m)
+	}
+}
+
 func TestRestartDelay(t *testing.T) {
 	want := []time.Duration{0, 0, 2 * time.Second, 4 * time.Second, 8 * time.Second, 16 * time.Second, 32 * time.Second, time.Minute, time.Minute}
 	for n, w := range want {

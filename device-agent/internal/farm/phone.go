@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -388,18 +389,25 @@ func (p *phone) readIdentity(ctx context.Context) error {
 		p.deviceID = m[1]
 		p.log.Info("phone identity", "device", p.deviceID)
 	}
-	p.natsPorts = nil
+	p.natsPorts = natsPorts(out)
+	return nil
+}
+
+// natsPorts returns the ports of the NATS URLs in out that a phone reaches
+// on its loopback (through adb reverse); other hosts it reaches directly
+// (Wi-Fi, IP).
+func natsPorts(out string) []int {
+	var ports []int
 	for _, u := range urlRE.FindAllStringSubmatch(out, -1) {
 		pu, err := url.Parse(u[1])
-		if err != nil {
+		if err != nil || !isLoopback(pu.Hostname()) {
 			continue
 		}
-		if !isLoopback(pu.Hostname()) {
-			continue // the phone reaches it directly (Wi-Fi, IP)
+		if port := portOf(pu); !slices.Contains(ports, port) {
+			ports = append(ports, port)
 		}
-		p.natsPorts = append(p.natsPorts, portOf(pu))
 	}
-	return nil
+	return ports
 }
 
 // reverseNATS sets up adb reverse for the identity's loopback NATS ports.
