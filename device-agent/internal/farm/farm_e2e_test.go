@@ -390,6 +390,12 @@ func TestFarmWithStandInPhones(t *testing.T) {
 	if n := e.attempts(j1); n < 2 {
 		t.Errorf("job %s: %d attempts; the kill should have made it redelivered", j1, n)
 	}
+	e.eventually(30*time.Second, func() error { // each agent's start streamed once
+		if n := e.agentLines(p1, `msg="agent started"`); n != 2 {
+			return fmt.Errorf("phone 1's 'agent started' line streamed %d times, want 2 (first start, restart)", n)
+		}
+		return nil
+	})
 	for range 2 {
 		jobs = append(jobs, e.createJob(ids[p1], tinySpec, tinyWorkload))
 	}

@@ -522,10 +522,12 @@ func (p *phone) watch(ctx context.Context) {
 				break
 			}
 			p.stopStream()
+			p.flushLog(ctx)
 			pid, err := p.start(ctx)
 			if err != nil {
 				p.log.Warn("agent start failed", "err", err)
-				p.nextStart = time.Now().Add(restartDelay(p.quickDies + 1))
+				p.quickDies++
+				p.nextStart = time.Now().Add(restartDelay(p.quickDies))
 				break
 			}
 			p.log.Info("agent started", "pid", pid)
@@ -658,6 +660,23 @@ func (p *phone) ensureStream(ctx context.Context) {
 			p.log.Debug("log stream ended", "err", err)
 		}
 	}()
+}
+
+// flushLog prints what the stream has not shown yet of the log of an
+// agent this farm watched (the last words of an agent that died), before
+// the log is rotated. The log of an agent it never saw is not replayed.
+func (p *phone) flushLog(ctx context.Context) {
+	if p.startedAt.IsZero() {
+		return
+	}
+	out, err := p.shell(ctx, fmt.Sprintf("tail -n +%d %s/agent.log 2>/dev/null", p.logLines.Load()+1, p.dir))
+	if err != nil || out == "" {
+		return
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(out, "\n"), "\n") {
+		p.f.emit(p.serial, line)
+		p.logLines.Add(1)
+	}
 }
 
 func (p *phone) stopStream() {
