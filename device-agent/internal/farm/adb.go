@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -52,7 +53,7 @@ func (a adb) run(ctx context.Context, stdin io.Reader, args ...string) (string, 
 		if errors.As(err, &ee) {
 			return stdout, fmt.Errorf("adb %s: exit %d: %s", argsForLog(args), ee.ExitCode(), tail(errb.String()+stdout, 300))
 		}
-		if errors.Is(err, exec.ErrNotFound) {
+		if errors.Is(err, exec.ErrNotFound) || errors.Is(err, fs.ErrNotExist) {
 			return stdout, fmt.Errorf("%w: %v", errNoADB, err)
 		}
 		return stdout, fmt.Errorf("adb %s: %w", argsForLog(args), err)
