@@ -324,44 +324,29 @@ func (a *runner) consumer(ctx context.Context, name string) (jetstream.Consumer,
 	return c, nil
 }
 
-// nextJob pulls one job, from the agent's own consumer first, then from
-// its class's. It returns a nil message when neither has work. Only one
-// message is ever requested (no prefetch: a buffered job's AckWait would
-// run while it waits).
+// nextJob pulls one job from the agent's own consumer. It returns a nil
+// message when there is no work. Only one message is ever requested (no
+// prefetch: a buffered job's AckWait would run while it waits).
 func (a *runner) nextJob(ctx context.Context) (jetstream.Msg, time.Duration, error) {
-	var firstErr error
-	for _, name := range []string{a.cfg.NATS.AgentConsumer, a.cfg.NATS.ClassConsumer} {
-		if name == "" {
-			continue
-		}
-		c, err := a.consumer(ctx, name)
-		if err != nil {
-			firstErr = cmpErr(firstErr, err)
-			continue
-		}
-		fctx, cancel := context.WithTimeout(ctx, a.o.fetchWait)
-		msg, err := c.Next(jetstream.FetchContext(fctx))
-		cancel()
-		if err != nil {
-			if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, nats.ErrTimeout) {
-				firstErr = cmpErr(firstErr, fmt.Errorf("pull %s: %w", name, err))
-			}
-			continue
-		}
-		ackWait := 30 * time.Second
-		if info := c.CachedInfo(); info != nil && info.Config.AckWait > 0 {
-			ackWait = info.Config.AckWait
-		}
-		return msg, ackWait, nil
+	name := a.cfg.NATS.AgentConsumer
+	c, err := a.consumer(ctx, name)
+	if err != nil {
+		return nil, 0, err
 	}
-	return nil, 0, firstErr
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
+	fctx, cancel := context.WithTimeout(ctx, a.o.fetchWait)
+	msg, err := c.Next(jetstream.FetchContext(fctx))
+	cancel()
+	if err != nil {
+		if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
+			return nil, 0, nil
+		}
+		return nil, 0, fmt.Errorf("pull %s: %w", name, err)
 	}
-	return err
+	ackWait := 30 * time.Second
+	if info := c.CachedInfo(); info != nil && info.Config.AckWait > 0 {
+		ackWait = info.Config.AckWait
+	}
+	return msg, ackWait, nil
 }
 
 // handle measures one job and reports its result. It returns

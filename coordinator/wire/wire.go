@@ -38,10 +38,13 @@ type NATSIdentity struct {
 	NKey string `json:"nkey"`
 	// InboxPrefix must be passed to nats.CustomInboxPrefix: the agent may
 	// only subscribe below it.
-	InboxPrefix    string `json:"inbox_prefix"`
-	Stream         string `json:"stream"`
-	AgentConsumer  string `json:"agent_consumer"`
-	ClassConsumer  string `json:"class_consumer"`
+	InboxPrefix   string `json:"inbox_prefix"`
+	Stream        string `json:"stream"`
+	AgentConsumer string `json:"agent_consumer"`
+	// ClassConsumer is no longer sent or used (no jobs are published per
+	// device class yet). It stays so that the identity files of agents
+	// enrolled before, which name one, still load.
+	ClassConsumer  string `json:"class_consumer,omitempty"`
 	ResultsSubject string `json:"results_subject"` // prefix: results.<id>.<jobID>
 	HeartbeatSubj  string `json:"heartbeat_subject"`
 	ControlSubject string `json:"control_subject"` // prefix: ctl.<id>.<verb>

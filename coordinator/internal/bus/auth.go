@@ -20,10 +20,9 @@ type Identity struct {
 // PostgreSQL: the identities live in memory, loaded at start and changed at
 // enrollment and revocation.
 type authenticator struct {
-	mu        sync.RWMutex
-	agents    map[string]Identity // by public NKey
-	coordPub  string              // the coordinator's own key: full rights
-	accountFn func() *server.Account
+	mu       sync.RWMutex
+	agents   map[string]Identity // by public NKey
+	coordPub string              // the coordinator's own key: full rights
 }
 
 func newAuthenticator(coordPub string) *authenticator {

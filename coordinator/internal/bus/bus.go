@@ -185,25 +185,23 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 	return nil
 }
 
-// AddAgent lets the identity connect and creates its consumers (its own
-// and its class's). It is idempotent.
+// AddAgent lets the identity connect and creates its job consumer. It is
+// idempotent.
 func (b *Bus) AddAgent(ctx context.Context, id Identity) error {
 	if !ValidToken(id.DeviceID) || !ValidToken(id.Class) {
 		return fmt.Errorf("agent %q class %q: not valid subject tokens", id.DeviceID, id.Class)
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	cfgs := []jetstream.ConsumerConfig{
-		{Durable: AgentConsumer(id.DeviceID), FilterSubject: "jobs.agent." + id.DeviceID + ".>"},
-		{Durable: ClassConsumer(id.Class), FilterSubject: "jobs.class." + id.Class + ".>"},
+	c := jetstream.ConsumerConfig{
+		Durable:       AgentConsumer(id.DeviceID),
+		FilterSubject: "jobs.agent." + id.DeviceID + ".>",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       b.opts.AckWait,
+		MaxDeliver:    b.opts.MaxDeliver,
 	}
-	for _, c := range cfgs {
-		c.AckPolicy = jetstream.AckExplicitPolicy
-		c.AckWait = b.opts.AckWait
-		c.MaxDeliver = b.opts.MaxDeliver
-		if _, err := b.jobs.CreateOrUpdateConsumer(ctx, c); err != nil {
-			return fmt.Errorf("create consumer %s: %w", c.Durable, err)
-		}
+	if _, err := b.jobs.CreateOrUpdateConsumer(ctx, c); err != nil {
+		return fmt.Errorf("create consumer %s: %w", c.Durable, err)
 	}
 	if b.auth != nil {
 		b.auth.set(id)

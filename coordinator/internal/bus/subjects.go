@@ -10,7 +10,7 @@ import (
 
 // Stream and subject layout (design §5).
 const (
-	StreamJobs    = "JOBS"    // work queue: jobs.agent.<id>.<kind>, jobs.class.<class>.<kind>
+	StreamJobs    = "JOBS"    // work queue: jobs.agent.<id>.<kind>
 	StreamResults = "RESULTS" // results.<id>.<jobID>
 	// ResultsConsumer is the coordinator's durable consumer on RESULTS.
 	ResultsConsumer = "coordinator"
@@ -19,17 +19,12 @@ const (
 // AgentConsumer is the durable pull consumer of one agent's own jobs.
 func AgentConsumer(deviceID string) string { return "agt-" + deviceID }
 
-// ClassConsumer is the durable pull consumer shared by a device class.
-func ClassConsumer(class string) string { return "cls-" + class }
-
 // AgentJobSubject is where a job for one agent is published.
 func AgentJobSubject(deviceID, kind string) string { return "jobs.agent." + deviceID + "." + kind }
 
-// ClassJobSubject is where a job any agent of a class may take is published.
-func ClassJobSubject(class, kind string) string { return "jobs.class." + class + "." + kind }
-
-// ResultSubject is where an agent publishes the result of a job.
-func ResultSubject(deviceID, jobID string) string { return "results." + deviceID + "." + jobID }
+// ResultsPrefix is the subject prefix of an agent's results:
+// results.<deviceID>.<jobID>.
+func ResultsPrefix(deviceID string) string { return "results." + deviceID }
 
 // HeartbeatSubject is where an agent publishes its heartbeats (core NATS).
 func HeartbeatSubject(deviceID string) string { return "hb." + deviceID }
@@ -47,20 +42,16 @@ var tokenRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 func ValidToken(s string) bool { return tokenRE.MatchString(s) }
 
 // AgentPermissions are the only subjects an agent may use: pull and ack its
-// own consumer and its class's consumer, publish its own results and
-// heartbeats, receive on its own inbox and control subjects, and answer
-// control requests.
+// own consumer, publish its own results and heartbeats, receive on its own
+// inbox and control subjects, and answer control requests.
 func AgentPermissions(id Identity) *server.Permissions {
+	cons := AgentConsumer(id.DeviceID)
 	pub := []string{
-		"results." + id.DeviceID + ".>",
+		ResultsPrefix(id.DeviceID) + ".>",
 		HeartbeatSubject(id.DeviceID),
-	}
-	for _, cons := range []string{AgentConsumer(id.DeviceID), ClassConsumer(id.Class)} {
-		pub = append(pub,
-			"$JS.API.CONSUMER.INFO."+StreamJobs+"."+cons,
-			"$JS.API.CONSUMER.MSG.NEXT."+StreamJobs+"."+cons,
-			"$JS.ACK."+StreamJobs+"."+cons+".>",
-		)
+		"$JS.API.CONSUMER.INFO." + StreamJobs + "." + cons,
+		"$JS.API.CONSUMER.MSG.NEXT." + StreamJobs + "." + cons,
+		"$JS.ACK." + StreamJobs + "." + cons + ".>",
 	}
 	return &server.Permissions{
 		Publish: &server.SubjectPermission{Allow: pub},

@@ -158,13 +158,6 @@ func (s *Store) CancelDeviceJobs(ctx context.Context, deviceID string) (int64, e
 	return tag.RowsAffected(), err
 }
 
-// CountMeasurements counts stored measurements of a job (tests and checks).
-func (s *Store) CountMeasurements(ctx context.Context, jobID string) (int, error) {
-	var n int
-	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM measurements WHERE job_id = $1`, jobID).Scan(&n)
-	return n, err
-}
-
 // UnpublishedJobs lists queued jobs that never reached JetStream.
 func (s *Store) UnpublishedJobs(ctx context.Context) ([]Job, error) {
 	return s.queryJobs(ctx, `j.state = 'queued' AND j.stream_seq IS NULL ORDER BY j.created_at`)
