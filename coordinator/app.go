@@ -135,7 +135,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		a.Drivers.Run(bg)
 	}()
 	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
-		AgentDir: filepath.Join(cfg.DataDir, "agents"), PublishJob: a.publishJob, Events: a.Events, Drivers: a.Drivers})
+		AgentDir: cfg.AgentDirectory(), PublishJob: a.publishJob, Events: a.Events, Drivers: a.Drivers})
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("HTTP listen %s (HIL_LISTEN): %w", cfg.Listen, err)

@@ -6,10 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
-
-	agent "github.com/hilsearch/hilsearch/device-agent"
 )
 
 // Main runs the coordinator command line and returns the exit code.
@@ -31,12 +28,6 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		err = cmdToken(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
-	case "agent":
-		// The dev-mode local agent: this binary runs the device agent.
-		return agent.Main(ctx, args[1:], agent.IO{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
-	case "measure":
-		// The agent's measuring child re-executes its binary as "measure".
-		return agent.Main(ctx, args, agent.IO{Stdin: os.Stdin, Stdout: stdout, Stderr: stderr})
 	default:
 		fmt.Fprintf(stderr, "coordinator: unknown command %q\n\n%s", args[0], mainUsage)
 		return 2
@@ -63,7 +54,6 @@ commands:
   migrate        apply database migrations and exit
   token create   mint an admin API token (--name N)
   version        print the version
-  agent ...      run the device agent built into this binary (serve --dev uses it)
 
 Every command takes the configuration flags below; 'coordinator <command> -h'
 lists them. Priority: flags > environment > YAML file (--config) > defaults.

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
 )
 
 // No Docker engine runs in CI, so the compose file and Dockerfile are
@@ -82,6 +84,35 @@ func TestDockerCompose(t *testing.T) {
 	}
 	if !regexp.MustCompile(`CGO_ENABLED=0 go build .*\./cmd/coordinator`).Match(df) {
 		t.Error("Dockerfile must build ./cmd/coordinator with CGO_ENABLED=0")
+	}
+	// The image serves agents built in the build stage, from HIL_AGENT_DIR.
+	built := regexp.MustCompile(`(?m)^RUN make agents AGENT_DIR=(\S+)$`).FindSubmatch(df)
+	if built == nil {
+		t.Fatal("Dockerfile's build stage must run make agents AGENT_DIR=<dir>")
+	}
+	copied := regexp.MustCompile(`(?m)^COPY --from=build ` + regexp.QuoteMeta(string(built[1])) + ` (\S+)$`).FindSubmatch(df)
+	if copied == nil {
+		t.Fatalf("Dockerfile must copy %s from the build stage", built[1])
+	}
+	if !regexp.MustCompile(`(?m)^ENV HIL_AGENT_DIR=` + regexp.QuoteMeta(string(copied[1])) + `$`).Match(df) {
+		t.Errorf("Dockerfile must set HIL_AGENT_DIR=%s, where it copies the agents", copied[1])
+	}
+}
+
+// TestMakefileAgentTargets: `make agents` builds exactly the platforms the
+// coordinator offers under /downloads.
+func TestMakefileAgentTargets(t *testing.T) {
+	mk, err := os.ReadFile("../Makefile")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`(?m)^AGENT_TARGETS := (.*)$`).FindSubmatch(mk)
+	if m == nil {
+		t.Fatal("Makefile has no AGENT_TARGETS")
+	}
+	got := strings.Fields(string(m[1]))
+	if strings.Join(got, " ") != strings.Join(httpapi.AgentTargets, " ") {
+		t.Errorf("Makefile builds %v, the coordinator serves %v", got, httpapi.AgentTargets)
 	}
 }
 

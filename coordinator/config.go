@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -28,6 +29,10 @@ type Config struct {
 	// DataDir holds the embedded NATS store and local state (HIL_DATA_DIR).
 	// Defaults to ".hil".
 	DataDir string `yaml:"data_dir"`
+	// AgentDir holds the device-agent binaries served under /downloads,
+	// built ahead of time by `make agents` (HIL_AGENT_DIR). Defaults to
+	// "": <data dir>/agents.
+	AgentDir string `yaml:"agent_dir"`
 	// NATSURL names an external NATS server (HIL_NATS_URL); empty embeds
 	// one. Defaults to "".
 	NATSURL string `yaml:"nats_url"`
@@ -75,6 +80,7 @@ var envVars = []struct{ env, flag string }{
 	{"DATABASE_URL", "database-url"},
 	{"HIL_LISTEN", "listen"},
 	{"HIL_DATA_DIR", "data-dir"},
+	{"HIL_AGENT_DIR", "agent-dir"},
 	{"HIL_NATS_URL", "nats-url"},
 	{"HIL_NATS_LISTEN", "nats-listen"},
 	{"HIL_NATS_ADVERTISE", "nats-advertise"},
@@ -109,6 +115,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.DatabaseURL, "database-url", c.DatabaseURL, "PostgreSQL URL (env DATABASE_URL)")
 	fs.StringVar(&c.Listen, "listen", c.Listen, "HTTP listen address (env HIL_LISTEN)")
 	fs.StringVar(&c.DataDir, "data-dir", c.DataDir, "data directory: embedded NATS store, local state (env HIL_DATA_DIR)")
+	fs.StringVar(&c.AgentDir, "agent-dir", c.AgentDir, "directory of the device-agent binaries served under /downloads, built by make agents (env HIL_AGENT_DIR; default: <data-dir>/agents)")
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS URL; empty embeds a NATS server (env HIL_NATS_URL)")
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded NATS client listen address (env HIL_NATS_LISTEN)")
 	fs.Var(listFlag{&c.NATSAdvertise}, "nats-advertise", "comma-separated NATS URLs handed to agents (env HIL_NATS_ADVERTISE; default: the embedded server's URL)")
@@ -183,6 +190,14 @@ func LoadConfig(name string, args []string, getenv func(string) string, out io.W
 func lookup(getenv func(string) string, k string) (string, bool) {
 	v := getenv(k)
 	return v, v != ""
+}
+
+// AgentDirectory is AgentDir, or <DataDir>/agents when it is empty.
+func (c Config) AgentDirectory() string {
+	if c.AgentDir != "" {
+		return c.AgentDir
+	}
+	return filepath.Join(c.DataDir, "agents")
 }
 
 // Validate checks every field and names the first bad one.

@@ -15,10 +15,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
-
-	agent "github.com/hilsearch/hilsearch/device-agent"
 
 	"github.com/hilsearch/hilsearch/coordinator/internal/devpg"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
@@ -46,9 +45,9 @@ const devPostgresPort = 55433
 
 // RunDev is `serve --dev`: the coordinator with embedded NATS, PostgreSQL
 // from DATABASE_URL or a private cluster, a local agent enrolled
-// automatically (this binary re-executed as `coordinator agent run`), and a
-// demo search. Everything lives in the data directory and is reused on the
-// next start; ctx's end stops it all in order.
+// automatically (the device-agent program, see agentProgram), and a demo
+// search. Everything lives in the data directory and is reused on the next
+// start; ctx's end stops it all in order.
 func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
@@ -68,6 +67,10 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 				log.Info("private PostgreSQL stopped")
 			}
 		}()
+	}
+	agentBin, err := agentProgram(ctx, cfg.DataDir, log)
+	if err != nil {
+		return err
 	}
 	if cfg.AdminToken == "" {
 		tok, err := devAdminToken(cfg.DataDir)
@@ -90,26 +93,26 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 	agentDir := filepath.Join(cfg.DataDir, "agent")
 	agentCfg := filepath.Join(agentDir, "agent.json")
 	if _, err := os.Stat(agentCfg); err != nil {
-		if err := enrollLocalAgent(ctx, a, base, agentCfg); err != nil {
+		if err := enrollLocalAgent(ctx, a, agentBin, base, agentCfg); err != nil {
 			return fmt.Errorf("enroll the local agent: %w", err)
 		}
 	}
-	ac, err := agent.LoadConfig(agentCfg)
+	deviceID, err := localDeviceID(agentCfg)
 	if err != nil {
 		return err
 	}
-	stopAgent, err := startLocalAgent(agentDir, agentCfg, log)
+	stopAgent, err := startLocalAgent(agentBin, agentDir, agentCfg, log)
 	if err != nil {
 		return err
 	}
 	defer stopAgent()
 
-	searchID, err := ensureDemoSearch(ctx, a, base, cfg.AdminToken, ac.DeviceID, filepath.Join(cfg.DataDir, "demo-search"))
+	searchID, err := ensureDemoSearch(ctx, a, base, cfg.AdminToken, deviceID, filepath.Join(cfg.DataDir, "demo-search"))
 	if err != nil {
 		return fmt.Errorf("demo search: %w", err)
 	}
 	fmt.Fprintf(out, "\nhilsearch is running (dev mode)\n\n  dashboard:    %s/\n  admin token:  %s\n  local agent:  %s (log: %s)\n  demo search:  %s/api/v1/searches/%s\n\nCtrl-C stops everything; the next start reuses %s.\n\n",
-		base, cfg.AdminToken, ac.DeviceID, filepath.Join(agentDir, "agent.log"), base, searchID, cfg.DataDir)
+		base, cfg.AdminToken, deviceID, filepath.Join(agentDir, "agent.log"), base, searchID, cfg.DataDir)
 
 	events, cancelEvents := a.Events.Subscribe()
 	defer cancelEvents()
@@ -165,27 +168,93 @@ func devAdminToken(dataDir string) (string, error) {
 	return tok, os.WriteFile(p, []byte(tok+"\n"), 0o600)
 }
 
-func selfCommand(args ...string) (*exec.Cmd, error) {
-	exe, err := os.Executable()
-	if err != nil {
-		return nil, err
+// agentProgram returns the device-agent program dev mode runs as the local
+// agent. From this module's source tree (the README's `go run
+// ./cmd/coordinator serve --dev`) it builds ./cmd/device-agent into
+// <dataDir>/bin, every start: the Go build cache makes a rebuild of an
+// unchanged tree quick, and the agent always matches the source. Elsewhere
+// it uses a device-agent next to this executable, then one on PATH. The
+// coordinator binary itself never contains the agent.
+func agentProgram(ctx context.Context, dataDir string, log *slog.Logger) (string, error) {
+	name := "device-agent"
+	if runtime.GOOS == "windows" {
+		name += ".exe"
 	}
-	cmd := exec.Command(exe, append([]string{"agent"}, args...)...)
-	devpg.Detach(cmd) // Ctrl-C reaches us; we stop the agent in order
-	return cmd, nil
+	if root, err := moduleRoot(ctx); err == nil {
+		out := filepath.Join(dataDir, "bin", name)
+		if out, err = filepath.Abs(out); err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
+			return "", err
+		}
+		log.Info("building the local device agent (go build ./cmd/device-agent); the first build takes a minute", "out", out)
+		start := time.Now()
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/device-agent")
+		cmd.Dir = root
+		if b, err := cmd.CombinedOutput(); err != nil {
+			return "", fmt.Errorf("build the device agent: %w: %s", err, b)
+		}
+		log.Info("local device agent built", "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
+		return out, nil
+	}
+	if exe, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(exe), name)
+		if st, err := os.Stat(p); err == nil && !st.IsDir() {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	return "", errors.New("dev mode needs the device-agent program: run it from the hilsearch source tree (go run ./cmd/coordinator serve --dev), or put device-agent (make agents) next to the coordinator or on PATH")
 }
 
-func enrollLocalAgent(ctx context.Context, a *App, base, cfgPath string) error {
+// moduleRoot finds this module's source tree from the working directory
+// with the Go toolchain.
+func moduleRoot(ctx context.Context) (string, error) {
+	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("no Go toolchain: %w", err)
+	}
+	gomod := strings.TrimSpace(string(out))
+	data, err := os.ReadFile(gomod)
+	if err != nil || !strings.Contains(string(data), "module github.com/hilsearch/hilsearch\n") {
+		return "", errors.New("not in the hilsearch source tree")
+	}
+	return filepath.Dir(gomod), nil
+}
+
+// localDeviceID reads the device ID from the local agent's identity file
+// (written by `device-agent enroll`).
+func localDeviceID(cfgPath string) (string, error) {
+	data, err := os.ReadFile(cfgPath)
+	if err != nil {
+		return "", fmt.Errorf("local agent identity: %w", err)
+	}
+	var id struct {
+		DeviceID string `json:"device_id"`
+	}
+	if err := json.Unmarshal(data, &id); err != nil || id.DeviceID == "" {
+		return "", fmt.Errorf("local agent identity %s: no device_id (delete it to enroll again)", cfgPath)
+	}
+	return id.DeviceID, nil
+}
+
+func agentCommand(bin string, args ...string) *exec.Cmd {
+	cmd := exec.Command(bin, args...)
+	devpg.Detach(cmd) // Ctrl-C reaches us; we stop the agent in order
+	return cmd
+}
+
+func enrollLocalAgent(ctx context.Context, a *App, bin, base, cfgPath string) error {
 	_, secret, err := a.Store.CreateEnrollmentToken(ctx, 0, time.Hour)
 	if err != nil {
 		return err
 	}
 	host, _ := os.Hostname()
-	cmd, err := selfCommand("enroll", "--coordinator", base, "--token", secret, "--config", cfgPath,
+	cmd := agentCommand(bin, "enroll", "--coordinator", base, "--token", secret, "--config", cfgPath,
 		"--name", "local "+host, "--tags", "local")
-	if err != nil {
-		return err
-	}
 	var buf bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &buf, &buf
 	if err := cmd.Run(); err != nil {
@@ -194,15 +263,12 @@ func enrollLocalAgent(ctx context.Context, a *App, base, cfgPath string) error {
 	return nil
 }
 
-func startLocalAgent(dir, cfgPath string, log *slog.Logger) (func(), error) {
+func startLocalAgent(bin, dir, cfgPath string, log *slog.Logger) (func(), error) {
 	logf, err := os.OpenFile(filepath.Join(dir, "agent.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	cmd, err := selfCommand("run", "--config", cfgPath)
-	if err != nil {
-		return nil, err
-	}
+	cmd := agentCommand(bin, "run", "--config", cfgPath)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		logf.Close()
@@ -216,7 +282,7 @@ func startLocalAgent(dir, cfgPath string, log *slog.Logger) (func(), error) {
 		}
 		close(done)
 	}()
-	log.Info("local agent started", "pid", cmd.Process.Pid)
+	log.Info("local agent started", "pid", cmd.Process.Pid, "program", bin)
 	return func() {
 		_ = cmd.Process.Signal(os.Interrupt)
 		select {

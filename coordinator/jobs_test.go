@@ -270,12 +270,21 @@ func TestDownloads(t *testing.T) {
 	if !strings.Contains(string(body), want) {
 		t.Fatalf("manifest lacks the built binary's digest: %s", body)
 	}
-	// A missing binary is built on first request from this source tree.
-	if testing.Short() {
-		t.Skip("-short: not building the agent")
+	// A missing binary is never built on request: 503 naming `make agents`,
+	// and no compiler runs. A stand-in `go` first on PATH records any call.
+	bin := t.TempDir()
+	called := filepath.Join(bin, "called")
+	if err := os.WriteFile(filepath.Join(bin, "go"), []byte("#!/bin/sh\ntouch "+called+"\nexit 1\n"), 0o755); err != nil {
+		t.Fatal(err)
 	}
-	code, got = c.Do(t, "GET", "/downloads/device-agent-linux-arm64", nil, "")
-	if code != 200 || len(got) < 1<<20 || string(got[:4]) != "\x7fELF" {
-		t.Fatalf("build on first request: %d, %d bytes %q", code, len(got), got[:min(len(got), 200)])
+	t.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	for _, f := range []string{"device-agent-linux-arm64", "device-agent-linux-arm64.sha256", "device-agent-android-arm64"} {
+		code, got = c.Do(t, "GET", "/downloads/"+f, nil, "")
+		if code != http.StatusServiceUnavailable || !strings.Contains(string(got), `"download_unavailable"`) || !strings.Contains(string(got), "make agents") {
+			t.Fatalf("missing %s: %d %s", f, code, got)
+		}
+	}
+	if _, err := os.Stat(called); err == nil {
+		t.Fatal("a download request ran `go`")
 	}
 }

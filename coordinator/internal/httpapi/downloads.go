@@ -1,19 +1,16 @@
 package httpapi
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/gin-gonic/gin"
 )
@@ -28,71 +25,6 @@ func AgentFile(target string) string {
 		name += ".exe"
 	}
 	return name
-}
-
-// agentBuilds builds agent binaries on first request when they are not in
-// the agent directory (`make agents` puts them there) and a Go toolchain and
-// this module's source are at hand. One build per target at a time.
-type agentBuilds struct {
-	mu    sync.Mutex
-	locks map[string]*sync.Mutex
-}
-
-var builds = agentBuilds{locks: map[string]*sync.Mutex{}}
-
-func (b *agentBuilds) lock(target string) *sync.Mutex {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if b.locks[target] == nil {
-		b.locks[target] = &sync.Mutex{}
-	}
-	return b.locks[target]
-}
-
-// moduleRoot finds this module's source from the working directory.
-func moduleRoot(ctx context.Context) (string, error) {
-	out, err := exec.CommandContext(ctx, "go", "env", "GOMOD").Output()
-	if err != nil {
-		return "", fmt.Errorf("no Go toolchain: %w", err)
-	}
-	gomod := strings.TrimSpace(string(out))
-	data, err := os.ReadFile(gomod)
-	if err != nil || !strings.Contains(string(data), "module github.com/hilsearch/hilsearch\n") {
-		return "", errors.New("not run from the hilsearch source tree")
-	}
-	return filepath.Dir(gomod), nil
-}
-
-// ensureAgent returns the path of the agent binary for target, building it
-// if needed.
-func (s *Server) ensureAgent(ctx context.Context, target string) (string, error) {
-	path := filepath.Join(s.d.AgentDir, AgentFile(target))
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	l := builds.lock(target)
-	l.Lock()
-	defer l.Unlock()
-	if _, err := os.Stat(path); err == nil {
-		return path, nil
-	}
-	root, err := moduleRoot(ctx)
-	if err != nil {
-		return "", fmt.Errorf("%s is not built (run `make agents`) and cannot be built here: %w", AgentFile(target), err)
-	}
-	if err := os.MkdirAll(s.d.AgentDir, 0o755); err != nil {
-		return "", err
-	}
-	tmp := path + ".tmp"
-	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", "-s -w", "-o", tmp, "./cmd/device-agent")
-	cmd.Dir = root
-	goos, goarch, _ := strings.Cut(target, "/")
-	cmd.Env = append(os.Environ(), "GOOS="+goos, "GOARCH="+goarch, "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("build %s: %v: %s", target, err, out)
-	}
-	s.d.Log.Info("agent binary built", "target", target)
-	return path, os.Rename(tmp, path)
 }
 
 func fileSHA256(path string) (string, int64, error) {
@@ -130,15 +62,14 @@ func (s *Server) download(c *gin.Context) {
 		fail(c, ErrDownloadNotFound, gin.H{"targets": AgentTargets})
 		return
 	}
-	ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Minute)
-	defer cancel()
-	path, err := s.ensureAgent(ctx, target)
-	if err != nil {
-		s.d.Log.Warn("agent download", "target", target, "err", err)
-		fail(c, ErrDownloadUnavailable, err.Error())
+	// The binaries are built ahead of time (`make agents`, the Dockerfile's
+	// build stage); a request never runs a compiler.
+	path := filepath.Join(s.d.AgentDir, AgentFile(target))
+	digest, size, err := fileSHA256(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		fail(c, ErrDownloadUnavailable, AgentFile(target)+" is not in the coordinator's agent directory")
 		return
 	}
-	digest, size, err := fileSHA256(path)
 	if err != nil {
 		s.internal(c, "hash agent binary", err)
 		return
@@ -160,8 +91,9 @@ type AgentManifest struct {
 	Files   map[string]AgentDownload `json:"files"`
 }
 
-// AgentDownload is one entry of the manifest. SHA256 is empty until the
-// binary is built (first download or `make agents`).
+// AgentDownload is one entry of the manifest. SHA256 and Size are empty
+// when the binary is not in the agent directory (`make agents` puts it
+// there).
 type AgentDownload struct {
 	URL    string `json:"url"`
 	SHA256 string `json:"sha256,omitempty"`

@@ -31,7 +31,7 @@ var (
 	ErrDeviceNotFound      = APIError{http.StatusNotFound, "device_not_found", "no live device has this ID"}
 	ErrJobNotFound         = APIError{http.StatusNotFound, "job_not_found", "no job has this ID"}
 	ErrDownloadNotFound    = APIError{http.StatusNotFound, "download_not_found", "no such download; see /downloads/manifest.json"}
-	ErrDownloadUnavailable = APIError{http.StatusServiceUnavailable, "download_unavailable", "the agent binary is not built and cannot be built here; run `make agents`"}
+	ErrDownloadUnavailable = APIError{http.StatusServiceUnavailable, "download_unavailable", "this agent binary is not built; build the agents with `make agents` into the agent directory (HIL_AGENT_DIR)"}
 	ErrSearchInvalid       = APIError{http.StatusBadRequest, "search_invalid", "the search spec is invalid; details name each field"}
 	ErrSearchNotFound      = APIError{http.StatusNotFound, "search_not_found", "no search has this ID"}
 	ErrSearchState         = APIError{http.StatusConflict, "search_state_conflict", "the search's state does not allow this"}

@@ -34,7 +34,8 @@ type Deps struct {
 	Version string
 	// PublishJob sends a stored job to its device.
 	PublishJob func(ctx context.Context, j store.Job) error
-	// AgentDir holds the agent binaries served under /downloads.
+	// AgentDir holds the agent binaries served under /downloads, built
+	// ahead of time (`make agents`).
 	AgentDir string
 	// Events feeds /api/v1/events.
 	Events *events.Hub

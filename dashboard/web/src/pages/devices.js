@@ -202,7 +202,7 @@ async function enrollDialog() {
           {},
           h("td", { "data-label": "Platform" }, target),
           h("td", { "data-label": "Download" }, h("a", { href: f.url, download: "" }, f.url.split("/").pop())),
-          h("td", { "data-label": "SHA-256" }, f.sha256 ? h("code", { class: "hash" }, f.sha256) : h("a", { href: f.url + ".sha256" }, "built on first download; checksum here")),
+          h("td", { "data-label": "SHA-256" }, f.sha256 ? h("code", { class: "hash" }, f.sha256) : h("span", { class: "hint" }, "not built: run make agents on the coordinator")),
         ),
       );
       fill(
