@@ -18,13 +18,14 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator"
 	"github.com/hilsearch/hilsearch/coordinator/testenv"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 const tinySpec = `{"vocab":256,"hidden":64,"tied_embeddings":true,"norm_eps":1e-5,"max_context":128,
  "layers":[{"mixer":"conv","conv":{"kernel":3},"ffn":128},
            {"mixer":"gqa","gqa":{"heads":4,"kv_heads":2,"head_dim":16,"qk_norm":true,"rope_theta":10000},"ffn":128}]}`
 
-var tinyWorkload = wire.Workload{Precision: "f32", Threads: 1, PromptLengths: []int{16}, DecodeDepths: []int{0}, DecodeTokens: 4}
+var tinyWorkload = workload.Workload{Precision: "f32", Threads: 1, PromptLengths: []int{16}, DecodeDepths: []int{0}, DecodeTokens: 4}
 
 func createJob(t *testing.T, c *testenv.Coordinator, deviceID string) map[string]any {
 	t.Helper()
@@ -64,11 +65,11 @@ func TestJobAPIValidation(t *testing.T) {
 		{"spec and preset", map[string]any{"spec": json.RawMessage(tinySpec), "preset": "lfm2-350m", "workload": tinyWorkload}, `"field":"spec"`},
 		{"invalid spec", map[string]any{"spec": json.RawMessage(badSpec), "workload": tinyWorkload}, `layers[1].gqa.kv_heads`},
 		{"unknown preset", map[string]any{"preset": "gpt-5", "workload": tinyWorkload}, `"field":"preset"`},
-		{"bad precision", map[string]any{"preset": "lfm2-350m", "workload": wire.Workload{Precision: "q3_k", Threads: 1, PromptLengths: []int{8}}}, `workload.precision`},
-		{"no threads", map[string]any{"preset": "lfm2-350m", "workload": wire.Workload{Precision: "f32", PromptLengths: []int{8}}}, `workload.threads`},
-		{"nothing to measure", map[string]any{"preset": "lfm2-350m", "workload": wire.Workload{Precision: "f32", Threads: 1}}, `workload.prompt_lengths`},
-		{"beyond context", map[string]any{"spec": json.RawMessage(tinySpec), "workload": wire.Workload{Precision: "f32", Threads: 1, PromptLengths: []int{4096}}}, `max_context`},
-		{"decode without tokens", map[string]any{"spec": json.RawMessage(tinySpec), "workload": wire.Workload{Precision: "f32", Threads: 1, DecodeDepths: []int{0}}}, `workload.decode_tokens`},
+		{"bad precision", map[string]any{"preset": "lfm2-350m", "workload": workload.Workload{Precision: "q3_k", Threads: 1, PromptLengths: []int{8}}}, `workload.precision`},
+		{"no threads", map[string]any{"preset": "lfm2-350m", "workload": workload.Workload{Precision: "f32", PromptLengths: []int{8}}}, `workload.threads`},
+		{"nothing to measure", map[string]any{"preset": "lfm2-350m", "workload": workload.Workload{Precision: "f32", Threads: 1}}, `workload.prompt_lengths`},
+		{"beyond context", map[string]any{"spec": json.RawMessage(tinySpec), "workload": workload.Workload{Precision: "f32", Threads: 1, PromptLengths: []int{4096}}}, `max_context`},
+		{"decode without tokens", map[string]any{"spec": json.RawMessage(tinySpec), "workload": workload.Workload{Precision: "f32", Threads: 1, DecodeDepths: []int{0}}}, `workload.decode_tokens`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

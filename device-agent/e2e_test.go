@@ -28,6 +28,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	agent "github.com/hilsearch/hilsearch/device-agent"
 	"github.com/hilsearch/hilsearch/device-agent/internal/stats"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 func TestMain(m *testing.M) {
@@ -162,7 +163,7 @@ type jobView struct {
 	Measurement *wire.Measurement `json:"measurement"`
 }
 
-func createJob(t *testing.T, c *testenv.Coordinator, deviceID, spec string, w wire.Workload, extra map[string]any) string {
+func createJob(t *testing.T, c *testenv.Coordinator, deviceID, spec string, w workload.Workload, extra map[string]any) string {
 	t.Helper()
 	body := map[string]any{"spec": json.RawMessage(spec), "workload": w}
 	for k, v := range extra {
@@ -668,7 +669,7 @@ func BenchmarkAgentRepeatability(b *testing.B) {
 		if err := cmd.Start(); err != nil {
 			b.Fatal(err)
 		}
-		w := wire.Workload{Precision: "q8_0", Threads: 1, PromptLengths: []int{512}, DecodeDepths: []int{0}, DecodeTokens: 128, Seed: 7}
+		w := workload.Workload{Precision: "q8_0", Threads: 1, PromptLengths: []int{512}, DecodeDepths: []int{0}, DecodeTokens: 128, Seed: 7}
 		var pp, tg []float64
 		for i := 0; i < jobs; i++ {
 			code, data := c.Do(b, "POST", "/api/v1/devices/"+cfg.DeviceID+"/jobs",

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // Test helpers of package agent used by the external end-to-end tests
@@ -18,13 +19,13 @@ const (
 )
 
 // TinyWorkload and SlowWorkload are the workloads of the test specs.
-func TinyWorkload() wire.Workload { return tinyWorkload() }
+func TinyWorkload() workload.Workload { return tinyWorkload() }
 
 // SlowWorkload is the workload of SlowSpecJSON.
-func SlowWorkload() wire.Workload { return slowWorkload() }
+func SlowWorkload() workload.Workload { return slowWorkload() }
 
 // CheckMeasurement checks that every field of a measurement is filled.
-func CheckMeasurement(t *testing.T, m *wire.Measurement, spec string, w wire.Workload) {
+func CheckMeasurement(t *testing.T, m *wire.Measurement, spec string, w workload.Workload) {
 	t.Helper()
 	checkMeasurement(t, m, spec, w)
 }

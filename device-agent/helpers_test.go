@@ -10,6 +10,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/kernels"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // envTestMain makes the test binary behave as the device-agent command, so
@@ -24,8 +25,8 @@ const tinySpecJSON = `{"name":"tiny","vocab":256,"hidden":64,"tied_embeddings":t
            {"mixer":"gqa","gqa":{"heads":4,"kv_heads":2,"head_dim":16,"qk_norm":true,"rope_theta":10000},"ffn":128},
            {"mixer":"conv","conv":{"kernel":3},"ffn":128}]}`
 
-func tinyWorkload() wire.Workload {
-	return wire.Workload{Precision: "q8_0", Threads: 1, PromptLengths: []int{16}, DecodeDepths: []int{0, 8}, DecodeTokens: 8, Seed: 1}
+func tinyWorkload() workload.Workload {
+	return workload.Workload{Precision: "q8_0", Threads: 1, PromptLengths: []int{16}, DecodeDepths: []int{0, 8}, DecodeTokens: 8, Seed: 1}
 }
 
 // slowSpecJSON and slowWorkload make a measurement last a few seconds on
@@ -37,8 +38,8 @@ const slowSpecJSON = `{"name":"slow","vocab":2048,"hidden":256,"tied_embeddings"
            {"mixer":"conv","conv":{"kernel":3},"ffn":768},
            {"mixer":"gqa","gqa":{"heads":8,"kv_heads":2,"head_dim":32,"qk_norm":true,"rope_theta":10000},"ffn":768}]}`
 
-func slowWorkload() wire.Workload {
-	return wire.Workload{Precision: "f32", Threads: 1, PromptLengths: []int{128}, DecodeDepths: []int{64}, DecodeTokens: 32,
+func slowWorkload() workload.Workload {
+	return workload.Workload{Precision: "f32", Threads: 1, PromptLengths: []int{128}, DecodeDepths: []int{64}, DecodeTokens: 32,
 		Repetitions: 10, MaxRepetitions: 10, Seed: 2}
 }
 
@@ -58,7 +59,7 @@ func checkStat(t *testing.T, name string, s wire.Stat, n int) {
 
 // checkMeasurement checks that every field of a measurement is filled and
 // consistent with the job.
-func checkMeasurement(t *testing.T, m *wire.Measurement, spec string, w wire.Workload) {
+func checkMeasurement(t *testing.T, m *wire.Measurement, spec string, w workload.Workload) {
 	t.Helper()
 	if m == nil {
 		t.Fatal("no measurement")

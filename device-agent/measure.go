@@ -21,6 +21,7 @@ import (
 	"github.com/hilsearch/hilsearch/device-agent/internal/hw"
 	"github.com/hilsearch/hilsearch/device-agent/internal/stats"
 	"github.com/hilsearch/hilsearch/kernels"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // maxJobBytes bounds the job a measuring child reads from stdin.
@@ -102,55 +103,30 @@ func failed(jobID, kind, msg string) wire.Result {
 	return wire.Result{JobID: jobID, Status: wire.ResultFailed, FailKind: kind, Error: msg}
 }
 
-// checkJob parses and validates a job's spec and workload; the error
-// names the field.
-func checkJob(job *wire.Job) (*arch.Spec, wire.Workload, error) {
+// checkJob parses and validates a job's spec and workload (the one
+// workload validator, workload.Check); the error names the field. The
+// workload is returned normalised (defaults filled in).
+func checkJob(job *wire.Job) (*arch.Spec, workload.Workload, error) {
 	if job.ID == "" {
-		return nil, wire.Workload{}, errors.New("id: missing")
+		return nil, workload.Workload{}, errors.New("id: missing")
 	}
 	if job.Kind != "" && job.Kind != wire.JobKindMeasure {
-		return nil, wire.Workload{}, fmt.Errorf("kind %q: only %q is supported", job.Kind, wire.JobKindMeasure)
+		return nil, workload.Workload{}, fmt.Errorf("kind %q: only %q is supported", job.Kind, wire.JobKindMeasure)
 	}
 	if len(job.Spec) == 0 {
-		return nil, wire.Workload{}, errors.New("spec: missing")
+		return nil, workload.Workload{}, errors.New("spec: missing")
 	}
 	spec, err := arch.Parse(job.Spec)
 	if err != nil {
-		return nil, wire.Workload{}, fmt.Errorf("spec: %w", err)
+		return nil, workload.Workload{}, fmt.Errorf("spec: %w", err)
 	}
 	if err := spec.Validate(); err != nil {
-		return nil, wire.Workload{}, fmt.Errorf("spec: %w", err)
+		return nil, workload.Workload{}, fmt.Errorf("spec: %w", err)
 	}
-	w := job.Workload.Normalize()
-	switch {
-	case !arch.Precision(w.Precision).Valid():
-		return nil, w, fmt.Errorf("workload.precision %q: must be one of f32, f16, q8_0, q4_0", w.Precision)
-	case w.KVType != "f16" && w.KVType != "f32":
-		return nil, w, fmt.Errorf("workload.kv_type %q: must be f16 or f32", w.KVType)
-	case w.Threads < 1:
-		return nil, w, fmt.Errorf("workload.threads %d: must be at least 1", w.Threads)
-	case len(w.PromptLengths) == 0 && len(w.DecodeDepths) == 0:
-		return nil, w, errors.New("workload.prompt_lengths: give prompt lengths and/or decode depths")
-	case len(w.DecodeDepths) > 0 && w.DecodeTokens < 1:
-		return nil, w, fmt.Errorf("workload.decode_tokens %d: must be at least 1 with decode depths", w.DecodeTokens)
+	if err := job.Workload.Validate(spec); err != nil {
+		return nil, job.Workload, err
 	}
-	for i, l := range w.PromptLengths {
-		if l < 1 {
-			return nil, w, fmt.Errorf("workload.prompt_lengths[%d] %d: must be at least 1", i, l)
-		}
-	}
-	for i, d := range w.DecodeDepths {
-		if d < 0 {
-			return nil, w, fmt.Errorf("workload.decode_depths[%d] %d: must not be negative", i, d)
-		}
-	}
-	if err := (stats.Controller{MinReps: w.Repetitions, MaxReps: w.MaxRepetitions, MaxRelSpread: w.MaxRelSpread}).Validate(); err != nil {
-		return nil, w, fmt.Errorf("workload: %w", err)
-	}
-	if n := w.MaxContext(); n > spec.MaxContext {
-		return nil, w, fmt.Errorf("workload: reaches context %d, beyond the spec's max_context %d", n, spec.MaxContext)
-	}
-	return spec, w, nil
+	return spec, job.Workload.Normalize(), nil
 }
 
 // measureJob runs the timing protocol (design §4) for one job. Everything
@@ -184,7 +160,7 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 	m.ThermalBefore = thermalOf(hw.TakeSnapshot(ctx, env))
 
 	maxCtx := max(1, w.MaxContext())
-	model, err := kernels.BuildWith(spec, arch.Precision(w.Precision), maxCtx, w.Threads, w.Seed, kernels.Options{KVF32: w.KVType == "f32"})
+	model, err := kernels.BuildWith(spec, w.Precision, maxCtx, w.Threads, w.Seed, kernels.Options{KVF32: w.KVType == "f32"})
 	if err != nil {
 		return failed(job.ID, wire.FailInvalidSpec, fmt.Sprintf("spec cannot be built: %v", err))
 	}
@@ -373,7 +349,7 @@ func (b *timing) decode(d, n int) (wire.DecodeResult, error) {
 // from the timed repetitions, which it would perturb) and returns each
 // block type's share of the forward time. The embedding lookup counts as
 // "other".
-func (b *timing) profile(w wire.Workload) (map[string]float64, error) {
+func (b *timing) profile(w workload.Workload) (map[string]float64, error) {
 	b.model.SetProfiler(true)
 	b.model.ResetProfile()
 	defer b.model.SetProfiler(false)

@@ -58,7 +58,7 @@ func TestCheckJobNamesTheField(t *testing.T) {
 		"length":    {func(j *wire.Job) { j.Workload.PromptLengths = []int{0} }, "workload.prompt_lengths[0]"},
 		"depth":     {func(j *wire.Job) { j.Workload.DecodeDepths = []int{-1} }, "workload.decode_depths[0]"},
 		"context":   {func(j *wire.Job) { j.Workload.PromptLengths = []int{500} }, "max_context"},
-		"reps":      {func(j *wire.Job) { j.Workload.Repetitions = -1 }, "min_reps"},
+		"reps":      {func(j *wire.Job) { j.Workload.Repetitions = -1 }, "workload.repetitions"},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

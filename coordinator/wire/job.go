@@ -3,46 +3,23 @@ package wire
 import (
 	"encoding/json"
 	"time"
+
+	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // JobKindMeasure is the only job kind so far: build a spec and time it.
 const JobKindMeasure = "measure"
 
-// Workload says what to measure. It is part of a measurement's cache key
-// (Hash), so every field that changes the numbers belongs here.
-type Workload struct {
-	// Precision of the weights: f32, f16, q8_0 or q4_0.
-	Precision string `json:"precision"`
-	// KVType is the attention cache type: f16 (default) or f32.
-	KVType string `json:"kv_type,omitempty"`
-	// Threads is the worker count.
-	Threads int `json:"threads"`
-	// PromptLengths are the prefill lengths L measured (pp<L>).
-	PromptLengths []int `json:"prompt_lengths"`
-	// DecodeDepths are the context depths D at which decoding is timed
-	// (tg<N> @ d<D>); 0 means right after an empty context.
-	DecodeDepths []int `json:"decode_depths"`
-	// DecodeTokens is N, the tokens generated per decode repetition.
-	DecodeTokens int `json:"decode_tokens"`
-	// Repetitions is the minimum repetition count (default 5); more are run
-	// while the median's relative spread exceeds MaxRelSpread, up to
-	// MaxRepetitions.
-	Repetitions    int     `json:"repetitions,omitempty"`
-	MaxRepetitions int     `json:"max_repetitions,omitempty"`
-	MaxRelSpread   float64 `json:"max_rel_spread,omitempty"`
-	// Seed of the random weights and prompt tokens.
-	Seed uint64 `json:"seed,omitempty"`
-}
-
 // Job is one message on JOBS (subject jobs.agent.<id>.measure). Its
 // Nats-Msg-Id is ID.
 type Job struct {
-	ID        string          `json:"id"`
-	Kind      string          `json:"kind"`
-	Spec      json.RawMessage `json:"spec"`
-	SpecHash  string          `json:"spec_hash"`
-	Workload  Workload        `json:"workload"`
-	CreatedAt time.Time       `json:"created_at"`
+	ID        string            `json:"id"`
+	Kind      string            `json:"kind"`
+	Spec      json.RawMessage   `json:"spec"`
+	SpecHash  string            `json:"spec_hash"`
+	Workload  workload.Workload `json:"workload"`
+	CreatedAt time.Time         `json:"created_at"`
 	// TimeoutSeconds bounds the measuring child (0: agent default).
 	TimeoutSeconds int `json:"timeout_seconds,omitempty"`
 	// MemoryLimitBytes caps the child's resident memory (0: agent default,
@@ -136,7 +113,7 @@ type Measurement struct {
 	AgentVersion  string          `json:"agent_version"`
 	KernelVariant string          `json:"kernel_variant"`
 	Threads       int             `json:"threads"`
-	Precision     string          `json:"precision"`
+	Precision     arch.Precision  `json:"precision"`
 	Params        int64           `json:"params"`
 	Prefill       []PrefillResult `json:"prefill"`
 	Decode        []DecodeResult  `json:"decode"`

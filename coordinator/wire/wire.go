@@ -1,6 +1,7 @@
 // Package wire holds the messages exchanged between the coordinator and
 // device agents, over HTTP (enrollment) and NATS (heartbeats, jobs,
-// results). It has no dependencies so the agent can import it cheaply.
+// results). It depends only on the pure workload package (and arch below
+// it), so the agent can import it cheaply.
 package wire
 
 import "encoding/json"

@@ -9,12 +9,13 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // WireWorkload turns a search workload into the job workload agents run.
-func WireWorkload(w search.Workload) wire.Workload {
-	return wire.Workload{
-		Precision: string(w.Precision), Threads: w.Threads,
+func WireWorkload(w search.Workload) workload.Workload {
+	return workload.Workload{
+		Precision: w.Precision, Threads: w.Threads,
 		PromptLengths: w.PromptLengths, DecodeDepths: w.DecodeDepths, DecodeTokens: w.DecodeLength,
 		Repetitions: w.Repetitions, MaxRepetitions: w.MaxRepetitions,
 	}.Normalize()

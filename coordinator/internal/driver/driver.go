@@ -19,8 +19,8 @@ import (
 
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
-	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // Deps are what drivers use.
@@ -176,7 +176,7 @@ type driver struct {
 	log  *slog.Logger
 	spec *search.Spec
 	opt  *search.Optimizer
-	wl   wire.Workload
+	wl   workload.Workload
 }
 
 func (d *driver) st() *store.Store { return d.m.d.Store }

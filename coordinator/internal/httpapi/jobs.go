@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 
@@ -12,75 +11,24 @@ import (
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // JobRequest is the body of POST /api/v1/devices/{id}/jobs: measure one
 // spec (inline, or a preset by name) with a workload on that device.
 type JobRequest struct {
-	Spec             json.RawMessage `json:"spec,omitempty"`
-	Preset           string          `json:"preset,omitempty"`
-	Workload         wire.Workload   `json:"workload"`
-	TimeoutSeconds   int             `json:"timeout_seconds,omitempty"`
-	MemoryLimitBytes int64           `json:"memory_limit_bytes,omitempty"`
+	Spec             json.RawMessage   `json:"spec,omitempty"`
+	Preset           string            `json:"preset,omitempty"`
+	Workload         workload.Workload `json:"workload"`
+	TimeoutSeconds   int               `json:"timeout_seconds,omitempty"`
+	MemoryLimitBytes int64             `json:"memory_limit_bytes,omitempty"`
 }
 
-// Workload limits that keep one job bounded.
-const (
-	maxThreads      = 256
-	maxRepetitions  = 100
-	maxDecodeTokens = 4096
-	maxLengths      = 8
-)
-
-// ValidateWorkload checks a workload against the spec it will run, naming
-// fields under prefix.
-func ValidateWorkload(prefix string, w wire.Workload, spec *arch.Spec) []FieldError {
+// workloadErrors checks a workload against the spec it will run
+// (workload.Check, the one validator), naming fields under "workload.".
+func workloadErrors(w workload.Workload, spec *arch.Spec) []FieldError {
 	var errs []FieldError
-	add := func(field, format string, args ...any) {
-		errs = append(errs, FieldError{prefix + field, fmt.Sprintf(format, args...)})
-	}
-	if !arch.Precision(w.Precision).Valid() {
-		add("precision", "must be one of f32, f16, q8_0, q4_0")
-	}
-	if w.KVType != "" && w.KVType != "f16" && w.KVType != "f32" {
-		add("kv_type", "must be f16 or f32")
-	}
-	if w.Threads < 1 || w.Threads > maxThreads {
-		add("threads", "must be between 1 and %d", maxThreads)
-	}
-	if len(w.PromptLengths) == 0 && len(w.DecodeDepths) == 0 {
-		add("prompt_lengths", "give prompt lengths and/or decode depths")
-	}
-	if len(w.PromptLengths) > maxLengths || len(w.DecodeDepths) > maxLengths {
-		add("prompt_lengths", "at most %d prompt lengths and %d decode depths", maxLengths, maxLengths)
-	}
-	for i, l := range w.PromptLengths {
-		if l < 1 {
-			add(fmt.Sprintf("prompt_lengths[%d]", i), "must be at least 1")
-		}
-	}
-	for i, d := range w.DecodeDepths {
-		if d < 0 {
-			add(fmt.Sprintf("decode_depths[%d]", i), "must not be negative")
-		}
-	}
-	if len(w.DecodeDepths) > 0 && (w.DecodeTokens < 1 || w.DecodeTokens > maxDecodeTokens) {
-		add("decode_tokens", "must be between 1 and %d when decode depths are given", maxDecodeTokens)
-	}
-	if w.Repetitions < 0 || w.Repetitions > maxRepetitions {
-		add("repetitions", "must be between 1 and %d", maxRepetitions)
-	}
-	if w.MaxRepetitions != 0 && (w.MaxRepetitions < w.Repetitions || w.MaxRepetitions > maxRepetitions) {
-		add("max_repetitions", "must be between repetitions and %d", maxRepetitions)
-	}
-	if w.MaxRelSpread < 0 || w.MaxRelSpread > 1 {
-		add("max_rel_spread", "must be between 0 and 1")
-	}
-	if spec != nil && len(errs) == 0 {
-		if n := w.MaxContext(); n > spec.MaxContext {
-			add("prompt_lengths", "the workload reaches context %d, beyond the spec's max_context %d", n, spec.MaxContext)
-		}
-	}
+	w.Check(spec, func(field, msg string) { errs = append(errs, FieldError{"workload." + field, msg}) })
 	return errs
 }
 
@@ -114,7 +62,7 @@ func (s *Server) createJob(c *gin.Context) {
 		return
 	}
 	spec, errs := resolveSpec(req.Spec, req.Preset)
-	errs = append(errs, ValidateWorkload("workload.", req.Workload, spec)...)
+	errs = append(errs, workloadErrors(req.Workload, spec)...)
 	if req.TimeoutSeconds < 0 || req.TimeoutSeconds > 24*3600 {
 		errs = append(errs, FieldError{"timeout_seconds", "must be between 0 (agent default) and 86400"})
 	}

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // Job is a stored measurement job.
@@ -19,7 +20,7 @@ type Job struct {
 	Kind         string            `json:"kind"`
 	Spec         json.RawMessage   `json:"spec"`
 	SpecHash     string            `json:"spec_hash"`
-	Workload     wire.Workload     `json:"workload"`
+	Workload     workload.Workload `json:"workload"`
 	WorkloadHash string            `json:"workload_hash"`
 	State        string            `json:"state"`
 	TimeoutS     int               `json:"timeout_seconds"`

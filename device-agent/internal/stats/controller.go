@@ -1,30 +1,27 @@
 package stats
 
-import "fmt"
+import (
+	"fmt"
 
-// Defaults of the repetition controller (design §4).
-const (
-	// DefaultMinReps is the number of repetitions always run.
-	DefaultMinReps = 5
-	// DefaultMaxReps caps the repetitions of one measurement.
-	DefaultMaxReps = 20
-	// DefaultMaxRelSpread is the largest accepted relative spread of the
-	// median (Summary.RelMedianErr): 3 %.
-	DefaultMaxRelSpread = 0.03
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // Controller decides whether a measurement needs another repetition: it runs
 // at least MinReps repetitions, then continues while the relative spread of
 // the median (Summary.RelMedianErr) of any watched metric exceeds
 // MaxRelSpread, and stops at MaxReps whatever the spread. A zero field takes
-// its default, so the zero Controller is the design's protocol.
+// the workload's default (workload.Workload.Normalize, the one place the
+// defaults live), so the zero Controller is the design's protocol.
 type Controller struct {
-	// MinReps is the minimum number of repetitions. Defaults to 5.
+	// MinReps is the minimum number of repetitions. Defaults to
+	// workload.DefaultRepetitions (5).
 	MinReps int
-	// MaxReps is the cap on repetitions. Defaults to 20; raised to MinReps
-	// when smaller.
+	// MaxReps is the cap on repetitions. Defaults to
+	// workload.DefaultMaxRepetitions(MinReps); raised to MinReps when
+	// smaller.
 	MaxReps int
-	// MaxRelSpread is the threshold on Summary.RelMedianErr. Defaults to 0.03.
+	// MaxRelSpread is the threshold on Summary.RelMedianErr. Defaults to
+	// workload.DefaultMaxRelSpread (0.03).
 	MaxRelSpread float64
 }
 
@@ -65,18 +62,8 @@ func (c Controller) normalized() (Controller, error) {
 	if c.MaxRelSpread < 0 {
 		return c, fmt.Errorf("max_rel_spread %v: must not be negative", c.MaxRelSpread)
 	}
-	if c.MinReps == 0 {
-		c.MinReps = DefaultMinReps
-	}
-	if c.MaxReps == 0 {
-		c.MaxReps = DefaultMaxReps
-	}
-	if c.MaxReps < c.MinReps {
-		c.MaxReps = c.MinReps
-	}
-	if c.MaxRelSpread == 0 {
-		c.MaxRelSpread = DefaultMaxRelSpread
-	}
+	w := workload.Workload{Repetitions: c.MinReps, MaxRepetitions: c.MaxReps, MaxRelSpread: c.MaxRelSpread}.Normalize()
+	c.MinReps, c.MaxReps, c.MaxRelSpread = w.Repetitions, max(w.MaxRepetitions, w.Repetitions), w.MaxRelSpread
 	return c, nil
 }
 

@@ -1,0 +1,203 @@
+// Package workload defines what a measurement measures: the weight
+// precision, threads, prompt lengths, decode depths and repetitions of a
+// timing run. It owns the type, its defaults (Normalize), its validation
+// (Check, Validate) and the hash that keys cached measurements (Hash).
+//
+// Three places describe a workload: a search spec (package search), a
+// measurement job on the wire (coordinator/wire, which the device agent
+// imports) and the coordinator's jobs API. They share this one type. It
+// lives in its own small package, pure like arch (no I/O; it imports only
+// arch), because neither natural home works for all three: search must not
+// import the coordinator, and wire must not import search (the agent would
+// link the optimizer and goptuna). A new field is added here, in Workload,
+// Normalize and Check, and nowhere else.
+package workload
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/hilsearch/hilsearch/arch"
+)
+
+// Workload says what to measure. It is part of a measurement's cache key
+// (Hash), so every field that changes the numbers belongs here.
+type Workload struct {
+	// Precision of the weights: f32, f16, q8_0 or q4_0.
+	Precision arch.Precision `json:"precision"`
+	// KVType is the attention cache type: f16 or f32. Defaults to f16.
+	KVType string `json:"kv_type,omitempty"`
+	// Threads is the worker count.
+	Threads int `json:"threads"`
+	// PromptLengths are the prefill lengths L measured (pp<L>).
+	PromptLengths []int `json:"prompt_lengths"`
+	// DecodeDepths are the context depths D at which decoding is timed
+	// (tg<N> @ d<D>); 0 means right after an empty context.
+	DecodeDepths []int `json:"decode_depths"`
+	// DecodeTokens is N, the tokens generated per decode repetition. Search
+	// specs written before the type was shared call it decode_length;
+	// search.Parse still reads that name.
+	DecodeTokens int `json:"decode_tokens"`
+	// Repetitions is the minimum repetition count. Defaults to 5. More are
+	// run while the median's relative spread exceeds MaxRelSpread, up to
+	// MaxRepetitions.
+	Repetitions int `json:"repetitions,omitempty"`
+	// MaxRepetitions caps the adaptive repetition count. Defaults to three
+	// times Repetitions.
+	MaxRepetitions int `json:"max_repetitions,omitempty"`
+	// MaxRelSpread is the largest accepted relative spread of a median.
+	// Defaults to 0.03.
+	MaxRelSpread float64 `json:"max_rel_spread,omitempty"`
+	// Seed of the random weights and prompt tokens.
+	Seed uint64 `json:"seed,omitempty"`
+}
+
+// Defaults of the zero fields (Normalize).
+const (
+	// DefaultKVType is the attention cache type.
+	DefaultKVType = "f16"
+	// DefaultRepetitions is the minimum repetition count (design §4).
+	DefaultRepetitions = 5
+	// DefaultMaxRelSpread is the largest accepted relative spread of the
+	// median: 3 %.
+	DefaultMaxRelSpread = 0.03
+)
+
+// DefaultMaxRepetitions is the repetition cap for a minimum of reps.
+func DefaultMaxRepetitions(reps int) int { return 3 * reps }
+
+// Limits that keep one job bounded (Check).
+const (
+	MaxThreads      = 256
+	MaxRepetitions  = 100
+	MaxDecodeTokens = 4096
+	// MaxLengths bounds the prompt lengths, and separately the decode
+	// depths, of one workload.
+	MaxLengths = 8
+)
+
+// Normalize fills the defaults of a workload and sorts and de-duplicates
+// its lengths, so that equal workloads compare (and hash) equal.
+func (w Workload) Normalize() Workload {
+	if w.KVType == "" {
+		w.KVType = DefaultKVType
+	}
+	if w.Repetitions == 0 {
+		w.Repetitions = DefaultRepetitions
+	}
+	if w.MaxRepetitions == 0 {
+		w.MaxRepetitions = DefaultMaxRepetitions(w.Repetitions)
+	}
+	if w.MaxRelSpread == 0 {
+		w.MaxRelSpread = DefaultMaxRelSpread
+	}
+	w.PromptLengths = slices.Clone(w.PromptLengths)
+	slices.Sort(w.PromptLengths)
+	w.PromptLengths = slices.Compact(w.PromptLengths)
+	w.DecodeDepths = slices.Clone(w.DecodeDepths)
+	slices.Sort(w.DecodeDepths)
+	w.DecodeDepths = slices.Compact(w.DecodeDepths)
+	return w
+}
+
+// Hash is the workload's part of a measurement's cache key: the SHA-256
+// (first 16 bytes, hex) of the normalised workload's JSON.
+func (w Workload) Hash() string {
+	b, _ := json.Marshal(w.Normalize())
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:16])
+}
+
+// MaxContext is the largest context the workload reaches: a prompt of L
+// tokens and its first decoded token, or D+N after decoding N tokens at
+// depth D.
+func (w Workload) MaxContext() int {
+	n := 0
+	for _, l := range w.PromptLengths {
+		n = max(n, l+1)
+	}
+	for _, d := range w.DecodeDepths {
+		n = max(n, d+w.DecodeTokens)
+	}
+	return n
+}
+
+// Check reports every problem of the workload through add, with the field's
+// JSON path relative to the workload ("threads", "prompt_lengths[2]").
+// When spec is not nil and the workload is otherwise valid, it also checks
+// that the workload fits the spec's max_context. Check is the one workload
+// validator: the search spec, the jobs API and the agent all use it.
+func (w Workload) Check(spec *arch.Spec, add func(field, message string)) {
+	bad := false
+	addf := func(field, format string, args ...any) {
+		bad = true
+		add(field, fmt.Sprintf(format, args...))
+	}
+	if !w.Precision.Valid() {
+		addf("precision", "unknown precision %q (known: f32, f16, q8_0, q4_0)", w.Precision)
+	}
+	if w.KVType != "" && w.KVType != "f16" && w.KVType != "f32" {
+		addf("kv_type", "must be f16 or f32, got %q", w.KVType)
+	}
+	switch {
+	case w.Threads < 1:
+		addf("threads", "must be at least 1, got %d", w.Threads)
+	case w.Threads > MaxThreads:
+		addf("threads", "must be at most %d, got %d", MaxThreads, w.Threads)
+	}
+	if len(w.PromptLengths) == 0 && len(w.DecodeDepths) == 0 {
+		addf("prompt_lengths", "give prompt lengths and/or decode depths")
+	}
+	lengths := func(field string, v []int, lo int) {
+		if len(v) > MaxLengths {
+			addf(field, "at most %d values, got %d", MaxLengths, len(v))
+		}
+		seen := map[int]bool{}
+		for i, x := range v {
+			if x < lo {
+				addf(fmt.Sprintf("%s[%d]", field, i), "must be at least %d, got %d", lo, x)
+			}
+			if seen[x] {
+				addf(fmt.Sprintf("%s[%d]", field, i), "duplicate value %d", x)
+			}
+			seen[x] = true
+		}
+	}
+	lengths("prompt_lengths", w.PromptLengths, 1)
+	lengths("decode_depths", w.DecodeDepths, 0)
+	if len(w.DecodeDepths) > 0 && (w.DecodeTokens < 1 || w.DecodeTokens > MaxDecodeTokens) {
+		addf("decode_tokens", "must be between 1 and %d when decode depths are given, got %d", MaxDecodeTokens, w.DecodeTokens)
+	}
+	if w.Repetitions < 0 || w.Repetitions > MaxRepetitions {
+		addf("repetitions", "must be between 1 and %d (0: the default), got %d", MaxRepetitions, w.Repetitions)
+	}
+	if w.MaxRepetitions != 0 && (w.MaxRepetitions < max(w.Repetitions, 1) || w.MaxRepetitions > MaxRepetitions) {
+		addf("max_repetitions", "must be between repetitions and %d (0: the default), got %d", MaxRepetitions, w.MaxRepetitions)
+	}
+	if !(w.MaxRelSpread >= 0 && w.MaxRelSpread <= 1) {
+		addf("max_rel_spread", "must be between 0 and 1 (0: the default), got %g", w.MaxRelSpread)
+	}
+	if spec != nil && !bad {
+		if n := w.MaxContext(); n > spec.MaxContext {
+			addf("prompt_lengths", "the workload reaches context %d, beyond the spec's max_context %d", n, spec.MaxContext)
+		}
+	}
+}
+
+// Validate is Check as an error: every problem as "workload.<field>:
+// <message>", joined by "; ", or nil.
+func (w Workload) Validate(spec *arch.Spec) error {
+	var errs []string
+	w.Check(spec, func(field, msg string) {
+		errs = append(errs, "workload."+field+": "+msg)
+	})
+	if len(errs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(errs, "; "))
+}
