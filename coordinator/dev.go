@@ -33,7 +33,7 @@ const DemoSearchName = "demo (lfm2-like)"
 // a few minutes on two cores.
 func demoSearch(deviceID string) string {
 	return `{"name":"` + DemoSearchName + `","space":{"preset":"lfm2-like"},
- "workload":{"precision":"q4_0","threads":2,"prompt_lengths":[32],"decode_depths":[0],"decode_length":4,"repetitions":3,"max_repetitions":6},
+ "workload":{"precision":"q4_0","threads":2,"prompt_lengths":[32],"decode_depths":[0],"decode_tokens":4,"repetitions":3,"max_repetitions":6},
  "targets":[{"name":"local","devices":["` + deviceID + `"]}],
  "objectives":[{"metric":"decode_ms_p50@local"},{"metric":"peak_rss_mb@local"},{"metric":"params","direction":"maximize"}],
  "budget":{"max_trials":8,"max_wall_time":"10m"},

@@ -304,7 +304,7 @@ var tinySpace = map[string]string{
 	"workload.threads":                "1",
 	"workload.prompt_lengths":         "16",
 	"workload.decode_depths":          "0, 8",
-	"workload.decode_length":          "8",
+	"workload.decode_tokens":          "8",
 	"budget.max_trials":               "6",
 	"budget.max_in_flight_per_device": "1",
 	"algorithm":                       "random",

@@ -7,6 +7,7 @@ import (
 
 	"github.com/c-bata/goptuna"
 	"github.com/hilsearch/hilsearch/search/pareto"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // BenchSpec is the search `hil search bench` runs: the lfm2-like space on
@@ -20,7 +21,7 @@ func BenchSpec(algo Algorithm, seed int64) *Spec {
 	s := &Spec{
 		Name:     "optimizer benchmark (analytic stand-in)",
 		Space:    sp,
-		Workload: Workload{Precision: "q4_0", Threads: 4, PromptLengths: []int{1024}, DecodeDepths: []int{4096}, DecodeLength: 64},
+		Workload: workload.Workload{Precision: "q4_0", Threads: 4, PromptLengths: []int{1024}, DecodeDepths: []int{4096}, DecodeTokens: 64},
 		Targets:  []Target{{Name: "phone", Class: "stand-in"}, {Name: "laptop", Class: "stand-in"}},
 		Objectives: []Objective{
 			{Metric: "params", Direction: Maximize},

@@ -35,6 +35,10 @@ func Parse(data []byte) (*Spec, error) {
 		}
 		s.Space = p
 	}
+	data, err := renameDecodeLength(data)
+	if err != nil {
+		return nil, err
+	}
 	if err := decodeStrict(data, &s); err != nil {
 		return nil, err
 	}
@@ -44,6 +48,41 @@ func Parse(data []byte) (*Spec, error) {
 		return nil, err
 	}
 	return &s, nil
+}
+
+// renameDecodeLength reads workload.decode_length, the name search specs
+// gave the decode token count before the workload type was shared with
+// measurement jobs, as workload.decode_tokens, so stored specs and older
+// clients keep working. Only the first JSON value is rewritten; what
+// follows it is kept for decodeStrict to report, and a document that is
+// not a JSON object is returned as it is.
+func renameDecodeLength(data []byte) ([]byte, error) {
+	var doc map[string]json.RawMessage
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if dec.Decode(&doc) != nil {
+		return data, nil
+	}
+	rest := data[dec.InputOffset():]
+	var w map[string]json.RawMessage
+	if json.Unmarshal(doc["workload"], &w) != nil {
+		return data, nil
+	}
+	old, ok := w["decode_length"]
+	if !ok {
+		return data, nil
+	}
+	if _, both := w["decode_tokens"]; both {
+		return nil, &ValidationError{Fields: []FieldError{{Field: "workload.decode_length",
+			Message: "give decode_tokens only (decode_length is its former name)"}}}
+	}
+	delete(w, "decode_length")
+	w["decode_tokens"] = old
+	var err error
+	if doc["workload"], err = json.Marshal(w); err != nil {
+		return nil, err
+	}
+	out, err := json.Marshal(doc)
+	return append(out, rest...), err
 }
 
 // decodeStrict decodes JSON into v, refusing unknown fields and trailing

@@ -1,7 +1,7 @@
 package search
 
 import (
-	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // Spec is a whole search: what to search, how to measure, where, what to
@@ -12,8 +12,9 @@ type Spec struct {
 	Name string `json:"name,omitempty"`
 	// Space is the set of candidate architectures.
 	Space Space `json:"space"`
-	// Workload is what each candidate is measured on.
-	Workload Workload `json:"workload"`
+	// Workload is what each candidate is measured on: the one workload
+	// type, shared with measurement jobs and the device agent.
+	Workload workload.Workload `json:"workload"`
 	// Targets name the devices (or device classes) that measure.
 	Targets []Target `json:"targets"`
 	// Objectives are optimised jointly (Pareto), between one and five.
@@ -153,25 +154,6 @@ type FFNSpace struct {
 	MultipleOf int `json:"multiple_of,omitempty"`
 	// PerLayer chooses a width for every layer instead of one for all.
 	PerLayer bool `json:"per_layer,omitempty"`
-}
-
-// Workload is what every candidate is measured on.
-type Workload struct {
-	// Precision is the weight format.
-	Precision arch.Precision `json:"precision"`
-	// Threads is the number of worker threads.
-	Threads int `json:"threads"`
-	// PromptLengths are the prefill lengths L (pp<L>).
-	PromptLengths []int `json:"prompt_lengths"`
-	// DecodeDepths are the contexts D before decoding (tg<N> at depth D).
-	DecodeDepths []int `json:"decode_depths"`
-	// DecodeLength is the number N of generated tokens per depth.
-	DecodeLength int `json:"decode_length"`
-	// Repetitions is the minimum number of timed repetitions per phase
-	// (0: the agent's default, 5); MaxRepetitions caps the adaptive count
-	// (0: three times Repetitions).
-	Repetitions    int `json:"repetitions,omitempty"`
-	MaxRepetitions int `json:"max_repetitions,omitempty"`
 }
 
 // Target names one logical device: any one device matching it measures a

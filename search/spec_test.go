@@ -4,6 +4,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // validJSON is a complete spec over the lfm2-like preset.
@@ -128,7 +130,7 @@ func TestPresetsValid(t *testing.T) {
 		}
 		s := Spec{
 			Space:      sp,
-			Workload:   Workload{Precision: "q4_0", Threads: 1, PromptLengths: []int{128}, DecodeDepths: []int{0}, DecodeLength: 16},
+			Workload:   workload.Workload{Precision: "q4_0", Threads: 1, PromptLengths: []int{128}, DecodeDepths: []int{0}, DecodeTokens: 16},
 			Objectives: []Objective{{Metric: "params"}},
 			Budget:     Budget{MaxTrials: 10},
 			Algorithm:  AlgoRandom,

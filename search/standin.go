@@ -80,7 +80,7 @@ func (a *AnalyticStandIn) Evaluate(spec *Spec, s *arch.Spec) (map[string]Values,
 		for _, L := range w.PromptLengths {
 			maxPrompt = max(maxPrompt, L)
 		}
-		for _, c := range w.contexts(AtContext) {
+		for _, c := range contexts(&w, AtContext) {
 			m := s.MemoryEstimate(w.Precision, c, false, min(c, maxPrompt))
 			v[MetricKey{MetricPeakRSS, c}] = float64(m.Total)/(1<<20) + dev.BaseRSSMB
 		}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // Defaults applied by Parse (and by ApplyDefaults) to zero fields.
@@ -47,7 +48,7 @@ func (s *Spec) applyDefaults() {
 		sp.NormEps = DefaultNormEps
 	}
 	if sp.MaxContext == 0 {
-		sp.MaxContext = s.Workload.maxContext()
+		sp.MaxContext = buildContext(&s.Workload)
 	}
 	if len(sp.FFN.Ratios) > 0 && sp.FFN.MultipleOf == 0 {
 		sp.FFN.MultipleOf = DefaultFFNMultipleOf
@@ -65,14 +66,14 @@ func (s *Spec) applyDefaults() {
 			o.Direction = m.NaturalDirection()
 		}
 		if o.At == 0 {
-			o.At = s.Workload.defaultAt(m)
+			o.At = defaultAt(&s.Workload, m)
 		}
 	}
 	for i := range s.Constraints {
 		c := &s.Constraints[i]
 		m, _ := splitMetric(c.Metric)
 		if c.At == 0 {
-			c.At = s.Workload.defaultAt(m)
+			c.At = defaultAt(&s.Workload, m)
 		}
 	}
 	if s.Budget.MaxInFlightPerDevice == 0 {
@@ -108,19 +109,22 @@ func (s *Spec) applyDefaults() {
 	}
 }
 
-func (w *Workload) maxContext() int {
+// buildContext is the default max_context of the space's candidates: room
+// to decode the workload's decode tokens after every prompt length and
+// every depth (at least the workload's own MaxContext).
+func buildContext(w *workload.Workload) int {
 	m := 0
 	for _, v := range w.PromptLengths {
-		m = max(m, v+w.DecodeLength)
+		m = max(m, v+w.DecodeTokens)
 	}
 	for _, v := range w.DecodeDepths {
-		m = max(m, v+w.DecodeLength)
+		m = max(m, v+w.DecodeTokens)
 	}
 	return m
 }
 
 // contexts lists the values At may take for k.
-func (w *Workload) contexts(k AtKind) []int {
+func contexts(w *workload.Workload, k AtKind) []int {
 	switch k {
 	case AtPrompt:
 		return w.PromptLengths
@@ -134,9 +138,9 @@ func (w *Workload) contexts(k AtKind) []int {
 	return nil
 }
 
-func (w *Workload) defaultAt(m Metric) int {
+func defaultAt(w *workload.Workload, m Metric) int {
 	k := m.AtKind()
-	c := w.contexts(k)
+	c := contexts(w, k)
 	if len(c) == 0 {
 		return 0
 	}
@@ -152,7 +156,7 @@ func (w *Workload) defaultAt(m Metric) int {
 func (s *Spec) Validate() error {
 	var fe fieldErrs
 	s.Space.validate(&fe, "space")
-	s.Workload.validate(&fe)
+	validateWorkload(&s.Workload, &fe)
 	targets := map[string]bool{}
 	if len(s.Targets) == 0 && s.needsTargets() {
 		fe.add("targets", "at least one target is needed for device metrics")
@@ -292,36 +296,23 @@ func (s *Spec) validateMetricRef(fe *fieldErrs, f, ref string, at int, targets m
 	case !targets[t]:
 		fe.add(f+".metric", fmt.Sprintf("target %q is not in targets", t))
 	}
-	ctx := s.Workload.contexts(m.AtKind())
+	ctx := contexts(&s.Workload, m.AtKind())
 	if !slices.Contains(ctx, at) {
 		what := map[AtKind]string{AtPrompt: "workload.prompt_lengths", AtDepth: "workload.decode_depths", AtContext: "workload.prompt_lengths or workload.decode_depths"}[m.AtKind()]
 		fe.add(f+".at", fmt.Sprintf("%d is not one of %s %v", at, what, ctx))
 	}
 }
 
-func (w *Workload) validate(fe *fieldErrs) {
-	if !w.Precision.Valid() {
-		fe.add("workload.precision", fmt.Sprintf("unknown precision %q (known: f32, f16, q8_0, q4_0)", w.Precision))
-	}
-	if w.Threads < 1 {
-		fe.add("workload.threads", fmt.Sprintf("must be at least 1, got %d", w.Threads))
-	}
+// validateWorkload checks the workload with the one workload validator
+// (workload.Check), then what a search needs on top: its metrics are read
+// at prompt lengths and at decode depths, so it needs at least one of each.
+func validateWorkload(w *workload.Workload, fe *fieldErrs) {
+	w.Check(nil, func(field, msg string) { fe.add("workload."+field, msg) })
 	if len(w.PromptLengths) == 0 {
 		fe.add("workload.prompt_lengths", "at least one prompt length is needed")
 	}
-	positiveInts(fe, "workload.prompt_lengths", w.PromptLengths, 1)
-	positiveInts(fe, "workload.decode_depths", w.DecodeDepths, 0)
-	if w.DecodeLength < 1 {
-		fe.add("workload.decode_length", fmt.Sprintf("must be at least 1, got %d", w.DecodeLength))
-	}
 	if len(w.DecodeDepths) == 0 {
 		fe.add("workload.decode_depths", "at least one decode depth is needed (0 = empty context)")
-	}
-	if w.Repetitions < 0 || w.Repetitions > 100 {
-		fe.add("workload.repetitions", fmt.Sprintf("must be between 1 and 100 (0: the default), got %d", w.Repetitions))
-	}
-	if w.MaxRepetitions != 0 && (w.MaxRepetitions < max(w.Repetitions, 1) || w.MaxRepetitions > 100) {
-		fe.add("workload.max_repetitions", fmt.Sprintf("must be between repetitions and 100 (0: the default), got %d", w.MaxRepetitions))
 	}
 }
 

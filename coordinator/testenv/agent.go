@@ -122,9 +122,7 @@ func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.A
 		return msg.Term()
 	}
 	w := job.Workload
-	ss := &search.Spec{Workload: search.Workload{Precision: arch.Precision(w.Precision), Threads: w.Threads,
-		PromptLengths: w.PromptLengths, DecodeDepths: w.DecodeDepths, DecodeLength: w.DecodeTokens},
-		Targets: []search.Target{{Name: "phone"}}}
+	ss := &search.Spec{Workload: w, Targets: []search.Target{{Name: "phone"}}}
 	vals, err := ev.Evaluate(ss, spec)
 	if err != nil {
 		return err

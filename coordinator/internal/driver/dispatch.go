@@ -12,20 +12,11 @@ import (
 	"github.com/hilsearch/hilsearch/workload"
 )
 
-// WireWorkload turns a search workload into the job workload agents run.
-func WireWorkload(w search.Workload) workload.Workload {
-	return workload.Workload{
-		Precision: w.Precision, Threads: w.Threads,
-		PromptLengths: w.PromptLengths, DecodeDepths: w.DecodeDepths, DecodeTokens: w.DecodeLength,
-		Repetitions: w.Repetitions, MaxRepetitions: w.MaxRepetitions,
-	}.Normalize()
-}
-
 // Values maps a measurement to the metric values objectives and
 // constraints refer to. peak_rss_mb is the measuring child's peak over the
 // whole job, whose largest context is the workload's largest; it is
 // reported at every context of the workload.
-func Values(m *wire.Measurement, w search.Workload) search.Values {
+func Values(m *wire.Measurement, w workload.Workload) search.Values {
 	v := search.Values{}
 	for _, p := range m.Prefill {
 		v[search.MetricKey{Metric: search.MetricPrefillTPS, At: p.PromptLength}] = p.TokensPerSec.Median

@@ -192,7 +192,7 @@ func (d *driver) run(ctx context.Context) error {
 	if d.opt, err = search.NewOptimizer(d.spec, d.m.d.Storage(), se.Study); err != nil {
 		return err
 	}
-	d.wl = WireWorkload(d.spec.Workload)
+	d.wl = d.spec.Workload.Normalize()
 	if err := d.reconcile(ctx); err != nil {
 		return err
 	}

@@ -47,7 +47,7 @@ func (s *Server) references(ctx context.Context, se store.Search, queue bool, by
 	if err != nil {
 		return nil, 0, err
 	}
-	wl := driver.WireWorkload(spec.Workload)
+	wl := spec.Workload.Normalize()
 	out := []Reference{}
 	queued := 0
 	for _, name := range referencePresets() {

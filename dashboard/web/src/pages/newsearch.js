@@ -93,7 +93,7 @@ export async function newSearchPage(main) {
     threads: ctl("input", "workload.threads", { type: "number", value: 2, min: 1 }),
     prompts: ctl("input", "workload.prompt_lengths", { type: "text", value: "128" }),
     depths: ctl("input", "workload.decode_depths", { type: "text", value: "0" }),
-    decodeLen: ctl("input", "workload.decode_length", { type: "number", value: 16, min: 1 }),
+    decodeLen: ctl("input", "workload.decode_tokens", { type: "number", value: 16, min: 1 }),
   };
 
   // Budget.
@@ -234,7 +234,7 @@ export async function newSearchPage(main) {
         threads: num(wl.threads.value),
         prompt_lengths: list(wl.prompts.value),
         decode_depths: list(wl.depths.value),
-        decode_length: num(wl.decodeLen.value),
+        decode_tokens: num(wl.decodeLen.value),
       },
       targets: targetRows.map((r) => {
         const t = { name: r.name.value };
