@@ -15,14 +15,12 @@ import (
 	"time"
 
 	"github.com/c-bata/goptuna"
-	"github.com/nats-io/nats.go"
 
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
-	"github.com/hilsearch/hilsearch/coordinator/internal/studystore"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
@@ -38,7 +36,6 @@ type App struct {
 	HTTP  *httpapi.Server
 	srv   *http.Server
 	ln    net.Listener
-	subs  []*nats.Subscription
 	out   io.Writer
 	// Events broadcasts live updates; Drivers run the searches.
 	Events  *events.Hub
@@ -104,15 +101,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		a.Close()
 		return nil, err
 	}
-	for subj, h := range map[string]nats.MsgHandler{
-		"hb.*": a.onHeartbeat, bus.JobAdvisories[0]: a.onJobAdvisory, bus.JobAdvisories[1]: a.onJobAdvisory,
-	} {
-		sub, err := a.Bus.NC.Subscribe(subj, h)
-		if err != nil {
-			a.Close()
-			return nil, fmt.Errorf("subscribe %s: %w", subj, err)
-		}
-		a.subs = append(a.subs, sub)
+	if err := a.Bus.OnHeartbeat(a.onHeartbeat); err != nil {
+		a.Close()
+		return nil, err
+	}
+	if err := a.Bus.OnJobAdvisory(a.onJobAdvisory); err != nil {
+		a.Close()
+		return nil, err
 	}
 	if err := a.republishJobs(ctx); err != nil {
 		a.Close()
@@ -122,7 +117,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	bg, a.stop = context.WithCancel(context.Background())
 	a.Events = events.NewHub()
 	a.Drivers = driver.NewManager(driver.Deps{
-		Store: a.Store, Storage: func() goptuna.Storage { return studystore.New(a.Store.Pool) },
+		Store: a.Store, Storage: func() goptuna.Storage { return a.Store.StudyStorage() },
 		Publish: a.publishJob, DeleteJob: a.Bus.DeleteJob, Events: a.Events, Log: log,
 	})
 	if err := a.consumeResults(bg); err != nil {
@@ -200,16 +195,15 @@ func (a *App) restoreIdentities(ctx context.Context) error {
 	return nil
 }
 
-func (a *App) onHeartbeat(m *nats.Msg) {
-	deviceID := strings.TrimPrefix(m.Subject, "hb.")
+func (a *App) onHeartbeat(deviceID string, data []byte) {
 	var hb wire.Heartbeat
-	if err := json.Unmarshal(m.Data, &hb); err != nil || (hb.Status != "idle" && hb.Status != "busy") {
+	if err := json.Unmarshal(data, &hb); err != nil || (hb.Status != "idle" && hb.Status != "busy") {
 		a.log.Warn("bad heartbeat", "device", deviceID)
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	err := a.Store.RecordHeartbeat(ctx, deviceID, store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: m.Data})
+	err := a.Store.RecordHeartbeat(ctx, deviceID, store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: data})
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		a.log.Error("record heartbeat", "device", deviceID, "err", err)
 	}
@@ -244,9 +238,6 @@ func (a *App) Close() {
 		if a.bgDone != nil {
 			<-a.bgDone
 		}
-	}
-	for _, sub := range a.subs {
-		_ = sub.Unsubscribe()
 	}
 	if a.Bus != nil {
 		a.Bus.Close()

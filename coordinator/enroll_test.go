@@ -112,7 +112,7 @@ func TestEnrollEndToEnd(t *testing.T) {
 	// A job published by the coordinator reaches the agent's own consumer.
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if _, err := c.App.Bus.JS.Publish(ctx, "jobs.agent."+a.Resp.DeviceID+".measure", []byte(`{"job":1}`)); err != nil {
+	if _, err := c.JetStream(t).Publish(ctx, "jobs.agent."+a.Resp.DeviceID+".measure", []byte(`{"job":1}`)); err != nil {
 		t.Fatal(err)
 	}
 	js, err := jetstream.New(nc)
@@ -269,7 +269,7 @@ func TestAgentIsolation(t *testing.T) {
 	// Nothing forged reached the stores.
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	st, err := c.App.Bus.JS.Stream(ctx, "RESULTS")
+	st, err := c.JetStream(t).Stream(ctx, "RESULTS")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -310,7 +310,7 @@ func TestRevokeDropsIdentityAndJobs(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	for i := range 3 {
-		if _, err := c.App.Bus.JS.Publish(ctx, "jobs.agent."+a.Resp.DeviceID+".measure", []byte(fmt.Sprint(i))); err != nil {
+		if _, err := c.JetStream(t).Publish(ctx, "jobs.agent."+a.Resp.DeviceID+".measure", []byte(fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -326,7 +326,7 @@ func TestRevokeDropsIdentityAndJobs(t *testing.T) {
 	if _, err := a.connect(t, nil); err == nil {
 		t.Fatal("revoked identity could connect again")
 	}
-	st, _ := c.App.Bus.JS.Stream(ctx, "JOBS")
+	st, _ := c.JetStream(t).Stream(ctx, "JOBS")
 	info, err := st.Info(ctx)
 	if err != nil {
 		t.Fatal(err)

@@ -162,7 +162,7 @@ func TestResultsStoredIdempotently(t *testing.T) {
 	}
 	// Wait until the coordinator has consumed everything, then check.
 	testenv.Eventually(t, 10*time.Second, func() error {
-		st, _ := c.App.Bus.JS.Stream(ctx, "RESULTS")
+		st, _ := c.JetStream(t).Stream(ctx, "RESULTS")
 		cinfo, err := st.Consumer(ctx, "coordinator")
 		if err != nil {
 			return err

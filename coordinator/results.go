@@ -5,12 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
-	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
-
+	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
@@ -19,42 +16,14 @@ import (
 // is idempotent, so a redelivered or replayed result changes nothing.
 // It returns when ctx ends.
 func (a *App) consumeResults(ctx context.Context) error {
-	cons, err := a.Bus.Results(ctx)
-	if err != nil {
-		return err
-	}
-	cc, err := cons.Consume(func(m jetstream.Msg) { a.onResult(ctx, m) },
-		jetstream.PullMaxMessages(16),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				a.log.Debug("results consumer", "err", err)
-			}
-		}))
-	if err != nil {
-		return err
-	}
-	go func() {
-		<-ctx.Done()
-		cc.Stop()
-	}()
-	return nil
+	return a.Bus.ConsumeResults(ctx, a.onResult)
 }
 
-func (a *App) onResult(ctx context.Context, m jetstream.Msg) {
-	// results.<deviceID>.<jobID>: the subject names the publishing device,
-	// which NATS permissions guarantee.
-	parts := strings.Split(m.Subject(), ".")
-	if len(parts) != 3 {
-		a.log.Warn("result on unexpected subject", "subject", m.Subject())
-		_ = m.Term()
-		return
-	}
-	deviceID := parts[1]
+func (a *App) onResult(ctx context.Context, deviceID, jobID string, data []byte) bus.Disposition {
 	var r wire.Result
-	if err := json.Unmarshal(m.Data(), &r); err != nil || r.JobID != parts[2] {
-		a.log.Warn("malformed result", "subject", m.Subject(), "err", err)
-		_ = m.Term()
-		return
+	if err := json.Unmarshal(data, &r); err != nil || r.JobID != jobID {
+		a.log.Warn("malformed result", "device", deviceID, "job", jobID, "err", err)
+		return bus.Term
 	}
 	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -62,38 +31,24 @@ func (a *App) onResult(ctx context.Context, m jetstream.Msg) {
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrResultMismatch):
 		a.log.Warn("result for an unknown job", "device", deviceID, "job", r.JobID, "err", err)
-		_ = m.Term()
-		return
+		return bus.Term
 	case err != nil:
 		a.log.Error("store result", "job", r.JobID, "err", err)
-		_ = m.NakWithDelay(2 * time.Second)
-		return
+		return bus.Retry
 	}
 	if stored {
 		a.log.Info("result stored", "job", r.JobID, "device", deviceID, "status", r.Status, "fail_kind", r.FailKind)
 		a.Events.Publish("job", map[string]any{"id": r.JobID, "device_id": deviceID, "status": r.Status})
 		a.Drivers.Wake()
 	}
-	_ = m.Ack()
-}
-
-// advisory is the part of a JetStream consumer advisory we read.
-type advisory struct {
-	Stream    string `json:"stream"`
-	Consumer  string `json:"consumer"`
-	StreamSeq uint64 `json:"stream_seq"`
-	Reason    string `json:"reason"`
+	return bus.Ack
 }
 
 // onJobAdvisory ends jobs that will never run: an agent terminated them or
 // they ran out of deliveries. A job that already has a result keeps it.
-func (a *App) onJobAdvisory(m *nats.Msg) {
-	var adv advisory
-	if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
-		return
-	}
+func (a *App) onJobAdvisory(adv bus.JobAdvisory) {
 	kind, msg := wire.FailInternal, "terminated by the agent"
-	if strings.Contains(m.Subject, "MAX_DELIVERIES") {
+	if adv.MaxDeliveries {
 		kind, msg = wire.FailCrash, "delivered the maximum number of times without a result"
 	} else if adv.Reason != "" {
 		msg = "terminated by the agent: " + adv.Reason

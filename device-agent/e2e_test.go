@@ -238,7 +238,7 @@ func TestEndToEndMeasurement(t *testing.T) {
 	}
 
 	// The control subject answers pings.
-	msg, err := c.App.Bus.NC.Request(cfg.NATS.ControlSubject+".ping", nil, 5*time.Second)
+	msg, err := c.Conn(t).Request(cfg.NATS.ControlSubject+".ping", nil, 5*time.Second)
 	if err != nil {
 		t.Fatalf("ping: %v", err)
 	}
@@ -454,7 +454,7 @@ func TestResultSurvivesCoordinatorRestart(t *testing.T) {
 	testenv.Eventually(t, 30*time.Second, func() error {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
-		cons, err := app.Bus.JS.Consumer(ctx, cfg.NATS.Stream, cfg.NATS.AgentConsumer)
+		cons, err := c2.JetStream(t).Consumer(ctx, cfg.NATS.Stream, cfg.NATS.AgentConsumer)
 		if err != nil {
 			return err
 		}
@@ -533,7 +533,7 @@ func TestReplayedResultStoredOnce(t *testing.T) {
 	}
 	// Wait until the coordinator has consumed the un-deduplicated copy.
 	testenv.Eventually(t, 30*time.Second, func() error {
-		cons, err := c.App.Bus.Results(ctx)
+		cons, err := c.JetStream(t).Consumer(ctx, "RESULTS", "coordinator")
 		if err != nil {
 			return err
 		}
@@ -615,7 +615,7 @@ func TestUnrunnableJobsFailWithoutRetry(t *testing.T) {
 	}
 	// Neither job is left to be redelivered.
 	testenv.Eventually(t, 30*time.Second, func() error {
-		cons, err := c.App.Bus.JS.Consumer(ctx, cfg.NATS.Stream, cfg.NATS.AgentConsumer)
+		cons, err := c.JetStream(t).Consumer(ctx, cfg.NATS.Stream, cfg.NATS.AgentConsumer)
 		if err != nil {
 			return err
 		}
@@ -767,7 +767,7 @@ func TestCancelRunningJob(t *testing.T) {
 	waitRunning(t, c, ap, id)
 
 	request := func(body string) map[string]any {
-		msg, err := c.App.Bus.NC.Request(cfg.NATS.ControlSubject+".cancel", []byte(body), 5*time.Second)
+		msg, err := c.Conn(t).Request(cfg.NATS.ControlSubject+".cancel", []byte(body), 5*time.Second)
 		if err != nil {
 			t.Fatalf("cancel request: %v", err)
 		}

@@ -6,8 +6,12 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"sync"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hilsearch/hilsearch/coordinator"
 )
@@ -21,6 +25,9 @@ type Coordinator struct {
 	URL   string // http://127.0.0.1:port
 	DSN   string
 	Token string
+
+	nc *nats.Conn // Conn, opened on first use
+	js jetstream.JetStream
 }
 
 // Start runs a whole coordinator on a fresh schema, with an embedded NATS
@@ -90,4 +97,41 @@ func (c *Coordinator) Do(t testing.TB, method, path string, body any, token stri
 		t.Fatal(err)
 	}
 	return resp.StatusCode, data
+}
+
+// Conn is a NATS connection with the coordinator's full rights, for tests
+// that publish or inspect streams directly. It is opened on first use and
+// closed when the test that opened it ends.
+func (c *Coordinator) Conn(t testing.TB) *nats.Conn {
+	t.Helper()
+	nc, _ := c.natsConn(t)
+	return nc
+}
+
+// JetStream is JetStream over Conn.
+func (c *Coordinator) JetStream(t testing.TB) jetstream.JetStream {
+	t.Helper()
+	_, js := c.natsConn(t)
+	return js
+}
+
+var natsMu sync.Mutex
+
+func (c *Coordinator) natsConn(t testing.TB) (*nats.Conn, jetstream.JetStream) {
+	natsMu.Lock()
+	defer natsMu.Unlock()
+	if c.nc == nil {
+		nc, err := c.App.Bus.Connect(nats.Name("test"))
+		if err != nil {
+			t.Fatalf("connect to NATS: %v", err)
+		}
+		js, err := jetstream.New(nc)
+		if err != nil {
+			nc.Close()
+			t.Fatal(err)
+		}
+		t.Cleanup(nc.Close)
+		c.nc, c.js = nc, js
+	}
+	return c.nc, c.js
 }

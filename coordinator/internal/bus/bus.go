@@ -5,11 +5,14 @@ package bus
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -38,16 +41,22 @@ type Options struct {
 	Logger     *slog.Logger
 }
 
-// Bus owns the NATS connection (and the embedded server, if any).
+// Bus owns the NATS connection (and the embedded server, if any). Its
+// connection stays inside: the rest of the coordinator publishes and
+// subscribes through the methods below.
 type Bus struct {
 	opts   Options
 	srv    *server.Server
 	auth   *authenticator
-	NC     *nats.Conn
-	JS     jetstream.JetStream
+	kp     nkeys.KeyPair // the coordinator's own NKey (embedded server)
+	nc     *nats.Conn
+	js     jetstream.JetStream
 	log    *slog.Logger
 	jobs   jetstream.Stream
 	result jetstream.Stream
+
+	mu   sync.Mutex
+	subs []*nats.Subscription
 }
 
 // Start starts the embedded server (unless ExternalURL is set), connects
@@ -68,6 +77,7 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 	if err != nil {
 		return nil, err
 	}
+	b.kp = kp
 	pub, _ := kp.PublicKey()
 	var copts []nats.Option
 	copts = append(copts, nats.Name("hilsearch-coordinator"), nats.MaxReconnects(-1),
@@ -81,12 +91,12 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 		}
 		copts = append(copts, nats.InProcessServer(b.srv), nats.Nkey(pub, kp.Sign))
 	}
-	b.NC, err = nats.Connect(url, copts...)
+	b.nc, err = nats.Connect(url, copts...)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("connect to NATS: %w", err)
 	}
-	if b.JS, err = jetstream.New(b.NC); err != nil {
+	if b.js, err = jetstream.New(b.nc); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -153,7 +163,7 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	var err error
-	b.jobs, err = b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	b.jobs, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       StreamJobs,
 		Subjects:   []string{"jobs.>"},
 		Retention:  jetstream.WorkQueuePolicy,
@@ -163,7 +173,7 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", StreamJobs, err)
 	}
-	b.result, err = b.JS.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	b.result, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       StreamResults,
 		Subjects:   []string{"results.>"},
 		Retention:  jetstream.LimitsPolicy,
@@ -273,22 +283,41 @@ func (b *Bus) PendingJobs(ctx context.Context) (uint64, error) {
 
 // Ready checks the connection and JetStream answer.
 func (b *Bus) Ready(ctx context.Context) error {
-	if b.NC == nil || !b.NC.IsConnected() {
+	if b.nc == nil || !b.nc.IsConnected() {
 		return errors.New("nats: not connected")
 	}
-	_, err := b.JS.AccountInfo(ctx)
+	_, err := b.js.AccountInfo(ctx)
 	return err
 }
 
-// Close drains the connection and shuts the embedded server down.
+// Connect opens a new client connection with the coordinator's full rights,
+// for operator tools and tests (testenv); the caller closes it. The bus's
+// own connection is never handed out.
+func (b *Bus) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	url := b.opts.ExternalURL
+	if b.srv != nil {
+		pub, _ := b.kp.PublicKey()
+		opts = append([]nats.Option{nats.InProcessServer(b.srv), nats.Nkey(pub, b.kp.Sign)}, opts...)
+	}
+	return nats.Connect(url, opts...)
+}
+
+// Close unsubscribes, drains the connection and shuts the embedded server
+// down.
 func (b *Bus) Close() {
-	if b.NC != nil {
-		_ = b.NC.Drain()
+	b.mu.Lock()
+	for _, sub := range b.subs {
+		_ = sub.Unsubscribe()
+	}
+	b.subs = nil
+	b.mu.Unlock()
+	if b.nc != nil {
+		_ = b.nc.Drain()
 		deadline := time.Now().Add(5 * time.Second)
-		for !b.NC.IsClosed() && time.Now().Before(deadline) {
+		for !b.nc.IsClosed() && time.Now().Before(deadline) {
 			time.Sleep(10 * time.Millisecond)
 		}
-		b.NC.Close()
+		b.nc.Close()
 	}
 	if b.srv != nil {
 		b.srv.Shutdown()
@@ -302,23 +331,124 @@ func (b *Bus) Close() {
 func (b *Bus) PublishJob(ctx context.Context, deviceID, kind, jobID string, data []byte) (uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	ack, err := b.JS.Publish(ctx, AgentJobSubject(deviceID, kind), data, jetstream.WithMsgID(jobID))
+	ack, err := b.js.Publish(ctx, AgentJobSubject(deviceID, kind), data, jetstream.WithMsgID(jobID))
 	if err != nil {
 		return 0, fmt.Errorf("publish job %s: %w", jobID, err)
 	}
 	return ack.Sequence, nil
 }
 
-// Results binds the coordinator's durable consumer on RESULTS.
-func (b *Bus) Results(ctx context.Context) (jetstream.Consumer, error) {
-	return b.result.Consumer(ctx, ResultsConsumer)
+// Disposition is what becomes of a consumed result message.
+type Disposition int
+
+const (
+	// Ack: handled (stored, or a replay that changes nothing).
+	Ack Disposition = iota
+	// Term: it can never be handled (malformed, unknown job); drop it.
+	Term
+	// Retry: handling failed for now; redeliver it in a moment.
+	Retry
+)
+
+// ResultHandler handles one result an agent published on
+// results.<deviceID>.<jobID>; the subject names the publishing device,
+// which the agent's NATS permissions guarantee.
+type ResultHandler func(ctx context.Context, deviceID, jobID string, data []byte) Disposition
+
+// ConsumeResults runs handle for every message of the coordinator's durable
+// consumer on RESULTS until ctx ends, and acks, terminates or redelivers
+// each as handle says.
+func (b *Bus) ConsumeResults(ctx context.Context, handle ResultHandler) error {
+	cons, err := b.result.Consumer(ctx, ResultsConsumer)
+	if err != nil {
+		return fmt.Errorf("results consumer: %w", err)
+	}
+	cc, err := cons.Consume(func(m jetstream.Msg) {
+		parts := strings.Split(m.Subject(), ".")
+		if len(parts) != 3 {
+			b.log.Warn("result on unexpected subject", "subject", m.Subject())
+			_ = m.Term()
+			return
+		}
+		switch handle(ctx, parts[1], parts[2], m.Data()) {
+		case Ack:
+			_ = m.Ack()
+		case Term:
+			_ = m.Term()
+		case Retry:
+			_ = m.NakWithDelay(2 * time.Second)
+		}
+	},
+		jetstream.PullMaxMessages(16),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
+				b.log.Debug("results consumer", "err", err)
+			}
+		}))
+	if err != nil {
+		return fmt.Errorf("results consumer: %w", err)
+	}
+	go func() {
+		<-ctx.Done()
+		cc.Stop()
+	}()
+	return nil
 }
 
-// JobAdvisories are the JetStream advisory subjects for jobs that will never
-// be delivered again: terminated by an agent, or out of deliveries.
-var JobAdvisories = []string{
+// jobAdvisories are the JetStream advisory subjects for jobs that will
+// never be delivered again: terminated by an agent, or out of deliveries.
+var jobAdvisories = []string{
 	"$JS.EVENT.ADVISORY.CONSUMER.MSG_TERMINATED." + StreamJobs + ".>",
 	"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + StreamJobs + ".>",
+}
+
+// JobAdvisory says that the job published at StreamSeq will never be
+// delivered again.
+type JobAdvisory struct {
+	StreamSeq uint64
+	// MaxDeliveries: it ran out of deliveries; otherwise an agent
+	// terminated it, with Reason.
+	MaxDeliveries bool
+	Reason        string
+}
+
+// OnJobAdvisory calls handle for every job advisory until Close.
+func (b *Bus) OnJobAdvisory(handle func(JobAdvisory)) error {
+	for _, subj := range jobAdvisories {
+		err := b.subscribe(subj, func(m *nats.Msg) {
+			var adv struct {
+				StreamSeq uint64 `json:"stream_seq"`
+				Reason    string `json:"reason"`
+			}
+			if err := json.Unmarshal(m.Data, &adv); err != nil || adv.StreamSeq == 0 {
+				return
+			}
+			handle(JobAdvisory{StreamSeq: adv.StreamSeq, MaxDeliveries: strings.Contains(m.Subject, "MAX_DELIVERIES"), Reason: adv.Reason})
+		})
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OnHeartbeat calls handle with the device and payload of every heartbeat
+// (hb.<deviceID>) until Close.
+func (b *Bus) OnHeartbeat(handle func(deviceID string, data []byte)) error {
+	return b.subscribe(HeartbeatSubject("*"), func(m *nats.Msg) {
+		handle(strings.TrimPrefix(m.Subject, HeartbeatSubject("")), m.Data)
+	})
+}
+
+func (b *Bus) subscribe(subj string, h nats.MsgHandler) error {
+	sub, err := b.nc.Subscribe(subj, h)
+	if err != nil {
+		return fmt.Errorf("subscribe %s: %w", subj, err)
+	}
+	b.mu.Lock()
+	b.subs = append(b.subs, sub)
+	b.mu.Unlock()
+	return nil
 }
 
 // DeleteJob removes a not yet delivered job from JOBS by stream sequence.

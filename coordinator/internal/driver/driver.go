@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/c-bata/goptuna"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
@@ -134,19 +133,12 @@ func (m *Manager) tryStart(ctx context.Context, id string) {
 		return
 	}
 	m.mu.Unlock()
-	// A dedicated connection holds the session-level advisory lock for as
-	// long as the driver runs; closing it releases the lock.
-	pc, err := m.d.Store.Pool.Acquire(ctx)
-	if err != nil {
+	// The search's advisory lock is held for as long as the driver runs.
+	lock, err := m.d.Store.TryLock(ctx, lockKey(id))
+	if err != nil || lock == nil {
 		return
 	}
-	conn := pc.Hijack()
-	var got bool
-	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, lockKey(id)).Scan(&got); err != nil || !got {
-		conn.Close(context.Background())
-		return
-	}
-	d := &driver{id: id, m: m, conn: conn, wake: make(chan struct{}, 1), log: m.d.Log.With("search", id)}
+	d := &driver{id: id, m: m, wake: make(chan struct{}, 1), log: m.d.Log.With("search", id)}
 	m.mu.Lock()
 	m.drivers[id] = d
 	m.mu.Unlock()
@@ -157,7 +149,7 @@ func (m *Manager) tryStart(ctx context.Context, id string) {
 			m.mu.Lock()
 			delete(m.drivers, id)
 			m.mu.Unlock()
-			conn.Close(context.Background())
+			lock.Release()
 		}()
 		if err := d.run(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("search driver failed", "err", err)
@@ -171,7 +163,6 @@ func (m *Manager) tryStart(ctx context.Context, id string) {
 type driver struct {
 	id   string
 	m    *Manager
-	conn *pgx.Conn
 	wake chan struct{}
 	log  *slog.Logger
 	spec *search.Spec

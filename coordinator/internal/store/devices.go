@@ -76,7 +76,7 @@ type NewDevice struct {
 // agent's consumers there); its error rolls everything back.
 func (s *Store) Enroll(ctx context.Context, tokenSecret string, nd NewDevice, beforeCommit func(Device) error) (Device, error) {
 	var d Device
-	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var tokID int64
 		var expires time.Time
 		var used *time.Time
@@ -155,7 +155,7 @@ func (s *Store) ListDevices(ctx context.Context, f DeviceFilter) ([]Device, erro
 
 // queryDevices returns the devices matching where, with derived status.
 func (s *Store) queryDevices(ctx context.Context, where string, args ...any) ([]Device, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE `+where, args...)
+	rows, err := s.pool.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
@@ -176,7 +176,7 @@ func (s *Store) queryDevices(ctx context.Context, where string, args ...any) ([]
 // GetDevice returns one device, revoked ones included.
 func (s *Store) GetDevice(ctx context.Context, id string) (Device, error) {
 	var d Device
-	err := s.Pool.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id).Scan(deviceDest(&d)...)
+	err := s.pool.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id).Scan(deviceDest(&d)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
 	}
@@ -196,7 +196,7 @@ type DevicePatch struct {
 // UpdateDevice applies p to a live device.
 func (s *Store) UpdateDevice(ctx context.Context, id string, p DevicePatch) (Device, error) {
 	var d Device
-	err := s.Pool.QueryRow(ctx, `UPDATE devices SET name = coalesce($2, name), tags = coalesce($3, tags)
+	err := s.pool.QueryRow(ctx, `UPDATE devices SET name = coalesce($2, name), tags = coalesce($3, tags)
 		WHERE id = $1 AND revoked_at IS NULL RETURNING `+deviceCols, id, p.Name, p.Tags).Scan(deviceDest(&d)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
@@ -211,7 +211,7 @@ func (s *Store) UpdateDevice(ctx context.Context, id string, p DevicePatch) (Dev
 // RevokeDevice marks a live device revoked and returns it.
 func (s *Store) RevokeDevice(ctx context.Context, id string) (Device, error) {
 	var d Device
-	err := s.Pool.QueryRow(ctx, `UPDATE devices SET revoked_at = now()
+	err := s.pool.QueryRow(ctx, `UPDATE devices SET revoked_at = now()
 		WHERE id = $1 AND revoked_at IS NULL RETURNING `+deviceCols, id).Scan(deviceDest(&d)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
@@ -238,7 +238,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, deviceID string, hb Heartbe
 	if len(payload) == 0 {
 		payload = json.RawMessage(`{}`)
 	}
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE devices SET last_seen = greatest(coalesce(last_seen, $2), $2),
 			last_status = $3, last_temp_c = $4 WHERE id = $1 AND revoked_at IS NULL`,
 			deviceID, hb.At, hb.Status, hb.TempC)
@@ -256,7 +256,7 @@ func (s *Store) RecordHeartbeat(ctx context.Context, deviceID string, hb Heartbe
 
 // PruneHeartbeats deletes heartbeat history older than keep.
 func (s *Store) PruneHeartbeats(ctx context.Context, keep time.Duration) (int64, error) {
-	tag, err := s.Pool.Exec(ctx, `DELETE FROM heartbeats WHERE at < now() - make_interval(secs => $1)`, keep.Seconds())
+	tag, err := s.pool.Exec(ctx, `DELETE FROM heartbeats WHERE at < now() - make_interval(secs => $1)`, keep.Seconds())
 	return tag.RowsAffected(), err
 }
 
@@ -270,7 +270,7 @@ type AgentIdentity struct {
 // Identities returns the NATS identities of every live device, or of every
 // revoked one.
 func (s *Store) Identities(ctx context.Context, revoked bool) ([]AgentIdentity, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id, class, nkey FROM devices WHERE (revoked_at IS NOT NULL) = $1`, revoked)
+	rows, err := s.pool.Query(ctx, `SELECT id, class, nkey FROM devices WHERE (revoked_at IS NOT NULL) = $1`, revoked)
 	if err != nil {
 		return nil, err
 	}
@@ -284,7 +284,7 @@ func (s *Store) Identities(ctx context.Context, revoked bool) ([]AgentIdentity, 
 // CountOnline counts live devices whose last heartbeat is within OnlineWindow.
 func (s *Store) CountOnline(ctx context.Context) (int, error) {
 	var n int
-	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM devices WHERE revoked_at IS NULL
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM devices WHERE revoked_at IS NULL
 		AND last_seen > now() - make_interval(secs => $1)`, OnlineWindow.Seconds()).Scan(&n)
 	return n, err
 }

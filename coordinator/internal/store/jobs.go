@@ -59,7 +59,7 @@ func scanJob(row pgx.Row) (Job, error) {
 
 // CreateJob stores a queued job for a live device.
 func (s *Store) CreateJob(ctx context.Context, j Job, createdBy int64) (Job, error) {
-	tag, err := s.Pool.Exec(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by)
+	tag, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by)
 		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM devices WHERE id = $2 AND revoked_at IS NULL)`,
 		j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash, j.TimeoutS, j.MemoryLimit, createdBy)
 	if err != nil {
@@ -73,13 +73,13 @@ func (s *Store) CreateJob(ctx context.Context, j Job, createdBy int64) (Job, err
 
 // SetJobSeq records the JOBS stream sequence a job was published at.
 func (s *Store) SetJobSeq(ctx context.Context, id string, seq uint64) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE jobs SET stream_seq = $2 WHERE id = $1`, id, int64(seq))
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET stream_seq = $2 WHERE id = $1`, id, int64(seq))
 	return err
 }
 
 // GetJob returns a job with its measurement, if any.
 func (s *Store) GetJob(ctx context.Context, id string) (Job, error) {
-	j, err := scanJob(s.Pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE j.id = $1`, id))
+	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE j.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return j, ErrNotFound
 	}
@@ -93,7 +93,7 @@ var ErrResultMismatch = errors.New("result does not belong to the publishing dev
 // decides it; a replay changes nothing and returns stored=false. A result
 // for a cancelled job is ignored.
 func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result) (stored bool, err error) {
-	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var owner, state string
 		err := tx.QueryRow(ctx, `SELECT device_id, state FROM jobs WHERE id = $1 FOR UPDATE`, r.JobID).Scan(&owner, &state)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -137,7 +137,7 @@ func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result)
 // it already ended (used for terminated and max-delivery advisories).
 func (s *Store) FailJobBySeq(ctx context.Context, seq uint64, kind, msg string) (string, error) {
 	var id string
-	err := s.Pool.QueryRow(ctx, `UPDATE jobs SET state = 'failed', fail_kind = $2, error = $3, updated_at = now(), finished_at = now()
+	err := s.pool.QueryRow(ctx, `UPDATE jobs SET state = 'failed', fail_kind = $2, error = $3, updated_at = now(), finished_at = now()
 		WHERE stream_seq = $1 AND state IN ('queued', 'running') RETURNING id`, int64(seq), kind, msg).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", nil
@@ -147,14 +147,14 @@ func (s *Store) FailJobBySeq(ctx context.Context, seq uint64, kind, msg string) 
 
 // MarkJobRunning records that an agent started (another attempt of) a job.
 func (s *Store) MarkJobRunning(ctx context.Context, id, deviceID string, attempt int) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE jobs SET state = 'running', attempts = greatest(attempts, $3), updated_at = now()
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET state = 'running', attempts = greatest(attempts, $3), updated_at = now()
 		WHERE id = $1 AND device_id = $2 AND state IN ('queued', 'running')`, id, deviceID, attempt)
 	return err
 }
 
 // CancelDeviceJobs cancels every unfinished job of a device.
 func (s *Store) CancelDeviceJobs(ctx context.Context, deviceID string) (int64, error) {
-	tag, err := s.Pool.Exec(ctx, `UPDATE jobs SET state = 'cancelled', updated_at = now(), finished_at = now()
+	tag, err := s.pool.Exec(ctx, `UPDATE jobs SET state = 'cancelled', updated_at = now(), finished_at = now()
 		WHERE device_id = $1 AND state IN ('queued', 'running')`, deviceID)
 	return tag.RowsAffected(), err
 }
@@ -166,7 +166,7 @@ func (s *Store) UnpublishedJobs(ctx context.Context) ([]Job, error) {
 
 // queryJobs returns the jobs (with measurements) matching where.
 func (s *Store) queryJobs(ctx context.Context, where string, args ...any) ([]Job, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE `+where, args...)
+	rows, err := s.pool.Query(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +186,7 @@ func (s *Store) queryJobs(ctx context.Context, where string, args ...any) ([]Job
 // workload), or nil.
 func (s *Store) LatestMeasurement(ctx context.Context, specHash, deviceID, workloadHash string) (*wire.Measurement, error) {
 	var raw []byte
-	err := s.Pool.QueryRow(ctx, `SELECT metrics FROM measurements WHERE spec_hash = $1 AND device_id = $2 AND workload_hash = $3
+	err := s.pool.QueryRow(ctx, `SELECT metrics FROM measurements WHERE spec_hash = $1 AND device_id = $2 AND workload_hash = $3
 		ORDER BY created_at DESC LIMIT 1`, specHash, deviceID, workloadHash).Scan(&raw)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, nil

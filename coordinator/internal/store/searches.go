@@ -64,7 +64,7 @@ func scanSearch(row pgx.Row) (Search, error) {
 
 // CreateSearch stores a running search.
 func (s *Store) CreateSearch(ctx context.Context, id, name string, spec json.RawMessage, createdBy int64) (Search, error) {
-	_, err := s.Pool.Exec(ctx, `INSERT INTO searches (id, name, spec, study, created_by) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO searches (id, name, spec, study, created_by) VALUES ($1, $2, $3, $4, $5)`,
 		id, name, spec, "search-"+id, createdBy)
 	if err != nil {
 		return Search{}, fmt.Errorf("insert search: %w", err)
@@ -74,7 +74,7 @@ func (s *Store) CreateSearch(ctx context.Context, id, name string, spec json.Raw
 
 // GetSearch returns one search.
 func (s *Store) GetSearch(ctx context.Context, id string) (Search, error) {
-	se, err := scanSearch(s.Pool.QueryRow(ctx, `SELECT `+searchCols+` FROM searches s WHERE s.id = $1`, id))
+	se, err := scanSearch(s.pool.QueryRow(ctx, `SELECT `+searchCols+` FROM searches s WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return se, ErrNotFound
 	}
@@ -83,7 +83,7 @@ func (s *Store) GetSearch(ctx context.Context, id string) (Search, error) {
 
 // ListSearches returns every search, newest first.
 func (s *Store) ListSearches(ctx context.Context) ([]Search, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT `+searchCols+` FROM searches s ORDER BY s.created_at DESC, s.id`)
+	rows, err := s.pool.Query(ctx, `SELECT `+searchCols+` FROM searches s ORDER BY s.created_at DESC, s.id`)
 	if err != nil {
 		return nil, err
 	}
@@ -108,7 +108,7 @@ func (s *Store) SetSearchState(ctx context.Context, id string, from []string, to
 	if reason != "" {
 		errText = &reason
 	}
-	tag, err := s.Pool.Exec(ctx, `UPDATE searches SET state = $3, error = coalesce($4, error), updated_at = now(),
+	tag, err := s.pool.Exec(ctx, `UPDATE searches SET state = $3, error = coalesce($4, error), updated_at = now(),
 		finished_at = CASE WHEN $3 IN ('cancelled', 'finished', 'failed') THEN now() ELSE finished_at END
 		WHERE id = $1 AND state = ANY($2)`, id, from, to, errText)
 	if err != nil {
@@ -125,7 +125,7 @@ func (s *Store) SetSearchState(ctx context.Context, id string, from []string, to
 
 // ActiveSearches lists searches a driver should hold (running or paused).
 func (s *Store) ActiveSearches(ctx context.Context) ([]string, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT id FROM searches WHERE state IN ('running', 'paused') ORDER BY created_at`)
+	rows, err := s.pool.Query(ctx, `SELECT id FROM searches WHERE state IN ('running', 'paused') ORDER BY created_at`)
 	if err != nil {
 		return nil, err
 	}
@@ -134,7 +134,7 @@ func (s *Store) ActiveSearches(ctx context.Context) ([]string, error) {
 
 // SetRejected records how many candidates the optimizer rejected.
 func (s *Store) SetRejected(ctx context.Context, id string, n int) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE searches SET rejected = $2 WHERE id = $1`, id, n)
+	_, err := s.pool.Exec(ctx, `UPDATE searches SET rejected = $2 WHERE id = $1`, id, n)
 	return err
 }
 
@@ -174,7 +174,7 @@ type TrialTarget struct {
 // The jobs are published after the commit (unpublished ones are
 // re-published at start).
 func (s *Store) InsertTrial(ctx context.Context, t Trial, jobs []Job) error {
-	return pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for _, j := range jobs {
 			if _, err := tx.Exec(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit)
 				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash,
@@ -198,7 +198,7 @@ func (s *Store) InsertTrial(ctx context.Context, t Trial, jobs []Job) error {
 
 // TrialStudyIDs returns the goptuna trial IDs that have a trial row.
 func (s *Store) TrialStudyIDs(ctx context.Context, searchID string) (map[int]bool, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT study_trial FROM trials WHERE search_id = $1`, searchID)
+	rows, err := s.pool.Query(ctx, `SELECT study_trial FROM trials WHERE search_id = $1`, searchID)
 	if err != nil {
 		return nil, err
 	}
@@ -214,7 +214,7 @@ func (s *Store) TrialStudyIDs(ctx context.Context, searchID string) (map[int]boo
 // (all states if empty) and with the given number (all if negative), with
 // job states and measurements.
 func (s *Store) TrialTargets(ctx context.Context, searchID, state string, number int) (map[int][]TrialTarget, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT tt.number, tt.target, tt.device_id, tt.job_id, coalesce(tt.measurement_id, m.id),
+	rows, err := s.pool.Query(ctx, `SELECT tt.number, tt.target, tt.device_id, tt.job_id, coalesce(tt.measurement_id, m.id),
 			coalesce(j.state, ''), j.error, coalesce(mc.metrics, m.metrics)
 		FROM trial_targets tt JOIN trials t USING (search_id, number)
 		LEFT JOIN jobs j ON j.id = tt.job_id
@@ -251,21 +251,21 @@ func (s *Store) FinishTrial(ctx context.Context, searchID string, number int, ob
 	if errText != "" {
 		state, errp, violp, objectives = "failed", &errText, nil, nil
 	}
-	_, err := s.Pool.Exec(ctx, `UPDATE trials SET state = $3, objectives = $4, violation = $5, error = $6, finished_at = now()
+	_, err := s.pool.Exec(ctx, `UPDATE trials SET state = $3, objectives = $4, violation = $5, error = $6, finished_at = now()
 		WHERE search_id = $1 AND number = $2 AND state = 'running'`, searchID, number, state, objectives, violp, errp)
 	return err
 }
 
 // TrialCounts returns the number of trials per state.
 func (s *Store) TrialCounts(ctx context.Context, searchID string) (running, complete, failed int, err error) {
-	err = s.Pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE state = 'complete'),
+	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE state = 'complete'),
 		count(*) FILTER (WHERE state = 'failed') FROM trials WHERE search_id = $1`, searchID).Scan(&running, &complete, &failed)
 	return
 }
 
 // InFlight counts, per device, this search's targets whose job is unfinished.
 func (s *Store) InFlight(ctx context.Context, searchID string) (map[string]int, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT tt.device_id, count(*) FROM trial_targets tt JOIN jobs j ON j.id = tt.job_id
+	rows, err := s.pool.Query(ctx, `SELECT tt.device_id, count(*) FROM trial_targets tt JOIN jobs j ON j.id = tt.job_id
 		WHERE tt.search_id = $1 AND j.state IN ('queued', 'running') GROUP BY tt.device_id`, searchID)
 	if err != nil {
 		return nil, err
@@ -287,7 +287,7 @@ func (s *Store) InFlight(ctx context.Context, searchID string) (map[string]int, 
 // workload) taken by the agent version the device last reported with.
 func (s *Store) CachedMeasurement(ctx context.Context, specHash, deviceID, workloadHash string) (int64, bool, error) {
 	var id int64
-	err := s.Pool.QueryRow(ctx, `SELECT m.id FROM measurements m
+	err := s.pool.QueryRow(ctx, `SELECT m.id FROM measurements m
 		WHERE m.spec_hash = $1 AND m.device_id = $2 AND m.workload_hash = $3
 		  AND m.agent_version = (SELECT agent_version FROM measurements WHERE device_id = $2 ORDER BY created_at DESC LIMIT 1)
 		ORDER BY m.created_at DESC LIMIT 1`, specHash, deviceID, workloadHash).Scan(&id)
@@ -305,7 +305,7 @@ func (s *Store) UnfinishedJobs(ctx context.Context, searchID string) ([]Job, err
 // JobSeq returns a job's JOBS stream sequence (0 if never published).
 func (s *Store) JobSeq(ctx context.Context, id string) (uint64, error) {
 	var seq *int64
-	err := s.Pool.QueryRow(ctx, `SELECT stream_seq FROM jobs WHERE id = $1`, id).Scan(&seq)
+	err := s.pool.QueryRow(ctx, `SELECT stream_seq FROM jobs WHERE id = $1`, id).Scan(&seq)
 	if err != nil || seq == nil {
 		return 0, err
 	}
@@ -314,7 +314,7 @@ func (s *Store) JobSeq(ctx context.Context, id string) (uint64, error) {
 
 // CancelJob marks one unfinished job cancelled.
 func (s *Store) CancelJob(ctx context.Context, id string) error {
-	_, err := s.Pool.Exec(ctx, `UPDATE jobs SET state = 'cancelled', updated_at = now(), finished_at = now()
+	_, err := s.pool.Exec(ctx, `UPDATE jobs SET state = 'cancelled', updated_at = now(), finished_at = now()
 		WHERE id = $1 AND state IN ('queued', 'running')`, id)
 	return err
 }
@@ -353,10 +353,10 @@ func (s *Store) ListTrials(ctx context.Context, searchID string, q TrialQuery) (
 	}
 	where := `search_id = $1 AND ($2 = '' OR state = $2) AND ($3 = '' OR $3 = ANY(layers))`
 	var total int
-	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM trials WHERE `+where, searchID, q.State, q.Mixer).Scan(&total); err != nil {
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM trials WHERE `+where, searchID, q.State, q.Mixer).Scan(&total); err != nil {
 		return nil, 0, err
 	}
-	rows, err := s.Pool.Query(ctx, `SELECT `+trialCols+` FROM trials WHERE `+where+` ORDER BY `+order+`, number LIMIT $4 OFFSET $5`,
+	rows, err := s.pool.Query(ctx, `SELECT `+trialCols+` FROM trials WHERE `+where+` ORDER BY `+order+`, number LIMIT $4 OFFSET $5`,
 		searchID, q.State, q.Mixer, q.Limit, q.Offset)
 	if err != nil {
 		return nil, 0, err
@@ -387,7 +387,7 @@ type TrialPoint struct {
 
 // CompletePoints returns every complete trial's objectives, by number.
 func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoint, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT number, params, layers, objectives, coalesce(violation, 0) FROM trials
+	rows, err := s.pool.Query(ctx, `SELECT number, params, layers, objectives, coalesce(violation, 0) FROM trials
 		WHERE search_id = $1 AND state = 'complete' ORDER BY number`, searchID)
 	if err != nil {
 		return nil, err
@@ -407,7 +407,7 @@ func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoi
 // GetTrial returns one trial with its targets.
 func (s *Store) GetTrial(ctx context.Context, searchID string, number int) (Trial, error) {
 	var t Trial
-	err := s.Pool.QueryRow(ctx, `SELECT `+trialCols+` FROM trials WHERE search_id = $1 AND number = $2`, searchID, number).
+	err := s.pool.QueryRow(ctx, `SELECT `+trialCols+` FROM trials WHERE search_id = $1 AND number = $2`, searchID, number).
 		Scan(trialDest(&t)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return t, ErrNotFound

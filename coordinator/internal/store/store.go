@@ -15,12 +15,14 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/jackc/tern/v2/migrate"
 
+	"github.com/hilsearch/hilsearch/coordinator/internal/studystore"
 	"github.com/hilsearch/hilsearch/migrations"
 )
 
-// Store wraps a pgx pool. All methods are safe for concurrent use.
+// Store wraps a pgx pool, which stays inside: callers use the methods.
+// All methods are safe for concurrent use.
 type Store struct {
-	Pool *pgxpool.Pool
+	pool *pgxpool.Pool
 }
 
 // Open connects to dsn, creating the database first when it does not exist
@@ -53,11 +55,11 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("connect to DATABASE_URL (%s): %w", Redact(dsn), err)
 	}
-	return &Store{Pool: pool}, nil
+	return &Store{pool: pool}, nil
 }
 
 // Close closes the pool.
-func (s *Store) Close() { s.Pool.Close() }
+func (s *Store) Close() { s.pool.Close() }
 
 func isMissingDatabase(err error) bool {
 	var pgErr *pgconn.PgError
@@ -100,7 +102,7 @@ func Redact(dsn string) string {
 // idempotent and safe to run from several processes at once (tern holds an
 // advisory lock).
 func (s *Store) Migrate(ctx context.Context) (from, to int32, err error) {
-	conn, err := s.Pool.Acquire(ctx)
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return 0, 0, fmt.Errorf("migrate: %w", err)
 	}
@@ -123,4 +125,40 @@ func (s *Store) Migrate(ctx context.Context) (from, to int32, err error) {
 }
 
 // Ping checks the database answers.
-func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }
+func (s *Store) Ping(ctx context.Context) error { return s.pool.Ping(ctx) }
+
+// StudyStorage returns a goptuna storage (one optimizer's study state) on
+// this store's database. Each search driver takes its own.
+func (s *Store) StudyStorage() *studystore.Storage { return studystore.New(s.pool) }
+
+// Lock is a session-level PostgreSQL advisory lock, held on a connection of
+// its own for as long as the holder runs. Release frees it; so does the
+// end of that connection (a coordinator that dies loses its locks).
+type Lock struct {
+	conn *pgx.Conn
+}
+
+// TryLock takes the advisory lock named key if no session holds it. It
+// returns a nil Lock and no error when another session does, so that of
+// several coordinators on one database exactly one holds a given key.
+func (s *Store) TryLock(ctx context.Context, key string) (*Lock, error) {
+	pc, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	// The connection leaves the pool: it holds the lock until Release.
+	conn := pc.Hijack()
+	var got bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock(hashtextextended($1, 0))`, key).Scan(&got); err != nil {
+		_ = conn.Close(context.Background())
+		return nil, fmt.Errorf("lock %s: %w", key, err)
+	}
+	if !got {
+		_ = conn.Close(context.Background())
+		return nil, nil
+	}
+	return &Lock{conn: conn}, nil
+}
+
+// Release frees the lock by closing its connection.
+func (l *Lock) Release() { _ = l.conn.Close(context.Background()) }

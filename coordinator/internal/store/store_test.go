@@ -13,8 +13,14 @@ import (
 	"github.com/hilsearch/hilsearch/migrations"
 )
 
-func tables(t *testing.T, s *store.Store) map[string]bool {
-	rows, err := s.Pool.Query(context.Background(), `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
+func tables(t *testing.T, dsn string) map[string]bool {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	rows, err := conn.Query(ctx, `SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema()`)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -32,12 +38,13 @@ func tables(t *testing.T, s *store.Store) map[string]bool {
 func TestMigrationsApplyToEmptySchemaAndAreIdempotent(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := store.Open(ctx, testenv.Postgres(t))
+	dsn := testenv.Postgres(t)
+	s, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if got := tables(t, s); len(got) != 0 {
+	if got := tables(t, dsn); len(got) != 0 {
 		t.Fatalf("schema not empty: %v", got)
 	}
 	files, err := migrate.FindMigrations(migrations.FS)
@@ -52,7 +59,7 @@ func TestMigrationsApplyToEmptySchemaAndAreIdempotent(t *testing.T) {
 		t.Fatalf("migrated %d -> %d, want 0 -> %d", from, to, len(files))
 	}
 	want := []string{"api_tokens", "enrollment_tokens", "devices", "heartbeats", "schema_version"}
-	got := tables(t, s)
+	got := tables(t, dsn)
 	for _, w := range want {
 		if !got[w] {
 			t.Errorf("table %s missing after migration (have %v)", w, got)
@@ -62,17 +69,17 @@ func TestMigrationsApplyToEmptySchemaAndAreIdempotent(t *testing.T) {
 	if err != nil || from2 != to || to2 != to {
 		t.Fatalf("second migrate: %d -> %d, %v; want a no-op at %d", from2, to2, err, to)
 	}
-	if after := tables(t, s); len(after) != len(got) {
+	if after := tables(t, dsn); len(after) != len(got) {
 		t.Fatalf("second migrate changed tables: %v -> %v", got, after)
 	}
 
 	// Every migration also rolls back cleanly, and up again.
-	conn, err := s.Pool.Acquire(ctx)
+	conn, err := pgx.Connect(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer conn.Release()
-	m, err := migrate.NewMigrator(ctx, conn.Conn(), "schema_version")
+	defer conn.Close(ctx)
+	m, err := migrate.NewMigrator(ctx, conn, "schema_version")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +89,7 @@ func TestMigrationsApplyToEmptySchemaAndAreIdempotent(t *testing.T) {
 	if err := m.MigrateTo(ctx, 0); err != nil {
 		t.Fatalf("migrate down to 0: %v", err)
 	}
-	if left := tables(t, s); len(left) != 1 || !left["schema_version"] {
+	if left := tables(t, dsn); len(left) != 1 || !left["schema_version"] {
 		t.Fatalf("tables left after rolling back: %v", left)
 	}
 	if err := m.Migrate(ctx); err != nil {

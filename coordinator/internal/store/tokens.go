@@ -48,7 +48,7 @@ type APIToken struct {
 // CountAPITokens returns how many live API tokens exist.
 func (s *Store) CountAPITokens(ctx context.Context) (int, error) {
 	var n int
-	err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL`).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM api_tokens WHERE revoked_at IS NULL`).Scan(&n)
 	return n, err
 }
 
@@ -67,7 +67,7 @@ func (s *Store) InsertAPIToken(ctx context.Context, name, secret string) (APITok
 		return APIToken{}, errors.New("api token must be at least 16 characters")
 	}
 	var t APIToken
-	err := s.Pool.QueryRow(ctx, `
+	err := s.pool.QueryRow(ctx, `
 		INSERT INTO api_tokens (name, token_hash) VALUES ($1, $2)
 		ON CONFLICT (token_hash) DO UPDATE SET revoked_at = NULL
 		RETURNING id, name, role, created_at`, name, HashSecret(secret)).
@@ -81,7 +81,7 @@ func (s *Store) InsertAPIToken(ctx context.Context, name, secret string) (APITok
 // Authenticate returns the live API token whose secret is given.
 func (s *Store) Authenticate(ctx context.Context, secret string) (APIToken, error) {
 	var t APIToken
-	err := s.Pool.QueryRow(ctx, `
+	err := s.pool.QueryRow(ctx, `
 		UPDATE api_tokens SET last_used_at = now()
 		WHERE token_hash = $1 AND revoked_at IS NULL
 		RETURNING id, name, role, created_at, last_used_at`, HashSecret(secret)).
@@ -104,7 +104,7 @@ type EnrollmentToken struct {
 func (s *Store) CreateEnrollmentToken(ctx context.Context, createdBy int64, ttl time.Duration) (EnrollmentToken, string, error) {
 	secret := NewSecret(enrollTokenPrefix)
 	var t EnrollmentToken
-	err := s.Pool.QueryRow(ctx, `
+	err := s.pool.QueryRow(ctx, `
 		INSERT INTO enrollment_tokens (token_hash, created_by, expires_at)
 		VALUES ($1, NULLIF($2, 0), now() + make_interval(secs => $3))
 		RETURNING id, created_at, expires_at`, HashSecret(secret), createdBy, ttl.Seconds()).

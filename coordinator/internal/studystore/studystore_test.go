@@ -27,15 +27,21 @@ func openPool(t testing.TB) *pgxpool.Pool {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	st, err := store.Open(ctx, testenv.Postgres(t))
+	dsn := testenv.Postgres(t)
+	st, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(st.Close)
+	defer st.Close()
 	if _, _, err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	return st.Pool
+	pool, err := pgxpool.New(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	return pool
 }
 
 // The sentinels a result of the reference storage may carry; the storage
