@@ -11,7 +11,7 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/testenv"
 )
 
@@ -92,7 +92,7 @@ func TestBadInputChangesNothing(t *testing.T) {
 				body = tc.body
 			}
 			code, resp := c.Do(t, tc.method, tc.path, body, tc.token)
-			var e httpapi.ErrorBody
+			var e api.ErrorBody
 			if err := json.Unmarshal(resp, &e); err != nil {
 				t.Fatalf("%d, body is not an error object: %.200s", code, resp)
 			}

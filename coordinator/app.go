@@ -2,7 +2,6 @@ package coordinator
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -20,8 +19,8 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
+	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
-	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
 // Version is the coordinator's version, set by the linker for releases.
@@ -37,8 +36,10 @@ type App struct {
 	srv   *http.Server
 	ln    net.Listener
 	out   io.Writer
-	// Events broadcasts live updates; Drivers run the searches.
+	// Events broadcasts live updates; Jobs owns the measurement jobs;
+	// Drivers run the searches.
 	Events  *events.Hub
+	Jobs    *jobs.Manager
 	Drivers *driver.Manager
 	bgDone  chan struct{}
 	stop    context.CancelFunc // stops background consumers
@@ -101,28 +102,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		a.Close()
 		return nil, err
 	}
-	if err := a.Bus.OnHeartbeat(a.onHeartbeat); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if err := a.Bus.OnJobAdvisory(a.onJobAdvisory); err != nil {
-		a.Close()
-		return nil, err
-	}
-	if err := a.republishJobs(ctx); err != nil {
-		a.Close()
-		return nil, err
-	}
 	var bg context.Context
 	bg, a.stop = context.WithCancel(context.Background())
 	a.Events = events.NewHub()
+	a.Jobs = jobs.New(jobs.Deps{Store: a.Store, Bus: a.Bus, Events: a.Events, Log: log,
+		Ended: func() { a.Drivers.Wake() }})
 	a.Drivers = driver.NewManager(driver.Deps{
 		Store: a.Store, Storage: func() goptuna.Storage { return a.Store.StudyStorage() },
-		Publish: a.publishJob, DeleteJob: a.Bus.DeleteJob, Events: a.Events, Log: log,
+		Jobs: a.Jobs, Events: a.Events, Log: log,
 	})
-	if err := a.consumeResults(bg); err != nil {
+	if err := a.Jobs.Start(bg); err != nil {
 		a.Close()
-		return nil, fmt.Errorf("results consumer: %w", err)
+		return nil, err
 	}
 	a.bgDone = make(chan struct{})
 	go func() {
@@ -130,7 +121,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		a.Drivers.Run(bg)
 	}()
 	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
-		AgentDir: cfg.AgentDirectory(), PublishJob: a.publishJob, Events: a.Events, Drivers: a.Drivers})
+		AgentDir: cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers})
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("HTTP listen %s (HIL_LISTEN): %w", cfg.Listen, err)
@@ -193,28 +184,6 @@ func (a *App) restoreIdentities(ctx context.Context) error {
 	}
 	a.log.Info("agent identities loaded", "count", len(ids))
 	return nil
-}
-
-func (a *App) onHeartbeat(deviceID string, data []byte) {
-	var hb wire.Heartbeat
-	if err := json.Unmarshal(data, &hb); err != nil || (hb.Status != "idle" && hb.Status != "busy") {
-		a.log.Warn("bad heartbeat", "device", deviceID)
-		return
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := a.Store.RecordHeartbeat(ctx, deviceID, store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: data})
-	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		a.log.Error("record heartbeat", "device", deviceID, "err", err)
-	}
-	if err == nil {
-		a.Events.Publish("device", map[string]any{"id": deviceID, "status": map[string]string{"idle": "online", "busy": "busy"}[hb.Status], "temp_c": hb.TempC})
-	}
-	if err == nil && hb.Status == "busy" && hb.JobID != "" {
-		if err := a.Store.MarkJobRunning(ctx, hb.JobID, deviceID, 0); err != nil {
-			a.log.Error("mark job running", "job", hb.JobID, "err", err)
-		}
-	}
 }
 
 // Shutdown stops accepting requests, waits for running ones, and closes

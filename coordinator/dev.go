@@ -122,7 +122,7 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 			return
 		}
 		se, err := a.Store.GetSearch(ctx, searchID)
-		if err != nil || (se.State != store.SearchFinished && se.State != store.SearchFailed && se.State != store.SearchCancelled) {
+		if err != nil || !se.State.Final() {
 			return
 		}
 		reported = true

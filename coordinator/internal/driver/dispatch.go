@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
@@ -84,11 +86,11 @@ func (d *driver) dispatch(ctx context.Context, total int) error {
 		}
 		cand, err := d.opt.Ask(ctx)
 		if errors.Is(err, search.ErrSpaceExhausted) {
-			state := store.SearchFinished
+			state := api.SearchFinished
 			if total == 0 {
-				state = store.SearchFailed
+				state = api.SearchFailed
 			}
-			return d.st().SetSearchState(ctx, d.id, []string{store.SearchRunning}, state, "no admissible candidate left in the space")
+			return d.st().SetSearchState(ctx, d.id, []api.SearchState{api.SearchRunning}, state, "no admissible candidate left in the space")
 		}
 		if err != nil {
 			return err
@@ -120,7 +122,7 @@ func (d *driver) startTrial(ctx context.Context, number int, cand search.Candida
 	}
 	trial := store.Trial{SearchID: d.id, Number: number, StudyTrial: cand.TrialID, Arch: specJSON, ArchHash: hash,
 		Params: cand.Params, Layers: layers}
-	var jobs []store.Job
+	var reqs []jobs.Request
 	for _, t := range d.spec.Targets {
 		dev := assign[t.Name]
 		tt := store.TrialTarget{Target: t.Name, DeviceID: dev}
@@ -131,38 +133,32 @@ func (d *driver) startTrial(ctx context.Context, number int, cand search.Candida
 		if hit {
 			tt.MeasurementID = &mid
 		} else {
-			j := store.Job{ID: store.NewJobID(), DeviceID: dev, Kind: wire.JobKindMeasure, Spec: specJSON,
-				SpecHash: hash, Workload: d.wl, WorkloadHash: d.wl.Hash()}
-			tt.JobID = &j.ID
-			jobs = append(jobs, j)
+			reqs = append(reqs, jobs.Request{DeviceID: dev, Spec: &cand.Arch, Workload: d.wl, Target: t.Name})
 			inflight[dev]++
 		}
 		trial.Targets = append(trial.Targets, tt)
 	}
-	if err := d.st().InsertTrial(ctx, trial, jobs); err != nil {
+	// The trial and its jobs are stored together; a job whose publish
+	// fails is published again by the jobs manager's loop.
+	if _, err := d.m.d.Jobs.Create(ctx, reqs, &trial); err != nil && !errors.Is(err, jobs.ErrNotPublished) {
 		return err
 	}
-	for _, j := range jobs {
-		if err := d.m.d.Publish(ctx, j); err != nil {
-			d.log.Warn("publish job; retried next round", "job", j.ID, "err", err)
-		}
-	}
-	d.log.Info("trial started", "trial", number, "params", cand.Params, "jobs", len(jobs), "cached", len(trial.Targets)-len(jobs))
-	d.m.d.Events.Publish("trial", map[string]any{"search_id": d.id, "number": number, "state": "running"})
+	d.log.Info("trial started", "trial", number, "params", cand.Params, "jobs", len(reqs), "cached", len(trial.Targets)-len(reqs))
+	d.m.d.Events.Publish(api.TrialEvent{SearchID: d.id, Number: number, State: api.TrialRunning})
 	return nil
 }
 
 // collect finishes running trials whose targets all reported, and
 // re-publishes jobs a failed publish left behind.
 func (d *driver) collect(ctx context.Context) error {
-	running, _, err := d.st().ListTrials(ctx, d.id, store.TrialQuery{State: "running", Limit: 1 << 20})
+	running, _, err := d.st().ListTrials(ctx, d.id, store.TrialQuery{State: api.TrialRunning, Limit: 1 << 20})
 	if err != nil {
 		return err
 	}
 	if len(running) == 0 {
 		return nil
 	}
-	targets, err := d.st().TrialTargets(ctx, d.id, "running", -1)
+	targets, err := d.st().TrialTargets(ctx, d.id, api.TrialRunning, -1)
 	if err != nil {
 		return err
 	}
@@ -174,8 +170,8 @@ func (d *driver) collect(ctx context.Context) error {
 			switch {
 			case tt.Measurement != nil:
 				measured[tt.Target] = Values(tt.Measurement, d.spec.Workload)
-			case tt.JobState == "failed" || tt.JobState == "cancelled":
-				reason := tt.JobState
+			case tt.JobState == api.JobFailed || tt.JobState == api.JobCancelled:
+				reason := string(tt.JobState)
 				if tt.JobError != nil {
 					reason = *tt.JobError
 				}
@@ -201,7 +197,7 @@ func (d *driver) collect(ctx context.Context) error {
 			}
 		}
 	}
-	return d.republish(ctx)
+	return nil
 }
 
 // finish tells the optimizer and stores the trial's end. A trial the
@@ -217,55 +213,28 @@ func (d *driver) finish(ctx context.Context, t store.Trial, out *search.Outcome,
 	if err != nil && !errors.Is(err, search.ErrUnknownTrial) {
 		return fmt.Errorf("trial %d: %w", t.Number, err)
 	}
-	state := "complete"
+	state := api.TrialComplete
 	if out != nil {
 		err = d.st().FinishTrial(ctx, d.id, t.Number, out.Values, out.Violation, "")
 	} else {
-		state = "failed"
+		state = api.TrialFailed
 		err = d.st().FinishTrial(ctx, d.id, t.Number, nil, 0, failure)
 	}
 	if err != nil {
 		return err
 	}
 	d.log.Info("trial finished", "trial", t.Number, "state", state, "error", failure)
-	d.m.d.Events.Publish("trial", map[string]any{"search_id": d.id, "number": t.Number, "state": state})
+	d.m.d.Events.Publish(api.TrialEvent{SearchID: d.id, Number: t.Number, State: state})
 	return nil
 }
 
-func (d *driver) republish(ctx context.Context) error {
-	jobs, err := d.st().UnfinishedJobs(ctx, d.id)
-	if err != nil {
-		return err
-	}
-	for _, j := range jobs {
-		if seq, err := d.st().JobSeq(ctx, j.ID); err != nil || seq != 0 || j.State != "queued" {
-			continue
-		}
-		if err := d.m.d.Publish(ctx, j); err != nil {
-			d.log.Warn("re-publish job", "job", j.ID, "err", err)
-		}
-	}
-	return nil
-}
-
-// cancelOutstanding withdraws the search's undelivered jobs and fails its
+// cancelOutstanding withdraws the search's unfinished jobs and fails its
 // running trials.
 func (d *driver) cancelOutstanding(ctx context.Context) error {
-	jobs, err := d.st().UnfinishedJobs(ctx, d.id)
-	if err != nil {
+	if err := d.m.d.Jobs.CancelForSearch(ctx, d.id); err != nil {
 		return err
 	}
-	for _, j := range jobs {
-		if seq, err := d.st().JobSeq(ctx, j.ID); err == nil && seq != 0 {
-			if err := d.m.d.DeleteJob(ctx, seq); err != nil {
-				d.log.Warn("withdraw job", "job", j.ID, "err", err)
-			}
-		}
-		if err := d.st().CancelJob(ctx, j.ID); err != nil {
-			return err
-		}
-	}
-	running, _, err := d.st().ListTrials(ctx, d.id, store.TrialQuery{State: "running", Limit: 1 << 20})
+	running, _, err := d.st().ListTrials(ctx, d.id, store.TrialQuery{State: api.TrialRunning, Limit: 1 << 20})
 	if err != nil {
 		return err
 	}
@@ -274,6 +243,6 @@ func (d *driver) cancelOutstanding(ctx context.Context) error {
 			return err
 		}
 	}
-	d.m.d.Events.Publish("search", map[string]any{"id": d.id, "state": store.SearchCancelled})
+	d.m.d.Events.Publish(api.SearchEvent{ID: d.id, State: api.SearchCancelled})
 	return nil
 }

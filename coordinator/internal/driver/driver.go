@@ -16,7 +16,9 @@ import (
 
 	"github.com/c-bata/goptuna"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
+	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/search"
 	"github.com/hilsearch/hilsearch/workload"
@@ -27,12 +29,11 @@ type Deps struct {
 	Store *store.Store
 	// Storage returns the goptuna storage (on PostgreSQL).
 	Storage func() goptuna.Storage
-	// Publish sends a stored job to its device.
-	Publish func(ctx context.Context, j store.Job) error
-	// DeleteJob removes an undelivered job from JOBS by stream sequence.
-	DeleteJob func(ctx context.Context, seq uint64) error
-	Events    *events.Hub
-	Log       *slog.Logger
+	// Jobs creates and cancels the measurement jobs (the job state
+	// machine's owner).
+	Jobs   *jobs.Manager
+	Events *events.Hub
+	Log    *slog.Logger
 	// Poll is how often drivers re-check without a wake-up. Defaults to 1s.
 	Poll time.Duration
 }
@@ -153,8 +154,8 @@ func (m *Manager) tryStart(ctx context.Context, id string) {
 		}()
 		if err := d.run(ctx); err != nil && ctx.Err() == nil {
 			d.log.Error("search driver failed", "err", err)
-			if serr := m.d.Store.SetSearchState(context.Background(), id, []string{store.SearchRunning, store.SearchPaused}, store.SearchFailed, err.Error()); serr == nil {
-				m.d.Events.Publish("search", map[string]any{"id": id, "state": store.SearchFailed})
+			if serr := m.d.Store.SetSearchState(context.Background(), id, []api.SearchState{api.SearchRunning, api.SearchPaused}, api.SearchFailed, err.Error()); serr == nil {
+				m.d.Events.Publish(api.SearchEvent{ID: id, State: api.SearchFailed})
 			}
 		}
 	}()
@@ -232,15 +233,15 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	switch se.State {
-	case store.SearchCancelled:
+	case api.SearchCancelled:
 		return true, d.cancelOutstanding(ctx)
-	case store.SearchFinished, store.SearchFailed:
+	case api.SearchFinished, api.SearchFailed:
 		return true, nil
 	}
 	if err := d.collect(ctx); err != nil {
 		return false, err
 	}
-	if se.State != store.SearchRunning {
+	if se.State != api.SearchRunning {
 		return false, nil
 	}
 	running, complete, failed, err := d.st().TrialCounts(ctx, d.id)
@@ -256,11 +257,11 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 	}
 	if total >= d.spec.Budget.MaxTrials || outOfTime {
 		if running == 0 {
-			if err := d.st().SetSearchState(ctx, d.id, []string{store.SearchRunning}, store.SearchFinished, ""); err != nil && !errors.Is(err, store.ErrStateConflict) {
+			if err := d.st().SetSearchState(ctx, d.id, []api.SearchState{api.SearchRunning}, api.SearchFinished, ""); err != nil && !errors.Is(err, store.ErrStateConflict) {
 				return false, err
 			}
 			d.log.Info("search finished", "complete", complete, "failed", failed, "out_of_time", outOfTime)
-			d.m.d.Events.Publish("search", map[string]any{"id": d.id, "state": store.SearchFinished})
+			d.m.d.Events.Publish(api.SearchEvent{ID: d.id, State: api.SearchFinished})
 			return true, nil
 		}
 		return false, nil

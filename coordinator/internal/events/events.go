@@ -6,13 +6,16 @@ package events
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
 )
 
-// Event is one update. Type is the SSE event name.
+// Event is one update: its sequence number, its SSE event name and its
+// payload (one of the api event types).
 type Event struct {
-	ID   int64  `json:"id"`
-	Type string `json:"type"`
-	Data any    `json:"data"`
+	ID   int64
+	Type string
+	Data api.Event
 }
 
 // Hub fans events out to subscribers. A slow subscriber loses events
@@ -27,8 +30,8 @@ type Hub struct {
 func NewHub() *Hub { return &Hub{subs: map[chan Event]struct{}{}} }
 
 // Publish sends an event to every subscriber.
-func (h *Hub) Publish(typ string, data any) {
-	e := Event{ID: h.seq.Add(1), Type: typ, Data: data}
+func (h *Hub) Publish(data api.Event) {
+	e := Event{ID: h.seq.Add(1), Type: data.EventName(), Data: data}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	for c := range h.subs {

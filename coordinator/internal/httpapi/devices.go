@@ -13,6 +13,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/nats-io/nkeys"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
@@ -42,7 +43,7 @@ func (s *Server) createEnrollmentToken(c *gin.Context) {
 	ttl := s.d.EnrollTTL
 	if req.TTLSeconds != nil {
 		if *req.TTLSeconds < 60 || *req.TTLSeconds > 30*86400 {
-			failFields(c, FieldError{"ttl_seconds", "must be between 60 and 2592000"})
+			failFields(c, api.FieldError{Field: "ttl_seconds", Message: "must be between 60 and 2592000"})
 			return
 		}
 		ttl = time.Duration(*req.TTLSeconds) * time.Second
@@ -58,24 +59,24 @@ func (s *Server) createEnrollmentToken(c *gin.Context) {
 
 var tagRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,39}$`)
 
-func checkName(field, name string) *FieldError {
+func checkName(field, name string) *api.FieldError {
 	if name == "" || utf8.RuneCountInString(name) > 100 || strings.TrimSpace(name) != name {
-		return &FieldError{field, "must be 1 to 100 characters without leading or trailing spaces"}
+		return &api.FieldError{Field: field, Message: "must be 1 to 100 characters without leading or trailing spaces"}
 	}
 	return nil
 }
 
-func checkTags(field string, tags []string) *FieldError {
+func checkTags(field string, tags []string) *api.FieldError {
 	if len(tags) > 32 {
-		return &FieldError{field, "at most 32 tags"}
+		return &api.FieldError{Field: field, Message: "at most 32 tags"}
 	}
 	seen := map[string]bool{}
 	for i, t := range tags {
 		if !tagRE.MatchString(t) {
-			return &FieldError{fmt.Sprintf("%s[%d]", field, i), "must match " + tagRE.String()}
+			return &api.FieldError{Field: fmt.Sprintf("%s[%d]", field, i), Message: "must match " + tagRE.String()}
 		}
 		if seen[t] {
-			return &FieldError{fmt.Sprintf("%s[%d]", field, i), "duplicate tag " + t}
+			return &api.FieldError{Field: fmt.Sprintf("%s[%d]", field, i), Message: "duplicate tag " + t}
 		}
 		seen[t] = true
 	}
@@ -87,20 +88,20 @@ func (s *Server) enroll(c *gin.Context) {
 	if !decodeJSON(c, &req) {
 		return
 	}
-	var errs []FieldError
+	var errs []api.FieldError
 	if req.Token == "" {
-		errs = append(errs, FieldError{"token", "required"})
+		errs = append(errs, api.FieldError{Field: "token", Message: "required"})
 	}
 	if !nkeys.IsValidPublicUserKey(req.NKey) {
-		errs = append(errs, FieldError{"nkey", "must be a public NATS user key (starts with U)"})
+		errs = append(errs, api.FieldError{Field: "nkey", Message: "must be a public NATS user key (starts with U)"})
 	}
 	if !bus.ValidToken(req.Class) {
-		errs = append(errs, FieldError{"class", "required; lower-case letters, digits and dashes, at most 63"})
+		errs = append(errs, api.FieldError{Field: "class", Message: "required; lower-case letters, digits and dashes, at most 63"})
 	}
 	if len(req.Profile) > 0 {
 		var obj map[string]any
 		if json.Unmarshal(req.Profile, &obj) != nil {
-			errs = append(errs, FieldError{"profile", "must be a JSON object"})
+			errs = append(errs, api.FieldError{Field: "profile", Message: "must be a JSON object"})
 		}
 	}
 	if req.Name == "" {
@@ -189,7 +190,7 @@ func (s *Server) listDevices(c *gin.Context) {
 		f.IncludeRevoked = true
 	case "false":
 	default:
-		fail(c, ErrBadQuery, FieldError{"include_revoked", "must be true or false"})
+		fail(c, ErrBadQuery, api.FieldError{Field: "include_revoked", Message: "must be true or false"})
 		return
 	}
 	ds, err := s.d.Store.ListDevices(c.Request.Context(), f)
@@ -224,7 +225,7 @@ func (s *Server) patchDevice(c *gin.Context) {
 	if !decodeJSON(c, &p) {
 		return
 	}
-	var errs []FieldError
+	var errs []api.FieldError
 	if p.Name != nil {
 		if fe := checkName("name", *p.Name); fe != nil {
 			errs = append(errs, *fe)
@@ -236,7 +237,7 @@ func (s *Server) patchDevice(c *gin.Context) {
 		}
 	}
 	if p.Name == nil && p.Tags == nil {
-		errs = append(errs, FieldError{"name", "give name and/or tags"})
+		errs = append(errs, api.FieldError{Field: "name", Message: "give name and/or tags"})
 	}
 	if len(errs) > 0 {
 		failFields(c, errs...)
@@ -277,7 +278,7 @@ func (s *Server) deleteDevice(c *gin.Context) {
 		// what failed is JetStream clean-up, retried at the next start.
 		s.d.Log.Error("revoke: jetstream clean-up", "device", d.ID, "err", err)
 	}
-	if rows, err := s.d.Store.CancelDeviceJobs(ctx, d.ID); err != nil {
+	if rows, err := s.d.Jobs.CancelForDevice(ctx, d.ID); err != nil {
 		s.d.Log.Error("revoke: cancel jobs", "device", d.ID, "err", err)
 	} else if uint64(rows) > n {
 		n = uint64(rows)

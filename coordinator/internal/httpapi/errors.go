@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
 )
 
 // APIError is one entry of the error catalogue. Every error the API returns
@@ -52,23 +54,10 @@ var Catalogue = []APIError{
 	ErrRouteNotFound, ErrMethodNotAllowed, ErrUnavailable, ErrInternal,
 }
 
-// ErrorBody is the JSON shape of every error response.
-type ErrorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Details any    `json:"details,omitempty"`
-}
-
-// FieldError names the field a validation error is about.
-type FieldError struct {
-	Field   string `json:"field"`
-	Message string `json:"message"`
-}
-
 func fail(c *gin.Context, e APIError, details any) {
-	c.AbortWithStatusJSON(e.Status, ErrorBody{Code: e.Code, Message: e.Message, Details: details})
+	c.AbortWithStatusJSON(e.Status, api.ErrorBody{Code: e.Code, Message: e.Message, Details: details})
 }
 
-func failFields(c *gin.Context, fields ...FieldError) {
+func failFields(c *gin.Context, fields ...api.FieldError) {
 	fail(c, ErrValidation, fields)
 }

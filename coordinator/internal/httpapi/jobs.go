@@ -9,38 +9,20 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
-	"github.com/hilsearch/hilsearch/coordinator/wire"
-	"github.com/hilsearch/hilsearch/workload"
 )
 
-// JobRequest is the body of POST /api/v1/devices/{id}/jobs: measure one
-// spec (inline, or a preset by name) with a workload on that device.
-type JobRequest struct {
-	Spec             json.RawMessage   `json:"spec,omitempty"`
-	Preset           string            `json:"preset,omitempty"`
-	Workload         workload.Workload `json:"workload"`
-	TimeoutSeconds   int               `json:"timeout_seconds,omitempty"`
-	MemoryLimitBytes int64             `json:"memory_limit_bytes,omitempty"`
-}
-
-// workloadErrors checks a workload against the spec it will run
-// (workload.Check, the one validator), naming fields under "workload.".
-func workloadErrors(w workload.Workload, spec *arch.Spec) []FieldError {
-	var errs []FieldError
-	w.Check(spec, func(field, msg string) { errs = append(errs, FieldError{"workload." + field, msg}) })
-	return errs
-}
-
 // resolveSpec turns an inline spec or a preset name into a valid spec.
-func resolveSpec(raw json.RawMessage, preset string) (*arch.Spec, []FieldError) {
+func resolveSpec(raw json.RawMessage, preset string) (*arch.Spec, []api.FieldError) {
 	switch {
 	case len(raw) > 0 && preset != "":
-		return nil, []FieldError{{"spec", "give spec or preset, not both"}}
+		return nil, []api.FieldError{{Field: "spec", Message: "give spec or preset, not both"}}
 	case preset != "":
 		s, err := arch.Preset(preset)
 		if err != nil {
-			return nil, []FieldError{{"preset", "unknown preset; one of " + strings.Join(arch.PresetNames(), ", ")}}
+			return nil, []api.FieldError{{Field: "preset", Message: "unknown preset; one of " + strings.Join(arch.PresetNames(), ", ")}}
 		}
 		return s, nil
 	case len(raw) > 0:
@@ -49,58 +31,44 @@ func resolveSpec(raw json.RawMessage, preset string) (*arch.Spec, []FieldError) 
 			err = s.Validate()
 		}
 		if err != nil {
-			return nil, []FieldError{{"spec", err.Error()}}
+			return nil, []api.FieldError{{Field: "spec", Message: err.Error()}}
 		}
 		return s, nil
 	}
-	return nil, []FieldError{{"spec", "required (or preset)"}}
+	return nil, []api.FieldError{{Field: "spec", Message: "required (or preset)"}}
 }
 
 func (s *Server) createJob(c *gin.Context) {
-	var req JobRequest
+	var req api.JobRequest
 	if !decodeJSON(c, &req) {
 		return
 	}
 	spec, errs := resolveSpec(req.Spec, req.Preset)
-	errs = append(errs, workloadErrors(req.Workload, spec)...)
-	if req.TimeoutSeconds < 0 || req.TimeoutSeconds > 24*3600 {
-		errs = append(errs, FieldError{"timeout_seconds", "must be between 0 (agent default) and 86400"})
-	}
-	if req.MemoryLimitBytes < 0 {
-		errs = append(errs, FieldError{"memory_limit_bytes", "must not be negative"})
-	}
-	if len(errs) > 0 {
-		failFields(c, errs...)
+	r := jobs.Request{DeviceID: c.Param("id"), Spec: spec, Workload: req.Workload,
+		TimeoutSeconds: req.TimeoutSeconds, MemoryLimitBytes: req.MemoryLimitBytes, CreatedBy: principal(c).ID}
+	if spec == nil {
+		// Report every problem at once: the spec's, and the rest of the
+		// request's (the workload checked without the spec).
+		failFields(c, append(errs, r.Check()...)...)
 		return
 	}
-	specJSON, err := spec.JSON()
-	if err != nil {
-		s.internal(c, "encode spec", err)
-		return
-	}
-	w := req.Workload.Normalize()
-	ctx := c.Request.Context()
-	job, err := s.d.Store.CreateJob(ctx, store.Job{
-		ID: store.NewJobID(), DeviceID: c.Param("id"), Kind: wire.JobKindMeasure,
-		Spec: specJSON, SpecHash: spec.Hash(), Workload: w, WorkloadHash: w.Hash(),
-		TimeoutS: req.TimeoutSeconds, MemoryLimit: req.MemoryLimitBytes,
-	}, principal(c).ID)
-	if errors.Is(err, store.ErrNotFound) {
+	created, err := s.d.Jobs.Create(c.Request.Context(), []jobs.Request{r}, nil)
+	var ve *jobs.ValidationError
+	switch {
+	case errors.As(err, &ve):
+		failFields(c, ve.Fields...)
+	case errors.Is(err, jobs.ErrDeviceNotFound):
 		fail(c, ErrDeviceNotFound, nil)
-		return
-	}
-	if err != nil {
+	case errors.Is(err, jobs.ErrNotPublished):
+		// The job stays queued; the jobs manager publishes it again shortly,
+		// and JetStream de-duplicates by job ID.
+		s.d.Log.Error("publish job", "job", created[0].ID, "err", err)
+		fail(c, ErrUnavailable, api.FieldError{Field: "job", Message: "stored as " + created[0].ID + " but not yet published; it will be retried"})
+	case err != nil:
 		s.internal(c, "create job", err)
-		return
+	default:
+		c.JSON(http.StatusAccepted, created[0])
 	}
-	if err := s.d.PublishJob(ctx, job); err != nil {
-		// The job stays queued; the coordinator re-publishes unpublished
-		// jobs at start, and JetStream de-duplicates by job ID.
-		s.d.Log.Error("publish job", "job", job.ID, "err", err)
-		fail(c, ErrUnavailable, FieldError{"job", "stored as " + job.ID + " but not yet published; it will be at the next start"})
-		return
-	}
-	c.JSON(http.StatusAccepted, job)
 }
 
 func (s *Server) getJob(c *gin.Context) {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
+	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
@@ -79,13 +81,10 @@ func (s *Server) references(ctx context.Context, se store.Search, queue bool, by
 			}
 			ref.Missing = append(ref.Missing, t.Name)
 			if queue && len(devs) > 0 {
-				specJSON, _ := p.JSON()
-				job, err := s.d.Store.CreateJob(ctx, store.Job{ID: store.NewJobID(), DeviceID: devs[0].ID, Kind: wire.JobKindMeasure,
-					Spec: specJSON, SpecHash: p.Hash(), Workload: wl, WorkloadHash: wl.Hash()}, by)
-				if err != nil {
-					return nil, 0, err
-				}
-				if err := s.d.PublishJob(ctx, job); err != nil {
+				// A job stored but not yet published is published again by the
+				// jobs manager: it counts as queued.
+				_, err := s.d.Jobs.Create(ctx, []jobs.Request{{DeviceID: devs[0].ID, Spec: p, Workload: wl, CreatedBy: by}}, nil)
+				if err != nil && !errors.Is(err, jobs.ErrNotPublished) {
 					return nil, 0, err
 				}
 				queued++

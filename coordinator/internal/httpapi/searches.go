@@ -15,6 +15,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/search"
@@ -101,7 +102,7 @@ func (s *Server) createSearch(c *gin.Context) {
 		return
 	}
 	s.d.Log.Info("search created", "search", se.ID, "algorithm", spec.Algorithm, "max_trials", spec.Budget.MaxTrials)
-	s.d.Events.Publish("search", map[string]any{"id": se.ID, "state": se.State})
+	s.d.Events.Publish(api.SearchEvent{ID: se.ID, State: se.State})
 	if s.d.Drivers != nil {
 		s.d.Drivers.Kick(se.ID)
 	}
@@ -185,7 +186,7 @@ func (s *Server) getSearch(c *gin.Context) {
 	}
 }
 
-func (s *Server) transition(from []string, to string) gin.HandlerFunc {
+func (s *Server) transition(from []api.SearchState, to api.SearchState) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		id := c.Param("id")
 		err := s.d.Store.SetSearchState(c.Request.Context(), id, from, to, "")
@@ -201,10 +202,10 @@ func (s *Server) transition(from []string, to string) gin.HandlerFunc {
 			s.internal(c, "search state", err)
 			return
 		}
-		s.d.Events.Publish("search", map[string]any{"id": id, "state": to})
+		s.d.Events.Publish(api.SearchEvent{ID: id, State: to})
 		if s.d.Drivers != nil {
 			s.d.Drivers.Wake()
-			if to == store.SearchRunning {
+			if to == api.SearchRunning {
 				s.d.Drivers.Kick(id)
 			}
 		}
@@ -220,24 +221,24 @@ func (s *Server) listTrials(c *gin.Context) {
 	if !ok {
 		return
 	}
-	q := store.TrialQuery{State: c.Query("state"), Mixer: c.Query("mixer"), Sort: c.DefaultQuery("sort", "number"), Limit: 50}
-	var errs []FieldError
+	q := store.TrialQuery{State: api.TrialState(c.Query("state")), Mixer: c.Query("mixer"), Sort: c.DefaultQuery("sort", "number"), Limit: 50}
+	var errs []api.FieldError
 	switch q.State {
 	case "", "running", "complete", "failed":
 	default:
-		errs = append(errs, FieldError{"state", "must be running, complete or failed"})
+		errs = append(errs, api.FieldError{Field: "state", Message: "must be running, complete or failed"})
 	}
 	if v := c.Query("limit"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 1000 {
-			errs = append(errs, FieldError{"limit", "must be between 1 and 1000"})
+			errs = append(errs, api.FieldError{Field: "limit", Message: "must be between 1 and 1000"})
 		}
 		q.Limit = n
 	}
 	if v := c.Query("offset"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			errs = append(errs, FieldError{"offset", "must be a non-negative integer"})
+			errs = append(errs, api.FieldError{Field: "offset", Message: "must be a non-negative integer"})
 		}
 		q.Offset = n
 	}
@@ -247,7 +248,7 @@ func (s *Server) listTrials(c *gin.Context) {
 	}
 	trials, total, err := s.d.Store.ListTrials(c.Request.Context(), se.ID, q)
 	if errors.Is(err, store.ErrBadSort) {
-		fail(c, ErrBadQuery, FieldError{"sort", "number, params, created_at or objective:<i>, optionally prefixed by -"})
+		fail(c, ErrBadQuery, api.FieldError{Field: "sort", Message: "number, params, created_at or objective:<i>, optionally prefixed by -"})
 		return
 	}
 	if err != nil {
@@ -386,19 +387,19 @@ func (s *Server) export(c *gin.Context) {
 		s.exportCSV(c, se)
 		return
 	}
-	var errs []FieldError
+	var errs []api.FieldError
 	switch format {
 	case "json", "hf", "gguf":
 	default:
-		errs = append(errs, FieldError{"format", "must be json, hf, gguf or csv"})
+		errs = append(errs, api.FieldError{Field: "format", Message: "must be json, hf, gguf or csv"})
 	}
 	n, err := strconv.Atoi(c.Query("trial"))
 	if err != nil {
-		errs = append(errs, FieldError{"trial", "required for json, hf and gguf: a trial number"})
+		errs = append(errs, api.FieldError{Field: "trial", Message: "required for json, hf and gguf: a trial number"})
 	}
 	prec := arch.Precision(c.DefaultQuery("precision", "f16"))
 	if !prec.Valid() {
-		errs = append(errs, FieldError{"precision", "must be f32, f16, q8_0 or q4_0"})
+		errs = append(errs, api.FieldError{Field: "precision", Message: "must be f32, f16, q8_0 or q4_0"})
 	}
 	if len(errs) > 0 {
 		fail(c, ErrBadQuery, errs)
@@ -459,7 +460,7 @@ func (s *Server) exportCSV(c *gin.Context, se store.Search) {
 	head = append(head, "error")
 	_ = w.Write(head)
 	for _, t := range trials {
-		row := []string{strconv.Itoa(t.Number), t.State, strconv.FormatInt(t.Params, 10), strings.Join(t.Layers, " "), t.ArchHash, "", ""}
+		row := []string{strconv.Itoa(t.Number), string(t.State), strconv.FormatInt(t.Params, 10), strings.Join(t.Layers, " "), t.ArchHash, "", ""}
 		if t.Violation != nil {
 			row[5] = strconv.FormatBool(*t.Violation == 0)
 			row[6] = strconv.FormatFloat(*t.Violation, 'g', -1, 64)

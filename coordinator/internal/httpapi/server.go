@@ -17,8 +17,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
+	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/dashboard"
 )
@@ -32,8 +34,9 @@ type Deps struct {
 	EnrollTTL time.Duration
 	// Version is reported by /healthz.
 	Version string
-	// PublishJob sends a stored job to its device.
-	PublishJob func(ctx context.Context, j store.Job) error
+	// Jobs creates and cancels measurement jobs (the job state machine's
+	// owner).
+	Jobs *jobs.Manager
 	// AgentDir holds the agent binaries served under /downloads, built
 	// ahead of time (`make agents`).
 	AgentDir string
@@ -81,11 +84,11 @@ func New(d Deps) *Server {
 	r.GET("/downloads/:file", s.download)
 	dashboard.Register(r) // GET / and /assets/:file: the embedded web UI
 
-	api := r.Group("/api/v1")
-	api.POST("/agents/enroll", s.enroll) // authenticated by the enrollment token itself
-	api.POST("/session", s.signIn)       // dashboard sign-in with an API token (session.go)
-	api.DELETE("/session", s.signOut)
-	authed := api.Group("", s.requireToken)
+	v1 := r.Group("/api/v1")
+	v1.POST("/agents/enroll", s.enroll) // authenticated by the enrollment token itself
+	v1.POST("/session", s.signIn)       // dashboard sign-in with an API token (session.go)
+	v1.DELETE("/session", s.signOut)
+	authed := v1.Group("", s.requireToken)
 	authed.GET("/openapi.json", s.openapi)
 	authed.GET("/session", s.session)
 	authed.POST("/enrollment-tokens", s.createEnrollmentToken)
@@ -101,9 +104,9 @@ func New(d Deps) *Server {
 	authed.POST("/searches", s.createSearch)
 	authed.GET("/searches", s.listSearches)
 	authed.GET("/searches/:id", s.getSearch)
-	authed.POST("/searches/:id/pause", s.transition([]string{store.SearchRunning}, store.SearchPaused))
-	authed.POST("/searches/:id/resume", s.transition([]string{store.SearchPaused}, store.SearchRunning))
-	authed.POST("/searches/:id/cancel", s.transition([]string{store.SearchRunning, store.SearchPaused}, store.SearchCancelled))
+	authed.POST("/searches/:id/pause", s.transition([]api.SearchState{api.SearchRunning}, api.SearchPaused))
+	authed.POST("/searches/:id/resume", s.transition([]api.SearchState{api.SearchPaused}, api.SearchRunning))
+	authed.POST("/searches/:id/cancel", s.transition([]api.SearchState{api.SearchRunning, api.SearchPaused}, api.SearchCancelled))
 	authed.GET("/searches/:id/trials", s.listTrials)
 	authed.GET("/searches/:id/trials/:number", s.getTrial)
 	authed.GET("/searches/:id/pareto", s.pareto)

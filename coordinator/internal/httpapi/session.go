@@ -11,6 +11,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 )
 
@@ -101,12 +102,12 @@ func (s *Server) signIn(c *gin.Context) {
 	}
 	req.Token = strings.TrimSpace(req.Token)
 	if req.Token == "" {
-		failFields(c, FieldError{"token", "required: an API token"})
+		failFields(c, api.FieldError{Field: "token", Message: "required: an API token"})
 		return
 	}
 	tok, err := s.d.Store.Authenticate(c.Request.Context(), req.Token)
 	if errors.Is(err, store.ErrNotFound) {
-		fail(c, ErrUnauthorized, []FieldError{{"token", "this API token is not valid"}})
+		fail(c, ErrUnauthorized, []api.FieldError{{Field: "token", Message: "this API token is not valid"}})
 		return
 	}
 	if err != nil {

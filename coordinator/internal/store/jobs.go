@@ -5,34 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
-	"github.com/hilsearch/hilsearch/workload"
 )
-
-// Job is a stored measurement job.
-type Job struct {
-	ID           string            `json:"id"`
-	DeviceID     string            `json:"device_id"`
-	Kind         string            `json:"kind"`
-	Spec         json.RawMessage   `json:"spec"`
-	SpecHash     string            `json:"spec_hash"`
-	Workload     workload.Workload `json:"workload"`
-	WorkloadHash string            `json:"workload_hash"`
-	State        string            `json:"state"`
-	TimeoutS     int               `json:"timeout_seconds"`
-	MemoryLimit  int64             `json:"memory_limit_bytes"`
-	Attempts     int               `json:"attempts"`
-	FailKind     *string           `json:"fail_kind,omitempty"`
-	Error        *string           `json:"error,omitempty"`
-	CreatedAt    time.Time         `json:"created_at"`
-	UpdatedAt    time.Time         `json:"updated_at"`
-	FinishedAt   *time.Time        `json:"finished_at,omitempty"`
-	Measurement  *wire.Measurement `json:"measurement,omitempty"`
-}
 
 // NewJobID returns a fresh job ID ("j" and 16 hex digits).
 func NewJobID() string { return "j" + NewDeviceID()[1:] }
@@ -40,8 +18,8 @@ func NewJobID() string { return "j" + NewDeviceID()[1:] }
 const jobCols = `j.id, j.device_id, j.kind, j.spec, j.spec_hash, j.workload, j.workload_hash, j.state, j.timeout_s, j.memory_limit,
 	j.attempts, j.fail_kind, j.error, j.created_at, j.updated_at, j.finished_at, m.metrics`
 
-func scanJob(row pgx.Row) (Job, error) {
-	var j Job
+func scanJob(row pgx.Row) (api.Job, error) {
+	var j api.Job
 	var metrics []byte
 	err := row.Scan(&j.ID, &j.DeviceID, &j.Kind, &j.Spec, &j.SpecHash, &j.Workload, &j.WorkloadHash, &j.State, &j.TimeoutS, &j.MemoryLimit,
 		&j.Attempts, &j.FailKind, &j.Error, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt, &metrics)
@@ -57,18 +35,36 @@ func scanJob(row pgx.Row) (Job, error) {
 	return j, nil
 }
 
-// CreateJob stores a queued job for a live device.
-func (s *Store) CreateJob(ctx context.Context, j Job, createdBy int64) (Job, error) {
-	tag, err := s.pool.Exec(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10 WHERE EXISTS (SELECT 1 FROM devices WHERE id = $2 AND revoked_at IS NULL)`,
-		j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash, j.TimeoutS, j.MemoryLimit, createdBy)
+// CreateJobs stores queued jobs in one transaction, each for a live
+// device, and fills in their creation times; ErrNotFound (nothing stored)
+// when a device is unknown or revoked.
+func (s *Store) CreateJobs(ctx context.Context, jobs []api.Job, createdBy int64) error {
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for i := range jobs {
+			if err := insertJob(ctx, tx, &jobs[i], createdBy, true); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// insertJob inserts one queued job (only for a live device, with live) and
+// sets its creation times.
+func insertJob(ctx context.Context, tx pgx.Tx, j *api.Job, createdBy int64, live bool) error {
+	err := tx.QueryRow(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0)
+		WHERE NOT $11 OR EXISTS (SELECT 1 FROM devices WHERE id = $2 AND revoked_at IS NULL)
+		RETURNING created_at, updated_at`,
+		j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash, j.TimeoutS, j.MemoryLimit, createdBy, live).
+		Scan(&j.CreatedAt, &j.UpdatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("device %s: %w", j.DeviceID, ErrNotFound)
+	}
 	if err != nil {
-		return j, fmt.Errorf("insert job: %w", err)
+		return fmt.Errorf("insert job: %w", err)
 	}
-	if tag.RowsAffected() == 0 {
-		return j, ErrNotFound
-	}
-	return s.GetJob(ctx, j.ID)
+	return nil
 }
 
 // SetJobSeq records the JOBS stream sequence a job was published at.
@@ -78,7 +74,7 @@ func (s *Store) SetJobSeq(ctx context.Context, id string, seq uint64) error {
 }
 
 // GetJob returns a job with its measurement, if any.
-func (s *Store) GetJob(ctx context.Context, id string) (Job, error) {
+func (s *Store) GetJob(ctx context.Context, id string) (api.Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE j.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return j, ErrNotFound
@@ -90,12 +86,15 @@ func (s *Store) GetJob(ctx context.Context, id string) (Job, error) {
 var ErrResultMismatch = errors.New("result does not belong to the publishing device")
 
 // StoreResult records a result idempotently: the first result of a job
-// decides it; a replay changes nothing and returns stored=false. A result
-// for a cancelled job is ignored.
-func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result) (stored bool, err error) {
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var owner, state string
-		err := tx.QueryRow(ctx, `SELECT device_id, state FROM jobs WHERE id = $1 FOR UPDATE`, r.JobID).Scan(&owner, &state)
+// decides it, and the job's new state (done or failed) is returned; a
+// replay changes nothing and returns "". A result for a cancelled job is
+// ignored.
+func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result) (api.JobState, error) {
+	var state api.JobState
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var owner string
+		var cur api.JobState
+		err := tx.QueryRow(ctx, `SELECT device_id, state FROM jobs WHERE id = $1 FOR UPDATE`, r.JobID).Scan(&owner, &cur)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -105,7 +104,7 @@ func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result)
 		if owner != deviceID {
 			return ErrResultMismatch
 		}
-		if state == "done" || state == "failed" || state == "cancelled" {
+		if cur.Final() {
 			return nil
 		}
 		if r.Status == wire.ResultOK && r.Measurement != nil {
@@ -116,6 +115,7 @@ func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result)
 				return fmt.Errorf("insert measurement: %w", err)
 			}
 			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'done', attempts = greatest(attempts, $2), updated_at = now(), finished_at = now() WHERE id = $1`, r.JobID, r.Attempt)
+			state = api.JobDone
 		} else {
 			kind, msg := r.FailKind, r.Error
 			if kind == "" {
@@ -126,23 +126,26 @@ func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result)
 			}
 			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'failed', fail_kind = $2, error = $3, attempts = greatest(attempts, $4),
 				updated_at = now(), finished_at = now() WHERE id = $1`, r.JobID, kind, msg, r.Attempt)
+			state = api.JobFailed
 		}
-		stored = err == nil
 		return err
 	})
-	return stored, err
+	if err != nil {
+		return "", err
+	}
+	return state, nil
 }
 
 // FailJobBySeq ends the job published at a JOBS sequence as failed, unless
-// it already ended (used for terminated and max-delivery advisories).
-func (s *Store) FailJobBySeq(ctx context.Context, seq uint64, kind, msg string) (string, error) {
-	var id string
-	err := s.pool.QueryRow(ctx, `UPDATE jobs SET state = 'failed', fail_kind = $2, error = $3, updated_at = now(), finished_at = now()
-		WHERE stream_seq = $1 AND state IN ('queued', 'running') RETURNING id`, int64(seq), kind, msg).Scan(&id)
+// it already ended (used for terminated and max-delivery advisories). It
+// returns the job and its device, or "" when no job changed.
+func (s *Store) FailJobBySeq(ctx context.Context, seq uint64, kind, msg string) (id, deviceID string, err error) {
+	err = s.pool.QueryRow(ctx, `UPDATE jobs SET state = 'failed', fail_kind = $2, error = $3, updated_at = now(), finished_at = now()
+		WHERE stream_seq = $1 AND state IN ('queued', 'running') RETURNING id, device_id`, int64(seq), kind, msg).Scan(&id, &deviceID)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return "", nil
+		return "", "", nil
 	}
-	return id, err
+	return id, deviceID, err
 }
 
 // MarkJobRunning records that an agent started (another attempt of) a job.
@@ -160,18 +163,18 @@ func (s *Store) CancelDeviceJobs(ctx context.Context, deviceID string) (int64, e
 }
 
 // UnpublishedJobs lists queued jobs that never reached JetStream.
-func (s *Store) UnpublishedJobs(ctx context.Context) ([]Job, error) {
+func (s *Store) UnpublishedJobs(ctx context.Context) ([]api.Job, error) {
 	return s.queryJobs(ctx, `j.state = 'queued' AND j.stream_seq IS NULL ORDER BY j.created_at`)
 }
 
 // queryJobs returns the jobs (with measurements) matching where.
-func (s *Store) queryJobs(ctx context.Context, where string, args ...any) ([]Job, error) {
+func (s *Store) queryJobs(ctx context.Context, where string, args ...any) ([]api.Job, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE `+where, args...)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	var out []Job
+	var out []api.Job
 	for rows.Next() {
 		j, err := scanJob(rows)
 		if err != nil {

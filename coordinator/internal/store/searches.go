@@ -10,16 +10,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
-)
-
-// Search states.
-const (
-	SearchRunning   = "running"
-	SearchPaused    = "paused"
-	SearchCancelled = "cancelled"
-	SearchFinished  = "finished"
-	SearchFailed    = "failed"
 )
 
 // Search is a stored search with its progress.
@@ -28,7 +20,7 @@ type Search struct {
 	Name       string          `json:"name"`
 	Spec       json.RawMessage `json:"spec"`
 	Study      string          `json:"-"`
-	State      string          `json:"state"`
+	State      api.SearchState `json:"state"`
 	Error      *string         `json:"error,omitempty"`
 	CreatedAt  time.Time       `json:"created_at"`
 	UpdatedAt  time.Time       `json:"updated_at"`
@@ -103,7 +95,7 @@ func (s *Store) ListSearches(ctx context.Context) ([]Search, error) {
 var ErrStateConflict = errors.New("search state does not allow this")
 
 // SetSearchState moves a search from one of from to to.
-func (s *Store) SetSearchState(ctx context.Context, id string, from []string, to string, reason string) error {
+func (s *Store) SetSearchState(ctx context.Context, id string, from []api.SearchState, to api.SearchState, reason string) error {
 	var errText *string
 	if reason != "" {
 		errText = &reason
@@ -147,7 +139,7 @@ type Trial struct {
 	ArchHash   string          `json:"arch_hash"`
 	Params     int64           `json:"params"`
 	Layers     []string        `json:"layers"`
-	State      string          `json:"state"`
+	State      api.TrialState  `json:"state"`
 	Objectives []float64       `json:"objectives,omitempty"`
 	Violation  *float64        `json:"violation,omitempty"`
 	Error      *string         `json:"error,omitempty"`
@@ -164,22 +156,21 @@ type TrialTarget struct {
 	JobID         *string `json:"job_id,omitempty"`
 	MeasurementID *int64  `json:"measurement_id,omitempty"`
 	// Filled by TrialTargets: the job's state and the measurement.
-	JobState    string            `json:"job_state,omitempty"`
+	JobState    api.JobState      `json:"job_state,omitempty"`
 	JobError    *string           `json:"job_error,omitempty"`
 	Measurement *wire.Measurement `json:"measurement,omitempty"`
 }
 
-// InsertTrial stores a new running trial, the jobs that will measure it,
-// and its targets in one transaction; number must be the next free one.
+// InsertTrial stores a new running trial, the jobs that will measure it
+// (filling in their creation times), and its targets in one transaction;
+// number must be the next free one.
 // The jobs are published after the commit (unpublished ones are
 // re-published at start).
-func (s *Store) InsertTrial(ctx context.Context, t Trial, jobs []Job) error {
+func (s *Store) InsertTrial(ctx context.Context, t Trial, jobs []api.Job) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		for _, j := range jobs {
-			if _, err := tx.Exec(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash,
-				j.TimeoutS, j.MemoryLimit); err != nil {
-				return fmt.Errorf("insert job: %w", err)
+		for i := range jobs {
+			if err := insertJob(ctx, tx, &jobs[i], 0, false); err != nil {
+				return err
 			}
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO trials (search_id, number, study_trial, arch, arch_hash, params, layers)
@@ -213,7 +204,7 @@ func (s *Store) TrialStudyIDs(ctx context.Context, searchID string) (map[int]boo
 // TrialTargets loads the targets of a search's trials in the given state
 // (all states if empty) and with the given number (all if negative), with
 // job states and measurements.
-func (s *Store) TrialTargets(ctx context.Context, searchID, state string, number int) (map[int][]TrialTarget, error) {
+func (s *Store) TrialTargets(ctx context.Context, searchID string, state api.TrialState, number int) (map[int][]TrialTarget, error) {
 	rows, err := s.pool.Query(ctx, `SELECT tt.number, tt.target, tt.device_id, tt.job_id, coalesce(tt.measurement_id, m.id),
 			coalesce(j.state, ''), j.error, coalesce(mc.metrics, m.metrics)
 		FROM trial_targets tt JOIN trials t USING (search_id, number)
@@ -298,7 +289,7 @@ func (s *Store) CachedMeasurement(ctx context.Context, specHash, deviceID, workl
 }
 
 // UnfinishedJobs lists the queued or running jobs of a search's trials.
-func (s *Store) UnfinishedJobs(ctx context.Context, searchID string) ([]Job, error) {
+func (s *Store) UnfinishedJobs(ctx context.Context, searchID string) ([]api.Job, error) {
 	return s.queryJobs(ctx, `j.id IN (SELECT job_id FROM trial_targets WHERE search_id = $1) AND j.state IN ('queued', 'running')`, searchID)
 }
 
@@ -321,9 +312,9 @@ func (s *Store) CancelJob(ctx context.Context, id string) error {
 
 // TrialQuery selects, orders and pages a search's trials.
 type TrialQuery struct {
-	State  string // running, complete, failed, or "" for all
-	Mixer  string // only trials with at least one layer of this mixer
-	Sort   string // number, params, created_at, objective:<i>; "-" prefix for descending
+	State  api.TrialState // running, complete, failed, or "" for all
+	Mixer  string         // only trials with at least one layer of this mixer
+	Sort   string         // number, params, created_at, objective:<i>; "-" prefix for descending
 	Limit  int
 	Offset int
 }

@@ -1,0 +1,44 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/workload"
+)
+
+// JobRequest is the body of POST /api/v1/devices/{id}/jobs: measure one
+// spec (inline, or a preset by name) with a workload on that device.
+type JobRequest struct {
+	Spec             json.RawMessage   `json:"spec,omitempty"`
+	Preset           string            `json:"preset,omitempty"`
+	Workload         workload.Workload `json:"workload"`
+	TimeoutSeconds   int               `json:"timeout_seconds,omitempty"`
+	MemoryLimitBytes int64             `json:"memory_limit_bytes,omitempty"`
+}
+
+// Job is a measurement job (GET /api/v1/jobs/{id}).
+type Job struct {
+	ID       string          `json:"id"`
+	DeviceID string          `json:"device_id"`
+	Kind     string          `json:"kind"`
+	Spec     json.RawMessage `json:"spec"`
+	SpecHash string          `json:"spec_hash"`
+	// Workload is normalised (defaults filled in); WorkloadHash keys the
+	// measurement.
+	Workload     workload.Workload `json:"workload"`
+	WorkloadHash string            `json:"workload_hash"`
+	State        JobState          `json:"state"`
+	TimeoutS     int               `json:"timeout_seconds"`
+	MemoryLimit  int64             `json:"memory_limit_bytes"`
+	// Attempts is the highest JetStream delivery count reported.
+	Attempts   int        `json:"attempts"`
+	FailKind   *string    `json:"fail_kind,omitempty"`
+	Error      *string    `json:"error,omitempty"`
+	CreatedAt  time.Time  `json:"created_at"`
+	UpdatedAt  time.Time  `json:"updated_at"`
+	FinishedAt *time.Time `json:"finished_at,omitempty"`
+	// Measurement is set once the job is done.
+	Measurement *wire.Measurement `json:"measurement,omitempty"`
+}

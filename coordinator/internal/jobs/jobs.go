@@ -1,0 +1,375 @@
+// Package jobs is the one owner of the measurement job state machine. Every
+// job is created here (Create: validated with workload.Check, stored, then
+// published), and every change of a job's state is made here: a heartbeat
+// that names it (running), its agent's result (done or failed), a
+// JetStream advisory (failed: terminated, or out of deliveries), a
+// cancelled search or a revoked device (cancelled). Jobs stored but not
+// published (NATS was down, or the coordinator died in between) are
+// published again by a background loop. The search drivers and the HTTP
+// handlers call this package; they never change a job themselves. The
+// states are api.JobState; docs/coordinator.md draws the machine.
+//
+// The store's SQL guards every edge (a final state never changes, a result
+// counts once), so replays and races between the NATS callbacks are
+// harmless.
+package jobs
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
+	"github.com/hilsearch/hilsearch/coordinator/internal/events"
+	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/workload"
+)
+
+// Errors of Create.
+var (
+	// ErrDeviceNotFound: a request names a device that is unknown or
+	// revoked. Nothing was stored.
+	ErrDeviceNotFound = errors.New("no live device has this ID")
+	// ErrNotPublished: the jobs are stored (queued) but could not all be
+	// published now; the republish loop retries.
+	ErrNotPublished = errors.New("job stored but not yet published")
+)
+
+// ValidationError lists what is wrong with a Create request; nothing was
+// stored.
+type ValidationError struct {
+	Fields []api.FieldError
+}
+
+func (e *ValidationError) Error() string {
+	msg := "invalid job"
+	for _, f := range e.Fields {
+		msg += "; " + f.Error()
+	}
+	return msg
+}
+
+// MaxTimeoutSeconds bounds Request.TimeoutSeconds.
+const MaxTimeoutSeconds = 24 * 3600
+
+// Request asks for one measurement job.
+type Request struct {
+	// DeviceID is the device that measures.
+	DeviceID string
+	// Spec is the architecture, already validated (arch.Spec.Validate).
+	Spec *arch.Spec
+	// Workload is what to measure; Create checks it against Spec and
+	// stores it normalised.
+	Workload workload.Workload
+	// TimeoutSeconds and MemoryLimitBytes bound the measuring child (0:
+	// the agent's defaults).
+	TimeoutSeconds   int
+	MemoryLimitBytes int64
+	// CreatedBy is the API token that asked (0: the coordinator itself).
+	CreatedBy int64
+	// Target is, for a trial's job, the name of the trial target it
+	// measures: Create links that target to the job.
+	Target string
+}
+
+// Check reports what is wrong with r, naming the fields as the jobs API
+// does: the workload (workload.Check, against Spec when it is set) and the
+// limits. A missing Spec is the caller's to report.
+func (r Request) Check() []api.FieldError {
+	var fields []api.FieldError
+	r.Workload.Check(r.Spec, func(f, msg string) { fields = append(fields, api.FieldError{Field: "workload." + f, Message: msg}) })
+	if r.TimeoutSeconds < 0 || r.TimeoutSeconds > MaxTimeoutSeconds {
+		fields = append(fields, api.FieldError{Field: "timeout_seconds", Message: fmt.Sprintf("must be between 0 (agent default) and %d", MaxTimeoutSeconds)})
+	}
+	if r.MemoryLimitBytes < 0 {
+		fields = append(fields, api.FieldError{Field: "memory_limit_bytes", Message: "must not be negative"})
+	}
+	return fields
+}
+
+// Deps are what the manager uses.
+type Deps struct {
+	Store  *store.Store
+	Bus    *bus.Bus
+	Events *events.Hub
+	Log    *slog.Logger
+	// Ended is called when a job reached a final state by a result or an
+	// advisory (the search drivers re-check then). May be nil.
+	Ended func()
+	// RepublishEvery is the period of the republish loop. Defaults to 2s.
+	RepublishEvery time.Duration
+}
+
+// Manager owns the job state machine. Create it with New, then Start it.
+type Manager struct {
+	d Deps
+}
+
+// New returns a manager; call Start.
+func New(d Deps) *Manager {
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	if d.Ended == nil {
+		d.Ended = func() {}
+	}
+	if d.RepublishEvery == 0 {
+		d.RepublishEvery = 2 * time.Second
+	}
+	return &Manager{d: d}
+}
+
+// Start publishes the jobs stored but never published, subscribes to
+// heartbeats and job advisories, and consumes results; the result consumer
+// and the republish loop run until ctx ends (the subscriptions until the
+// bus closes).
+func (m *Manager) Start(ctx context.Context) error {
+	if err := m.RepublishPending(ctx); err != nil {
+		return err
+	}
+	if err := m.d.Bus.OnHeartbeat(m.onHeartbeat); err != nil {
+		return err
+	}
+	if err := m.d.Bus.OnJobAdvisory(m.onAdvisory); err != nil {
+		return err
+	}
+	if err := m.d.Bus.ConsumeResults(ctx, m.onResult); err != nil {
+		return err
+	}
+	go m.republishLoop(ctx)
+	return nil
+}
+
+// Create validates every request (the spec's presence, the workload with
+// workload.Check against the spec, the limits), stores the jobs in one
+// transaction — with trial, when not nil, whose targets named by
+// Request.Target are linked to their jobs — and publishes them. A
+// *ValidationError or ErrDeviceNotFound means nothing was stored. With
+// ErrNotPublished the jobs are stored and returned, and published later.
+func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial) ([]api.Job, error) {
+	var fields []api.FieldError
+	for _, r := range reqs {
+		if r.Spec == nil {
+			fields = append(fields, api.FieldError{Field: "spec", Message: "required"})
+		}
+		fields = append(fields, r.Check()...)
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Fields: fields}
+	}
+	jobs := make([]api.Job, len(reqs))
+	var createdBy int64
+	for i, r := range reqs {
+		spec, err := r.Spec.JSON()
+		if err != nil {
+			return nil, fmt.Errorf("encode spec: %w", err)
+		}
+		w := r.Workload.Normalize()
+		jobs[i] = api.Job{ID: store.NewJobID(), DeviceID: r.DeviceID, Kind: wire.JobKindMeasure, Spec: spec, SpecHash: r.Spec.Hash(),
+			Workload: w, WorkloadHash: w.Hash(), State: api.JobQueued, TimeoutS: r.TimeoutSeconds, MemoryLimit: r.MemoryLimitBytes}
+		createdBy = r.CreatedBy
+		if trial != nil {
+			if err := link(trial, r, jobs[i].ID); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var err error
+	if trial != nil {
+		err = m.d.Store.InsertTrial(ctx, *trial, jobs)
+	} else {
+		err = m.d.Store.CreateJobs(ctx, jobs, createdBy)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", ErrDeviceNotFound, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for i := range jobs {
+		if err := m.publish(ctx, jobs[i]); err != nil {
+			m.d.Log.Warn("publish job; the republish loop retries", "job", jobs[i].ID, "err", err)
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		return jobs, fmt.Errorf("%w: %w", ErrNotPublished, errors.Join(errs...))
+	}
+	return jobs, nil
+}
+
+// link points the trial target a request measures at its job.
+func link(t *store.Trial, r Request, jobID string) error {
+	for k := range t.Targets {
+		tt := &t.Targets[k]
+		if tt.Target == r.Target && tt.DeviceID == r.DeviceID && tt.JobID == nil && tt.MeasurementID == nil {
+			id := jobID
+			tt.JobID = &id
+			return nil
+		}
+	}
+	return fmt.Errorf("trial %d has no open target %q on device %s", t.Number, r.Target, r.DeviceID)
+}
+
+// publish sends a stored job to its device's subject (Nats-Msg-Id = job
+// ID, so a second publish stores nothing new) and records the stream
+// sequence, which maps advisories to jobs.
+func (m *Manager) publish(ctx context.Context, j api.Job) error {
+	data, err := json.Marshal(wire.Job{
+		ID: j.ID, Kind: j.Kind, Spec: j.Spec, SpecHash: j.SpecHash, Workload: j.Workload,
+		CreatedAt: j.CreatedAt, TimeoutSeconds: j.TimeoutS, MemoryLimitBytes: j.MemoryLimit,
+	})
+	if err != nil {
+		return err
+	}
+	seq, err := m.d.Bus.PublishJob(ctx, j.DeviceID, j.Kind, j.ID, data)
+	if err != nil {
+		return err
+	}
+	return m.d.Store.SetJobSeq(ctx, j.ID, seq)
+}
+
+// RepublishPending publishes the queued jobs that never reached JetStream.
+func (m *Manager) RepublishPending(ctx context.Context) error {
+	jobs, err := m.d.Store.UnpublishedJobs(ctx)
+	if err != nil {
+		return fmt.Errorf("unpublished jobs: %w", err)
+	}
+	for _, j := range jobs {
+		if err := m.publish(ctx, j); err != nil {
+			return err
+		}
+		m.d.Log.Info("job re-published", "job", j.ID)
+	}
+	return nil
+}
+
+func (m *Manager) republishLoop(ctx context.Context) {
+	t := time.NewTicker(m.d.RepublishEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := m.RepublishPending(ctx); err != nil && ctx.Err() == nil {
+			m.d.Log.Warn("re-publish jobs", "err", err)
+		}
+	}
+}
+
+// onResult stores an agent's result (idempotently: a redelivered or
+// replayed result changes nothing), which ends its job as done or failed.
+func (m *Manager) onResult(ctx context.Context, deviceID, jobID string, data []byte) bus.Disposition {
+	var r wire.Result
+	if err := json.Unmarshal(data, &r); err != nil || r.JobID != jobID {
+		m.d.Log.Warn("malformed result", "device", deviceID, "job", jobID, "err", err)
+		return bus.Term
+	}
+	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	state, err := m.d.Store.StoreResult(sctx, deviceID, r)
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrResultMismatch):
+		m.d.Log.Warn("result for an unknown job", "device", deviceID, "job", r.JobID, "err", err)
+		return bus.Term
+	case err != nil:
+		m.d.Log.Error("store result", "job", r.JobID, "err", err)
+		return bus.Retry
+	}
+	if state != "" {
+		m.d.Log.Info("result stored", "job", r.JobID, "device", deviceID, "status", r.Status, "fail_kind", r.FailKind)
+		m.d.Events.Publish(api.JobEvent{ID: r.JobID, DeviceID: deviceID, State: state, Status: r.Status})
+		m.d.Ended()
+	}
+	return bus.Ack
+}
+
+// onAdvisory fails a job that will never run: an agent terminated it or it
+// ran out of deliveries. A job that already ended keeps its state.
+func (m *Manager) onAdvisory(adv bus.JobAdvisory) {
+	kind, msg := wire.FailInternal, "terminated by the agent"
+	if adv.MaxDeliveries {
+		kind, msg = wire.FailCrash, "delivered the maximum number of times without a result"
+	} else if adv.Reason != "" {
+		msg = "terminated by the agent: " + adv.Reason
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	id, deviceID, err := m.d.Store.FailJobBySeq(ctx, adv.StreamSeq, kind, msg)
+	switch {
+	case err != nil:
+		m.d.Log.Error("job advisory", "seq", adv.StreamSeq, "err", err)
+	case id != "":
+		m.d.Log.Info("job ended by advisory", "job", id, "reason", msg)
+		m.d.Events.Publish(api.JobEvent{ID: id, DeviceID: deviceID, State: api.JobFailed})
+		m.d.Ended()
+	}
+}
+
+// onHeartbeat records a device's presence and, when the agent is busy with
+// a job, marks that job running.
+func (m *Manager) onHeartbeat(deviceID string, data []byte) {
+	var hb wire.Heartbeat
+	if err := json.Unmarshal(data, &hb); err != nil || (hb.Status != "idle" && hb.Status != "busy") {
+		m.d.Log.Warn("bad heartbeat", "device", deviceID)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	err := m.d.Store.RecordHeartbeat(ctx, deviceID, store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: data})
+	if errors.Is(err, store.ErrNotFound) {
+		return // a revoked or unknown device
+	}
+	if err != nil {
+		m.d.Log.Error("record heartbeat", "device", deviceID, "err", err)
+		return
+	}
+	status := api.DeviceOnline
+	if hb.Status == "busy" {
+		status = api.DeviceBusy
+	}
+	m.d.Events.Publish(api.DeviceEvent{ID: deviceID, Status: status, TempC: hb.TempC})
+	if hb.Status == "busy" && hb.JobID != "" {
+		if err := m.d.Store.MarkJobRunning(ctx, hb.JobID, deviceID, 0); err != nil {
+			m.d.Log.Error("mark job running", "job", hb.JobID, "err", err)
+		}
+	}
+}
+
+// CancelForSearch withdraws a search's unfinished jobs: an undelivered one
+// is deleted from JOBS, and every one is marked cancelled (a result that
+// still arrives is ignored).
+func (m *Manager) CancelForSearch(ctx context.Context, searchID string) error {
+	jobs, err := m.d.Store.UnfinishedJobs(ctx, searchID)
+	if err != nil {
+		return err
+	}
+	for _, j := range jobs {
+		if seq, err := m.d.Store.JobSeq(ctx, j.ID); err == nil && seq != 0 {
+			if err := m.d.Bus.DeleteJob(ctx, seq); err != nil {
+				m.d.Log.Warn("withdraw job", "job", j.ID, "err", err)
+			}
+		}
+		if err := m.d.Store.CancelJob(ctx, j.ID); err != nil {
+			return err
+		}
+		m.d.Events.Publish(api.JobEvent{ID: j.ID, DeviceID: j.DeviceID, State: api.JobCancelled})
+	}
+	return nil
+}
+
+// CancelForDevice marks every unfinished job of a revoked device cancelled
+// (the bus purged its messages when it removed the agent) and returns how
+// many there were.
+func (m *Manager) CancelForDevice(ctx context.Context, deviceID string) (int64, error) {
+	return m.d.Store.CancelDeviceJobs(ctx, deviceID)
+}
