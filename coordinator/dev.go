@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/devpg"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
@@ -320,7 +321,7 @@ func ensureDemoSearch(ctx context.Context, a *App, base, token, deviceID, idFile
 	if resp.StatusCode != http.StatusCreated {
 		return "", fmt.Errorf("%s: %s", resp.Status, body)
 	}
-	var se struct{ ID string }
+	var se api.Search
 	if err := json.Unmarshal(body, &se); err != nil || se.ID == "" {
 		return "", errors.New("no search ID in the response")
 	}
@@ -328,7 +329,7 @@ func ensureDemoSearch(ctx context.Context, a *App, base, token, deviceID, idFile
 }
 
 // paretoFront returns the trial numbers on a search's constrained front.
-func paretoFront(se store.Search, pts []store.TrialPoint) []int {
+func paretoFront(se api.Search, pts []store.TrialPoint) []int {
 	spec, err := search.Parse(se.Spec)
 	if err != nil {
 		return nil

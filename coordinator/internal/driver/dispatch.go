@@ -120,12 +120,12 @@ func (d *driver) startTrial(ctx context.Context, number int, cand search.Candida
 	for i, l := range cand.Arch.Layers {
 		layers[i] = string(l.Mixer)
 	}
-	trial := store.Trial{SearchID: d.id, Number: number, StudyTrial: cand.TrialID, Arch: specJSON, ArchHash: hash,
-		Params: cand.Params, Layers: layers}
+	trial := store.TrialRow{StudyTrial: cand.TrialID, Trial: api.Trial{SearchID: d.id, Number: number, Arch: specJSON, ArchHash: hash,
+		Params: cand.Params, Layers: layers}}
 	var reqs []jobs.Request
 	for _, t := range d.spec.Targets {
 		dev := assign[t.Name]
-		tt := store.TrialTarget{Target: t.Name, DeviceID: dev}
+		tt := api.TrialTarget{Target: t.Name, DeviceID: dev}
 		mid, hit, err := d.st().CachedMeasurement(ctx, hash, dev, d.wl.Hash())
 		if err != nil {
 			return err
@@ -151,7 +151,7 @@ func (d *driver) startTrial(ctx context.Context, number int, cand search.Candida
 // collect finishes running trials whose targets all reported, and
 // re-publishes jobs a failed publish left behind.
 func (d *driver) collect(ctx context.Context) error {
-	running, _, err := d.st().ListTrials(ctx, d.id, store.TrialQuery{State: api.TrialRunning, Limit: 1 << 20})
+	running, err := d.st().RunningTrials(ctx, d.id)
 	if err != nil {
 		return err
 	}
@@ -203,7 +203,7 @@ func (d *driver) collect(ctx context.Context) error {
 // finish tells the optimizer and stores the trial's end. A trial the
 // optimizer already knows as finished (the coordinator died between the
 // two writes) is only stored.
-func (d *driver) finish(ctx context.Context, t store.Trial, out *search.Outcome, failure string) error {
+func (d *driver) finish(ctx context.Context, t store.TrialRow, out *search.Outcome, failure string) error {
 	var err error
 	if out != nil {
 		err = d.opt.Tell(t.StudyTrial, *out)
@@ -234,7 +234,7 @@ func (d *driver) cancelOutstanding(ctx context.Context) error {
 	if err := d.m.d.Jobs.CancelForSearch(ctx, d.id); err != nil {
 		return err
 	}
-	running, _, err := d.st().ListTrials(ctx, d.id, store.TrialQuery{State: api.TrialRunning, Limit: 1 << 20})
+	running, err := d.st().RunningTrials(ctx, d.id)
 	if err != nil {
 		return err
 	}

@@ -181,7 +181,11 @@ func (d *driver) run(ctx context.Context) error {
 	if d.spec, err = search.Parse(se.Spec); err != nil {
 		return fmt.Errorf("stored spec: %w", err)
 	}
-	if d.opt, err = search.NewOptimizer(d.spec, d.m.d.Storage(), se.Study); err != nil {
+	study, err := d.st().SearchStudy(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	if d.opt, err = search.NewOptimizer(d.spec, d.m.d.Storage(), study); err != nil {
 		return err
 	}
 	d.wl = d.spec.Workload.Normalize()

@@ -19,22 +19,8 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
-// EnrollmentTokenRequest is the body of POST /api/v1/enrollment-tokens.
-type EnrollmentTokenRequest struct {
-	// TTLSeconds is how long the token stays valid; default 86400 (24 h),
-	// at most 30 days.
-	TTLSeconds *int64 `json:"ttl_seconds,omitempty"`
-}
-
-// EnrollmentTokenResponse carries the secret, shown only here.
-type EnrollmentTokenResponse struct {
-	ID        int64     `json:"id"`
-	Token     string    `json:"token"`
-	ExpiresAt time.Time `json:"expires_at"`
-}
-
 func (s *Server) createEnrollmentToken(c *gin.Context) {
-	var req EnrollmentTokenRequest
+	var req api.EnrollmentTokenRequest
 	if c.Request.ContentLength != 0 {
 		if !decodeJSON(c, &req) {
 			return
@@ -54,7 +40,7 @@ func (s *Server) createEnrollmentToken(c *gin.Context) {
 		return
 	}
 	s.d.Log.Info("enrollment token created", "id", t.ID, "expires_at", t.ExpiresAt, "by", principal(c).Name)
-	c.JSON(http.StatusCreated, EnrollmentTokenResponse{ID: t.ID, Token: secret, ExpiresAt: t.ExpiresAt})
+	c.JSON(http.StatusCreated, api.EnrollmentToken{ID: t.ID, Token: secret, ExpiresAt: t.ExpiresAt})
 }
 
 var tagRE = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,39}$`)
@@ -119,9 +105,7 @@ func (s *Server) enroll(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	var added *bus.Identity
-	d, err := s.d.Store.Enroll(ctx, req.Token, store.NewDevice{
-		Name: req.Name, Tags: req.Tags, Class: req.Class, Profile: req.Profile, NKey: req.NKey,
-	}, func(d store.Device) error {
+	d, err := s.d.Store.Enroll(ctx, req, func(d api.Device) error {
 		id := bus.Identity{DeviceID: d.ID, Class: d.Class, NKey: d.NKey}
 		if err := s.d.Bus.AddAgent(ctx, id); err != nil {
 			return err
@@ -178,11 +162,6 @@ func profileHostname(p json.RawMessage) string {
 	return v.Hostname
 }
 
-// DeviceList is the body of GET /api/v1/devices.
-type DeviceList struct {
-	Devices []store.Device `json:"devices"`
-}
-
 func (s *Server) listDevices(c *gin.Context) {
 	f := store.DeviceFilter{Class: c.Query("class"), Tag: c.Query("tag")}
 	switch c.DefaultQuery("include_revoked", "false") {
@@ -198,7 +177,7 @@ func (s *Server) listDevices(c *gin.Context) {
 		s.internal(c, "list devices", err)
 		return
 	}
-	c.JSON(http.StatusOK, DeviceList{Devices: ds})
+	c.JSON(http.StatusOK, api.DeviceList{Devices: ds})
 }
 
 func (s *Server) getDevice(c *gin.Context) {
@@ -214,14 +193,8 @@ func (s *Server) getDevice(c *gin.Context) {
 	c.JSON(http.StatusOK, d)
 }
 
-// DevicePatch is the body of PATCH /api/v1/devices/{id}.
-type DevicePatch struct {
-	Name *string   `json:"name,omitempty"`
-	Tags *[]string `json:"tags,omitempty"`
-}
-
 func (s *Server) patchDevice(c *gin.Context) {
-	var p DevicePatch
+	var p api.DevicePatch
 	if !decodeJSON(c, &p) {
 		return
 	}
@@ -243,7 +216,7 @@ func (s *Server) patchDevice(c *gin.Context) {
 		failFields(c, errs...)
 		return
 	}
-	d, err := s.d.Store.UpdateDevice(c.Request.Context(), c.Param("id"), store.DevicePatch{Name: p.Name, Tags: p.Tags})
+	d, err := s.d.Store.UpdateDevice(c.Request.Context(), c.Param("id"), p)
 	if errors.Is(err, store.ErrNotFound) {
 		fail(c, ErrDeviceNotFound, nil)
 		return
@@ -253,12 +226,6 @@ func (s *Server) patchDevice(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, d)
-}
-
-// RevokeResponse is the body of DELETE /api/v1/devices/{id}.
-type RevokeResponse struct {
-	Device        store.Device `json:"device"`
-	CancelledJobs uint64       `json:"cancelled_jobs"`
 }
 
 func (s *Server) deleteDevice(c *gin.Context) {
@@ -284,5 +251,5 @@ func (s *Server) deleteDevice(c *gin.Context) {
 		n = uint64(rows)
 	}
 	s.d.Log.Info("device revoked", "device", d.ID, "cancelled_jobs", n)
-	c.JSON(http.StatusOK, RevokeResponse{Device: d, CancelledJobs: n})
+	c.JSON(http.StatusOK, api.RevokeResponse{Device: d, CancelledJobs: n})
 }

@@ -13,6 +13,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
 )
 
 // AgentTargets are the platforms agent binaries are built for.
@@ -85,25 +87,10 @@ func (s *Server) download(c *gin.Context) {
 	c.File(path)
 }
 
-// AgentManifest lists the agent downloads.
-type AgentManifest struct {
-	Version string                   `json:"version"`
-	Files   map[string]AgentDownload `json:"files"`
-}
-
-// AgentDownload is one entry of the manifest. SHA256 and Size are empty
-// when the binary is not in the agent directory (`make agents` puts it
-// there).
-type AgentDownload struct {
-	URL    string `json:"url"`
-	SHA256 string `json:"sha256,omitempty"`
-	Size   int64  `json:"size,omitempty"`
-}
-
 func (s *Server) manifest(c *gin.Context) {
-	m := AgentManifest{Version: s.d.Version, Files: map[string]AgentDownload{}}
+	m := api.AgentManifest{Version: s.d.Version, Files: map[string]api.AgentDownload{}}
 	for _, t := range AgentTargets {
-		d := AgentDownload{URL: "/downloads/" + AgentFile(t)}
+		d := api.AgentDownload{URL: "/downloads/" + AgentFile(t)}
 		if digest, size, err := fileSHA256(filepath.Join(s.d.AgentDir, AgentFile(t))); err == nil {
 			d.SHA256, d.Size = digest, size
 		}

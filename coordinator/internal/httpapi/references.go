@@ -9,27 +9,12 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
-	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
 )
-
-// Reference is an LFM2 preset placed among a search's results: measured
-// with the search's workload on its target devices.
-type Reference struct {
-	Preset string `json:"preset"`
-	Params int64  `json:"params"`
-	// Measured is true when every target has a measurement; Values and
-	// Feasible are set then.
-	Measured  bool      `json:"measured"`
-	Values    []float64 `json:"values,omitempty"`
-	Feasible  bool      `json:"feasible,omitempty"`
-	Violation float64   `json:"violation,omitempty"`
-	// Missing lists targets with no measurement yet (queued or not).
-	Missing []string `json:"missing,omitempty"`
-}
 
 // referencePresets are the architectures shown as reference points.
 func referencePresets() []string {
@@ -44,20 +29,20 @@ func referencePresets() []string {
 
 // references computes every reference's state; with queue it also creates
 // the missing measurement jobs (one per preset and target).
-func (s *Server) references(ctx context.Context, se store.Search, queue bool, by int64) ([]Reference, int, error) {
+func (s *Server) references(ctx context.Context, se api.Search, queue bool, by int64) ([]api.Reference, int, error) {
 	spec, err := search.Parse(se.Spec)
 	if err != nil {
 		return nil, 0, err
 	}
 	wl := spec.Workload.Normalize()
-	out := []Reference{}
+	out := []api.Reference{}
 	queued := 0
 	for _, name := range referencePresets() {
 		p, err := arch.Preset(name)
 		if err != nil {
 			return nil, 0, err
 		}
-		ref := Reference{Preset: name, Params: p.Params().Total}
+		ref := api.Reference{Preset: name, Params: p.Params().Total}
 		if wl.MaxContext() > p.MaxContext {
 			continue
 		}
@@ -111,7 +96,7 @@ func (s *Server) getReferences(c *gin.Context) {
 		s.internal(c, "references", err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"references": refs})
+	c.JSON(http.StatusOK, api.ReferenceList{References: refs})
 }
 
 func (s *Server) measureReferences(c *gin.Context) {
@@ -124,5 +109,5 @@ func (s *Server) measureReferences(c *gin.Context) {
 		s.internal(c, "measure references", err)
 		return
 	}
-	c.JSON(http.StatusAccepted, gin.H{"references": refs, "queued_jobs": queued})
+	c.JSON(http.StatusAccepted, api.ReferenceList{References: refs, QueuedJobs: queued})
 }

@@ -39,25 +39,34 @@ func (s *Server) readSearchBody(c *gin.Context) (*search.Spec, bool) {
 	var ve *search.ValidationError
 	switch {
 	case errors.As(err, &ve):
-		fail(c, ErrSearchInvalid, ve.Fields)
+		fail(c, ErrSearchInvalid, fieldErrors(ve.Fields))
 		return nil, false
 	case err != nil:
-		fail(c, ErrSearchInvalid, []search.FieldError{{Message: err.Error()}})
+		fail(c, ErrSearchInvalid, []api.FieldError{{Message: err.Error()}})
 		return nil, false
 	}
 	return spec, true
 }
 
+// fieldErrors are a search spec's validation errors as the API's.
+func fieldErrors(fs []search.FieldError) []api.FieldError {
+	out := make([]api.FieldError, len(fs))
+	for i, f := range fs {
+		out[i] = api.FieldError{Field: f.Field, Message: f.Message}
+	}
+	return out
+}
+
 // checkTargets reports targets that match no live device.
-func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]search.FieldError, error) {
-	var errs []search.FieldError
+func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]api.FieldError, error) {
+	var errs []api.FieldError
 	for i, t := range spec.Targets {
 		devs, err := s.d.Store.MatchDevices(ctx, t.Devices, t.Class, t.Tags)
 		if err != nil {
 			return nil, err
 		}
 		if len(devs) == 0 {
-			errs = append(errs, search.FieldError{Field: fmt.Sprintf("targets[%d]", i), Message: "no enrolled device matches this target"})
+			errs = append(errs, api.FieldError{Field: fmt.Sprintf("targets[%d]", i), Message: "no enrolled device matches this target"})
 		}
 		for j, id := range t.Devices {
 			found := false
@@ -65,7 +74,7 @@ func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]search.
 				found = found || d.ID == id
 			}
 			if !found {
-				errs = append(errs, search.FieldError{Field: fmt.Sprintf("targets[%d].devices[%d]", i, j), Message: "no live device " + id})
+				errs = append(errs, api.FieldError{Field: fmt.Sprintf("targets[%d].devices[%d]", i, j), Message: "no live device " + id})
 			}
 		}
 	}
@@ -109,15 +118,6 @@ func (s *Server) createSearch(c *gin.Context) {
 	c.JSON(http.StatusCreated, se)
 }
 
-// SearchPreview is the body of POST /api/v1/searches/validate.
-type SearchPreview struct {
-	Valid     bool                `json:"valid"`
-	Errors    []search.FieldError `json:"errors,omitempty"`
-	ParamsMin int64               `json:"params_min,omitempty"`
-	ParamsMax int64               `json:"params_max,omitempty"`
-	Spec      *search.Spec        `json:"spec,omitempty"`
-}
-
 // validateSearch checks a spec without creating anything and previews the
 // parameter counts of the space's extremes (for the dashboard form).
 func (s *Server) validateSearch(c *gin.Context) {
@@ -128,11 +128,11 @@ func (s *Server) validateSearch(c *gin.Context) {
 	spec, err := search.Parse(body)
 	var ve *search.ValidationError
 	if errors.As(err, &ve) {
-		c.JSON(http.StatusOK, SearchPreview{Errors: ve.Fields})
+		c.JSON(http.StatusOK, api.SearchPreview{Errors: fieldErrors(ve.Fields)})
 		return
 	}
 	if err != nil {
-		c.JSON(http.StatusOK, SearchPreview{Errors: []search.FieldError{{Message: err.Error()}}})
+		c.JSON(http.StatusOK, api.SearchPreview{Errors: []api.FieldError{{Message: err.Error()}}})
 		return
 	}
 	errs, err := s.checkTargets(c.Request.Context(), spec)
@@ -140,7 +140,7 @@ func (s *Server) validateSearch(c *gin.Context) {
 		s.internal(c, "check targets", err)
 		return
 	}
-	p := SearchPreview{Valid: len(errs) == 0, Errors: errs, Spec: spec}
+	p := api.SearchPreview{Valid: len(errs) == 0, Errors: errs, Spec: spec}
 	p.ParamsMin, p.ParamsMax, _ = spec.Space.ParamRange()
 	c.JSON(http.StatusOK, p)
 }
@@ -155,7 +155,7 @@ func (s *Server) searchPresets(c *gin.Context) {
 		}
 		out[n] = sp
 	}
-	c.JSON(http.StatusOK, gin.H{"spaces": out, "arch_presets": arch.PresetNames()})
+	c.JSON(http.StatusOK, api.SearchPresets{Spaces: out, ArchPresets: arch.PresetNames()})
 }
 
 func (s *Server) listSearches(c *gin.Context) {
@@ -164,10 +164,10 @@ func (s *Server) listSearches(c *gin.Context) {
 		s.internal(c, "list searches", err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"searches": ss})
+	c.JSON(http.StatusOK, api.SearchList{Searches: ss})
 }
 
-func (s *Server) loadSearch(c *gin.Context) (store.Search, bool) {
+func (s *Server) loadSearch(c *gin.Context) (api.Search, bool) {
 	se, err := s.d.Store.GetSearch(c.Request.Context(), c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		fail(c, ErrSearchNotFound, nil)
@@ -196,7 +196,7 @@ func (s *Server) transition(from []api.SearchState, to api.SearchState) gin.Hand
 			return
 		case errors.Is(err, store.ErrStateConflict):
 			se, _ := s.d.Store.GetSearch(c.Request.Context(), id)
-			fail(c, ErrSearchState, gin.H{"state": se.State, "allowed_from": from})
+			fail(c, ErrSearchState, api.SearchStateConflict{State: se.State, AllowedFrom: from})
 			return
 		case err != nil:
 			s.internal(c, "search state", err)
@@ -221,7 +221,7 @@ func (s *Server) listTrials(c *gin.Context) {
 	if !ok {
 		return
 	}
-	q := store.TrialQuery{State: api.TrialState(c.Query("state")), Mixer: c.Query("mixer"), Sort: c.DefaultQuery("sort", "number"), Limit: 50}
+	q := api.TrialQuery{State: api.TrialState(c.Query("state")), Mixer: c.Query("mixer"), Sort: c.DefaultQuery("sort", "number"), Limit: 50}
 	var errs []api.FieldError
 	switch q.State {
 	case "", "running", "complete", "failed":
@@ -255,12 +255,12 @@ func (s *Server) listTrials(c *gin.Context) {
 		s.internal(c, "list trials", err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"trials": trials, "total": total, "limit": q.Limit, "offset": q.Offset})
+	c.JSON(http.StatusOK, api.TrialPage{Trials: trials, Total: total, Limit: q.Limit, Offset: q.Offset})
 }
 
 // loadTrial reads trial n of a search, or writes the error response and
 // returns false.
-func (s *Server) loadTrial(c *gin.Context, searchID string, n int) (store.Trial, bool) {
+func (s *Server) loadTrial(c *gin.Context, searchID string, n int) (api.Trial, bool) {
 	t, err := s.d.Store.GetTrial(c.Request.Context(), searchID, n)
 	if errors.Is(err, store.ErrNotFound) {
 		fail(c, ErrTrialNotFound, nil)
@@ -288,25 +288,7 @@ func (s *Server) getTrial(c *gin.Context) {
 	}
 }
 
-// ParetoPoint is one complete trial in the Pareto view.
-type ParetoPoint struct {
-	Trial     int       `json:"trial"`
-	Values    []float64 `json:"values"`
-	Feasible  bool      `json:"feasible"`
-	Violation float64   `json:"violation"`
-	Front     bool      `json:"front"`
-	Params    int64     `json:"params"`
-	Layers    []string  `json:"layers"`
-}
-
-// ParetoView is the body of GET /api/v1/searches/{id}/pareto.
-type ParetoView struct {
-	Objectives []search.Objective `json:"objectives"`
-	Points     []ParetoPoint      `json:"points"`
-	Front      []int              `json:"front"`
-}
-
-func (s *Server) searchResults(c *gin.Context, se store.Search) (*search.Spec, []store.TrialPoint, []search.Result, bool) {
+func (s *Server) searchResults(c *gin.Context, se api.Search) (*search.Spec, []store.TrialPoint, []search.Result, bool) {
 	spec, err := search.Parse(se.Spec)
 	if err != nil {
 		s.internal(c, "stored search spec", err)
@@ -329,30 +311,15 @@ func (s *Server) pareto(c *gin.Context) {
 	if !ok {
 		return
 	}
-	view := ParetoView{Objectives: spec.Objectives, Points: make([]ParetoPoint, len(pts)), Front: []int{}}
+	view := api.ParetoView{Objectives: spec.Objectives, Points: make([]api.ParetoPoint, len(pts)), Front: []int{}}
 	for i, p := range pts {
-		view.Points[i] = ParetoPoint{Trial: p.Number, Values: p.Objectives, Feasible: p.Violation == 0, Violation: p.Violation, Params: p.Params, Layers: p.Layers}
+		view.Points[i] = api.ParetoPoint{Trial: p.Number, Values: p.Objectives, Feasible: p.Violation == 0, Violation: p.Violation, Params: p.Params, Layers: p.Layers}
 	}
 	for _, i := range spec.Front(res) {
 		view.Points[i].Front = true
 		view.Front = append(view.Front, pts[i].Number)
 	}
 	c.JSON(http.StatusOK, view)
-}
-
-// HypervolumeView is the body of GET /api/v1/searches/{id}/hypervolume.
-type HypervolumeView struct {
-	// Reference is the reference point in minimisation form.
-	Reference []float64 `json:"reference"`
-	// History has one entry per complete trial in trial order.
-	History []HypervolumePoint `json:"history"`
-}
-
-// HypervolumePoint is the hypervolume after a trial.
-type HypervolumePoint struct {
-	Trial       int     `json:"trial"`
-	Complete    int     `json:"complete"`
-	Hypervolume float64 `json:"hypervolume"`
 }
 
 func (s *Server) hypervolume(c *gin.Context) {
@@ -368,10 +335,10 @@ func (s *Server) hypervolume(c *gin.Context) {
 	for i, r := range res {
 		outs[i] = r.Outcome
 	}
-	view := HypervolumeView{Reference: spec.ReferencePoint(outs), History: []HypervolumePoint{}}
+	view := api.HypervolumeView{Reference: spec.ReferencePoint(outs), History: []api.HypervolumePoint{}}
 	if view.Reference != nil {
 		for i, hv := range spec.HypervolumeHistory(res, view.Reference) {
-			view.History = append(view.History, HypervolumePoint{Trial: res[i].Number, Complete: i + 1, Hypervolume: hv})
+			view.History = append(view.History, api.HypervolumePoint{Trial: res[i].Number, Complete: i + 1, Hypervolume: hv})
 		}
 	}
 	c.JSON(http.StatusOK, view)
@@ -439,13 +406,13 @@ func (s *Server) export(c *gin.Context) {
 }
 
 // exportCSV writes every trial, one row each, with its objective values.
-func (s *Server) exportCSV(c *gin.Context, se store.Search) {
+func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 	spec, err := search.Parse(se.Spec)
 	if err != nil {
 		s.internal(c, "stored search spec", err)
 		return
 	}
-	trials, _, err := s.d.Store.ListTrials(c.Request.Context(), se.ID, store.TrialQuery{Limit: 1 << 20})
+	trials, _, err := s.d.Store.ListTrials(c.Request.Context(), se.ID, api.TrialQuery{Limit: 1 << 20})
 	if err != nil {
 		s.internal(c, "list trials", err)
 		return

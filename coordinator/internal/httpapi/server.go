@@ -238,13 +238,13 @@ func (s *Server) internal(c *gin.Context, what string, err error) {
 }
 
 func (s *Server) healthz(c *gin.Context) {
-	c.JSON(http.StatusOK, gin.H{"status": "ok", "version": s.d.Version})
+	c.JSON(http.StatusOK, api.Health{Status: "ok", Version: s.d.Version})
 }
 
 func (s *Server) readyz(c *gin.Context) {
 	ctx, cancel := context.WithTimeout(c.Request.Context(), 3*time.Second)
 	defer cancel()
-	checks := gin.H{}
+	checks := map[string]string{}
 	ok := true
 	if err := s.d.Store.Ping(ctx); err != nil {
 		checks["postgres"], ok = err.Error(), false
@@ -260,5 +260,5 @@ func (s *Server) readyz(c *gin.Context) {
 		fail(c, ErrUnavailable, checks)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": checks})
+	c.JSON(http.StatusOK, api.Ready{Status: "ready", Checks: checks})
 }

@@ -58,22 +58,6 @@ func CSRFToken(secret string) string {
 	return hex.EncodeToString(h[:])
 }
 
-// SessionRequest is the body of POST /api/v1/session.
-type SessionRequest struct {
-	// Token is an API token.
-	Token string `json:"token"`
-}
-
-// SessionInfo describes the signed-in principal (POST and GET
-// /api/v1/session).
-type SessionInfo struct {
-	Name string `json:"name"`
-	Role string `json:"role"`
-	// CSRFToken is the value to send in X-CSRF-Token (also in the
-	// hil_csrf cookie).
-	CSRFToken string `json:"csrf_token"`
-}
-
 func setSessionCookies(c *gin.Context, secret string, maxAge int) {
 	secure := c.Request.TLS != nil
 	for _, ck := range []*http.Cookie{
@@ -96,7 +80,7 @@ func (s *Server) signIn(c *gin.Context) {
 		fail(c, ErrUnsupportedMedia, nil)
 		return
 	}
-	var req SessionRequest
+	var req api.SessionRequest
 	if !decodeJSON(c, &req) {
 		return
 	}
@@ -116,14 +100,14 @@ func (s *Server) signIn(c *gin.Context) {
 	}
 	setSessionCookies(c, req.Token, 0)
 	s.d.Log.Info("dashboard sign-in", "token", tok.Name)
-	c.JSON(http.StatusOK, SessionInfo{Name: tok.Name, Role: tok.Role, CSRFToken: CSRFToken(req.Token)})
+	c.JSON(http.StatusOK, api.SessionInfo{Name: tok.Name, Role: tok.Role, CSRFToken: CSRFToken(req.Token)})
 }
 
 // session answers GET /api/v1/session for a signed-in browser (or a bearer
 // client); requireToken has authenticated it.
 func (s *Server) session(c *gin.Context) {
 	tok := principal(c)
-	info := SessionInfo{Name: tok.Name, Role: tok.Role}
+	info := api.SessionInfo{Name: tok.Name, Role: tok.Role}
 	if ck, err := c.Cookie(SessionCookie); err == nil && c.GetHeader("Authorization") == "" {
 		info.CSRFToken = CSRFToken(ck)
 	}

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
 	"github.com/hilsearch/hilsearch/coordinator/testenv"
 )
@@ -70,7 +71,7 @@ func TestCookieSession(t *testing.T) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
 	}
-	var info httpapi.SessionInfo
+	var info api.SessionInfo
 	if err := json.Unmarshal([]byte(body), &info); err != nil || info.CSRFToken == "" || info.Name == "" {
 		t.Fatalf("sign-in body %s: %v", body, err)
 	}

@@ -152,7 +152,7 @@ func (m *Manager) Start(ctx context.Context) error {
 // Request.Target are linked to their jobs — and publishes them. A
 // *ValidationError or ErrDeviceNotFound means nothing was stored. With
 // ErrNotPublished the jobs are stored and returned, and published later.
-func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial) ([]api.Job, error) {
+func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.TrialRow) ([]api.Job, error) {
 	var fields []api.FieldError
 	for _, r := range reqs {
 		if r.Spec == nil {
@@ -206,7 +206,7 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 }
 
 // link points the trial target a request measures at its job.
-func link(t *store.Trial, r Request, jobID string) error {
+func link(t *store.TrialRow, r Request, jobID string) error {
 	for k := range t.Targets {
 		tt := &t.Targets[k]
 		if tt.Target == r.Target && tt.DeviceID == r.DeviceID && tt.JobID == nil && tt.MeasurementID == nil {

@@ -11,41 +11,26 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
 // OnlineWindow is how recent the last heartbeat must be for a device to be
 // online. Agents send one every 10 s.
 const OnlineWindow = 30 * time.Second
 
-// Device is a registered measurement device.
-type Device struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Tags       []string        `json:"tags"`
-	Class      string          `json:"class"`
-	Profile    json.RawMessage `json:"profile"`
-	NKey       string          `json:"nkey"`
-	CreatedAt  time.Time       `json:"created_at"`
-	LastSeen   *time.Time      `json:"last_seen,omitempty"`
-	LastStatus *string         `json:"last_status,omitempty"`
-	LastTempC  *float64        `json:"last_temp_c,omitempty"`
-	RevokedAt  *time.Time      `json:"revoked_at,omitempty"`
-	// Measurements counts the measurements the device has reported.
-	Measurements int64 `json:"measurements"`
-	// Status is derived: revoked, offline, online (idle) or busy.
-	Status string `json:"status"`
-}
-
-func (d *Device) deriveStatus(now time.Time) {
+// deriveStatus sets d.Status from its revocation and last heartbeat.
+func deriveStatus(d *api.Device, now time.Time) {
 	switch {
 	case d.RevokedAt != nil:
-		d.Status = "revoked"
+		d.Status = api.DeviceRevoked
 	case d.LastSeen == nil || now.Sub(*d.LastSeen) > OnlineWindow:
-		d.Status = "offline"
+		d.Status = api.DeviceOffline
 	case d.LastStatus != nil && *d.LastStatus == "busy":
-		d.Status = "busy"
+		d.Status = api.DeviceBusy
 	default:
-		d.Status = "online"
+		d.Status = api.DeviceOnline
 	}
 }
 
@@ -59,29 +44,20 @@ func NewDeviceID() string {
 	return "d" + hex.EncodeToString(b[:])
 }
 
-// NewDevice is what enrollment stores.
-type NewDevice struct {
-	Name    string
-	Tags    []string
-	Class   string
-	Profile json.RawMessage
-	NKey    string
-}
-
 // Enroll consumes the enrollment token secret and creates the device in one
 // transaction. The token row is locked first, so of two concurrent
 // enrollments with one token exactly one succeeds; on any error nothing is
 // created and the token stays as it was. beforeCommit, if not nil, runs
 // inside the transaction once the device row exists (the bus creates the
 // agent's consumers there); its error rolls everything back.
-func (s *Store) Enroll(ctx context.Context, tokenSecret string, nd NewDevice, beforeCommit func(Device) error) (Device, error) {
-	var d Device
+func (s *Store) Enroll(ctx context.Context, nd wire.EnrollRequest, beforeCommit func(api.Device) error) (api.Device, error) {
+	var d api.Device
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		var tokID int64
 		var expires time.Time
 		var used *time.Time
 		err := tx.QueryRow(ctx, `SELECT id, expires_at, used_at FROM enrollment_tokens
-			WHERE token_hash = $1 FOR UPDATE`, HashSecret(tokenSecret)).Scan(&tokID, &expires, &used)
+			WHERE token_hash = $1 FOR UPDATE`, HashSecret(nd.Token)).Scan(&tokID, &expires, &used)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrTokenUnknown
 		}
@@ -127,16 +103,16 @@ func (s *Store) Enroll(ctx context.Context, tokenSecret string, nd NewDevice, be
 		return nil
 	})
 	if err != nil {
-		return Device{}, err
+		return api.Device{}, err
 	}
-	d.deriveStatus(time.Now())
+	deriveStatus(&d, time.Now())
 	return d, nil
 }
 
 const deviceCols = `id, name, tags, class, profile, nkey, created_at, last_seen, last_status, last_temp_c, revoked_at,
 	(SELECT count(*) FROM measurements m WHERE m.device_id = devices.id)`
 
-func deviceDest(d *Device) []any {
+func deviceDest(d *api.Device) []any {
 	return []any{&d.ID, &d.Name, &d.Tags, &d.Class, &d.Profile, &d.NKey, &d.CreatedAt, &d.LastSeen, &d.LastStatus, &d.LastTempC, &d.RevokedAt, &d.Measurements}
 }
 
@@ -148,34 +124,34 @@ type DeviceFilter struct {
 }
 
 // ListDevices returns devices ordered by creation.
-func (s *Store) ListDevices(ctx context.Context, f DeviceFilter) ([]Device, error) {
+func (s *Store) ListDevices(ctx context.Context, f DeviceFilter) ([]api.Device, error) {
 	return s.queryDevices(ctx, `($1 OR revoked_at IS NULL) AND ($2 = '' OR class = $2) AND ($3 = '' OR $3 = ANY(tags))
 		ORDER BY created_at, id`, f.IncludeRevoked, f.Class, f.Tag)
 }
 
 // queryDevices returns the devices matching where, with derived status.
-func (s *Store) queryDevices(ctx context.Context, where string, args ...any) ([]Device, error) {
+func (s *Store) queryDevices(ctx context.Context, where string, args ...any) ([]api.Device, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+deviceCols+` FROM devices WHERE `+where, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list devices: %w", err)
 	}
 	defer rows.Close()
 	now := time.Now()
-	out := []Device{}
+	out := []api.Device{}
 	for rows.Next() {
-		var d Device
+		var d api.Device
 		if err := rows.Scan(deviceDest(&d)...); err != nil {
 			return nil, err
 		}
-		d.deriveStatus(now)
+		deriveStatus(&d, now)
 		out = append(out, d)
 	}
 	return out, rows.Err()
 }
 
 // GetDevice returns one device, revoked ones included.
-func (s *Store) GetDevice(ctx context.Context, id string) (Device, error) {
-	var d Device
+func (s *Store) GetDevice(ctx context.Context, id string) (api.Device, error) {
+	var d api.Device
 	err := s.pool.QueryRow(ctx, `SELECT `+deviceCols+` FROM devices WHERE id = $1`, id).Scan(deviceDest(&d)...)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return d, ErrNotFound
@@ -183,19 +159,13 @@ func (s *Store) GetDevice(ctx context.Context, id string) (Device, error) {
 	if err != nil {
 		return d, fmt.Errorf("get device: %w", err)
 	}
-	d.deriveStatus(time.Now())
+	deriveStatus(&d, time.Now())
 	return d, nil
 }
 
-// DevicePatch changes a device's name and/or tags; nil fields stay.
-type DevicePatch struct {
-	Name *string
-	Tags *[]string
-}
-
 // UpdateDevice applies p to a live device.
-func (s *Store) UpdateDevice(ctx context.Context, id string, p DevicePatch) (Device, error) {
-	var d Device
+func (s *Store) UpdateDevice(ctx context.Context, id string, p api.DevicePatch) (api.Device, error) {
+	var d api.Device
 	err := s.pool.QueryRow(ctx, `UPDATE devices SET name = coalesce($2, name), tags = coalesce($3, tags)
 		WHERE id = $1 AND revoked_at IS NULL RETURNING `+deviceCols, id, p.Name, p.Tags).Scan(deviceDest(&d)...)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -204,13 +174,13 @@ func (s *Store) UpdateDevice(ctx context.Context, id string, p DevicePatch) (Dev
 	if err != nil {
 		return d, fmt.Errorf("update device: %w", err)
 	}
-	d.deriveStatus(time.Now())
+	deriveStatus(&d, time.Now())
 	return d, nil
 }
 
 // RevokeDevice marks a live device revoked and returns it.
-func (s *Store) RevokeDevice(ctx context.Context, id string) (Device, error) {
-	var d Device
+func (s *Store) RevokeDevice(ctx context.Context, id string) (api.Device, error) {
+	var d api.Device
 	err := s.pool.QueryRow(ctx, `UPDATE devices SET revoked_at = now()
 		WHERE id = $1 AND revoked_at IS NULL RETURNING `+deviceCols, id).Scan(deviceDest(&d)...)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -219,7 +189,7 @@ func (s *Store) RevokeDevice(ctx context.Context, id string) (Device, error) {
 	if err != nil {
 		return d, fmt.Errorf("revoke device: %w", err)
 	}
-	d.deriveStatus(time.Now())
+	deriveStatus(&d, time.Now())
 	return d, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -14,58 +13,34 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
-// Search is a stored search with its progress.
-type Search struct {
-	ID         string          `json:"id"`
-	Name       string          `json:"name"`
-	Spec       json.RawMessage `json:"spec"`
-	Study      string          `json:"-"`
-	State      api.SearchState `json:"state"`
-	Error      *string         `json:"error,omitempty"`
-	CreatedAt  time.Time       `json:"created_at"`
-	UpdatedAt  time.Time       `json:"updated_at"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
-	Progress   Progress        `json:"progress"`
-}
-
-// Progress counts a search's trials.
-type Progress struct {
-	MaxTrials int `json:"max_trials"`
-	Running   int `json:"running"`
-	Complete  int `json:"complete"`
-	Failed    int `json:"failed"`
-	// Rejected counts candidates rejected before any device time.
-	Rejected int `json:"rejected"`
-}
-
 // NewSearchID returns a fresh search ID.
 func NewSearchID() string { return "s" + NewDeviceID()[1:] }
 
-const searchCols = `s.id, s.name, s.spec, s.study, s.state, s.error, s.created_at, s.updated_at, s.finished_at, s.rejected,
+const searchCols = `s.id, s.name, s.spec, s.state, s.error, s.created_at, s.updated_at, s.finished_at, s.rejected,
 	coalesce((s.spec->'budget'->>'max_trials')::int, 0),
 	(SELECT count(*) FILTER (WHERE state = 'running') FROM trials t WHERE t.search_id = s.id),
 	(SELECT count(*) FILTER (WHERE state = 'complete') FROM trials t WHERE t.search_id = s.id),
 	(SELECT count(*) FILTER (WHERE state = 'failed') FROM trials t WHERE t.search_id = s.id)`
 
-func scanSearch(row pgx.Row) (Search, error) {
-	var s Search
-	err := row.Scan(&s.ID, &s.Name, &s.Spec, &s.Study, &s.State, &s.Error, &s.CreatedAt, &s.UpdatedAt, &s.FinishedAt,
+func scanSearch(row pgx.Row) (api.Search, error) {
+	var s api.Search
+	err := row.Scan(&s.ID, &s.Name, &s.Spec, &s.State, &s.Error, &s.CreatedAt, &s.UpdatedAt, &s.FinishedAt,
 		&s.Progress.Rejected, &s.Progress.MaxTrials, &s.Progress.Running, &s.Progress.Complete, &s.Progress.Failed)
 	return s, err
 }
 
 // CreateSearch stores a running search.
-func (s *Store) CreateSearch(ctx context.Context, id, name string, spec json.RawMessage, createdBy int64) (Search, error) {
+func (s *Store) CreateSearch(ctx context.Context, id, name string, spec json.RawMessage, createdBy int64) (api.Search, error) {
 	_, err := s.pool.Exec(ctx, `INSERT INTO searches (id, name, spec, study, created_by) VALUES ($1, $2, $3, $4, $5)`,
 		id, name, spec, "search-"+id, createdBy)
 	if err != nil {
-		return Search{}, fmt.Errorf("insert search: %w", err)
+		return api.Search{}, fmt.Errorf("insert search: %w", err)
 	}
 	return s.GetSearch(ctx, id)
 }
 
 // GetSearch returns one search.
-func (s *Store) GetSearch(ctx context.Context, id string) (Search, error) {
+func (s *Store) GetSearch(ctx context.Context, id string) (api.Search, error) {
 	se, err := scanSearch(s.pool.QueryRow(ctx, `SELECT `+searchCols+` FROM searches s WHERE s.id = $1`, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return se, ErrNotFound
@@ -73,14 +48,25 @@ func (s *Store) GetSearch(ctx context.Context, id string) (Search, error) {
 	return se, err
 }
 
+// SearchStudy returns the name of a search's goptuna study (the
+// optimizer's state; not part of the API).
+func (s *Store) SearchStudy(ctx context.Context, id string) (string, error) {
+	var study string
+	err := s.pool.QueryRow(ctx, `SELECT study FROM searches WHERE id = $1`, id).Scan(&study)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	return study, err
+}
+
 // ListSearches returns every search, newest first.
-func (s *Store) ListSearches(ctx context.Context) ([]Search, error) {
+func (s *Store) ListSearches(ctx context.Context) ([]api.Search, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+searchCols+` FROM searches s ORDER BY s.created_at DESC, s.id`)
 	if err != nil {
 		return nil, err
 	}
 	defer rows.Close()
-	out := []Search{}
+	out := []api.Search{}
 	for rows.Next() {
 		se, err := scanSearch(rows)
 		if err != nil {
@@ -130,35 +116,11 @@ func (s *Store) SetRejected(ctx context.Context, id string, n int) error {
 	return err
 }
 
-// Trial is one measured candidate of a search.
-type Trial struct {
-	SearchID   string          `json:"search_id"`
-	Number     int             `json:"number"`
-	StudyTrial int             `json:"-"`
-	Arch       json.RawMessage `json:"arch"`
-	ArchHash   string          `json:"arch_hash"`
-	Params     int64           `json:"params"`
-	Layers     []string        `json:"layers"`
-	State      api.TrialState  `json:"state"`
-	Objectives []float64       `json:"objectives,omitempty"`
-	Violation  *float64        `json:"violation,omitempty"`
-	Error      *string         `json:"error,omitempty"`
-	CreatedAt  time.Time       `json:"created_at"`
-	FinishedAt *time.Time      `json:"finished_at,omitempty"`
-	Targets    []TrialTarget   `json:"targets,omitempty"`
-}
-
-// TrialTarget links a trial's target to the job or cached measurement
-// that answers it.
-type TrialTarget struct {
-	Target        string  `json:"target"`
-	DeviceID      string  `json:"device_id"`
-	JobID         *string `json:"job_id,omitempty"`
-	MeasurementID *int64  `json:"measurement_id,omitempty"`
-	// Filled by TrialTargets: the job's state and the measurement.
-	JobState    api.JobState      `json:"job_state,omitempty"`
-	JobError    *string           `json:"job_error,omitempty"`
-	Measurement *wire.Measurement `json:"measurement,omitempty"`
+// TrialRow is a trial with the goptuna trial that holds it in the search's
+// study (the optimizer's side, not part of the API).
+type TrialRow struct {
+	api.Trial
+	StudyTrial int
 }
 
 // InsertTrial stores a new running trial, the jobs that will measure it
@@ -166,7 +128,7 @@ type TrialTarget struct {
 // number must be the next free one.
 // The jobs are published after the commit (unpublished ones are
 // re-published at start).
-func (s *Store) InsertTrial(ctx context.Context, t Trial, jobs []api.Job) error {
+func (s *Store) InsertTrial(ctx context.Context, t TrialRow, jobs []api.Job) error {
 	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		for i := range jobs {
 			if err := insertJob(ctx, tx, &jobs[i], 0, false); err != nil {
@@ -204,7 +166,7 @@ func (s *Store) TrialStudyIDs(ctx context.Context, searchID string) (map[int]boo
 // TrialTargets loads the targets of a search's trials in the given state
 // (all states if empty) and with the given number (all if negative), with
 // job states and measurements.
-func (s *Store) TrialTargets(ctx context.Context, searchID string, state api.TrialState, number int) (map[int][]TrialTarget, error) {
+func (s *Store) TrialTargets(ctx context.Context, searchID string, state api.TrialState, number int) (map[int][]api.TrialTarget, error) {
 	rows, err := s.pool.Query(ctx, `SELECT tt.number, tt.target, tt.device_id, tt.job_id, coalesce(tt.measurement_id, m.id),
 			coalesce(j.state, ''), j.error, coalesce(mc.metrics, m.metrics)
 		FROM trial_targets tt JOIN trials t USING (search_id, number)
@@ -217,10 +179,10 @@ func (s *Store) TrialTargets(ctx context.Context, searchID string, state api.Tri
 		return nil, err
 	}
 	defer rows.Close()
-	out := map[int][]TrialTarget{}
+	out := map[int][]api.TrialTarget{}
 	for rows.Next() {
 		var n int
-		var tt TrialTarget
+		var tt api.TrialTarget
 		var metrics []byte
 		if err := rows.Scan(&n, &tt.Target, &tt.DeviceID, &tt.JobID, &tt.MeasurementID, &tt.JobState, &tt.JobError, &metrics); err != nil {
 			return nil, err
@@ -310,17 +272,8 @@ func (s *Store) CancelJob(ctx context.Context, id string) error {
 	return err
 }
 
-// TrialQuery selects, orders and pages a search's trials.
-type TrialQuery struct {
-	State  api.TrialState // running, complete, failed, or "" for all
-	Mixer  string         // only trials with at least one layer of this mixer
-	Sort   string         // number, params, created_at, objective:<i>; "-" prefix for descending
-	Limit  int
-	Offset int
-}
-
 // ListTrials returns one page of trials and the total matching.
-func (s *Store) ListTrials(ctx context.Context, searchID string, q TrialQuery) ([]Trial, int, error) {
+func (s *Store) ListTrials(ctx context.Context, searchID string, q api.TrialQuery) ([]api.Trial, int, error) {
 	order := "number"
 	desc := strings.HasPrefix(q.Sort, "-")
 	key := strings.TrimPrefix(q.Sort, "-")
@@ -353,15 +306,34 @@ func (s *Store) ListTrials(ctx context.Context, searchID string, q TrialQuery) (
 		return nil, 0, err
 	}
 	defer rows.Close()
-	out := []Trial{}
+	out := []api.Trial{}
 	for rows.Next() {
-		var t Trial
+		var t TrialRow
 		if err := rows.Scan(trialDest(&t)...); err != nil {
 			return nil, 0, err
 		}
-		out = append(out, t)
+		out = append(out, t.Trial)
 	}
 	return out, total, rows.Err()
+}
+
+// RunningTrials returns a search's running trials, by number, with their
+// goptuna trials.
+func (s *Store) RunningTrials(ctx context.Context, searchID string) ([]TrialRow, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+trialCols+` FROM trials WHERE search_id = $1 AND state = 'running' ORDER BY number`, searchID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []TrialRow
+	for rows.Next() {
+		var t TrialRow
+		if err := rows.Scan(trialDest(&t)...); err != nil {
+			return nil, err
+		}
+		out = append(out, t)
+	}
+	return out, rows.Err()
 }
 
 // ErrBadSort: an unknown sort key.
@@ -396,32 +368,32 @@ func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoi
 }
 
 // GetTrial returns one trial with its targets.
-func (s *Store) GetTrial(ctx context.Context, searchID string, number int) (Trial, error) {
-	var t Trial
+func (s *Store) GetTrial(ctx context.Context, searchID string, number int) (api.Trial, error) {
+	var t TrialRow
 	err := s.pool.QueryRow(ctx, `SELECT `+trialCols+` FROM trials WHERE search_id = $1 AND number = $2`, searchID, number).
 		Scan(trialDest(&t)...)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return t, ErrNotFound
+		return t.Trial, ErrNotFound
 	}
 	if err != nil {
-		return t, err
+		return t.Trial, err
 	}
 	tts, err := s.TrialTargets(ctx, searchID, "", number)
 	t.Targets = tts[number]
-	return t, err
+	return t.Trial, err
 }
 
 const trialCols = `search_id, number, study_trial, arch, arch_hash, params, layers, state, objectives,
 	violation, error, created_at, finished_at`
 
-func trialDest(t *Trial) []any {
+func trialDest(t *TrialRow) []any {
 	return []any{&t.SearchID, &t.Number, &t.StudyTrial, &t.Arch, &t.ArchHash, &t.Params, &t.Layers, &t.State,
 		&t.Objectives, &t.Violation, &t.Error, &t.CreatedAt, &t.FinishedAt}
 }
 
 // MatchDevices lists live devices matching explicit IDs, or a class
 // and/or tags.
-func (s *Store) MatchDevices(ctx context.Context, ids []string, class string, tags []string) ([]Device, error) {
+func (s *Store) MatchDevices(ctx context.Context, ids []string, class string, tags []string) ([]api.Device, error) {
 	if ids == nil {
 		ids = []string{}
 	}

@@ -14,7 +14,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/hilsearch/hilsearch/search"
+	"github.com/hilsearch/hilsearch/coordinator/api"
 )
 
 // DefaultURL is the coordinator address used when none is configured.
@@ -56,7 +56,7 @@ type Error struct {
 	Message string
 	// Fields are the field errors of validation failures (details given as
 	// [{field, message}] or one {field, message}).
-	Fields []search.FieldError
+	Fields []api.FieldError
 	// Details is the raw details value.
 	Details json.RawMessage
 }
@@ -96,11 +96,7 @@ func (e *Error) Is(target error) bool {
 // decodeError turns a non-2xx response into *Error.
 func decodeError(resp *http.Response) error {
 	data, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	var body struct {
-		Code    string          `json:"code"`
-		Message string          `json:"message"`
-		Details json.RawMessage `json:"details"`
-	}
+	var body api.ErrorBody
 	e := &Error{Status: resp.StatusCode}
 	if json.Unmarshal(data, &body) != nil || body.Code == "" {
 		e.Code = strconv.Itoa(resp.StatusCode)
@@ -113,19 +109,22 @@ func decodeError(resp *http.Response) error {
 		}
 		return e
 	}
-	e.Code, e.Message, e.Details = body.Code, body.Message, body.Details
-	var fields []search.FieldError
-	var one search.FieldError
+	e.Code, e.Message = body.Code, body.Message
+	if body.Details != nil {
+		e.Details, _ = json.Marshal(body.Details)
+	}
+	var fields []api.FieldError
+	var one api.FieldError
 	switch {
-	case json.Unmarshal(body.Details, &fields) == nil && validFields(fields):
+	case json.Unmarshal(e.Details, &fields) == nil && validFields(fields):
 		e.Fields = fields
-	case json.Unmarshal(body.Details, &one) == nil && one.Message != "":
-		e.Fields = []search.FieldError{one}
+	case json.Unmarshal(e.Details, &one) == nil && one.Message != "":
+		e.Fields = []api.FieldError{one}
 	}
 	return e
 }
 
-func validFields(fs []search.FieldError) bool {
+func validFields(fs []api.FieldError) bool {
 	for _, f := range fs {
 		if f.Message == "" {
 			return false

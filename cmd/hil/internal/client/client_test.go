@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
 )
 
 func TestErrorDecoding(t *testing.T) {
@@ -71,11 +73,11 @@ func TestRequestShape(t *testing.T) {
 	}
 	ctx := context.Background()
 	_, _ = c.CreateSearch(ctx, []byte(`{"a":1}`))
-	_, _ = c.ListTrials(ctx, "s 1", TrialQuery{State: "complete", Sort: "-objective:0", Limit: 5, Offset: 10})
+	_, _ = c.ListTrials(ctx, "s 1", api.TrialQuery{State: "complete", Sort: "-objective:0", Limit: 5, Offset: 10})
 	_, _ = c.CancelSearch(ctx, "s1")
 	_, _ = c.GetSearch(ctx, "../devices")
 	var sb strings.Builder
-	name, err := c.Export(ctx, "s1", ExportQuery{Format: "gguf", Trial: 3, Precision: "q4_0"}, &sb)
+	name, err := c.Export(ctx, "s1", api.ExportQuery{Format: "gguf", Trial: 3, Precision: "q4_0"}, &sb)
 	if err != nil || name != "x-trial-3.json" || sb.String() != "{}" {
 		t.Fatalf("export: %q %q %v", name, sb.String(), err)
 	}

@@ -3,6 +3,6 @@
 // a bearer token. Error responses ({code, message, details}) become *Error,
 // whose message lists field errors one per line.
 //
-// The types here mirror the JSON the coordinator serves; they are declared
-// again rather than imported because the coordinator's are internal to it.
+// Requests and answers are the coordinator's own API types (package
+// coordinator/api), so the client and the server cannot drift apart.
 package client

@@ -16,23 +16,9 @@ type Event struct {
 	ID string
 	// Type is the event name: trial, search, job or device.
 	Type string
-	// Data is the event's JSON payload.
+	// Data is the event's JSON payload: an api.TrialEvent, SearchEvent,
+	// JobEvent or DeviceEvent by Type.
 	Data json.RawMessage
-}
-
-// TrialEvent is the payload of a "trial" event.
-type TrialEvent struct {
-	// SearchID and Number identify the trial; State is its new state.
-	SearchID string `json:"search_id"`
-	Number   int    `json:"number"`
-	State    string `json:"state"`
-}
-
-// SearchEvent is the payload of a "search" event.
-type SearchEvent struct {
-	// ID is the search ID; State its new state.
-	ID    string `json:"id"`
-	State string `json:"state"`
 }
 
 // EventStream reads events from an open SSE connection. It is not safe for

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/search"
 )
 
@@ -105,12 +106,7 @@ func withPreset(data []byte, preset string) ([]byte, error) {
 	return json.Marshal(spec)
 }
 
-func fieldLine(f search.FieldError) string {
-	if f.Field == "" {
-		return f.Message
-	}
-	return f.Field + ": " + f.Message
-}
+func fieldLine(f api.FieldError) string { return f.Error() }
 
 func writeJSON(w io.Writer, v any) error {
 	enc := json.NewEncoder(w)

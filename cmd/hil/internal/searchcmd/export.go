@@ -6,7 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/hilsearch/hilsearch/cmd/hil/internal/client"
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/search"
 )
 
@@ -40,7 +40,7 @@ func export(ctx context.Context, e *env, args []string) int {
 		return e.fail(err)
 	}
 	id := pos[0]
-	q := client.ExportQuery{Format: *format, Trial: *trial, Precision: *precision}
+	q := api.ExportQuery{Format: *format, Trial: *trial, Precision: *precision}
 	if *format != "csv" && *trial < 0 {
 		pv, err := c.Pareto(ctx, id)
 		if err != nil {

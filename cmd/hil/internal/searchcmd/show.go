@@ -9,7 +9,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/hilsearch/hilsearch/cmd/hil/internal/client"
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/search"
 )
 
@@ -30,7 +30,7 @@ func list(ctx context.Context, e *env, args []string) int {
 	}
 	if *asJSON {
 		if ss == nil {
-			ss = []client.Search{}
+			ss = []api.Search{}
 		}
 		if err := writeJSON(e.stdout, ss); err != nil {
 			return e.fail(err)
@@ -58,7 +58,7 @@ func oneLine(s string) string {
 }
 
 // progressText is "12/20 complete, 1 failed, 2 running, 30 rejected".
-func progressText(p client.Progress) string {
+func progressText(p api.Progress) string {
 	return fmt.Sprintf("%d/%d complete, %d failed, %d running, %d rejected", p.Complete, p.MaxTrials, p.Failed, p.Running, p.Rejected)
 }
 
@@ -94,7 +94,7 @@ func show(ctx context.Context, e *env, args []string) int {
 	}
 	w := e.stdout
 	fmt.Fprintf(w, "search      %s  %s\n", s.ID, oneLine(s.Name))
-	state := s.State
+	state := string(s.State)
 	if s.Error != nil && *s.Error != "" {
 		state += ": " + *s.Error
 	}
@@ -185,14 +185,14 @@ func objectiveName(o search.Objective) string {
 
 // frontPoints returns the front's points sorted by the first objective,
 // best first.
-func frontPoints(pv client.ParetoView) []client.ParetoPoint {
-	var out []client.ParetoPoint
+func frontPoints(pv api.ParetoView) []api.ParetoPoint {
+	var out []api.ParetoPoint
 	for _, p := range pv.Points {
 		if p.Front {
 			out = append(out, p)
 		}
 	}
-	minimized := func(p client.ParetoPoint) float64 {
+	minimized := func(p api.ParetoPoint) float64 {
 		if len(p.Values) == 0 || len(pv.Objectives) == 0 {
 			return 0
 		}
@@ -239,7 +239,7 @@ func layerStrip(layers []string) string {
 // ideal point (the best feasible value of each objective) to the
 // reference point, all in minimisation form, so it reads as a fraction in
 // [0, 1]. It reports false when there is no such box.
-func normalizedHV(pv client.ParetoView, ref []float64, hv float64) (float64, bool) {
+func normalizedHV(pv api.ParetoView, ref []float64, hv float64) (float64, bool) {
 	if len(ref) == 0 || len(ref) != len(pv.Objectives) {
 		return 0, false
 	}
@@ -289,7 +289,7 @@ func transition(action string) func(ctx context.Context, e *env, args []string) 
 		if err != nil {
 			return e.fail(err)
 		}
-		var s client.Search
+		var s api.Search
 		switch action {
 		case "pause":
 			s, err = c.PauseSearch(ctx, pos[0])

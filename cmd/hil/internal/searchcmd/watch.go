@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hilsearch/hilsearch/cmd/hil/internal/client"
+	"github.com/hilsearch/hilsearch/coordinator/api"
 )
 
 // watch runs "hil search watch ID": it follows the event stream and
@@ -37,7 +38,7 @@ func watch(ctx context.Context, e *env, args []string) int {
 	if err := w.refresh(ctx); err != nil {
 		return e.fail(err)
 	}
-	if w.s.Done() {
+	if w.s.State.Final() {
 		return w.finish(e)
 	}
 	// Ends the event stream when the watch ends.
@@ -77,7 +78,7 @@ func watch(ctx context.Context, e *env, args []string) int {
 			w.note(e.stderr, err)
 			continue
 		}
-		if w.s.Done() {
+		if w.s.State.Final() {
 			return w.finish(e)
 		}
 	}
@@ -90,7 +91,7 @@ type watcher struct {
 	out io.Writer
 	tty bool
 
-	s        client.Search
+	s        api.Search
 	hv       string // the "HV …" part, recomputed when Complete changes
 	hvAt     int    // Progress.Complete the hv text is for
 	last     string // the last line drawn
@@ -151,10 +152,10 @@ func (w *watcher) follow(ctx context.Context, events chan<- client.Event, fatal 
 func (w *watcher) concerns(ev client.Event) bool {
 	switch ev.Type {
 	case "trial":
-		var t client.TrialEvent
+		var t api.TrialEvent
 		return json.Unmarshal(ev.Data, &t) == nil && t.SearchID == w.id
 	case "search":
-		var s client.SearchEvent
+		var s api.SearchEvent
 		return json.Unmarshal(ev.Data, &s) == nil && s.ID == w.id
 	}
 	return false
@@ -203,8 +204,8 @@ func (w *watcher) line() string {
 		done = min(width, (p.Complete+p.Failed)*width/p.MaxTrials)
 	}
 	l := "[" + strings.Repeat("#", done) + strings.Repeat("-", width-done) + "] " + progressText(p) + ", " + w.hv
-	if w.s.State != client.StateRunning {
-		l += " (" + w.s.State + ")"
+	if w.s.State != api.SearchRunning {
+		l += " (" + string(w.s.State) + ")"
 	}
 	return l
 }
@@ -244,7 +245,7 @@ func (w *watcher) finish(e *env) int {
 	if w.tty {
 		fmt.Fprintln(w.out)
 	}
-	if w.s.State == client.StateFinished {
+	if w.s.State == api.SearchFinished {
 		fmt.Fprintf(e.stderr, "search %s finished\n", w.id)
 		return 0
 	}

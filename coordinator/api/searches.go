@@ -1,0 +1,235 @@
+package api
+
+import (
+	"encoding/json"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// Search is a stored search with its progress (GET
+// /api/v1/searches/{id}). Spec is the normalised search spec as stored.
+type Search struct {
+	ID         string          `json:"id"`
+	Name       string          `json:"name"`
+	Spec       json.RawMessage `json:"spec"`
+	State      SearchState     `json:"state"`
+	Error      *string         `json:"error,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+	Progress   Progress        `json:"progress"`
+}
+
+// Progress counts a search's trials.
+type Progress struct {
+	MaxTrials int `json:"max_trials"`
+	Running   int `json:"running"`
+	Complete  int `json:"complete"`
+	Failed    int `json:"failed"`
+	// Rejected counts candidates rejected before any device time.
+	Rejected int `json:"rejected"`
+}
+
+// SearchList is the body of GET /api/v1/searches, newest first.
+type SearchList struct {
+	Searches []Search `json:"searches"`
+}
+
+// SearchPreview is the body of POST /api/v1/searches/validate.
+type SearchPreview struct {
+	Valid     bool         `json:"valid"`
+	Errors    []FieldError `json:"errors,omitempty"`
+	ParamsMin int64        `json:"params_min,omitempty"`
+	ParamsMax int64        `json:"params_max,omitempty"`
+	// Spec is the spec with its defaults filled in.
+	Spec *search.Spec `json:"spec,omitempty"`
+}
+
+// SearchPresets is the body of GET /api/v1/search-presets.
+type SearchPresets struct {
+	Spaces      map[string]search.Space `json:"spaces"`
+	ArchPresets []string                `json:"arch_presets"`
+}
+
+// SearchStateConflict is the details of a 409 search_state_conflict.
+type SearchStateConflict struct {
+	State       SearchState   `json:"state"`
+	AllowedFrom []SearchState `json:"allowed_from"`
+}
+
+// Trial is one measured candidate of a search. Number counts measured
+// trials from 0 (candidates rejected before device time have none).
+type Trial struct {
+	SearchID string          `json:"search_id"`
+	Number   int             `json:"number"`
+	Arch     json.RawMessage `json:"arch"`
+	ArchHash string          `json:"arch_hash"`
+	Params   int64           `json:"params"`
+	// Layers is the mixer of each layer.
+	Layers []string   `json:"layers"`
+	State  TrialState `json:"state"`
+	// Objectives are the values in the spec's objective order and natural
+	// units; Violation is 0 when every constraint is met.
+	Objectives []float64     `json:"objectives,omitempty"`
+	Violation  *float64      `json:"violation,omitempty"`
+	Error      *string       `json:"error,omitempty"`
+	CreatedAt  time.Time     `json:"created_at"`
+	FinishedAt *time.Time    `json:"finished_at,omitempty"`
+	Targets    []TrialTarget `json:"targets,omitempty"`
+}
+
+// TrialTarget links a trial's target to the job or cached measurement
+// that answers it.
+type TrialTarget struct {
+	Target        string  `json:"target"`
+	DeviceID      string  `json:"device_id"`
+	JobID         *string `json:"job_id,omitempty"`
+	MeasurementID *int64  `json:"measurement_id,omitempty"`
+	// JobState, JobError and Measurement are the job's state and error and
+	// the measurement, when read with the trial.
+	JobState    JobState          `json:"job_state,omitempty"`
+	JobError    *string           `json:"job_error,omitempty"`
+	Measurement *wire.Measurement `json:"measurement,omitempty"`
+}
+
+// TrialPage is one page of GET /api/v1/searches/{id}/trials.
+type TrialPage struct {
+	// Trials is the page; Total counts every trial the query matches.
+	Trials []Trial `json:"trials"`
+	Total  int     `json:"total"`
+	Limit  int     `json:"limit"`
+	Offset int     `json:"offset"`
+}
+
+// TrialQuery selects, orders and pages a search's trials: the query
+// parameters of GET /api/v1/searches/{id}/trials. Zero values leave the
+// coordinator's defaults.
+type TrialQuery struct {
+	// State is running, complete or failed; "" for all.
+	State TrialState
+	// Mixer keeps trials with at least one layer of this mixer.
+	Mixer string
+	// Sort is number, params, created_at or objective:<i>, optionally
+	// prefixed by "-" for descending.
+	Sort   string
+	Limit  int
+	Offset int
+}
+
+// Values encodes q as query parameters.
+func (q TrialQuery) Values() url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("state", string(q.State))
+	set("mixer", q.Mixer)
+	set("sort", q.Sort)
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	if q.Offset > 0 {
+		v.Set("offset", strconv.Itoa(q.Offset))
+	}
+	return v
+}
+
+// ParetoPoint is one complete trial in the Pareto view.
+type ParetoPoint struct {
+	// Trial is the trial number and Values its objective values.
+	Trial  int       `json:"trial"`
+	Values []float64 `json:"values"`
+	// Feasible is Violation == 0; Front marks the constrained Pareto front.
+	Feasible  bool     `json:"feasible"`
+	Violation float64  `json:"violation"`
+	Front     bool     `json:"front"`
+	Params    int64    `json:"params"`
+	Layers    []string `json:"layers"`
+}
+
+// ParetoView is the body of GET /api/v1/searches/{id}/pareto: every
+// complete trial, and the trial numbers of the constrained Pareto front.
+type ParetoView struct {
+	// Objectives are the spec's objectives (directions filled in).
+	Objectives []search.Objective `json:"objectives"`
+	Points     []ParetoPoint      `json:"points"`
+	Front      []int              `json:"front"`
+}
+
+// HypervolumeView is the body of GET /api/v1/searches/{id}/hypervolume.
+type HypervolumeView struct {
+	// Reference is the reference point in minimisation form (maximised
+	// objectives negated); null before any trial completed.
+	Reference []float64 `json:"reference"`
+	// History has one entry per complete trial, in trial order.
+	History []HypervolumePoint `json:"history"`
+}
+
+// Last returns the latest hypervolume and whether there is one.
+func (h *HypervolumeView) Last() (float64, bool) {
+	if len(h.History) == 0 {
+		return 0, false
+	}
+	return h.History[len(h.History)-1].Hypervolume, true
+}
+
+// HypervolumePoint is the hypervolume after a trial.
+type HypervolumePoint struct {
+	// Trial is the trial that completed; Complete counts the complete
+	// trials so far.
+	Trial       int     `json:"trial"`
+	Complete    int     `json:"complete"`
+	Hypervolume float64 `json:"hypervolume"`
+}
+
+// ExportQuery selects an export: the query parameters of GET
+// /api/v1/searches/{id}/export.
+type ExportQuery struct {
+	// Format is json, hf, gguf or csv.
+	Format string
+	// Trial is the trial to export (json, hf, gguf); ignored for csv.
+	Trial int
+	// Precision is the GGUF weight precision; "" leaves the default (f16).
+	Precision string
+}
+
+// Values encodes q as query parameters.
+func (q ExportQuery) Values() url.Values {
+	v := url.Values{"format": {q.Format}}
+	if q.Format != "csv" {
+		v.Set("trial", strconv.Itoa(q.Trial))
+	}
+	if q.Precision != "" {
+		v.Set("precision", q.Precision)
+	}
+	return v
+}
+
+// Reference is an LFM2 preset placed among a search's results: measured
+// with the search's workload on its target devices.
+type Reference struct {
+	Preset string `json:"preset"`
+	Params int64  `json:"params"`
+	// Measured is true when every target has a measurement; Values and
+	// Feasible are set then.
+	Measured  bool      `json:"measured"`
+	Values    []float64 `json:"values,omitempty"`
+	Feasible  bool      `json:"feasible,omitempty"`
+	Violation float64   `json:"violation,omitempty"`
+	// Missing lists targets with no measurement yet (queued or not).
+	Missing []string `json:"missing,omitempty"`
+}
+
+// ReferenceList is the body of GET and POST
+// /api/v1/searches/{id}/references; QueuedJobs counts the jobs a POST
+// created.
+type ReferenceList struct {
+	References []Reference `json:"references"`
+	QueuedJobs int         `json:"queued_jobs,omitempty"`
+}
