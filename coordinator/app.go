@@ -13,8 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/c-bata/goptuna"
-
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
@@ -108,7 +106,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	a.Jobs = jobs.New(jobs.Deps{Store: a.Store, Bus: a.Bus, Events: a.Events, Log: log,
 		Ended: func() { a.Drivers.Wake() }})
 	a.Drivers = driver.NewManager(driver.Deps{
-		Store: a.Store, Storage: func() goptuna.Storage { return a.Store.StudyStorage() },
+		Store: a.Store, Storage: a.Store.StudyStorage,
 		Jobs: a.Jobs, Events: a.Events, Log: log,
 	})
 	if err := a.Jobs.Start(bg); err != nil {

@@ -35,12 +35,15 @@ func Values(m *wire.Measurement, w workload.Workload) search.Values {
 	return v
 }
 
-// Results turns a search's stored complete trials into the optimizer's
-// results, in trial order (for fronts and hypervolume).
+// Results turns a search's stored complete trials into results for
+// search's fronts and hypervolume, in the same order: result i is pts[i].
+// Only the outcome is set. search.Result.Number is the goptuna trial
+// number, which counts rejected candidates too; the coordinator's trial
+// number is pts[i].Number.
 func Results(pts []store.TrialPoint) []search.Result {
 	res := make([]search.Result, len(pts))
 	for i, p := range pts {
-		res[i] = search.Result{Number: p.Number, Outcome: search.Outcome{Values: p.Objectives, Violation: p.Violation}}
+		res[i] = search.Result{Outcome: search.Outcome{Values: p.Objectives, Violation: p.Violation}}
 	}
 	return res
 }
@@ -200,25 +203,30 @@ func (d *driver) collect(ctx context.Context) error {
 	return nil
 }
 
-// finish tells the optimizer and stores the trial's end. A trial the
-// optimizer already knows as finished (the coordinator died between the
-// two writes) is only stored.
+// finish ends a trial: the optimizer's record (Tell or Fail) and the trial
+// row are written in one transaction. A trial the optimizer already knows
+// as finished (written before these writes were one transaction, by a
+// coordinator that died in between) is only stored.
 func (d *driver) finish(ctx context.Context, t store.TrialRow, out *search.Outcome, failure string) error {
-	var err error
-	if out != nil {
-		err = d.opt.Tell(t.StudyTrial, *out)
-	} else {
-		err = d.opt.Fail(t.StudyTrial, failure)
-	}
-	if err != nil && !errors.Is(err, search.ErrUnknownTrial) {
-		return fmt.Errorf("trial %d: %w", t.Number, err)
+	tell := func() error {
+		var err error
+		if out != nil {
+			err = d.opt.Tell(t.StudyTrial, *out)
+		} else {
+			err = d.opt.Fail(t.StudyTrial, failure)
+		}
+		if err != nil && !errors.Is(err, search.ErrUnknownTrial) {
+			return fmt.Errorf("trial %d: %w", t.Number, err)
+		}
+		return nil
 	}
 	state := api.TrialComplete
+	var err error
 	if out != nil {
-		err = d.st().FinishTrial(ctx, d.id, t.Number, out.Values, out.Violation, "")
+		err = d.st().FinishTrial(ctx, d.study, tell, d.id, t.Number, out.Values, out.Violation, "")
 	} else {
 		state = api.TrialFailed
-		err = d.st().FinishTrial(ctx, d.id, t.Number, nil, 0, failure)
+		err = d.st().FinishTrial(ctx, d.study, tell, d.id, t.Number, nil, 0, failure)
 	}
 	if err != nil {
 		return err

@@ -20,6 +20,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/internal/studystore"
 	"github.com/hilsearch/hilsearch/search"
 	"github.com/hilsearch/hilsearch/workload"
 )
@@ -27,8 +28,8 @@ import (
 // Deps are what drivers use.
 type Deps struct {
 	Store *store.Store
-	// Storage returns the goptuna storage (on PostgreSQL).
-	Storage func() goptuna.Storage
+	// Storage returns a goptuna storage (on PostgreSQL) for one driver.
+	Storage func() *studystore.Storage
 	// Jobs creates and cancels the measurement jobs (the job state
 	// machine's owner).
 	Jobs   *jobs.Manager
@@ -167,8 +168,11 @@ type driver struct {
 	wake chan struct{}
 	log  *slog.Logger
 	spec *search.Spec
-	opt  *search.Optimizer
-	wl   workload.Workload
+	// study is this driver's own goptuna storage (studystore.Storage's
+	// Atomically needs it unshared).
+	study *studystore.Storage
+	opt   *search.Optimizer
+	wl    workload.Workload
 }
 
 func (d *driver) st() *store.Store { return d.m.d.Store }
@@ -185,7 +189,8 @@ func (d *driver) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if d.opt, err = search.NewOptimizer(d.spec, d.m.d.Storage(), study); err != nil {
+	d.study = d.m.d.Storage()
+	if d.opt, err = search.NewOptimizer(d.spec, d.study, study); err != nil {
 		return err
 	}
 	d.wl = d.spec.Workload.Normalize()

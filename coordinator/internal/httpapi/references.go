@@ -30,7 +30,7 @@ func referencePresets() []string {
 // references computes every reference's state; with queue it also creates
 // the missing measurement jobs (one per preset and target).
 func (s *Server) references(ctx context.Context, se api.Search, queue bool, by int64) ([]api.Reference, int, error) {
-	spec, err := search.Parse(se.Spec)
+	spec, err := s.specs.get(se)
 	if err != nil {
 		return nil, 0, err
 	}

@@ -289,9 +289,8 @@ func (s *Server) getTrial(c *gin.Context) {
 }
 
 func (s *Server) searchResults(c *gin.Context, se api.Search) (*search.Spec, []store.TrialPoint, []search.Result, bool) {
-	spec, err := search.Parse(se.Spec)
-	if err != nil {
-		s.internal(c, "stored search spec", err)
+	spec, ok := s.searchSpec(c, se)
+	if !ok {
 		return nil, nil, nil, false
 	}
 	pts, err := s.d.Store.CompletePoints(c.Request.Context(), se.ID)
@@ -327,7 +326,7 @@ func (s *Server) hypervolume(c *gin.Context) {
 	if !ok {
 		return
 	}
-	spec, _, res, ok := s.searchResults(c, se)
+	spec, pts, res, ok := s.searchResults(c, se)
 	if !ok {
 		return
 	}
@@ -338,7 +337,7 @@ func (s *Server) hypervolume(c *gin.Context) {
 	view := api.HypervolumeView{Reference: spec.ReferencePoint(outs), History: []api.HypervolumePoint{}}
 	if view.Reference != nil {
 		for i, hv := range spec.HypervolumeHistory(res, view.Reference) {
-			view.History = append(view.History, api.HypervolumePoint{Trial: res[i].Number, Complete: i + 1, Hypervolume: hv})
+			view.History = append(view.History, api.HypervolumePoint{Trial: pts[i].Number, Complete: i + 1, Hypervolume: hv})
 		}
 	}
 	c.JSON(http.StatusOK, view)
@@ -407,9 +406,8 @@ func (s *Server) export(c *gin.Context) {
 
 // exportCSV writes every trial, one row each, with its objective values.
 func (s *Server) exportCSV(c *gin.Context, se api.Search) {
-	spec, err := search.Parse(se.Spec)
-	if err != nil {
-		s.internal(c, "stored search spec", err)
+	spec, ok := s.searchSpec(c, se)
+	if !ok {
 		return
 	}
 	trials, _, err := s.d.Store.ListTrials(c.Request.Context(), se.ID, api.TrialQuery{Limit: 1 << 20})

@@ -49,6 +49,7 @@ type Deps struct {
 // Server holds the router and its metrics.
 type Server struct {
 	d        Deps
+	specs    specCache
 	engine   *gin.Engine
 	registry *prometheus.Registry
 	requests *prometheus.CounterVec

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/internal/studystore"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
@@ -29,9 +30,10 @@ func scanSearch(row pgx.Row) (api.Search, error) {
 	return s, err
 }
 
-// CreateSearch stores a running search.
+// CreateSearch stores a running search. createdBy is the API token that
+// asked (0: the coordinator itself).
 func (s *Store) CreateSearch(ctx context.Context, id, name string, spec json.RawMessage, createdBy int64) (api.Search, error) {
-	_, err := s.pool.Exec(ctx, `INSERT INTO searches (id, name, spec, study, created_by) VALUES ($1, $2, $3, $4, $5)`,
+	_, err := s.pool.Exec(ctx, `INSERT INTO searches (id, name, spec, study, created_by) VALUES ($1, $2, $3, $4, NULLIF($5, 0))`,
 		id, name, spec, "search-"+id, createdBy)
 	if err != nil {
 		return api.Search{}, fmt.Errorf("insert search: %w", err)
@@ -198,15 +200,30 @@ func (s *Store) TrialTargets(ctx context.Context, searchID string, state api.Tri
 	return out, rows.Err()
 }
 
-// FinishTrial records a trial's outcome (errText empty) or failure.
-func (s *Store) FinishTrial(ctx context.Context, searchID string, number int, objectives []float64, violation float64, errText string) error {
-	state, errp, violp := "complete", (*string)(nil), &violation
+// FinishTrial ends a running trial with its outcome (errText empty) or
+// its failure. tell records the same end in the search's goptuna study
+// through study (an optimizer's Tell or Fail); both writes are one
+// transaction.
+//
+// The outcome has two homes on purpose. The optimizer keeps it as
+// attributes of its goptuna trial, because its samplers read trials only
+// through goptuna.Storage; the trials row keeps it in typed, indexed
+// columns, because the API sorts and filters trials by objective and
+// counts them by state, and numbers them without the rejected candidates
+// that goptuna counts. Writing both in one transaction keeps them equal.
+func (s *Store) FinishTrial(ctx context.Context, study *studystore.Storage, tell func() error, searchID string, number int, objectives []float64, violation float64, errText string) error {
+	state, errp, violp := api.TrialComplete, (*string)(nil), &violation
 	if errText != "" {
-		state, errp, violp, objectives = "failed", &errText, nil, nil
+		state, errp, violp, objectives = api.TrialFailed, &errText, nil, nil
 	}
-	_, err := s.pool.Exec(ctx, `UPDATE trials SET state = $3, objectives = $4, violation = $5, error = $6, finished_at = now()
-		WHERE search_id = $1 AND number = $2 AND state = 'running'`, searchID, number, state, objectives, violp, errp)
-	return err
+	return study.Atomically(ctx, func(tx pgx.Tx) error {
+		if err := tell(); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE trials SET state = $3, objectives = $4, violation = $5, error = $6, finished_at = now()
+			WHERE search_id = $1 AND number = $2 AND state = 'running'`, searchID, number, state, objectives, violp, errp)
+		return err
+	})
 }
 
 // TrialCounts returns the number of trials per state.

@@ -46,6 +46,13 @@
 // context.Background() with a deadline of Storage.Timeout (10 s by
 // default): a call never hangs longer than that on a stuck database.
 //
+// # Atomic writes with the coordinator's tables
+//
+// Storage.Atomically runs a function in one transaction that the storage's
+// own calls join, so the coordinator stores a trial's outcome in the study
+// (what the samplers read) and in its trials table (what the API serves)
+// together or not at all (store.Store.FinishTrial).
+//
 // # Cost
 //
 // GetAllTrials, which samplers call for every sampled trial, is one query

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/c-bata/goptuna"
@@ -30,9 +31,14 @@ var (
 )
 
 // Storage is a goptuna.Storage kept in PostgreSQL. It is safe for
-// concurrent use by several goroutines and several processes.
+// concurrent use by several goroutines and several processes, except while
+// Atomically runs (see there).
 type Storage struct {
 	pool *pgxpool.Pool
+	// tx is the transaction of a running Atomically, which every call
+	// joins; nil otherwise.
+	tx       atomic.Pointer[pgx.Tx]
+	atomicMu sync.Mutex // serialises Atomically
 
 	// Timeout bounds each call (goptuna.Storage passes no context).
 	// Defaults to DefaultTimeout. Set it before the Storage is used.
@@ -52,6 +58,47 @@ const maxCachedDists = 4096
 // whose schema must be migrated.
 func New(pool *pgxpool.Pool) *Storage {
 	return &Storage{pool: pool, Timeout: DefaultTimeout, dists: map[string]interface{}{}}
+}
+
+// querier is what a call runs on: the pool, or Atomically's transaction.
+type querier interface {
+	Begin(ctx context.Context) (pgx.Tx, error)
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func (s *Storage) conn() querier {
+	if tx := s.tx.Load(); tx != nil {
+		return *tx
+	}
+	return s.pool
+}
+
+// snapshot runs fn in a read-only repeatable-read transaction (in a
+// savepoint of Atomically's transaction while that runs).
+func (s *Storage) snapshot(ctx context.Context, fn func(pgx.Tx) error) error {
+	if tx := s.tx.Load(); tx != nil {
+		return pgx.BeginFunc(ctx, *tx, fn)
+	}
+	return pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, fn)
+}
+
+// Atomically runs fn in one transaction: the calls fn makes on s (its
+// goptuna.Storage methods, for example through an optimizer's Tell) join
+// it, and so does what fn writes through tx. Both commit when fn returns
+// nil and roll back together otherwise, so the optimizer's record of a
+// trial and the coordinator's never disagree. While fn runs every call on s
+// joins the transaction, whichever goroutine makes it: s must not be shared
+// then (each search driver has a Storage of its own).
+func (s *Storage) Atomically(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	s.atomicMu.Lock()
+	defer s.atomicMu.Unlock()
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		s.tx.Store(&tx)
+		defer s.tx.Store(nil)
+		return fn(tx)
+	})
 }
 
 func (s *Storage) ctx() (context.Context, context.CancelFunc) {
@@ -136,7 +183,7 @@ func (s *Storage) CreateNewStudy(name string) (int, error) {
 		name = n
 	}
 	var id int
-	err := s.pool.QueryRow(ctx,
+	err := s.conn().QueryRow(ctx,
 		`INSERT INTO studies (name) VALUES ($1) ON CONFLICT (name) DO NOTHING RETURNING id`, name).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return -1, fmt.Errorf("create study %q: %w", name, ErrStudyExists)
@@ -151,7 +198,7 @@ func (s *Storage) CreateNewStudy(name string) (int, error) {
 func (s *Storage) DeleteStudy(studyID int) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, `DELETE FROM studies WHERE id = $1`, studyID)
+	tag, err := s.conn().Exec(ctx, `DELETE FROM studies WHERE id = $1`, studyID)
 	if err != nil {
 		return fmt.Errorf("delete study %d: %w", studyID, err)
 	}
@@ -169,7 +216,7 @@ func (s *Storage) SetStudyDirection(studyID int, direction goptuna.StudyDirectio
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	tag, err := s.pool.Exec(ctx, `UPDATE studies SET direction = $2 WHERE id = $1`, studyID, string(direction))
+	tag, err := s.conn().Exec(ctx, `UPDATE studies SET direction = $2 WHERE id = $1`, studyID, string(direction))
 	if err != nil {
 		return fmt.Errorf("set study %d direction: %w", studyID, err)
 	}
@@ -192,7 +239,7 @@ func (s *Storage) SetStudySystemAttr(studyID int, key string, value string) erro
 func (s *Storage) setStudyAttr(studyID int, kind, key, value string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	_, err := s.pool.Exec(ctx,
+	_, err := s.conn().Exec(ctx,
 		`INSERT INTO study_attrs (study_id, kind, key, value) VALUES ($1, $2, $3, $4)
 		 ON CONFLICT (study_id, kind, key) DO UPDATE SET value = EXCLUDED.value`,
 		studyID, kind, key, value)
@@ -210,7 +257,7 @@ func (s *Storage) GetStudyIDFromName(name string) (int, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var id int
-	err := s.pool.QueryRow(ctx, `SELECT id FROM studies WHERE name = $1`, name).Scan(&id)
+	err := s.conn().QueryRow(ctx, `SELECT id FROM studies WHERE name = $1`, name).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return -1, fmt.Errorf("study %q: %w", name, ErrStudyNotFound)
 	}
@@ -225,7 +272,7 @@ func (s *Storage) GetStudyIDFromTrialID(trialID int) (int, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var id int
-	err := s.pool.QueryRow(ctx, `SELECT study_id FROM study_trials WHERE id = $1`, trialID).Scan(&id)
+	err := s.conn().QueryRow(ctx, `SELECT study_id FROM study_trials WHERE id = $1`, trialID).Scan(&id)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return -1, goptuna.ErrInvalidTrialID
 	}
@@ -240,7 +287,7 @@ func (s *Storage) GetStudyNameFromID(studyID int) (string, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var name string
-	err := s.pool.QueryRow(ctx, `SELECT name FROM studies WHERE id = $1`, studyID).Scan(&name)
+	err := s.conn().QueryRow(ctx, `SELECT name FROM studies WHERE id = $1`, studyID).Scan(&name)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return "", goptuna.ErrInvalidStudyID
 	}
@@ -255,7 +302,7 @@ func (s *Storage) GetStudyDirection(studyID int) (goptuna.StudyDirection, error)
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var d string
-	err := s.pool.QueryRow(ctx, `SELECT direction FROM studies WHERE id = $1`, studyID).Scan(&d)
+	err := s.conn().QueryRow(ctx, `SELECT direction FROM studies WHERE id = $1`, studyID).Scan(&d)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return goptuna.StudyDirectionMinimize, goptuna.ErrInvalidStudyID
 	}
@@ -279,7 +326,7 @@ func (s *Storage) studyAttrs(studyID int, kind string) (map[string]string, error
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var keys, vals []string
-	err := s.pool.QueryRow(ctx,
+	err := s.conn().QueryRow(ctx,
 		`SELECT a.keys, a.vals FROM studies s
 		 CROSS JOIN LATERAL (SELECT array_agg(key ORDER BY key) AS keys, array_agg(value ORDER BY key) AS vals
 		                     FROM study_attrs WHERE study_id = s.id AND kind = $2) a
@@ -308,7 +355,7 @@ func (s *Storage) GetAllStudySummaries() ([]goptuna.StudySummary, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var out []goptuna.StudySummary
-	err := pgx.BeginTxFunc(ctx, s.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+	err := s.snapshot(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx,
 			`SELECT s.id, s.name, s.direction,
 			        (SELECT min(started_at) FROM study_trials WHERE study_id = s.id),
@@ -379,7 +426,7 @@ func (s *Storage) GetAllStudySummaries() ([]goptuna.StudySummary, error) {
 
 func (s *Storage) studyExists(ctx context.Context, studyID int) (bool, error) {
 	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM studies WHERE id = $1)`, studyID).Scan(&ok)
+	err := s.conn().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM studies WHERE id = $1)`, studyID).Scan(&ok)
 	return ok, err
 }
 
@@ -409,7 +456,7 @@ func (s *Storage) CreateNewTrial(studyID int) (int, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var id int
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err := pgx.BeginFunc(ctx, s.conn(), func(tx pgx.Tx) error {
 		if err := lockStudy(ctx, tx, studyID); err != nil {
 			return err
 		}
@@ -462,7 +509,7 @@ func (s *Storage) CloneTrial(studyID int, base goptuna.FrozenTrial) (int, error)
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var id int
-	err = pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+	err = pgx.BeginFunc(ctx, s.conn(), func(tx pgx.Tx) error {
 		if err := lockStudy(ctx, tx, studyID); err != nil {
 			return err
 		}
@@ -509,7 +556,7 @@ func (s *Storage) CloneTrial(studyID int, base goptuna.FrozenTrial) (int, error)
 // still updatable.
 func (s *Storage) refusal(ctx context.Context, trialID int) error {
 	var st string
-	err := s.pool.QueryRow(ctx, `SELECT state FROM study_trials WHERE id = $1`, trialID).Scan(&st)
+	err := s.conn().QueryRow(ctx, `SELECT state FROM study_trials WHERE id = $1`, trialID).Scan(&st)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return goptuna.ErrInvalidTrialID
 	}
@@ -530,7 +577,7 @@ const updatable = `FROM study_trials WHERE id = $1 AND state IN ('running', 'wai
 func (s *Storage) SetTrialValue(trialID int, value float64) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	tag, err := s.pool.Exec(ctx,
+	tag, err := s.conn().Exec(ctx,
 		`UPDATE study_trials SET value = $2 WHERE id = $1 AND state IN ('running', 'waiting')`, trialID, value)
 	if err != nil {
 		return fmt.Errorf("set trial %d value: %w", trialID, err)
@@ -549,7 +596,7 @@ func (s *Storage) SetTrialValue(trialID int, value float64) error {
 func (s *Storage) SetTrialIntermediateValue(trialID int, step int, value float64) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	tag, err := s.pool.Exec(ctx,
+	tag, err := s.conn().Exec(ctx,
 		`INSERT INTO study_trial_intermediate (trial_id, step, value) SELECT id, $2, $3 `+updatable+`
 		 ON CONFLICT (trial_id, step) DO NOTHING`, trialID, step, value)
 	if err != nil {
@@ -596,7 +643,7 @@ func (s *Storage) SetTrialParam(trialID int, paramName string, paramValueInterna
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	tag, err := s.pool.Exec(ctx,
+	tag, err := s.conn().Exec(ctx,
 		`INSERT INTO study_trial_params (trial_id, name, value_internal, distribution) SELECT id, $2, $3, $4 `+updatable+`
 		 ON CONFLICT (trial_id, name) DO UPDATE SET value_internal = EXCLUDED.value_internal, distribution = EXCLUDED.distribution`,
 		trialID, paramName, paramValueInternal, string(raw))
@@ -622,7 +669,7 @@ func (s *Storage) SetTrialState(trialID int, state goptuna.TrialState) error {
 	}
 	ctx, cancel := s.ctx()
 	defer cancel()
-	tag, err := s.pool.Exec(ctx,
+	tag, err := s.conn().Exec(ctx,
 		`UPDATE study_trials
 		 SET state = $2, completed_at = CASE WHEN $3::bool THEN now() ELSE completed_at END
 		 WHERE id = $1 AND state IN ('running', 'waiting') AND state <> $2`,
@@ -652,7 +699,7 @@ func (s *Storage) SetTrialSystemAttr(trialID int, key string, value string) erro
 func (s *Storage) setTrialAttr(trialID int, kind, key, value string) error {
 	ctx, cancel := s.ctx()
 	defer cancel()
-	tag, err := s.pool.Exec(ctx,
+	tag, err := s.conn().Exec(ctx,
 		`INSERT INTO study_trial_attrs (trial_id, kind, key, value) SELECT id, $2, $3, $4 `+updatable+`
 		 ON CONFLICT (trial_id, kind, key) DO UPDATE SET value = EXCLUDED.value`,
 		trialID, kind, key, value)
@@ -780,7 +827,7 @@ func (s *Storage) distribution(raw string) (interface{}, error) {
 }
 
 func (s *Storage) queryTrials(ctx context.Context, where string, args ...any) ([]goptuna.FrozenTrial, error) {
-	rows, err := s.pool.Query(ctx, selectTrials+" "+where, args...)
+	rows, err := s.conn().Query(ctx, selectTrials+" "+where, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -854,7 +901,7 @@ func (s *Storage) GetTrialNumberFromID(trialID int) (int, error) {
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT number FROM study_trials WHERE id = $1`, trialID).Scan(&n)
+	err := s.conn().QueryRow(ctx, `SELECT number FROM study_trials WHERE id = $1`, trialID).Scan(&n)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return -1, goptuna.ErrInvalidTrialID
 	}
@@ -870,7 +917,7 @@ func (s *Storage) GetTrialParam(trialID int, paramName string) (float64, error) 
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var v *float64
-	err := s.pool.QueryRow(ctx,
+	err := s.conn().QueryRow(ctx,
 		`SELECT p.value_internal FROM study_trials t
 		 LEFT JOIN study_trial_params p ON p.trial_id = t.id AND p.name = $2
 		 WHERE t.id = $1`, trialID, paramName).Scan(&v)
@@ -910,7 +957,7 @@ func (s *Storage) trialAttrs(trialID int, kind string) (map[string]string, error
 	ctx, cancel := s.ctx()
 	defer cancel()
 	var keys, vals []string
-	err := s.pool.QueryRow(ctx,
+	err := s.conn().QueryRow(ctx,
 		`SELECT a.keys, a.vals FROM study_trials t
 		 CROSS JOIN LATERAL (SELECT array_agg(key ORDER BY key) AS keys, array_agg(value ORDER BY key) AS vals
 		                     FROM study_trial_attrs WHERE trial_id = t.id AND kind = $2) a
