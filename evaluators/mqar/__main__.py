@@ -77,19 +77,32 @@ def cmd_run(args):
     print(json.dumps(res, indent=2))
 
 
-def experiment_spec(mixer, layers=4, hidden=512, ffn=1536):
-    """The experiment's candidates: `layers` layers of one mixer at LFM2-like
-    shapes (head_dim 64, kv_heads = heads/2, QK-norm, RoPE 1e6, conv k=3)."""
+def experiment_spec(mixers, layers=4, hidden=512, ffn=1536):
+    """The experiment's candidates: `layers` layers at LFM2-like shapes
+    (head_dim 64, kv_heads = heads/2, QK-norm, RoPE 1e6, conv k=3, swa window 8,
+    ssm state 64, expand 2, conv kernel 4); mixers
+    is one mixer ("gqa") or a cycle of them ("conv/gqa": conv, gqa, conv, …)."""
+    cycle = mixers.split("/")
     ls = []
-    for _ in range(layers):
+    for i in range(layers):
+        mixer = cycle[i % len(cycle)]
         layer = {"mixer": mixer, "ffn": ffn}
         if mixer == "conv":
             layer["conv"] = {"kernel": 3}
-        else:
+        elif mixer in ("gqa", "swa"):
             layer[mixer] = {"heads": hidden // 64, "kv_heads": hidden // 128, "head_dim": 64, "qk_norm": True,
                             "rope_theta": 1e6}
+            if mixer == "swa":
+                layer[mixer]["window"] = 8
+        elif mixer == "linear_attn":
+            layer[mixer] = {"heads": hidden // 64, "head_dim": 64}
+        elif mixer == "ssm":
+            layer[mixer] = {"heads": 2 * hidden // 64, "head_dim": 64, "state": 64, "expand": 2, "conv_kernel": 4}
+        else:
+            sys.exit(f"mqar experiment: unknown mixer {mixer!r}")
         ls.append(layer)
-    return {"name": f"all-{mixer}-{layers}", "vocab": 65536, "hidden": hidden, "tied_embeddings": True,
+    name = f"all-{mixers}" if len(cycle) == 1 else "-".join(cycle)
+    return {"name": f"{name}-{layers}", "vocab": 65536, "hidden": hidden, "tied_embeddings": True,
             "norm_eps": 1e-5, "max_context": 4096, "layers": ls}
 
 
@@ -104,16 +117,16 @@ def cmd_experiment(args):
             res = evaluate.evaluate(spec, s, seed)
             wall = time.monotonic() - t
             sc = res["scores"]
-            rows.setdefault(mixer, []).append((sc["mqar_accuracy"], sc["mqar_loss"], wall))
+            rows.setdefault(spec["name"], []).append((sc["mqar_accuracy"], sc["mqar_loss"], wall))
             print(json.dumps({"layout": spec["name"], "seed": seed, **sc, "wall_seconds": round(wall, 1),
                               "narrow_params": res["details"]["narrow_params"]}), flush=True)
     print(json.dumps({"settings": s}))
-    for mixer, r in rows.items():
+    for name, r in rows.items():
         acc = [x[0] for x in r]
         loss = [x[1] for x in r]
         wall = [x[2] for x in r]
         sd = statistics.stdev(acc) if len(acc) > 1 else 0.0
-        print(f"all-{mixer}-{args.layers}: accuracy mean {statistics.mean(acc):.4f} sd {sd:.4f} "
+        print(f"{name}: accuracy mean {statistics.mean(acc):.4f} sd {sd:.4f} "
               f"min {min(acc):.4f} max {max(acc):.4f}; loss mean {statistics.mean(loss):.4f}; "
               f"wall median {statistics.median(wall):.1f} s (n={len(r)})")
 
@@ -141,7 +154,7 @@ def main(argv=None):
     p.set_defaults(fn=cmd_run)
     p = sub.add_parser("experiment", help="all-attention vs all-conv layouts over seeds")
     p.add_argument("--seeds", default="0,1,2,3,4")
-    p.add_argument("--mixers", default="gqa,conv")
+    p.add_argument("--mixers", default="gqa,conv", help="comma-separated layouts: a mixer, or a cycle like conv/gqa")
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--settings", help="JSON object overriding the reference settings")
     p.set_defaults(fn=cmd_experiment)

@@ -1,10 +1,13 @@
 """Settings, the narrow copy, the MQAR data and a tiny training run."""
 
+import importlib.util
+import os
 import unittest
 
 import torch
 
 import evaluate
+import model
 import task
 
 TINY = {"width_factor": 0.25, "vocab": 16, "seq_len": 16, "kv_pairs": 2, "steps": 60, "batch_size": 16,
@@ -78,6 +81,22 @@ class NarrowTest(unittest.TestCase):
         self.assertEqual(n["layers"][2]["ssm"], {"heads": 12, "head_dim": 16, "state": 64, "expand": 2,
                                                  "conv_kernel": 4})
         self.assertEqual(evaluate.spec_errors(n), [])
+
+
+class ExperimentSpecTest(unittest.TestCase):
+    def test_layouts_are_valid_and_build(self):
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "__main__.py")
+        spec = importlib.util.spec_from_file_location("mqar_main", path)
+        main = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(main)
+        s = evaluate.resolve_settings({})
+        for layout in ["gqa", "conv", "swa", "linear_attn", "ssm", "conv/gqa"]:
+            arch = main.experiment_spec(layout, 4)
+            self.assertEqual(evaluate.spec_errors(arch), [], layout)
+            self.assertEqual(len(arch["layers"]), 4)
+            model.Model(evaluate.narrow(arch, s))
+        self.assertEqual([la["mixer"] for la in main.experiment_spec("conv/gqa", 4)["layers"]],
+                         ["conv", "gqa", "conv", "gqa"])
 
 
 class TaskTest(unittest.TestCase):

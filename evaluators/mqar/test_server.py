@@ -70,24 +70,32 @@ class CoordinatorStandIn:
 
 
 class FakeRun:
-    """A trivial run_job: answers at once (or after `delay`), counting runs."""
+    """A trivial run_job: answers at once, or once `gate` is set (an
+    Event), counting runs."""
 
-    def __init__(self, delay=0.0, retryable_failures=0):
+    def __init__(self, gate=None, retryable_failures=0):
         self.runs = []
-        self.delay = delay
+        self.gate = gate
         self.retryable_failures = retryable_failures
 
     def __call__(self, job, should_stop):
         self.runs.append(job["job_id"])
-        t = time.time()
-        while time.time() - t < self.delay:
+        while self.gate is not None and not self.gate.wait(0.01):
             if should_stop():
                 return protocol.answer_failed(job, "t", "cancelled", "stopped")
-            time.sleep(0.01)
         if self.retryable_failures:
             self.retryable_failures -= 1
             return protocol.answer_failed(job, "t", "internal", "flaky", retryable=True)
         return protocol.answer_ok(job, "t", {"mqar_accuracy": 0.5, "mqar_loss": 1.0})
+
+
+def wait_for(cond, timeout=20.0):
+    """Polls cond until it is true; fails the test after timeout."""
+    end = time.time() + timeout
+    while not cond():
+        if time.time() > end:
+            raise AssertionError("condition not met within %.0f s" % timeout)
+        time.sleep(0.02)
 
 
 def make_job(callback, job_id="e0000000000000001", **over):
@@ -165,12 +173,14 @@ class ServerTest(unittest.TestCase):
         self.assertTrue(self.coord.answers.empty())
 
     def test_redelivery_runs_once_and_resends_the_answer(self):
-        run = FakeRun(delay=0.5)
+        gate = threading.Event()
+        run = FakeRun(gate=gate)
         _, url = self.start(run)
         job = make_job(self.coord.url)
         self.assertEqual(self.post(url, job)[1]["state"], "accepted")
-        states = {self.post(url, job)[1]["state"]}  # a retry by the coordinator: new delivery, same job
-        self.assertTrue(states <= {"queued", "running"}, states)
+        state = self.post(url, job)[1]["state"]  # a retry by the coordinator: new delivery, same job
+        self.assertIn(state, {"queued", "running"})
+        gate.set()
         first = self.coord.next_answer()[1]
         status, reply, _ = self.post(url, job)
         self.assertEqual((status, reply["state"]), (202, "done"))
@@ -207,10 +217,7 @@ class ServerTest(unittest.TestCase):
         w, url = self.start(FakeRun(), state_dir=state)
         job = make_job(self.coord.url)
         self.post(url, job)
-        for _ in range(200):
-            if w._jobs[job["job_id"]].state == "done":
-                break
-            time.sleep(0.05)
+        wait_for(lambda: w._jobs[job["job_id"]].state == "done")
         w.close()
         self.coord.replies = []
         run2 = FakeRun()
@@ -229,28 +236,23 @@ class ServerTest(unittest.TestCase):
         self.assertEqual((status, reply["code"]), (400, "bad_request"))
 
     def test_cancel_stops_a_running_job_without_answer(self):
-        run = FakeRun(delay=30)
+        run = FakeRun(gate=threading.Event())
         w, url = self.start(run)
         job = make_job(self.coord.url)
         self.post(url, job)
-        while w.running != job["job_id"]:
-            time.sleep(0.02)
+        wait_for(lambda: w.running == job["job_id"])
         cancel = {"protocol": 1, "type": "evaluation_cancel", "job_id": job["job_id"], "evaluator": "mqar",
                   "reason": "search cancelled"}
         status, reply, _ = self.post(url, cancel)
         self.assertEqual((status, reply["state"]), (202, "cancelled"))
-        for _ in range(100):
-            if w.running is None:
-                break
-            time.sleep(0.05)
-        self.assertIsNone(w.running)
+        wait_for(lambda: w.running is None)
         with self.assertRaises(queue.Empty):
             self.coord.next_answer(timeout=1)
 
     def test_queue_full_is_503(self):
-        _, url = self.start(FakeRun(delay=30), queue_size=1)
+        w, url = self.start(FakeRun(gate=threading.Event()), queue_size=1)
         self.post(url, make_job(self.coord.url, job_id="e1"))
-        time.sleep(0.3)  # e1 runs, the queue is empty again
+        wait_for(lambda: w.running == "e1")  # e1 runs, the queue is empty again
         self.assertEqual(self.post(url, make_job(self.coord.url, job_id="e2"))[0], 202)
         status, reply, _ = self.post(url, make_job(self.coord.url, job_id="e3"))
         self.assertEqual((status, reply["code"]), (503, "busy"))
