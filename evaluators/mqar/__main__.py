@@ -23,6 +23,7 @@ import threading
 import time
 
 import evaluate
+import model
 import mqar_job
 import server
 
@@ -71,9 +72,12 @@ def _settings(args):
 
 
 def cmd_run(args):
-    with open(args.spec) as f:
-        spec = json.load(f)
-    res = evaluate.evaluate(spec, _settings(args), args.seed)
+    try:
+        with open(args.spec) as f:
+            spec = json.load(f)
+        res = evaluate.evaluate(spec, _settings(args), args.seed)
+    except (OSError, ValueError, model.UnsupportedMixer) as err:  # InvalidSpec is a ValueError
+        sys.exit(f"mqar run: {err}")
     print(json.dumps(res, indent=2))
 
 

@@ -7,7 +7,11 @@ coordinator must (docs/evaluators.md §4.4) and records them.
 
 import http.server
 import json
+import os
 import queue
+import signal
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -325,6 +329,44 @@ class RealEvaluatorTest(unittest.TestCase):
         past = protocol.format_time(time.time() - 1)
         a = self.ask(make_job(self.coord.url, job_id="e4", deadline=past, settings=TINY))
         self.assertEqual(a["error"]["kind"], "timeout")
+
+
+class CommandTest(unittest.TestCase):
+    """`mqar serve` as the coordinator will start it: a process that prints
+    where it listens, serves signed jobs and stops cleanly on SIGTERM."""
+
+    def test_serve(self):
+        coord = CoordinatorStandIn()
+        self.addCleanup(coord.close)
+        with tempfile.NamedTemporaryFile("w", suffix=".secret", delete=False) as f:
+            f.write(SECRET + "\n")
+        self.addCleanup(os.remove, f.name)
+        here = os.path.dirname(os.path.abspath(__file__))
+        proc = subprocess.Popen([sys.executable, here, "serve", "--listen", "127.0.0.1:0", "--secret-file", f.name],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(lambda: proc.poll() is None and proc.kill())
+        first = json.loads(proc.stdout.readline())
+        with urllib.request.urlopen(first["registration"], timeout=10) as r:
+            reg = json.loads(r.read())
+        self.assertEqual((reg["name"], reg["url"]), ("mqar", first["listening"]))
+        job = make_job(coord.url, settings=TINY)
+        body = json.dumps(job).encode()
+        req = urllib.request.Request(first["listening"], data=body, method="POST",
+                                     headers=protocol.signed_headers([SECRET], body))
+        with urllib.request.urlopen(req, timeout=10) as r:
+            self.assertEqual(r.status, 202)
+        self.assertEqual(coord.next_answer(timeout=120)[1]["status"], "ok")
+        proc.send_signal(signal.SIGTERM)
+        self.assertEqual(proc.wait(timeout=30), 0)
+        proc.stdout.close()
+        proc.stderr.close()
+
+    def test_serve_needs_a_secret(self):
+        here = os.path.dirname(os.path.abspath(__file__))
+        env = {k: v for k, v in os.environ.items() if k != "HIL_EVALUATOR_SECRET"}
+        out = subprocess.run([sys.executable, here, "serve"], capture_output=True, text=True, env=env, timeout=60)
+        self.assertNotEqual(out.returncode, 0)
+        self.assertIn("no webhook secret", out.stderr)
 
 
 if __name__ == "__main__":
