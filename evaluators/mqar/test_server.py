@@ -7,6 +7,7 @@ coordinator must (docs/evaluators.md §4.4) and records them.
 
 import http.server
 import json
+import logging
 import os
 import queue
 import signal
@@ -24,6 +25,12 @@ import protocol
 import server
 
 SECRET = "hilwhs_test-secret-0123456789abcdef"
+
+
+def setUpModule():
+    # The worker logs refused requests and answers as warnings; the tests
+    # provoke many of them on purpose.
+    logging.getLogger("mqar").setLevel(logging.ERROR)
 
 
 class CoordinatorStandIn:
