@@ -56,7 +56,6 @@ type refusal struct {
 
 var (
 	gqaNoQK = func() *Attention { return &Attention{Heads: 8, KVHeads: 2, HeadDim: 32, RopeTheta: 5e5} }
-	ssm     = func() *SSM { return &SSM{Heads: 8, HeadDim: 64, State: 16, Expand: 2, ConvKernel: 4} }
 )
 
 var refusals = []refusal{
