@@ -78,7 +78,7 @@ func TestParseErrors(t *testing.T) {
 		{"at not in workload", `"at": 1024},`, `"at": 333},`, `objectives[0].at: 333 is not one of workload.decode_depths [0 1024]`},
 		{"empty space", `{"preset": "lfm2-like"}`, `{"vocab": 65536, "layers": {"min": 4, "max": 8}, "hidden": [512], "mixers": {}, "ffn": {"widths": [1024]}, "params": {"max": 100000000}}`, `space.mixers: empty space: no mixer is allowed`},
 		{"budget out of reach", `{"preset": "lfm2-like"}`, `{"preset": "lfm2-like", "params": {"min": 1, "max": 1000}}`, ``},
-		{"unknown preset", `"lfm2-like"`, `"lfm9"`, `space.preset: unknown preset "lfm9" (known: lfm2-like, hybrid-zoo)`},
+		{"unknown preset", `"lfm2-like"`, `"lfm9"`, `space.preset: unknown preset "lfm9" (known: lfm2-like, hybrid-zoo, lfm2-tiny, hybrid-tiny)`},
 		{"unknown field", `"max_trials": 200`, `"max_trial": 200`, `budget: unknown field "max_trial"`},
 		{"unknown nested field", `{"name": "ryzen", "class"`, `{"name": "ryzen", "klass"`, `targets[1]: unknown field "klass"`},
 		{"wrong type", `"threads": 4`, `"threads": "four"`, `workload.threads: expected int, got JSON string`},
