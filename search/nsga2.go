@@ -39,6 +39,9 @@ type nsga2 struct {
 	pop    int
 	pc, pm float64
 	admit  func(Genome) bool
+	// keys caches the architecture key of each trial number's genome
+	// (genomes of trials never change).
+	keys map[int]string
 }
 
 const maxRemake = 64
@@ -130,14 +133,14 @@ func (n *nsga2) SampleRelative(study *goptuna.Study, trial goptuna.FrozenTrial, 
 		}
 		seen := make(map[string]bool, len(results))
 		for _, e := range results {
-			seen[n.key(e.Genome)] = true
+			seen[n.trialKey(e.Number, e.Genome)] = true
 		}
-		for _, t := range trials { // in flight: running with every gene set
-			if t.State != goptuna.TrialStateRunning || t.Number == trial.Number {
+		for _, t := range trials { // in flight or screened out, with every gene set
+			if t.State == goptuna.TrialStateComplete || !proposed(t) || t.Number == trial.Number {
 				continue
 			}
 			if g, ok := genomeOf(t, n.genes); ok {
-				seen[n.key(g)] = true
+				seen[n.trialKey(t.Number, g)] = true
 			}
 		}
 		child = n.offspring(r, pop, seen)
@@ -299,6 +302,19 @@ func (n *nsga2) key(g Genome) string {
 		return fmt.Sprint(g)
 	}
 	return s.Hash()
+}
+
+// trialKey is key(g) for trial number `number`, cached.
+func (n *nsga2) trialKey(number int, g Genome) string {
+	if k, ok := n.keys[number]; ok {
+		return k
+	}
+	if n.keys == nil {
+		n.keys = map[int]string{}
+	}
+	k := n.key(g)
+	n.keys[number] = k
+	return k
 }
 
 // genomeOf reads a trial's genome; ok is false while genes are missing.

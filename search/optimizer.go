@@ -31,6 +31,9 @@ const (
 	AttrRejected = "hil:rejected"
 	// AttrFailed holds the reason a trial failed.
 	AttrFailed = "hil:failed"
+	// AttrScreened holds the predicted outcome (JSON Outcome) of a
+	// candidate that predictor screening did not send to a device.
+	AttrScreened = "hil:screened"
 	// AttrWeights holds TPE-ParEGO's scalarisation weights of the trial.
 	AttrWeights = "parego:weights"
 	// StudyAttrPopulations holds NSGA-II's populations (study attribute).
@@ -263,15 +266,25 @@ func (o *Optimizer) sampleOne() (Candidate, string, error) {
 	return Candidate{TrialID: id, Number: number, Genome: g, Choices: choices, Arch: s, Params: params}, "", nil
 }
 
-// duplicate reports whether an architecture with hash h is already running
-// or complete in the study (trial `self` excluded).
+// proposed reports whether a trial's architecture counts as proposed for
+// the duplicate check: running, complete, or screened out.
+func proposed(t goptuna.FrozenTrial) bool {
+	if t.State == goptuna.TrialStateRunning || t.State == goptuna.TrialStateComplete {
+		return true
+	}
+	_, screened := t.SystemAttrs[AttrScreened]
+	return t.State == goptuna.TrialStatePruned && screened
+}
+
+// duplicate reports whether an architecture with hash h is already
+// running, complete or screened out in the study (trial `self` excluded).
 func (o *Optimizer) duplicate(h string, self int) (bool, error) {
 	trials, err := o.storage.GetAllTrials(o.study.ID)
 	if err != nil {
 		return false, fmt.Errorf("duplicate check: %w", err)
 	}
 	for _, t := range trials {
-		if t.Number == self || (t.State != goptuna.TrialStateRunning && t.State != goptuna.TrialStateComplete) {
+		if t.Number == self || !proposed(t) {
 			continue
 		}
 		th, ok := o.hashes[t.Number]

@@ -23,7 +23,8 @@ import (
 // this view returns the trials with Value replaced by f_λ. Infeasible
 // trials score 2+ρ+violation, above every feasible one (constrained
 // domination); rejected candidates are pruned trials, which TPE already
-// ranks last. The trial list is read once per candidate. λ comes from a
+// ranks last. Screened-out candidates (AttrScreened) are left out: TPE
+// learns from measured trials only. The trial list is read once per candidate. λ comes from a
 // stream keyed by the seed and the trial number and is stored in the
 // trial's AttrWeights, so it survives restarts.
 type scalarView struct {
@@ -63,11 +64,17 @@ func (v *scalarView) prepare(o *Optimizer, id, number int) error {
 		return fmt.Errorf("parego: %w", err)
 	}
 	scores := scalarise(o.spec, results, w, o.spec.TPE.Rho)
+	kept := trials[:0]
 	for i := range trials {
+		if _, screened := trials[i].SystemAttrs[AttrScreened]; screened {
+			continue // TPE learns from measured trials only
+		}
 		if s, ok := scores[trials[i].Number]; ok {
 			trials[i].Value = s
 		}
+		kept = append(kept, trials[i])
 	}
+	trials = kept
 	v.mu.Lock()
 	v.active, v.snapshot = true, trials
 	v.mu.Unlock()

@@ -30,6 +30,9 @@ type Spec struct {
 	NSGA2 *NSGA2Options `json:"nsga2,omitempty"`
 	// TPE tunes the tpe-parego algorithm; only allowed with it.
 	TPE *TPEOptions `json:"tpe,omitempty"`
+	// Screening tunes predictor screening (on by default; see
+	// ScreeningOptions).
+	Screening *ScreeningOptions `json:"screening,omitempty"`
 	// Seed makes sampling reproducible (fully for random, sobol and nsga2;
 	// see Algorithm for tpe-parego).
 	Seed int64 `json:"seed"`
