@@ -6,16 +6,18 @@ import (
 	"slices"
 
 	"github.com/c-bata/goptuna"
+	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/search/pareto"
 	"github.com/hilsearch/hilsearch/workload"
 )
 
-// BenchSpec is the search `hil search bench` runs: the lfm2-like space on
-// two AnalyticStandIn targets ("phone", "laptop") with the LFM2 report's
-// three kinds of objective — quality (parameters, maximised, as its
-// stand-in), decode latency on the phone at depth 4096 and peak memory on
-// the phone at a 4096-token context (both minimised) — with the given
-// algorithm and seed. docs/search.md explains the choice.
+// BenchSpec is the search `hil search bench` runs on the analytic
+// stand-in: the lfm2-like space on two AnalyticStandIn targets ("phone",
+// "laptop") with the LFM2 report's three kinds of objective — quality
+// (parameters, maximised, as its stand-in), decode latency on the phone at
+// depth 4096 and peak memory on the phone at a 4096-token context (both
+// minimised) — with the given algorithm and seed. docs/search.md explains
+// the choice.
 func BenchSpec(algo Algorithm, seed int64) *Spec {
 	sp, _ := SpacePreset(PresetLFM2Like)
 	s := &Spec{
@@ -36,46 +38,113 @@ func BenchSpec(algo Algorithm, seed int64) *Spec {
 	return s
 }
 
+// ReplayBenchSpec is the search `hil search bench -standin replay` runs:
+// the lfm2-tiny space measured on this repository's development machine
+// (ReplayStandIn, target "dev"), maximising parameters and prefill
+// tokens/s at 256 tokens and minimising decode latency at depth 512.
+func ReplayBenchSpec(algo Algorithm, seed int64) *Spec {
+	sp, _ := SpacePreset(PresetLFM2Tiny)
+	s := &Spec{
+		Name:     "optimizer benchmark (replay stand-in)",
+		Space:    sp,
+		Workload: ReplayWorkload(),
+		Targets:  []Target{{Name: "dev", Class: "stand-in"}},
+		Objectives: []Objective{
+			{Metric: "params", Direction: Maximize},
+			{Metric: "decode_ms_p50@dev", At: 512},
+			{Metric: "prefill_tps@dev", At: 256},
+		},
+		Budget:    Budget{MaxTrials: 200},
+		Algorithm: algo,
+		Seed:      seed,
+	}
+	s.ApplyDefaults()
+	return s
+}
+
+// Evaluator gives a stand-in's metrics of an architecture per target
+// name (AnalyticStandIn, ReplayStandIn).
+type Evaluator interface {
+	Evaluate(spec *Spec, s *arch.Spec) (map[string]Values, error)
+}
+
+// Bench stand-ins.
+const (
+	StandInAnalytic = "analytic"
+	StandInReplay   = "replay"
+)
+
+// Screening modes of Bench.
+const (
+	BenchScreenOff  = "off"
+	BenchScreenOn   = "on"
+	BenchScreenBoth = "both"
+)
+
+// ScreenedSuffix marks the screened runs' keys in BenchResult
+// ("nsga2+screened").
+const ScreenedSuffix = "+screened"
+
 // BenchConfig configures Bench.
 type BenchConfig struct {
 	// Algorithms to compare. Defaults to all.
 	Algorithms []Algorithm
 	// Seeds is the number of seeds per algorithm. Defaults to 10.
 	Seeds int
-	// Checkpoints are the evaluation counts reported. Defaults to
+	// Checkpoints are the measured-trial counts reported. Defaults to
 	// 25, 50, 100, 200.
 	Checkpoints []int
-	// ReferenceEvals is the size of the reference NSGA-II search.
-	// Defaults to 20000.
-	ReferenceEvals int
+	// StandIn is StandInAnalytic (default) or StandInReplay.
+	StandIn string
+	// ReplayTable names the embedded table of the replay stand-in.
+	// Defaults to the first of ReplayTables.
+	ReplayTable string
+	// Screening is BenchScreenOff, BenchScreenOn or BenchScreenBoth
+	// (default).
+	Screening string
+	// Screen tunes the screened runs (zero fields: defaults).
+	Screen ScreeningOptions
 	// Progress, when set, is called after each run.
-	Progress func(algo Algorithm, seed int)
+	Progress func(run string, seed int)
 }
 
 // BenchResult is Bench's outcome.
 type BenchResult struct {
-	// Median maps algorithm and checkpoint to the median, over seeds, of the
-	// hypervolume after that many evaluations divided by the reference
+	// StandIn is the stand-in benchmarked; Table describes the replay
+	// table (machine, date, commit; rows omitted).
+	StandIn string
+	Table   *ReplayTable
+	// Median maps run ("nsga2", "nsga2+screened") and checkpoint to the
+	// median, over seeds, of the hypervolume of the measured trials'
+	// outcomes after that many measured trials divided by the exact
 	// front's.
-	Median map[Algorithm]map[int]float64
-	// Runs holds every run's fractions: Runs[algo][seed][checkpoint index].
-	Runs map[Algorithm][][]float64
-	// Reference is the hypervolume reference point (minimisation form).
+	Median map[string]map[int]float64
+	// Runs holds every run's fractions: Runs[run][seed][checkpoint index].
+	Runs map[string][][]float64
+	// Reference is the hypervolume reference point (minimisation form):
+	// NadirReference(exact front, 0.1).
 	Reference []float64
-	// ReferenceFront is the size of the best known front.
-	ReferenceFront int
-	// Rejected counts the candidates rejected before evaluation, per
-	// algorithm, summed over seeds.
-	Rejected map[Algorithm]int
+	// Classes is the number of layer-order classes enumerated; ExactFront
+	// the size of their Pareto front.
+	Classes    int
+	ExactFront int
+	// Rejected counts candidates rejected before evaluation, Screened
+	// those screened out by the predictor, per run, summed over seeds.
+	Rejected map[string]int
+	Screened map[string]int
+	// Probes is the number of block probes each screened run measured
+	// (once, when screening starts), per target.
+	Probes int
 }
 
-// Bench compares the optimizers on BenchSpec with the AnalyticStandIn
-// evaluator (never a measurement). Each algorithm runs Seeds times for the
-// largest checkpoint's number of evaluations; after each checkpoint the
-// hypervolume of the evaluated points is divided by that of the best front
-// known: the non-dominated union of a ReferenceEvals-evaluation NSGA-II
-// search (population 100) and every benchmark run. The reference point is
-// NadirReference(best front, 0.1).
+// Bench compares the optimizers on a stand-in (never a measurement):
+// each algorithm runs Seeds times up to the largest checkpoint's number of
+// measured trials, without and/or with predictor screening. The reference
+// is the exact Pareto front of the whole space: every layer-order class
+// (Space.Classes) evaluated by the stand-in, which is exact because both
+// stand-ins are invariant to the order of layers. Screened-out
+// candidates are not measured trials and do not count; the probes a
+// screened run measures are reported in Probes.
 func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if len(cfg.Algorithms) == 0 {
 		cfg.Algorithms = Algorithms
@@ -86,80 +155,100 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	if len(cfg.Checkpoints) == 0 {
 		cfg.Checkpoints = []int{25, 50, 100, 200}
 	}
-	if cfg.ReferenceEvals == 0 {
-		cfg.ReferenceEvals = 20000
+	if cfg.StandIn == "" {
+		cfg.StandIn = StandInAnalytic
 	}
-	last := slices.Max(cfg.Checkpoints)
-	ev := DefaultStandIn()
-	res := &BenchResult{Median: map[Algorithm]map[int]float64{}, Runs: map[Algorithm][][]float64{}, Rejected: map[Algorithm]int{}}
-	// points[algo][seed] are the evaluated outcomes in evaluation order.
-	points := map[Algorithm][][][]float64{}
-	var all [][]float64
-	for _, algo := range cfg.Algorithms {
-		for seed := 1; seed <= cfg.Seeds; seed++ {
-			s := BenchSpec(algo, int64(seed))
-			o, err := NewOptimizer(s, goptuna.NewInMemoryStorage(), "bench")
-			if err != nil {
-				return nil, err
+	if cfg.Screening == "" {
+		cfg.Screening = BenchScreenBoth
+	}
+	var modes []bool
+	switch cfg.Screening {
+	case BenchScreenOff:
+		modes = []bool{false}
+	case BenchScreenOn:
+		modes = []bool{true}
+	case BenchScreenBoth:
+		modes = []bool{false, true}
+	default:
+		return nil, fmt.Errorf("bench: screening %q: want off, on or both", cfg.Screening)
+	}
+	res := &BenchResult{StandIn: cfg.StandIn, Median: map[string]map[int]float64{}, Runs: map[string][][]float64{},
+		Rejected: map[string]int{}, Screened: map[string]int{}}
+	var ev Evaluator
+	var mkSpec func(Algorithm, int64) *Spec
+	switch cfg.StandIn {
+	case StandInAnalytic:
+		ev, mkSpec = DefaultStandIn(), BenchSpec
+	case StandInReplay:
+		name := cfg.ReplayTable
+		if name == "" {
+			tables := ReplayTables()
+			if len(tables) == 0 {
+				return nil, fmt.Errorf("bench: no replay table is embedded")
 			}
-			var pts [][]float64
-			for len(pts) < last {
-				if err := ctx.Err(); err != nil {
-					return nil, err
-				}
-				c, err := o.Ask(ctx)
-				if err != nil {
-					return nil, fmt.Errorf("bench %s seed %d: %w", algo, seed, err)
-				}
-				res.Rejected[algo] += c.Rejected
-				m, err := ev.Evaluate(s, &c.Arch)
-				if err != nil {
-					return nil, err
-				}
-				out, err := s.Outcome(c.Params, m)
-				if err != nil {
-					return nil, err
-				}
-				if err := o.Tell(c.TrialID, out); err != nil {
-					return nil, err
-				}
-				pts = append(pts, s.Minimized(out.Values))
-			}
-			points[algo] = append(points[algo], pts)
-			all = append(all, pts...)
-			if cfg.Progress != nil {
-				cfg.Progress(algo, seed)
-			}
+			name = tables[0]
 		}
+		t, err := LoadReplayTable(name)
+		if err != nil {
+			return nil, fmt.Errorf("bench: %w", err)
+		}
+		meta := *t
+		meta.Rows = nil
+		res.Table = &meta
+		ev, mkSpec = NewReplayStandIn(t), ReplayBenchSpec
+	default:
+		return nil, fmt.Errorf("bench: stand-in %q: want analytic or replay", cfg.StandIn)
 	}
-	refPts, err := referenceSearch(ctx, BenchSpec(AlgoNSGA2, 0), ev, cfg.ReferenceEvals)
+	exact, n, err := ExactFront(mkSpec(AlgoRandom, 0), ev)
 	if err != nil {
 		return nil, err
 	}
-	all = append(all, refPts...)
-	var front [][]float64
-	for _, i := range pareto.NonDominated(all) {
-		front = append(front, all[i])
-	}
-	res.ReferenceFront = len(front)
-	res.Reference = pareto.NadirReference(front, 0.1)
-	best := pareto.Hypervolume(front, res.Reference)
-	for _, algo := range cfg.Algorithms {
-		res.Median[algo] = map[int]float64{}
-		runs := make([][]float64, len(points[algo]))
-		for si, pts := range points[algo] {
-			runs[si] = make([]float64, len(cfg.Checkpoints))
+	res.Classes, res.ExactFront = n, len(exact)
+	res.Reference = pareto.NadirReference(exact, 0.1)
+	best := pareto.Hypervolume(exact, res.Reference)
+	last := slices.Max(cfg.Checkpoints)
+	for _, screened := range modes {
+		for _, algo := range cfg.Algorithms {
+			key := string(algo)
+			if screened {
+				key += ScreenedSuffix
+			}
+			var runs [][]float64
+			for seed := 1; seed <= cfg.Seeds; seed++ {
+				s := mkSpec(algo, int64(seed))
+				if screened {
+					o := cfg.Screen
+					s.Screening = &o
+				} else {
+					s.Screening = &ScreeningOptions{Off: true}
+				}
+				r, err := benchRun(ctx, s, ev, last)
+				if err != nil {
+					return nil, fmt.Errorf("bench %s seed %d: %w", key, seed, err)
+				}
+				res.Rejected[key] += r.rejected
+				res.Screened[key] += r.screened
+				if screened {
+					res.Probes = r.probes
+				}
+				fr := make([]float64, len(cfg.Checkpoints))
+				for ci, k := range cfg.Checkpoints {
+					fr[ci] = pareto.Hypervolume(r.points[:min(k, len(r.points))], res.Reference) / best
+				}
+				runs = append(runs, fr)
+				if cfg.Progress != nil {
+					cfg.Progress(key, seed)
+				}
+			}
+			res.Runs[key] = runs
+			res.Median[key] = map[int]float64{}
 			for ci, k := range cfg.Checkpoints {
-				runs[si][ci] = pareto.Hypervolume(pts[:min(k, len(pts))], res.Reference) / best
+				col := make([]float64, len(runs))
+				for si := range runs {
+					col[si] = runs[si][ci]
+				}
+				res.Median[key][k] = median(col)
 			}
-		}
-		res.Runs[algo] = runs
-		for ci, k := range cfg.Checkpoints {
-			col := make([]float64, len(runs))
-			for si := range runs {
-				col[si] = runs[si][ci]
-			}
-			res.Median[algo][k] = median(col)
 		}
 	}
 	return res, nil
@@ -178,69 +267,154 @@ func median(v []float64) float64 {
 	return (s[n/2-1] + s[n/2]) / 2
 }
 
-// referenceSearch runs a generational NSGA-II (population 100) for evals
-// evaluations directly on the genome, without goptuna (its storage would
-// make a 20 000-trial study quadratic), and returns the evaluated points in
-// minimisation form.
-func referenceSearch(ctx context.Context, s *Spec, ev *AnalyticStandIn, evals int) ([][]float64, error) {
-	const popSize = 100
-	genes := s.Space.Genes()
-	admit := func(g Genome) bool {
-		a, err := s.Space.Decode(g)
-		if err != nil {
-			return false
-		}
-		_, reason := s.Space.Admit(&a)
-		return reason == ""
+// ExactFront evaluates every layer-order class of s's space with ev and
+// returns the feasible Pareto front (minimisation form) and the number of
+// classes. It is exact for evaluators invariant to the order of layers.
+func ExactFront(s *Spec, ev Evaluator) ([][]float64, int, error) {
+	classes, err := s.Space.Classes()
+	if err != nil {
+		return nil, 0, err
 	}
-	n := newNSGA2(s, genes, admit)
-	seen := map[string]bool{}
-	var pop []individual
 	var pts [][]float64
-	evaluate := func(number int, g Genome) (individual, error) {
-		a, err := s.Space.Decode(g)
+	for _, c := range classes {
+		m, err := ev.Evaluate(s, &c.Canonical)
 		if err != nil {
-			return individual{}, err
+			return nil, 0, fmt.Errorf("exact front: %w", err)
 		}
-		m, err := ev.Evaluate(s, &a)
+		out, err := s.Outcome(c.Params, m)
 		if err != nil {
-			return individual{}, err
+			return nil, 0, fmt.Errorf("exact front: class %s: %w", c.Key, err)
 		}
-		out, err := s.Outcome(a.Params().Total, m)
-		if err != nil {
-			return individual{}, err
+		if out.Feasible() {
+			pts = append(pts, s.Minimized(out.Values))
 		}
-		seen[a.Hash()] = true
-		y := s.Minimized(out.Values)
-		pts = append(pts, y)
-		return individual{number: number, genome: g, objs: y, violation: out.Violation}, nil
 	}
-	number := 0
-	for number < evals {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		var children []individual
-		for i := 0; i < popSize && number < evals; i++ {
-			r := trialRand(s.Seed, number, "reference")
-			var g Genome
-			if len(pop) == 0 {
-				g = n.randomGenome(r)
-			} else {
-				g = n.offspring(r, pop, seen)
-			}
-			if !admit(g) {
-				number++
+	front := nonDominated(pts)
+	slices.SortFunc(front, slices.Compare)
+	front = slices.CompactFunc(front, slices.Equal)
+	return front, len(classes), nil
+}
+
+// benchRunResult is one benchmark run.
+type benchRunResult struct {
+	points             [][]float64 // measured, feasible outcomes (minimised) in order
+	rejected, screened int
+	probes             int
+}
+
+// benchRun runs one search of s on ev for `last` measured trials, with
+// screening as s.Screening says.
+func benchRun(ctx context.Context, s *Spec, ev Evaluator, last int) (benchRunResult, error) {
+	var r benchRunResult
+	o, err := NewOptimizer(s, goptuna.NewInMemoryStorage(), "bench")
+	if err != nil {
+		return r, err
+	}
+	opts := s.ScreeningOptions()
+	var results []Result
+	var obs map[string][]Observation // per target, until the predictors exist
+	var preds map[string]*Predictor
+	observe := func(a *arch.Spec, m map[string]Values, probe string) error {
+		for t, v := range m {
+			o := Observation{Spec: *a, Values: v, Probe: probe}
+			if preds != nil {
+				if err := preds[t].Add(o); err != nil {
+					return err
+				}
 				continue
 			}
-			ind, err := evaluate(number, g)
-			if err != nil {
-				return nil, err
+			if obs == nil {
+				obs = map[string][]Observation{}
 			}
-			children = append(children, ind)
-			number++
+			obs[t] = append(obs[t], o)
 		}
-		pop = selectBest(append(pop, children...), popSize)
+		return nil
 	}
-	return pts, nil
+	measure := func(c Candidate) error {
+		m, err := ev.Evaluate(s, &c.Arch)
+		if err != nil {
+			return err
+		}
+		out, err := s.Outcome(c.Params, m)
+		if err != nil {
+			return err
+		}
+		if err := o.Tell(c.TrialID, out); err != nil {
+			return err
+		}
+		results = append(results, Result{Number: c.Number, Genome: c.Genome, Outcome: out})
+		if out.Feasible() {
+			r.points = append(r.points, s.Minimized(out.Values))
+		}
+		return observe(&c.Arch, m, "")
+	}
+	for len(results) < last {
+		if err := ctx.Err(); err != nil {
+			return r, err
+		}
+		if !s.ScreeningActive(len(results)) {
+			c, err := o.Ask(ctx)
+			if err != nil {
+				return r, err
+			}
+			r.rejected += c.Rejected
+			if err := measure(c); err != nil {
+				return r, err
+			}
+			continue
+		}
+		if preds == nil {
+			for _, p := range s.Space.Probes() {
+				a := p.Spec(s.Space.MaxContext)
+				m, err := ev.Evaluate(s, &a)
+				if err != nil {
+					return r, fmt.Errorf("probe %s: %w", p.Name, err)
+				}
+				if err := observe(&a, m, p.Name); err != nil {
+					return r, err
+				}
+				r.probes++
+			}
+			preds = map[string]*Predictor{}
+			for t, ob := range obs {
+				p, err := FitPredictor(s.Workload, ob)
+				if err != nil {
+					return r, err
+				}
+				preds[t] = p
+			}
+		}
+		batch, err := o.AskBatch(ctx, opts.Batch)
+		if err != nil && len(batch) == 0 {
+			return r, err
+		}
+		cands := make([]ScreenCandidate, len(batch))
+		for i, c := range batch {
+			r.rejected += c.Rejected
+			cands[i] = ScreenCandidate{Params: c.Params, Predicted: map[string]Prediction{}}
+			for t, p := range preds {
+				pr, err := p.Predict(&c.Arch)
+				if err != nil {
+					return r, err
+				}
+				cands[i].Predicted[t] = pr
+			}
+		}
+		dec, err := s.Screen(results, cands, 1, opts.Samples, s.Seed)
+		if err != nil {
+			return r, err
+		}
+		for _, i := range dec.Measure {
+			if err := measure(batch[i]); err != nil {
+				return r, err
+			}
+		}
+		for _, i := range dec.Screened {
+			if err := o.Screen(batch[i].TrialID, dec.Predicted[i]); err != nil {
+				return r, err
+			}
+			r.screened++
+		}
+	}
+	return r, nil
 }

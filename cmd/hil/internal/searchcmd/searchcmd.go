@@ -91,20 +91,26 @@ run 'hil search <subcommand> -h' for a subcommand's flags
 func bench(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("hil search bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	asJSON := fs.Bool("json", false, `print {"<algorithm>": {"<evals>": median fraction}} only`)
+	asJSON := fs.Bool("json", false, `print {"<run>": {"<trials>": median fraction}} only; screened runs are "<algorithm>+screened"`)
 	seeds := fs.Int("seeds", 10, "seeds per algorithm")
-	evals := fs.String("evals", "25,50,100,200", "comma-separated evaluation counts to report")
-	reference := fs.Int("reference", 20000, "evaluations of the reference NSGA-II search")
+	evals := fs.String("evals", "25,50,100,200", "comma-separated measured-trial counts to report")
 	algos := fs.String("algorithms", "random,sobol,nsga2,tpe-parego", "comma-separated algorithms")
+	standIn := fs.String("standin", search.StandInAnalytic, "stand-in: analytic (arch's roofline) or replay (a table of real measurements)")
+	screening := fs.String("screening", search.BenchScreenBoth, "predictor screening: off, on or both")
 	quiet := fs.Bool("q", false, "no progress on stderr")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, `usage: hil search bench [flags]
 
-Runs every algorithm on the lfm2-like space against search.AnalyticStandIn,
-an analytic stand-in evaluator built from arch's FLOP and byte counts (never
-a measurement), and prints the median over seeds of the hypervolume after
-each evaluation count as a fraction of the best front found (a reference
-NSGA-II search plus every run).
+Runs every algorithm against a stand-in device (never a measurement) and
+prints the median over seeds of the hypervolume after each number of
+measured trials as a fraction of the exact Pareto front's (every
+layer-order class of the space evaluated). Stand-ins: "analytic" is the
+lfm2-like space on search.AnalyticStandIn (arch's FLOP and byte counts);
+"replay" is the lfm2-tiny space on search.ReplayStandIn, a replay of real
+measurements of one machine (its table is named in the output). Runs with
+predictor screening ("<algorithm>+screened") send only the candidates of
+each proposed batch with the largest expected hypervolume improvement to
+the stand-in; screened-out candidates are not measured trials.
 
 flags:`)
 		fs.PrintDefaults()
@@ -115,7 +121,7 @@ flags:`)
 		}
 		return 2
 	}
-	cfg := search.BenchConfig{Seeds: *seeds, ReferenceEvals: *reference}
+	cfg := search.BenchConfig{Seeds: *seeds, StandIn: *standIn, Screening: *screening}
 	for _, f := range strings.Split(*evals, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(f))
 		if err != nil || n < 1 {
@@ -136,14 +142,21 @@ flags:`)
 		}
 		cfg.Algorithms = append(cfg.Algorithms, search.Algorithm(a))
 	}
-	if *seeds < 1 || *reference < 1 {
-		fmt.Fprintln(stderr, "hil search bench: -seeds and -reference must be positive")
+	switch {
+	case *seeds < 1:
+		fmt.Fprintln(stderr, "hil search bench: -seeds must be positive")
+		return 2
+	case *standIn != search.StandInAnalytic && *standIn != search.StandInReplay:
+		fmt.Fprintf(stderr, "hil search bench: -standin %q: want analytic or replay\n", *standIn)
+		return 2
+	case *screening != search.BenchScreenOff && *screening != search.BenchScreenOn && *screening != search.BenchScreenBoth:
+		fmt.Fprintf(stderr, "hil search bench: -screening %q: want off, on or both\n", *screening)
 		return 2
 	}
 	start := time.Now()
 	if !*quiet {
-		cfg.Progress = func(a search.Algorithm, seed int) {
-			fmt.Fprintf(stderr, "\r%-10s seed %2d/%d  %5.1fs", a, seed, *seeds, time.Since(start).Seconds())
+		cfg.Progress = func(run string, seed int) {
+			fmt.Fprintf(stderr, "\r%-22s seed %2d/%d  %5.1fs", run, seed, *seeds, time.Since(start).Seconds())
 		}
 	}
 	res, err := search.Bench(ctx, cfg)
@@ -154,12 +167,24 @@ flags:`)
 		fmt.Fprintf(stderr, "hil search bench: %v\n", err)
 		return 1
 	}
+	var runs []string
+	for _, screened := range []bool{false, true} {
+		for _, a := range cfg.Algorithms {
+			k := string(a)
+			if screened {
+				k += search.ScreenedSuffix
+			}
+			if _, ok := res.Median[k]; ok {
+				runs = append(runs, k)
+			}
+		}
+	}
 	if *asJSON {
 		out := map[string]map[string]float64{}
-		for a, m := range res.Median {
-			out[string(a)] = map[string]float64{}
+		for run, m := range res.Median {
+			out[run] = map[string]float64{}
 			for k, v := range m {
-				out[string(a)][strconv.Itoa(k)] = v
+				out[run][strconv.Itoa(k)] = v
 			}
 		}
 		enc := json.NewEncoder(stdout)
@@ -169,19 +194,27 @@ flags:`)
 		}
 		return 0
 	}
-	fmt.Fprintf(stdout, "median hypervolume fraction over %d seeds (AnalyticStandIn, not a measurement)\n", *seeds)
-	fmt.Fprintf(stdout, "%-12s", "algorithm")
+	what := "AnalyticStandIn, not a measurement"
+	if res.Table != nil {
+		what = fmt.Sprintf("ReplayStandIn: measurements of %s on %s, commit %s", res.Table.Machine, res.Table.Date, res.Table.Commit)
+	}
+	fmt.Fprintf(stdout, "median fraction of the exact front's hypervolume over %d seeds (%s)\n", *seeds, what)
+	fmt.Fprintf(stdout, "%-22s", "run \\ measured trials")
 	for _, k := range cfg.Checkpoints {
 		fmt.Fprintf(stdout, " %7d", k)
 	}
-	fmt.Fprintf(stdout, " %9s\n", "rejected")
-	for _, a := range cfg.Algorithms {
-		fmt.Fprintf(stdout, "%-12s", a)
+	fmt.Fprintf(stdout, " %9s %9s\n", "rejected", "screened")
+	for _, run := range runs {
+		fmt.Fprintf(stdout, "%-22s", run)
 		for _, k := range cfg.Checkpoints {
-			fmt.Fprintf(stdout, " %7.4f", res.Median[a][k])
+			fmt.Fprintf(stdout, " %7.4f", res.Median[run][k])
 		}
-		fmt.Fprintf(stdout, " %9d\n", res.Rejected[a])
+		fmt.Fprintf(stdout, " %9d %9d\n", res.Rejected[run], res.Screened[run])
 	}
-	fmt.Fprintf(stdout, "reference front: %d points; reference point %v; %.1fs\n", res.ReferenceFront, res.Reference, time.Since(start).Seconds())
+	fmt.Fprintf(stdout, "exact front: %d points of %d layer-order classes; reference point %v", res.ExactFront, res.Classes, res.Reference)
+	if res.Probes > 0 {
+		fmt.Fprintf(stdout, "; %d block probes per screened run", res.Probes)
+	}
+	fmt.Fprintf(stdout, "; %.1fs\n", time.Since(start).Seconds())
 	return 0
 }

@@ -1,0 +1,300 @@
+// Command measuretable measures the replay table and the predictor's
+// check sets on this machine with the real runtime: every job runs as a
+// `device-agent measure` child (the agent's own timing protocol, one
+// process per candidate so peak RSS is the candidate's), one at a time
+// under the shared benchmark lock /tmp/hil-bench.lock, after waiting
+// (bounded) for the machine's load to settle. Results are appended to a
+// JSON-lines file; a rerun skips what is already there, so the campaign
+// can be stopped and resumed.
+//
+//	go build -o /tmp/device-agent ./cmd/device-agent
+//	go run ./tools/measuretable -agent /tmp/device-agent -out results.jsonl -commit $(git rev-parse --short HEAD)
+//
+// Sets: "probe" (the block probes of hybrid-tiny, a superset of
+// lfm2-tiny's), "replay" (the canonical member of every layer-order class
+// of lfm2-tiny) and "holdout" (random hybrid-tiny candidates, the held-out
+// layouts of the predictor check). The workload is search.ReplayWorkload.
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// Line is one measured job in the output file.
+type Line struct {
+	Set         string          `json:"set"`
+	Name        string          `json:"name"`
+	Round       int             `json:"round"`
+	Commit      string          `json:"commit"`
+	Machine     string          `json:"machine"`
+	Started     time.Time       `json:"started"`
+	Load1Before float64         `json:"load1_before"`
+	Load1After  float64         `json:"load1_after"`
+	Spec        json.RawMessage `json:"spec"`
+	Result      wire.Result     `json:"result"`
+}
+
+type job struct {
+	set, name string
+	spec      arch.Spec
+}
+
+func main() {
+	agent := flag.String("agent", "", "device-agent binary (required)")
+	out := flag.String("out", "", "JSON-lines output, appended to (required)")
+	commit := flag.String("commit", "", "commit of the measured runtime (required)")
+	sets := flag.String("sets", "probe,replay,holdout", "sets to measure")
+	round := flag.Int("round", 1, "round number (a job is measured once per round)")
+	holdout := flag.Int("holdout", 40, "random hybrid-tiny candidates in the holdout set")
+	limit := flag.Int("limit", 0, "measure at most this many jobs now (0: all)")
+	maxLoad := flag.Float64("max-load", 0.5, "a 1-minute load average below this counts as quiet")
+	loadWait := flag.Duration("load-wait", 15*time.Second, "longest wait for the load to settle")
+	only := flag.String("only", "", "comma-separated job names to measure (default: all of the sets)")
+	flag.Parse()
+	if *agent == "" || *out == "" || *commit == "" {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *agent, *out, *commit, *sets, *round, *holdout, *limit, *maxLoad, *loadWait, *only); err != nil {
+		fmt.Fprintln(os.Stderr, "measuretable:", err)
+		os.Exit(1)
+	}
+}
+
+func plan(sets string, holdout int) ([]job, error) {
+	want := map[string]bool{}
+	for _, s := range strings.Split(sets, ",") {
+		want[strings.TrimSpace(s)] = true
+	}
+	w := search.ReplayWorkload()
+	maxCtx := 2048
+	var probes, rest []job
+	if want["probe"] {
+		sp, err := search.SpacePreset(search.PresetHybridTiny)
+		if err != nil {
+			return nil, err
+		}
+		for _, p := range sp.Probes() {
+			probes = append(probes, job{"probe", p.Name, p.Spec(maxCtx)})
+		}
+	}
+	if want["replay"] {
+		sp, err := search.SpacePreset(search.PresetLFM2Tiny)
+		if err != nil {
+			return nil, err
+		}
+		cs, err := sp.Classes()
+		if err != nil {
+			return nil, err
+		}
+		for _, c := range cs {
+			rest = append(rest, job{"replay", c.Key, c.Canonical})
+		}
+	}
+	if want["holdout"] {
+		s := &search.Spec{Workload: w, Objectives: []search.Objective{{Metric: "params"}}, Budget: search.Budget{MaxTrials: 1}, Algorithm: search.AlgoRandom}
+		sp, err := search.SpacePreset(search.PresetHybridTiny)
+		if err != nil {
+			return nil, err
+		}
+		s.Space = sp
+		s.ApplyDefaults()
+		genes := s.Space.Genes()
+		r := rand.New(rand.NewPCG(18, 2026))
+		seen := map[string]bool{}
+		for len(seen) < holdout {
+			g := make(search.Genome, len(genes))
+			for i, gene := range genes {
+				g[i] = r.IntN(len(gene.Choices))
+			}
+			a, err := s.Space.Decode(g)
+			if err != nil {
+				return nil, err
+			}
+			if _, reason := s.Space.Admit(&a); reason != "" || seen[a.Hash()] {
+				continue
+			}
+			seen[a.Hash()] = true
+			rest = append(rest, job{"holdout", search.ClassKey(&a), a})
+		}
+	}
+	r := rand.New(rand.NewPCG(7, 18))
+	r.Shuffle(len(rest), func(i, j int) { rest[i], rest[j] = rest[j], rest[i] })
+	return append(probes, rest...), nil
+}
+
+func run(ctx context.Context, agent, out, commit, sets string, round, holdout, limit int, maxLoad float64, loadWait time.Duration, only string) error {
+	jobs, err := plan(sets, holdout)
+	if err != nil {
+		return err
+	}
+	done := map[string]bool{}
+	if data, err := os.ReadFile(out); err == nil {
+		for _, l := range bytes.Split(data, []byte("\n")) {
+			var x Line
+			if len(l) == 0 || json.Unmarshal(l, &x) != nil {
+				continue
+			}
+			if x.Round == round && x.Result.Status == wire.ResultOK {
+				done[x.Set+"|"+x.Name] = true
+			}
+		}
+	}
+	var pick map[string]bool
+	if only != "" {
+		pick = map[string]bool{}
+		for _, n := range strings.Split(only, ",") {
+			pick[n] = true
+		}
+	}
+	f, err := os.OpenFile(out, os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	host, _ := os.Hostname()
+	machine := host + " " + cpuModel()
+	w := search.ReplayWorkload()
+	ww := wire.Workload{Precision: string(w.Precision), Threads: w.Threads, PromptLengths: w.PromptLengths,
+		DecodeDepths: w.DecodeDepths, DecodeTokens: w.DecodeLength, Repetitions: w.Repetitions, MaxRepetitions: w.MaxRepetitions}
+	n := 0
+	for i, j := range jobs {
+		if done[j.set+"|"+j.name] || (pick != nil && !pick[j.name]) {
+			continue
+		}
+		if limit > 0 && n >= limit {
+			break
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		raw, err := json.Marshal(j.spec)
+		if err != nil {
+			return err
+		}
+		jb := wire.Job{ID: fmt.Sprintf("mt-%d-%d", round, i), Kind: wire.JobKindMeasure, Spec: raw, SpecHash: j.spec.Hash(), Workload: ww, CreatedAt: time.Now().UTC()}
+		in, _ := json.Marshal(jb)
+		waitLoad(ctx, maxLoad, loadWait)
+		l := Line{Set: j.set, Name: j.name, Round: round, Commit: commit, Machine: machine, Spec: raw}
+		var res []byte
+		err = locked(func() error {
+			l.Load1Before = load1()
+			l.Started = time.Now().UTC()
+			cmd := exec.CommandContext(ctx, agent, "measure")
+			cmd.Stdin = bytes.NewReader(in)
+			cmd.Stderr = os.Stderr
+			var e error
+			res, e = cmd.Output()
+			l.Load1After = load1()
+			return e
+		})
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", j.set, j.name, err)
+		}
+		if err := json.Unmarshal(res, &l.Result); err != nil {
+			return fmt.Errorf("%s %s: result: %w", j.set, j.name, err)
+		}
+		line, _ := json.Marshal(l)
+		if _, err := f.Write(append(line, '\n')); err != nil {
+			return err
+		}
+		n++
+		st := l.Result.Status
+		if l.Result.Measurement != nil && len(l.Result.Measurement.Decode) > 0 {
+			st += fmt.Sprintf(" tg%.0f", l.Result.Measurement.Decode[len(l.Result.Measurement.Decode)-1].TokensPerSec.Median)
+		}
+		fmt.Fprintf(os.Stderr, "[%d/%d] %s %s load %.2f→%.2f %s\n", i+1, len(jobs), j.set, j.name, l.Load1Before, l.Load1After, st)
+	}
+	return nil
+}
+
+// locked runs f holding the shared benchmark lock (flock(2) on the file
+// the flock(1) command uses).
+func locked(f func() error) error {
+	fd, err := os.OpenFile("/tmp/hil-bench.lock", os.O_RDWR|os.O_CREATE, 0o666)
+	if err != nil {
+		return err
+	}
+	defer fd.Close()
+	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(fd.Fd()), syscall.LOCK_UN)
+	return f()
+}
+
+func load1() float64 {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return -1
+	}
+	f := strings.Fields(string(data))
+	v, _ := strconv.ParseFloat(f[0], 64)
+	return v
+}
+
+// waitLoad waits, at most wait, until the machine is quiet: five
+// consecutive samples 100 ms apart in which at most maxRunning tasks are
+// runnable (this process counts one), or the 1-minute load average is
+// below maxLoad.
+func waitLoad(ctx context.Context, maxLoad float64, wait time.Duration) {
+	deadline := time.Now().Add(wait)
+	quiet := 0
+	for quiet < 5 && time.Now().Before(deadline) && ctx.Err() == nil {
+		if load1() < maxLoad || running() <= 1 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// running is the number of runnable tasks (the fourth field of
+// /proc/loadavg, "running/total").
+func running() int {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(data))
+	if len(f) < 4 {
+		return 0
+	}
+	r, _, _ := strings.Cut(f[3], "/")
+	v, _ := strconv.Atoi(r)
+	return v
+}
+
+func cpuModel() string {
+	data, err := os.ReadFile("/proc/cpuinfo")
+	if err != nil {
+		return ""
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(l, "model name") {
+			if _, v, ok := strings.Cut(l, ":"); ok {
+				return strings.TrimSpace(v)
+			}
+		}
+	}
+	return ""
+}
