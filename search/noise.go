@@ -1,0 +1,225 @@
+package search
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/hilsearch/hilsearch/search/pareto"
+)
+
+// Noise-aware front defaults.
+const (
+	// DefaultNoiseZ is the half-width of a value's interval in standard
+	// deviations (about 95% for a normal error).
+	DefaultNoiseZ = 2
+	// DefaultMaxRemeasure is the number of times one trial may be
+	// re-measured.
+	DefaultMaxRemeasure = 2
+)
+
+// NoisyResult is a measured trial with the spread of each objective.
+type NoisyResult struct {
+	Result
+	// Std holds each objective's standard deviation (natural units; 0 for
+	// exact objectives such as params).
+	Std []float64
+	// Remeasured counts the re-measurements already folded into Outcome.
+	Remeasured int
+}
+
+// NoiseVerdict says how a trial's front membership depends on noise.
+type NoiseVerdict struct {
+	// Number is the trial number.
+	Number int
+	// OnFront reports membership of the nominal (noise-free) feasible front.
+	OnFront bool
+	// Ambiguous reports that noise within the intervals could change the
+	// membership: a front member that a neighbour could dominate, or a
+	// dominated trial that no neighbour certainly dominates.
+	Ambiguous bool
+	// Neighbour is the trial whose interval overlaps (-1 if none).
+	Neighbour int
+}
+
+// NoisyFront classifies every feasible result. Each objective value y
+// carries the interval [y − z·σ, y + z·σ] (minimisation form). A front
+// member is ambiguous when some other result's optimistic corner
+// dominates its pessimistic corner; a dominated result is ambiguous when
+// none of its dominators' pessimistic corners dominates its optimistic
+// corner (so it could be on the front). Infeasible results are not
+// classified (the constraint margin is a separate question). z ≤ 0 means
+// DefaultNoiseZ.
+func (s *Spec) NoisyFront(results []NoisyResult, z float64) []NoiseVerdict {
+	if z <= 0 {
+		z = DefaultNoiseZ
+	}
+	var idx []int
+	for i, r := range results {
+		if r.Outcome.Feasible() {
+			idx = append(idx, i)
+		}
+	}
+	m := len(s.Objectives)
+	y := make([][]float64, len(idx))
+	lo := make([][]float64, len(idx))
+	hi := make([][]float64, len(idx))
+	for a, i := range idx {
+		y[a] = s.Minimized(results[i].Outcome.Values)
+		lo[a], hi[a] = make([]float64, m), make([]float64, m)
+		for j := 0; j < m; j++ {
+			sd := 0.0
+			if j < len(results[i].Std) {
+				sd = math.Abs(results[i].Std[j])
+			}
+			lo[a][j], hi[a][j] = y[a][j]-z*sd, y[a][j]+z*sd
+		}
+	}
+	front := map[int]bool{}
+	for _, a := range pareto.NonDominated(y) {
+		front[a] = true
+	}
+	weakly := func(p, q []float64) bool { // p weakly dominates q, strictly somewhere
+		return pareto.Dominates(p, q)
+	}
+	out := make([]NoiseVerdict, 0, len(idx))
+	for a, i := range idx {
+		v := NoiseVerdict{Number: results[i].Number, OnFront: front[a], Neighbour: -1}
+		if front[a] {
+			for b := range idx {
+				if b != a && weakly(lo[b], hi[a]) {
+					v.Ambiguous, v.Neighbour = true, results[idx[b]].Number
+					break
+				}
+			}
+		} else {
+			v.Ambiguous = true
+			for b := range idx {
+				if b == a || !pareto.Dominates(y[b], y[a]) {
+					continue
+				}
+				if weakly(hi[b], lo[a]) {
+					v.Ambiguous = false
+					break
+				}
+				if v.Neighbour < 0 {
+					v.Neighbour = results[idx[b]].Number
+				}
+			}
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// RemeasureOptions bounds re-measurement.
+type RemeasureOptions struct {
+	// Z is the interval half-width in standard deviations
+	// (DefaultNoiseZ when 0).
+	Z float64
+	// MaxPerTrial is the most re-measurements of one trial
+	// (DefaultMaxRemeasure when 0).
+	MaxPerTrial int
+	// Budget is the number of re-measurements still allowed for the
+	// search (for example 10% of its trials minus those done).
+	Budget int
+}
+
+// Remeasure returns the trial numbers to measure again, most useful
+// first, at most Budget of them: ambiguous front members (largest
+// hypervolume contribution first), then ambiguous dominated trials
+// (nearest to the front first), skipping trials re-measured MaxPerTrial
+// times already. ref is the hypervolume reference point (minimisation).
+func (s *Spec) Remeasure(results []NoisyResult, ref []float64, opt RemeasureOptions) []int {
+	if opt.MaxPerTrial <= 0 {
+		opt.MaxPerTrial = DefaultMaxRemeasure
+	}
+	if opt.Budget <= 0 {
+		return nil
+	}
+	byNumber := map[int]*NoisyResult{}
+	for i := range results {
+		byNumber[results[i].Number] = &results[i]
+	}
+	verdicts := s.NoisyFront(results, opt.Z)
+	var frontPts [][]float64
+	var frontNum []int
+	for _, v := range verdicts {
+		if v.OnFront {
+			frontPts = append(frontPts, s.Minimized(byNumber[v.Number].Outcome.Values))
+			frontNum = append(frontNum, v.Number)
+		}
+	}
+	contrib := map[int]float64{}
+	if ref != nil {
+		for k, c := range pareto.Contributions(frontPts, ref) {
+			contrib[frontNum[k]] = c
+		}
+	}
+	type cand struct {
+		number  int
+		onFront bool
+		key     float64
+	}
+	var cs []cand
+	for _, v := range verdicts {
+		r := byNumber[v.Number]
+		if !v.Ambiguous || r.Remeasured >= opt.MaxPerTrial {
+			continue
+		}
+		c := cand{number: v.Number, onFront: v.OnFront}
+		if v.OnFront {
+			c.key = -contrib[v.Number]
+		} else {
+			c.key = epsToFront(frontPts, s.Minimized(r.Outcome.Values))
+		}
+		cs = append(cs, c)
+	}
+	slices.SortStableFunc(cs, func(a, b cand) int {
+		if a.onFront != b.onFront {
+			if a.onFront {
+				return -1
+			}
+			return 1
+		}
+		if c := cmp.Compare(a.key, b.key); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.number, b.number)
+	})
+	var out []int
+	for _, c := range cs[:min(len(cs), opt.Budget)] {
+		out = append(out, c.number)
+	}
+	return out
+}
+
+// epsToFront is the smallest relative amount by which y must improve in
+// every objective to be non-dominated by front (0 when it already is).
+func epsToFront(front [][]float64, y []float64) float64 {
+	best := 0.0
+	for _, f := range front {
+		if !pareto.Dominates(f, y) {
+			continue
+		}
+		need := math.Inf(1)
+		for j := range y {
+			d := (y[j] - f[j]) / max(math.Abs(f[j]), 1e-12)
+			need = min(need, d) // improving one objective past f escapes
+		}
+		best = max(best, need)
+	}
+	return best
+}
+
+// PoolRepeats combines two measurements of one value (each with its
+// standard deviation) into their inverse-variance weighted mean and its
+// standard deviation; with a zero or unknown spread the plain mean is
+// used.
+func PoolRepeats(v1, sd1, v2, sd2 float64) (float64, float64) {
+	if sd1 > 0 && sd2 > 0 {
+		w1, w2 := 1/(sd1*sd1), 1/(sd2*sd2)
+		return (w1*v1 + w2*v2) / (w1 + w2), math.Sqrt(1 / (w1 + w2))
+	}
+	return (v1 + v2) / 2, max(sd1, sd2) / math.Sqrt2
+}
