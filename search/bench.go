@@ -312,6 +312,7 @@ func benchRun(ctx context.Context, s *Spec, ev Evaluator, last int) (benchRunRes
 	}
 	opts := s.ScreeningOptions()
 	var results []Result
+	classes := map[string]bool{}     // layer-order classes measured
 	var obs map[string][]Observation // per target, until the predictors exist
 	var preds map[string]*Predictor
 	observe := func(a *arch.Spec, m map[string]Values, probe string) error {
@@ -343,6 +344,7 @@ func benchRun(ctx context.Context, s *Spec, ev Evaluator, last int) (benchRunRes
 			return err
 		}
 		results = append(results, Result{Number: c.Number, Genome: c.Genome, Outcome: out})
+		classes[ClassKey(&c.Arch)] = true
 		if out.Feasible() {
 			r.points = append(r.points, s.Minimized(out.Values))
 		}
@@ -391,7 +393,7 @@ func benchRun(ctx context.Context, s *Spec, ev Evaluator, last int) (benchRunRes
 		cands := make([]ScreenCandidate, len(batch))
 		for i, c := range batch {
 			r.rejected += c.Rejected
-			cands[i] = ScreenCandidate{Params: c.Params, Predicted: map[string]Prediction{}}
+			cands[i] = ScreenCandidate{Params: c.Params, Predicted: map[string]Prediction{}, Seen: classes[ClassKey(&c.Arch)]}
 			for t, p := range preds {
 				pr, err := p.Predict(&c.Arch)
 				if err != nil {

@@ -1,7 +1,6 @@
 package search
 
 import (
-	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -20,6 +19,9 @@ const (
 	// DefaultScreenSamples is the Monte Carlo sample count of the
 	// expected hypervolume improvement.
 	DefaultScreenSamples = 32
+	// MaxScreenBatch and MaxScreenSamples bound the options.
+	MaxScreenBatch   = 1000
+	MaxScreenSamples = 4096
 )
 
 // ScreeningOptions tunes predictor screening of a search. Screening is on
@@ -61,7 +63,7 @@ func (o *ScreeningOptions) withDefaults() ScreeningOptions {
 	return out
 }
 
-// Screening returns the search's screening options with defaults.
+// ScreeningOptions returns the search's screening options with defaults.
 func (s *Spec) ScreeningOptions() ScreeningOptions { return s.Screening.withDefaults() }
 
 // ScreeningActive reports whether a search that has measured `measured`
@@ -77,6 +79,11 @@ type ScreenCandidate struct {
 	Params int64
 	// Predicted holds the prediction of each target's device.
 	Predicted map[string]Prediction
+	// Seen marks a candidate whose layer-order class (ClassKey) was
+	// already measured in the search: it differs from a measured network
+	// only in the order of its layers, which no cost depends on, so it is
+	// measured only when no unseen candidate is left.
+	Seen bool
 }
 
 // ScreenDecision is the outcome of Spec.Screen.
@@ -155,10 +162,10 @@ func normCDFStd(x, sd float64) float64 {
 // from a stream of seed), in minimisation form with the reference point
 // ReferencePoint(results ∪ predicted means). Slots are filled greedily:
 // after each pick its predicted mean joins the front (the "kriging
-// believer" rule), so a batch does not pile onto one spot. When no
-// candidate is expected to improve the front (all zero), the candidates
-// closest to it (additive ε-indicator of the mean, objectives scaled by
-// their range) are taken instead.
+// believer" rule), so a batch does not pile onto one spot. Candidates
+// marked Seen score 0. When no candidate is expected to improve the front
+// (all zero), the unseen candidates closest to it (additive ε-indicator of
+// the mean, objectives scaled by their range) are taken instead.
 func (s *Spec) Screen(results []Result, cands []ScreenCandidate, slots, samples int, seed int64) (ScreenDecision, error) {
 	n := len(cands)
 	dec := ScreenDecision{EHVI: make([]float64, n), Predicted: make([]Outcome, n), Std: make([][]float64, n)}
@@ -229,7 +236,9 @@ func (s *Spec) Screen(results []Result, cands []ScreenCandidate, slots, samples 
 	live := make([]bool, n)
 	for i := range live {
 		live[i] = true
-		dec.EHVI[i] = ehvi(i)
+		if !cands[i].Seen {
+			dec.EHVI[i] = ehvi(i)
+		}
 	}
 	score := slices.Clone(dec.EHVI)
 	for len(dec.Measure) < min(slots, n) {
@@ -240,7 +249,7 @@ func (s *Spec) Screen(results []Result, cands []ScreenCandidate, slots, samples 
 			}
 		}
 		if best < 0 {
-			best = closest(front, mean, live, pf)
+			best = closest(front, mean, live, pf, cands)
 		}
 		live[best] = false
 		dec.Measure = append(dec.Measure, best)
@@ -302,8 +311,9 @@ func nonDominated(pts [][]float64) [][]float64 {
 
 // closest returns the live candidate whose mean is nearest to dominating
 // the front (smallest additive ε-indicator, objectives scaled by the
-// spread of the front and the means), preferring likely-feasible ones.
-func closest(front, mean [][]float64, live []bool, pf []float64) int {
+// spread of the front and the means), preferring unseen classes, then
+// likely-feasible candidates.
+func closest(front, mean [][]float64, live []bool, pf []float64, cands []ScreenCandidate) int {
 	m := len(mean[0])
 	lo, hi := make([]float64, m), make([]float64, m)
 	for j := range lo {
@@ -334,13 +344,17 @@ func closest(front, mean [][]float64, live []bool, pf []float64) int {
 		}
 		return best
 	}
-	best, bestKey := -1, [2]float64{}
+	best, bestKey := -1, [3]float64{}
 	for i := range mean {
 		if !live[i] {
 			continue
 		}
-		key := [2]float64{-pf[i], eps(mean[i])}
-		if best < 0 || cmp.Compare(key[0], bestKey[0]) < 0 || key[0] == bestKey[0] && key[1] < bestKey[1] {
+		seen := 0.0
+		if cands[i].Seen {
+			seen = 1
+		}
+		key := [3]float64{seen, -pf[i], eps(mean[i])}
+		if best < 0 || slices.Compare(key[:], bestKey[:]) < 0 {
 			best, bestKey = i, key
 		}
 	}

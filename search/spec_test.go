@@ -144,3 +144,18 @@ func TestPresetsValid(t *testing.T) {
 		t.Errorf("unknown preset: %v", err)
 	}
 }
+
+func TestScreeningOptionsValidated(t *testing.T) {
+	for _, bad := range []ScreeningOptions{{WarmupTrials: -1}, {Batch: -2}, {Batch: MaxScreenBatch + 1}, {Samples: -1}} {
+		s := BenchSpec(AlgoNSGA2, 1)
+		s.Screening = &bad
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "screening.") {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+	s := BenchSpec(AlgoNSGA2, 1)
+	s.Screening = &ScreeningOptions{Off: true, Batch: 40}
+	if err := s.Validate(); err != nil {
+		t.Error(err)
+	}
+}

@@ -260,6 +260,16 @@ func (s *Spec) Validate() error {
 			}
 		}
 	}
+	if sc := s.Screening; sc != nil {
+		switch {
+		case sc.WarmupTrials < 0:
+			fe.add("screening.warmup_trials", "must not be negative")
+		case sc.Batch < 0 || sc.Batch > MaxScreenBatch:
+			fe.add("screening.batch", fmt.Sprintf("must be between 1 and %d", MaxScreenBatch))
+		case sc.Samples < 0 || sc.Samples > MaxScreenSamples:
+			fe.add("screening.samples", fmt.Sprintf("must be between 1 and %d", MaxScreenSamples))
+		}
+	}
 	return fe.err()
 }
 
