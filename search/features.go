@@ -11,17 +11,16 @@ import (
 
 // prefillFeatureNames are the features of a prefill of L tokens.
 var prefillFeatureNames = []string{
-	"const",           // fixed cost of a forward pass
-	"mm_macs",         // Σ over layer matrices of L·in·out
-	"mm_io",           // Σ over layer matrices of L·(in+out): quantising inputs, writing outputs
-	"mm_weight_bytes", // Σ layer matrix bytes: streaming the weights
-	"mm_ops",          // number of layer matrices: dispatch and synchronisation
-	"layer_tokens",    // Σ over layers of L·d: norms, residuals, activations
-	"attn_macs",       // Σ over gqa/swa layers of H·hd·(causal key pairs)
-	"conv_taps",       // Σ over conv layers of L·k·d
-	"linear_state",    // Σ over linear_attn layers of L·H·hd²
-	"ssm_state",       // Σ over ssm layers of L·d_in·N
-	"head",            // d·V: the LM head for the last position
+	"const",        // fixed cost of a forward pass
+	"mm_macs",      // Σ over layer matrices of L·in·out
+	"mm_io",        // Σ over layer matrices of L·(in+out): quantising inputs, writing outputs
+	"mm_ops",       // number of layer matrices: dispatch and synchronisation
+	"layer_tokens", // Σ over layers of L·d: norms, residuals, activations
+	"attn_macs",    // Σ over gqa/swa layers of H·hd·(causal key pairs)
+	"conv_taps",    // Σ over conv layers of L·k·d
+	"linear_state", // Σ over linear_attn layers of L·H·hd²
+	"ssm_state",    // Σ over ssm layers of L·d_in·N
+	"head",         // d·V: the LM head for the last position
 }
 
 // decodeFeatureNames are the features of one decode step at depth D.
@@ -39,12 +38,30 @@ var decodeFeatureNames = []string{
 	"layers",       // per-layer fixed cost (norms, residuals)
 }
 
+// ttftFeatureNames are the features of TTFT at L: the prefill's, plus
+// the parts of one decode step at depth L that the prefill features do
+// not already span (its weights are the prefill's matrices again).
+var ttftFeatureNames = append(prefixed("prefill.", prefillFeatureNames), "decode.kv_bytes", "decode.layers")
+
+// ttftFeatures returns the TTFT features of s at L.
+func ttftFeatures(s *arch.Spec, ts []arch.Tensor, p arch.Precision, L int) []float64 {
+	d := decodeFeatures(s, ts, p, L)
+	return append(prefillFeatures(s, ts, p, L), d[5], d[10])
+}
+
+func prefixed(pre string, names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = pre + n
+	}
+	return out
+}
+
 // rssFeatureNames are the features of the peak resident set.
 var rssFeatureNames = []string{
 	"const",        // the runtime and the process
 	"weight_bytes", // all weights at the precision
 	"kv_bytes",     // the KV cache at the context (f16)
-	"kv_max_bytes", // the KV cache at the workload's largest context
 	"state_bytes",  // recurrent state
 	"scratch",      // arch's scratch and prefill packing estimate
 	"embed_f32",    // the embedding as f32 (one row set in flight at build)
@@ -89,13 +106,12 @@ func prefillFeatures(s *arch.Spec, ts []arch.Tensor, p arch.Precision, L int) []
 	d := float64(s.Hidden)
 	x[0] = 1
 	for i, ly := range s.Layers {
-		layerMatrices(ts, p, i, func(in, out, bytes float64) {
+		layerMatrices(ts, p, i, func(in, out, _ float64) {
 			x[1] += l * in * out
 			x[2] += l * (in + out)
-			x[3] += bytes
-			x[4]++
+			x[3]++
 		})
-		x[5] += l * d
+		x[4] += l * d
 		switch ly.Mixer {
 		case arch.MixerGQA, arch.MixerSWA:
 			a := ly.GQA
@@ -104,16 +120,16 @@ func prefillFeatures(s *arch.Spec, ts []arch.Tensor, p arch.Precision, L int) []
 				a = &ly.SWA.Attention
 				w = int64(ly.SWA.Window)
 			}
-			x[6] += float64(a.Heads*a.HeadDim) * float64(keyPairs(int64(L), w))
+			x[5] += float64(a.Heads*a.HeadDim) * float64(keyPairs(int64(L), w))
 		case arch.MixerConv:
-			x[7] += l * float64(ly.Conv.Kernel) * d
+			x[6] += l * float64(ly.Conv.Kernel) * d
 		case arch.MixerLinearAttn:
-			x[8] += l * float64(ly.LinearAttn.Heads*ly.LinearAttn.HeadDim*ly.LinearAttn.HeadDim)
+			x[7] += l * float64(ly.LinearAttn.Heads*ly.LinearAttn.HeadDim*ly.LinearAttn.HeadDim)
 		case arch.MixerSSM:
-			x[9] += l * float64(ly.SSM.Heads*ly.SSM.HeadDim*ly.SSM.State)
+			x[8] += l * float64(ly.SSM.Heads*ly.SSM.HeadDim*ly.SSM.State)
 		}
 	}
-	x[10] = d * float64(s.Vocab)
+	x[9] = d * float64(s.Vocab)
 	return x
 }
 
@@ -157,6 +173,8 @@ func decodeFeatures(s *arch.Spec, ts []arch.Tensor, p arch.Precision, D int) []f
 // rssFeatures returns the peak-RSS features at context C for a workload
 // whose largest context is maxCtx and longest prompt maxPrompt.
 func rssFeatures(s *arch.Spec, ts []arch.Tensor, p arch.Precision, C, maxCtx, maxPrompt int) []float64 {
+	// The runtime allocates every buffer for the workload's largest
+	// context; pages of the KV cache are resident once written, up to C.
 	var wb int64
 	for _, t := range ts {
 		wb += t.Bytes(p)
@@ -165,7 +183,6 @@ func rssFeatures(s *arch.Spec, ts []arch.Tensor, p arch.Precision, C, maxCtx, ma
 		1,
 		float64(wb),
 		float64(s.KVBytes(C, false)),
-		float64(s.KVBytes(maxCtx, false)),
 		float64(s.StateBytes()),
 		float64(s.ScratchBytes(maxCtx, maxPrompt) + s.PrefillPackBytes(p, maxCtx, maxPrompt)),
 		4 * float64(s.Vocab) * float64(s.Hidden),

@@ -188,7 +188,7 @@ func (p *Predictor) features(k MetricKey, s *arch.Spec, ts []arch.Tensor) ([]str
 	case MetricPrefillTPS:
 		return names, prefillFeatures(s, ts, w.Precision, k.At)
 	case MetricTTFT:
-		return names, append(prefillFeatures(s, ts, w.Precision, k.At), decodeFeatures(s, ts, w.Precision, k.At)...)
+		return names, ttftFeatures(s, ts, w.Precision, k.At)
 	case MetricDecodeP50, MetricDecodeP95:
 		return names, decodeFeatures(s, ts, w.Precision, k.At)
 	default: // MetricPeakRSS
@@ -202,21 +202,13 @@ func (p *Predictor) featureNames(k MetricKey) ([]string, bool) {
 	case MetricPrefillTPS:
 		return prefillFeatureNames, true
 	case MetricTTFT:
-		return append(prefixed("prefill.", prefillFeatureNames), prefixed("decode.", decodeFeatureNames)...), true
+		return ttftFeatureNames, true
 	case MetricDecodeP50, MetricDecodeP95:
 		return decodeFeatureNames, true
 	case MetricPeakRSS:
 		return rssFeatureNames, true
 	}
 	return nil, false
-}
-
-func prefixed(pre string, names []string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = pre + n
-	}
-	return out
 }
 
 // target turns a measured value into the modelled quantity: prefill is

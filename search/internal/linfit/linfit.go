@@ -20,7 +20,7 @@ var ErrNoData = errors.New("linfit: no usable rows")
 // Options tunes Fit.
 type Options struct {
 	// Ridge is the penalty on the standardised coefficients, relative to
-	// the number of rows. Defaults to 1e-6.
+	// the number of rows. Defaults to 1e-10.
 	Ridge float64
 }
 
@@ -47,21 +47,35 @@ func Fit(X [][]float64, y, w []float64, opt Options) (*Model, []float64, error) 
 	}
 	p := len(X[0])
 	if opt.Ridge == 0 {
-		opt.Ridge = 1e-6
+		opt.Ridge = 1e-10
 	}
-	// Weighted, standardised design A (n+p rows with the ridge) and b.
+	// Weighted, standardised design A (n+p rows with the ridge) and b:
+	// columns of the weighted design scaled to unit root mean square.
+	sw := make([]float64, n)
+	for i := 0; i < n; i++ {
+		if len(X[i]) != p {
+			return nil, nil, fmt.Errorf("linfit: row %d has %d features, want %d", i, len(X[i]), p)
+		}
+		sw[i] = 1
+		if w != nil {
+			if !(w[i] >= 0) || math.IsInf(w[i], 0) {
+				return nil, nil, fmt.Errorf("linfit: weight %d is %g", i, w[i])
+			}
+			sw[i] = math.Sqrt(w[i])
+		}
+		if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
+			return nil, nil, fmt.Errorf("linfit: target %d is %g", i, y[i])
+		}
+	}
 	scale := make([]float64, p)
 	for j := 0; j < p; j++ {
 		var s float64
 		for i := 0; i < n; i++ {
-			if len(X[i]) != p {
-				return nil, nil, fmt.Errorf("linfit: row %d has %d features, want %d", i, len(X[i]), p)
-			}
 			v := X[i][j]
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, nil, fmt.Errorf("linfit: row %d feature %d is %g", i, j, v)
 			}
-			s += v * v
+			s += sw[i] * sw[i] * v * v
 		}
 		scale[j] = math.Sqrt(s / float64(n))
 		if scale[j] == 0 {
@@ -71,20 +85,10 @@ func Fit(X [][]float64, y, w []float64, opt Options) (*Model, []float64, error) 
 	A := mat.NewDense(n+p, p, nil)
 	b := mat.NewVecDense(n+p, nil)
 	for i := 0; i < n; i++ {
-		sw := 1.0
-		if w != nil {
-			if !(w[i] >= 0) || math.IsInf(w[i], 0) {
-				return nil, nil, fmt.Errorf("linfit: weight %d is %g", i, w[i])
-			}
-			sw = math.Sqrt(w[i])
-		}
-		if math.IsNaN(y[i]) || math.IsInf(y[i], 0) {
-			return nil, nil, fmt.Errorf("linfit: target %d is %g", i, y[i])
-		}
 		for j := 0; j < p; j++ {
-			A.Set(i, j, sw*X[i][j]/scale[j])
+			A.Set(i, j, sw[i]*X[i][j]/scale[j])
 		}
-		b.SetVec(i, sw*y[i])
+		b.SetVec(i, sw[i]*y[i])
 	}
 	lam := math.Sqrt(opt.Ridge * float64(n))
 	for j := 0; j < p; j++ {
