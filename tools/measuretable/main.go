@@ -22,10 +22,12 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"os/signal"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -61,12 +63,22 @@ func main() {
 	commit := flag.String("commit", "", "commit of the measured runtime (required)")
 	sets := flag.String("sets", "probe,replay,holdout", "sets to measure")
 	round := flag.Int("round", 1, "round number (a job is measured once per round)")
-	holdout := flag.Int("holdout", 40, "random hybrid-tiny candidates in the holdout set")
+	holdout := flag.Int("holdout", 30, "random hybrid-tiny candidates in the holdout set")
 	limit := flag.Int("limit", 0, "measure at most this many jobs now (0: all)")
 	maxLoad := flag.Float64("max-load", 0.5, "a 1-minute load average below this counts as quiet")
 	loadWait := flag.Duration("load-wait", 15*time.Second, "longest wait for the load to settle")
 	only := flag.String("only", "", "comma-separated job names to measure (default: all of the sets)")
+	table := flag.String("table", "", "instead of measuring, write the replay table of -out's results to this file")
+	date := flag.String("date", "", "with -table: the measurement dates to record (default: the first and last result's)")
+	note := flag.String("note", "", "with -table: a note for readers")
 	flag.Parse()
+	if *table != "" && *out != "" {
+		if err := writeTable(*out, *table, *date, *note); err != nil {
+			fmt.Fprintln(os.Stderr, "measuretable:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if *agent == "" || *out == "" || *commit == "" {
 		flag.Usage()
 		os.Exit(2)
@@ -297,4 +309,106 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+// writeTable turns the results file into a search.ReplayTable: one row
+// per (set, name), metrics as the coordinator derives them from a
+// measurement (driver.Values), the median over rounds when a job was
+// measured more than once.
+func writeTable(results, path, date, note string) error {
+	data, err := os.ReadFile(results)
+	if err != nil {
+		return err
+	}
+	w := search.ReplayWorkload()
+	type acc struct {
+		row    search.ReplayRow
+		vals   map[search.MetricKey][]float64
+		spread map[search.MetricKey][]float64
+		loads  []float64
+	}
+	byKey := map[string]*acc{}
+	var order []string
+	var first, last time.Time
+	t := &search.ReplayTable{Runtime: "native", Space: search.PresetLFM2Tiny, Workload: w, Note: note}
+	for _, raw := range bytes.Split(data, []byte("\n")) {
+		if len(raw) == 0 {
+			continue
+		}
+		var l Line
+		if err := json.Unmarshal(raw, &l); err != nil {
+			return err
+		}
+		m := l.Result.Measurement
+		if l.Result.Status != wire.ResultOK || m == nil {
+			continue
+		}
+		if t.Commit != "" && t.Commit != l.Commit {
+			return fmt.Errorf("results of two commits (%s, %s): measure one commit per table", t.Commit, l.Commit)
+		}
+		t.Commit, t.Machine = l.Commit, l.Machine+", "+m.KernelVariant
+		if first.IsZero() || l.Started.Before(first) {
+			first = l.Started
+		}
+		if l.Started.After(last) {
+			last = l.Started
+		}
+		k := l.Set + "|" + l.Name
+		a, ok := byKey[k]
+		if !ok {
+			var spec arch.Spec
+			if err := json.Unmarshal(l.Spec, &spec); err != nil {
+				return err
+			}
+			a = &acc{row: search.ReplayRow{Set: l.Set, Key: l.Name, Spec: spec}, vals: map[search.MetricKey][]float64{}, spread: map[search.MetricKey][]float64{}}
+			byKey[k] = a
+			order = append(order, k)
+		}
+		a.loads = append(a.loads, l.Load1Before)
+		add := func(metric search.Metric, at int, v, rel float64) {
+			key := search.MetricKey{Metric: metric, At: at}
+			a.vals[key] = append(a.vals[key], v)
+			a.spread[key] = append(a.spread[key], rel*v)
+		}
+		for _, p := range m.Prefill {
+			add(search.MetricPrefillTPS, p.PromptLength, p.TokensPerSec.Median, p.TokensPerSec.RelSpread)
+			add(search.MetricTTFT, p.PromptLength, p.TTFTms.Median, p.TTFTms.RelSpread)
+		}
+		for _, d := range m.Decode {
+			add(search.MetricDecodeP50, d.Depth, d.MsPerToken.P50, d.MsPerToken.RelSpread)
+			add(search.MetricDecodeP95, d.Depth, d.MsPerToken.P95, d.MsPerToken.RelSpread)
+		}
+		for _, c := range append(append([]int(nil), w.PromptLengths...), w.DecodeDepths...) {
+			add(search.MetricPeakRSS, c, float64(m.PeakRSSBytes)/(1<<20), 0)
+		}
+	}
+	for _, k := range order {
+		a := byKey[k]
+		a.row.Values, a.row.Spread = search.Values{}, search.Values{}
+		for key, v := range a.vals {
+			a.row.Values[key] = medianOf(v)
+			a.row.Spread[key] = medianOf(a.spread[key]) / math.Sqrt(float64(len(v)))
+		}
+		a.row.Load1 = medianOf(a.loads)
+		t.Rows = append(t.Rows, a.row)
+	}
+	if date == "" {
+		date = first.Format("2006-01-02 15:04") + " to " + last.Format("2006-01-02 15:04") + " UTC"
+	}
+	t.Date = date
+	raw, err := json.MarshalIndent(t, "", " ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(raw, '\n'), 0o644)
+}
+
+func medianOf(v []float64) float64 {
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
 }

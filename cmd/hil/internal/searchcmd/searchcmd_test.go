@@ -10,7 +10,8 @@ import (
 
 func TestBenchJSON(t *testing.T) {
 	var out, errb bytes.Buffer
-	code := Main(context.Background(), []string{"bench", "--json", "-q", "-seeds", "1", "-reference", "300", "-evals", "5,10"}, &out, &errb)
+	// Screening starts after 20 measured trials, so 22 covers both phases.
+	code := Main(context.Background(), []string{"bench", "--json", "-q", "-seeds", "1", "-evals", "5,22"}, &out, &errb)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
@@ -18,20 +19,22 @@ func TestBenchJSON(t *testing.T) {
 	if err := json.Unmarshal(out.Bytes(), &got); err != nil {
 		t.Fatalf("not JSON: %v\n%s", err, out.String())
 	}
+	if len(got) != 8 {
+		t.Errorf("%d runs, want 4 algorithms with and without screening: %v", len(got), got)
+	}
 	for _, a := range []string{"random", "sobol", "nsga2", "tpe-parego"} {
-		m, ok := got[a]
-		if !ok || len(m) != 2 {
-			t.Fatalf("%s: %v", a, got)
+		for _, run := range []string{a, a + "+screened"} {
+			m, ok := got[run]
+			if !ok || len(m) != 2 {
+				t.Fatalf("%s: %v", run, got)
+			}
+			if !(m["5"] >= 0 && m["5"] <= m["22"] && m["22"] <= 1) {
+				t.Errorf("%s: fractions %v not in [0, 1] and non-decreasing", run, m)
+			}
 		}
-		if !(m["5"] >= 0 && m["5"] <= m["10"] && m["10"] <= 1) {
-			t.Errorf("%s: fractions %v not in [0, 1] and non-decreasing", a, m)
-		}
-		// random, sobol and nsga2 are deterministic for a seed, so their
-		// first 10 evaluations either always reach the reference box or
-		// never; tpe-parego is not (goptuna's TPE uses the global random
-		// source) and may have nothing inside the box after 10.
-		if a != "tpe-parego" && m["10"] <= 0 {
-			t.Errorf("%s: no hypervolume after 10 evaluations: %v", a, m)
+		// Before screening starts a screened run is the plain run.
+		if got[a]["5"] != got[a+"+screened"]["5"] && a != "tpe-parego" {
+			t.Errorf("%s: after 5 trials %g unscreened, %g screened", a, got[a]["5"], got[a+"+screened"]["5"])
 		}
 	}
 }
@@ -41,6 +44,8 @@ func TestBenchBadFlags(t *testing.T) {
 		{"bench", "-algorithms", "cmaes"},
 		{"bench", "-evals", "ten"},
 		{"bench", "-seeds", "0"},
+		{"bench", "-standin", "phone"},
+		{"bench", "-screening", "sometimes"},
 		{"frobnicate"},
 	} {
 		var out, errb bytes.Buffer
