@@ -13,7 +13,6 @@ import (
 
 	"github.com/c-bata/goptuna"
 	"github.com/c-bata/goptuna/sobol"
-	"github.com/c-bata/goptuna/tpe"
 	"github.com/hilsearch/hilsearch/arch"
 )
 
@@ -117,10 +116,7 @@ func NewOptimizer(s *Spec, storage goptuna.Storage, study string) (*Optimizer, e
 	case AlgoTPEParEGO:
 		o.view = &scalarView{Storage: storage}
 		st = o.view
-		o.sampler = tpe.NewSampler(
-			tpe.SamplerOptionSeed(s.Seed),
-			tpe.SamplerOptionNumberOfStartupTrials(s.TPE.StartupTrials),
-			tpe.SamplerOptionNumberOfEICandidates(s.TPE.EICandidates))
+		o.sampler = newSeededTPE(s.Seed, s.TPE.StartupTrials, s.TPE.EICandidates)
 	default:
 		return nil, fmt.Errorf("new optimizer: algorithm %q: %w", s.Algorithm, ErrInvalidSpec)
 	}

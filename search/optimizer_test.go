@@ -137,12 +137,22 @@ func TestOptimizersProduceAdmissibleCandidates(t *testing.T) {
 }
 
 func TestNSGA2Reproducible(t *testing.T) {
-	a := run(t, newOpt(t, testSpec(t, AlgoNSGA2, 42), goptuna.NewInMemoryStorage()), 60, 4)
-	b := run(t, newOpt(t, testSpec(t, AlgoNSGA2, 42), goptuna.NewInMemoryStorage()), 60, 4)
+	testReproducible(t, AlgoNSGA2)
+}
+
+// TestTPEParEGOReproducible: the seeded TPE makes TPE-ParEGO a function
+// of its seed (past its random start-up trials too).
+func TestTPEParEGOReproducible(t *testing.T) {
+	testReproducible(t, AlgoTPEParEGO)
+}
+
+func testReproducible(t *testing.T, algo Algorithm) {
+	a := run(t, newOpt(t, testSpec(t, algo, 42), goptuna.NewInMemoryStorage()), 60, 4)
+	b := run(t, newOpt(t, testSpec(t, algo, 42), goptuna.NewInMemoryStorage()), 60, 4)
 	if !slices.EqualFunc(a, b, slices.Equal) {
 		t.Fatal("same seed, different candidates")
 	}
-	c := run(t, newOpt(t, testSpec(t, AlgoNSGA2, 43), goptuna.NewInMemoryStorage()), 60, 4)
+	c := run(t, newOpt(t, testSpec(t, algo, 43), goptuna.NewInMemoryStorage()), 60, 4)
 	if slices.EqualFunc(a, c, slices.Equal) {
 		t.Fatal("different seeds, same candidates")
 	}

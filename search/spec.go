@@ -33,8 +33,8 @@ type Spec struct {
 	// Screening tunes predictor screening (on by default; see
 	// ScreeningOptions).
 	Screening *ScreeningOptions `json:"screening,omitempty"`
-	// Seed makes sampling reproducible (fully for random, sobol and nsga2;
-	// see Algorithm for tpe-parego).
+	// Seed makes sampling reproducible (for tpe-parego with its default
+	// single EI candidate; see AlgoTPEParEGO).
 	Seed int64 `json:"seed"`
 }
 
@@ -220,10 +220,10 @@ const (
 	AlgoSobol Algorithm = "sobol"
 	// AlgoNSGA2 is NSGA-II, implemented here as a goptuna relative sampler.
 	AlgoNSGA2 Algorithm = "nsga2"
-	// AlgoTPEParEGO is goptuna's TPE on a per-trial random
-	// augmented-Chebyshev scalarisation. goptuna's TPE draws categorical
-	// candidates from the process-wide math/rand source, so runs with the
-	// same seed differ in those draws.
+	// AlgoTPEParEGO is TPE on a per-trial random augmented-Chebyshev
+	// scalarisation: goptuna's TPE, with its categorical draws made from
+	// per-trial streams of the seed (see seededTPE), so a seed reproduces
+	// a search.
 	AlgoTPEParEGO Algorithm = "tpe-parego"
 )
 
