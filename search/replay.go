@@ -47,6 +47,12 @@ type ReplayRow struct {
 	// Spread is each value's standard error (relative spread of the
 	// median times the value; 0 where the agent gives none).
 	Spread Values `json:"spread"`
+	// Best holds the least-disturbed values of the same measurement: the
+	// fastest repetition's prefill tokens/s and TTFT, the fastest decode
+	// repetition's mean ms per token (as decode_ms_p50), and the peak RSS.
+	// On a machine shared with other work these are closer to the
+	// device's cost than the medians; the replay stand-in uses Values.
+	Best Values `json:"best,omitempty"`
 	// Load1 is the machine's 1-minute load average when the row started.
 	Load1 float64 `json:"load1"`
 }
@@ -78,14 +84,18 @@ func LoadReplayTable(name string) (*ReplayTable, error) {
 }
 
 // Observations returns the rows of the given sets as predictor
-// observations (probe rows carry their probe name).
-func (t *ReplayTable) Observations(sets ...string) []Observation {
+// observations (probe rows carry their probe name), with the medians, or
+// with the Best values when best is set.
+func (t *ReplayTable) Observations(best bool, sets ...string) []Observation {
 	var out []Observation
 	for _, r := range t.Rows {
 		if !slices.Contains(sets, r.Set) {
 			continue
 		}
 		o := Observation{Spec: r.Spec, Values: r.Values, Spread: r.Spread}
+		if best {
+			o.Values, o.Spread = r.Best, nil
+		}
 		if r.Set == "probe" {
 			o.Probe = r.Key
 		}

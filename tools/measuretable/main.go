@@ -46,6 +46,7 @@ type Line struct {
 	Commit      string          `json:"commit"`
 	Machine     string          `json:"machine"`
 	Started     time.Time       `json:"started"`
+	Nice        int             `json:"nice"`
 	Load1Before float64         `json:"load1_before"`
 	Load1After  float64         `json:"load1_after"`
 	Spec        json.RawMessage `json:"spec"`
@@ -62,7 +63,8 @@ func main() {
 	out := flag.String("out", "", "JSON-lines output, appended to (required)")
 	commit := flag.String("commit", "", "commit of the measured runtime (required)")
 	sets := flag.String("sets", "probe,replay,holdout", "sets to measure")
-	round := flag.Int("round", 1, "round number (a job is measured once per round)")
+	round := flag.Int("round", 1, "round number (a job is measured once per round; -table uses this round's results)")
+	nice := flag.Int("nice", -10, "run the measuring child at this niceness (the agent's run --nice; negative needs root)")
 	holdout := flag.Int("holdout", 30, "random hybrid-tiny candidates in the holdout set")
 	limit := flag.Int("limit", 0, "measure at most this many jobs now (0: all)")
 	maxLoad := flag.Float64("max-load", 0.5, "a 1-minute load average below this counts as quiet")
@@ -73,7 +75,7 @@ func main() {
 	note := flag.String("note", "", "with -table: a note for readers")
 	flag.Parse()
 	if *table != "" && *out != "" {
-		if err := writeTable(*out, *table, *date, *note); err != nil {
+		if err := writeTable(*out, *table, *date, *note, *round); err != nil {
 			fmt.Fprintln(os.Stderr, "measuretable:", err)
 			os.Exit(1)
 		}
@@ -85,7 +87,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *agent, *out, *commit, *sets, *round, *holdout, *limit, *maxLoad, *loadWait, *only); err != nil {
+	if err := run(ctx, *agent, *out, *commit, *sets, *round, *holdout, *limit, *maxLoad, *loadWait, *only, *nice); err != nil {
 		fmt.Fprintln(os.Stderr, "measuretable:", err)
 		os.Exit(1)
 	}
@@ -153,7 +155,7 @@ func plan(sets string, holdout int) ([]job, error) {
 	return append(probes, rest...), nil
 }
 
-func run(ctx context.Context, agent, out, commit, sets string, round, holdout, limit int, maxLoad float64, loadWait time.Duration, only string) error {
+func run(ctx context.Context, agent, out, commit, sets string, round, holdout, limit int, maxLoad float64, loadWait time.Duration, only string, nice int) error {
 	jobs, err := plan(sets, holdout)
 	if err != nil {
 		return err
@@ -205,12 +207,12 @@ func run(ctx context.Context, agent, out, commit, sets string, round, holdout, l
 		jb := wire.Job{ID: fmt.Sprintf("mt-%d-%d", round, i), Kind: wire.JobKindMeasure, Spec: raw, SpecHash: j.spec.Hash(), Workload: ww, CreatedAt: time.Now().UTC()}
 		in, _ := json.Marshal(jb)
 		waitLoad(ctx, maxLoad, loadWait)
-		l := Line{Set: j.set, Name: j.name, Round: round, Commit: commit, Machine: machine, Spec: raw}
+		l := Line{Set: j.set, Name: j.name, Round: round, Commit: commit, Machine: machine, Spec: raw, Nice: nice}
 		var res []byte
 		err = locked(func() error {
 			l.Load1Before = load1()
 			l.Started = time.Now().UTC()
-			cmd := exec.CommandContext(ctx, agent, "measure")
+			cmd := exec.CommandContext(ctx, "nice", "-n", strconv.Itoa(nice), agent, "measure")
 			cmd.Stdin = bytes.NewReader(in)
 			cmd.Stderr = os.Stderr
 			var e error
@@ -311,11 +313,10 @@ func cpuModel() string {
 	return ""
 }
 
-// writeTable turns the results file into a search.ReplayTable: one row
-// per (set, name), metrics as the coordinator derives them from a
-// measurement (driver.Values), the median over rounds when a job was
-// measured more than once.
-func writeTable(results, path, date, note string) error {
+// writeTable turns one round of the results file into a
+// search.ReplayTable: one row per (set, name), metrics as the coordinator
+// derives them from a measurement (driver.Values).
+func writeTable(results, path, date, note string, round int) error {
 	data, err := os.ReadFile(results)
 	if err != nil {
 		return err
@@ -325,6 +326,7 @@ func writeTable(results, path, date, note string) error {
 		row    search.ReplayRow
 		vals   map[search.MetricKey][]float64
 		spread map[search.MetricKey][]float64
+		best   map[search.MetricKey][]float64
 		loads  []float64
 	}
 	byKey := map[string]*acc{}
@@ -340,7 +342,7 @@ func writeTable(results, path, date, note string) error {
 			return err
 		}
 		m := l.Result.Measurement
-		if l.Result.Status != wire.ResultOK || m == nil {
+		if l.Result.Status != wire.ResultOK || m == nil || l.Round != round {
 			continue
 		}
 		if t.Commit != "" && t.Commit != l.Commit {
@@ -360,7 +362,7 @@ func writeTable(results, path, date, note string) error {
 			if err := json.Unmarshal(l.Spec, &spec); err != nil {
 				return err
 			}
-			a = &acc{row: search.ReplayRow{Set: l.Set, Key: l.Name, Spec: spec}, vals: map[search.MetricKey][]float64{}, spread: map[search.MetricKey][]float64{}}
+			a = &acc{row: search.ReplayRow{Set: l.Set, Key: l.Name, Spec: spec}, vals: map[search.MetricKey][]float64{}, spread: map[search.MetricKey][]float64{}, best: map[search.MetricKey][]float64{}}
 			byKey[k] = a
 			order = append(order, k)
 		}
@@ -370,24 +372,35 @@ func writeTable(results, path, date, note string) error {
 			a.vals[key] = append(a.vals[key], v)
 			a.spread[key] = append(a.spread[key], rel*v)
 		}
+		best := func(metric search.Metric, at int, v float64) {
+			key := search.MetricKey{Metric: metric, At: at}
+			a.best[key] = append(a.best[key], v)
+		}
 		for _, p := range m.Prefill {
 			add(search.MetricPrefillTPS, p.PromptLength, p.TokensPerSec.Median, p.TokensPerSec.RelSpread)
 			add(search.MetricTTFT, p.PromptLength, p.TTFTms.Median, p.TTFTms.RelSpread)
+			best(search.MetricPrefillTPS, p.PromptLength, p.TokensPerSec.Max)
+			best(search.MetricTTFT, p.PromptLength, p.TTFTms.Min)
 		}
 		for _, d := range m.Decode {
 			add(search.MetricDecodeP50, d.Depth, d.MsPerToken.P50, d.MsPerToken.RelSpread)
 			add(search.MetricDecodeP95, d.Depth, d.MsPerToken.P95, d.MsPerToken.RelSpread)
+			best(search.MetricDecodeP50, d.Depth, 1000/d.TokensPerSec.Max)
 		}
 		for _, c := range append(append([]int(nil), w.PromptLengths...), w.DecodeDepths...) {
 			add(search.MetricPeakRSS, c, float64(m.PeakRSSBytes)/(1<<20), 0)
+			best(search.MetricPeakRSS, c, float64(m.PeakRSSBytes)/(1<<20))
 		}
 	}
 	for _, k := range order {
 		a := byKey[k]
-		a.row.Values, a.row.Spread = search.Values{}, search.Values{}
+		a.row.Values, a.row.Spread, a.row.Best = search.Values{}, search.Values{}, search.Values{}
 		for key, v := range a.vals {
 			a.row.Values[key] = medianOf(v)
 			a.row.Spread[key] = medianOf(a.spread[key]) / math.Sqrt(float64(len(v)))
+		}
+		for key, v := range a.best {
+			a.row.Best[key] = medianOf(v)
 		}
 		a.row.Load1 = medianOf(a.loads)
 		t.Rows = append(t.Rows, a.row)
