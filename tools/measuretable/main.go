@@ -70,6 +70,7 @@ func main() {
 	maxLoad := flag.Float64("max-load", 0.5, "a 1-minute load average below this counts as quiet")
 	loadWait := flag.Duration("load-wait", 15*time.Second, "longest wait for the load to settle")
 	only := flag.String("only", "", "comma-separated job names to measure (default: all of the sets)")
+	hold := flag.Duration("hold", 0, "keep the benchmark lock across consecutive jobs for up to this long (0: one job per hold)")
 	table := flag.String("table", "", "instead of measuring, write the replay table of -out's results to this file")
 	date := flag.String("date", "", "with -table: the measurement dates to record (default: the first and last result's)")
 	note := flag.String("note", "", "with -table: a note for readers")
@@ -87,6 +88,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	benchLock.hold = *hold
 	if err := run(ctx, *agent, *out, *commit, *sets, *round, *holdout, *limit, *maxLoad, *loadWait, *only, *nice); err != nil {
 		fmt.Fprintln(os.Stderr, "measuretable:", err)
 		os.Exit(1)
@@ -189,6 +191,7 @@ func run(ctx context.Context, agent, out, commit, sets string, round, holdout, l
 	w := search.ReplayWorkload()
 	ww := wire.Workload{Precision: string(w.Precision), Threads: w.Threads, PromptLengths: w.PromptLengths,
 		DecodeDepths: w.DecodeDepths, DecodeTokens: w.DecodeLength, Repetitions: w.Repetitions, MaxRepetitions: w.MaxRepetitions}
+	defer unlock()
 	n := 0
 	for i, j := range jobs {
 		if done[j.set+"|"+j.name] || (pick != nil && !pick[j.name]) {
@@ -240,19 +243,46 @@ func run(ctx context.Context, agent, out, commit, sets string, round, holdout, l
 	return nil
 }
 
-// locked runs f holding the shared benchmark lock (flock(2) on the file
-// the flock(1) command uses).
+// benchLock is the shared benchmark lock (flock(2) on the file the
+// flock(1) command uses). With hold > 0 it is kept across consecutive
+// jobs for up to hold, then released so that others waiting get a turn.
+var benchLock struct {
+	fd    *os.File
+	since time.Time
+	hold  time.Duration
+}
+
+// locked runs f holding the benchmark lock.
 func locked(f func() error) error {
-	fd, err := os.OpenFile("/tmp/hil-bench.lock", os.O_RDWR|os.O_CREATE, 0o666)
-	if err != nil {
-		return err
+	l := &benchLock
+	if l.fd != nil && time.Since(l.since) > l.hold {
+		unlock()
 	}
-	defer fd.Close()
-	if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX); err != nil {
-		return err
+	if l.fd == nil {
+		fd, err := os.OpenFile("/tmp/hil-bench.lock", os.O_RDWR|os.O_CREATE, 0o666)
+		if err != nil {
+			return err
+		}
+		if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX); err != nil {
+			fd.Close()
+			return err
+		}
+		l.fd, l.since = fd, time.Now()
 	}
-	defer syscall.Flock(int(fd.Fd()), syscall.LOCK_UN)
-	return f()
+	err := f()
+	if l.hold <= 0 {
+		unlock()
+	}
+	return err
+}
+
+func unlock() {
+	l := &benchLock
+	if l.fd != nil {
+		syscall.Flock(int(l.fd.Fd()), syscall.LOCK_UN)
+		l.fd.Close()
+		l.fd = nil
+	}
 }
 
 func load1() float64 {
