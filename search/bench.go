@@ -2,6 +2,7 @@ package search
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -99,6 +100,8 @@ type BenchConfig struct {
 	// ReplayTable names the embedded table of the replay stand-in.
 	// Defaults to the first of ReplayTables.
 	ReplayTable string
+	// Table, when set, is replayed instead of an embedded table.
+	Table *ReplayTable
 	// Screening is BenchScreenOff, BenchScreenOn or BenchScreenBoth
 	// (default).
 	Screening string
@@ -180,17 +183,20 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 	case StandInAnalytic:
 		ev, mkSpec = DefaultStandIn(), BenchSpec
 	case StandInReplay:
-		name := cfg.ReplayTable
-		if name == "" {
-			tables := ReplayTables()
-			if len(tables) == 0 {
-				return nil, fmt.Errorf("bench: no replay table is embedded")
+		t := cfg.Table
+		if t == nil {
+			name := cfg.ReplayTable
+			if name == "" {
+				tables := ReplayTables()
+				if len(tables) == 0 {
+					return nil, fmt.Errorf("bench: no replay table is embedded")
+				}
+				name = tables[0]
 			}
-			name = tables[0]
-		}
-		t, err := LoadReplayTable(name)
-		if err != nil {
-			return nil, fmt.Errorf("bench: %w", err)
+			var err error
+			if t, err = LoadReplayTable(name); err != nil {
+				return nil, fmt.Errorf("bench: %w", err)
+			}
 		}
 		meta := *t
 		meta.Rows = nil
@@ -303,7 +309,9 @@ type benchRunResult struct {
 }
 
 // benchRun runs one search of s on ev for `last` measured trials, with
-// screening as s.Screening says.
+// screening as s.Screening says. A search that has proposed every
+// architecture of its space (ErrSpaceExhausted) stops early: its later
+// checkpoints keep its final hypervolume.
 func benchRun(ctx context.Context, s *Spec, ev Evaluator, last int) (benchRunResult, error) {
 	var r benchRunResult
 	o, err := NewOptimizer(s, goptuna.NewInMemoryStorage(), "bench")
@@ -356,6 +364,9 @@ func benchRun(ctx context.Context, s *Spec, ev Evaluator, last int) (benchRunRes
 		}
 		if !s.ScreeningActive(len(results)) {
 			c, err := o.Ask(ctx)
+			if errors.Is(err, ErrSpaceExhausted) {
+				return r, nil // every architecture was proposed
+			}
 			if err != nil {
 				return r, err
 			}
@@ -387,8 +398,11 @@ func benchRun(ctx context.Context, s *Spec, ev Evaluator, last int) (benchRunRes
 			}
 		}
 		batch, err := o.AskBatch(ctx, opts.Batch)
-		if err != nil && len(batch) == 0 {
+		if err != nil && !errors.Is(err, ErrSpaceExhausted) {
 			return r, err
+		}
+		if len(batch) == 0 {
+			return r, nil // every architecture was measured or screened
 		}
 		cands := make([]ScreenCandidate, len(batch))
 		for i, c := range batch {

@@ -439,11 +439,30 @@ func writeTable(results, path, date, note string, round int) error {
 		date = first.Format("2006-01-02 15:04") + " to " + last.Format("2006-01-02 15:04") + " UTC"
 	}
 	t.Date = date
-	raw, err := json.MarshalIndent(t, "", " ")
+	// One row per line: compact, and diffs show which rows changed.
+	rows := t.Rows
+	t.Rows = nil
+	head, err := json.MarshalIndent(t, "", " ")
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
+	var b bytes.Buffer
+	b.Write(head[:len(head)-2]) // without the closing "\n}"
+	b.WriteString(",\n \"rows\": [\n")
+	for i, r := range rows {
+		raw, err := json.Marshal(r)
+		if err != nil {
+			return err
+		}
+		b.WriteString("  ")
+		b.Write(raw)
+		if i < len(rows)-1 {
+			b.WriteByte(',')
+		}
+		b.WriteByte('\n')
+	}
+	b.WriteString(" ]\n}\n")
+	return os.WriteFile(path, b.Bytes(), 0o644)
 }
 
 func medianOf(v []float64) float64 {
