@@ -13,13 +13,13 @@ const (
 	// FFN width (including no FFN), under a 200–500M budget.
 	PresetHybridZoo = "hybrid-zoo"
 	// PresetLFM2Tiny is a small LFM2-shaped space for measuring on a laptop
-	// in minutes: 4–8 layers of gated short conv and GQA (one shape, 8
+	// in minutes: 4–6 layers of gated short conv and GQA (one shape, 8
 	// heads, 2 KV heads, head_dim 64) at hidden 256, 384 or 512, one FFN
 	// width of 2, 3 or 4 times the hidden size, an 8192-row vocabulary and
-	// no budget. Its 315 layer-order classes are small enough to measure
+	// no budget. Its 162 layer-order classes are small enough to measure
 	// whole (see ReplayStandIn and docs/search.md).
 	PresetLFM2Tiny = "lfm2-tiny"
-	// PresetHybridTiny is lfm2-tiny's widths and depths with every mixer
+	// PresetHybridTiny is lfm2-tiny's widths at 4–8 layers with every mixer
 	// kind and a per-layer FFN width (including none): the held-out
 	// layouts of the predictor's accuracy check.
 	PresetHybridTiny = "hybrid-tiny"
@@ -73,7 +73,7 @@ func SpacePreset(name string) (Space, error) {
 			TiedEmbeddings: true,
 			NormEps:        1e-5,
 			MaxContext:     2048,
-			Layers:         IntRange{Min: 4, Max: 8},
+			Layers:         IntRange{Min: 4, Max: 6},
 			Hidden:         []int{256, 384, 512},
 			Mixers: MixerSpace{
 				Conv: &ConvSpace{Kernels: []int{3}},
