@@ -269,17 +269,18 @@ func (p *Predictor) fitMetric(k MetricKey) (*MetricModel, error) {
 	if len(X) < 2 {
 		return nil, nil
 	}
-	fit, loo, err := linfit.Fit(X, y, w, linfit.Options{})
+	fit, loo, hw, scale, err := robustFit(X, y, w)
 	if err != nil {
 		return nil, err
 	}
-	m := &MetricModel{Features: names, Coef: fit.Coef, Cov: fit.Cov, Sigma: fit.Sigma, N: fit.N, Probes: probes, Active: fit.Active}
+	m := &MetricModel{Features: names, Coef: fit.Coef, Cov: fit.Cov, Sigma: scale, N: fit.N, Probes: probes, Active: fit.Active}
 	var ss float64
 	for i := range rows {
 		f, _ := fit.Predict(X[i])
 		rows[i].Fitted = untarget(k, f)
-		// loo[i] is a weighted (relative) residual of the target.
-		rel := -loo[i]
+		// loo[i] is a weighted residual of the target: undo the robust
+		// weight to get the relative error.
+		rel := -loo[i] / math.Sqrt(hw[i])
 		if k.Metric == MetricPrefillTPS {
 			rel = 1/(1+rel) - 1 // time error to rate error
 		}
@@ -289,6 +290,53 @@ func (p *Predictor) fitMetric(k MetricKey) (*MetricModel, error) {
 	m.LOORelRMS = math.Sqrt(ss / float64(len(rows)))
 	m.Residuals = rows
 	return m, nil
+}
+
+// Robust fitting: rows whose relative residual is beyond huberC robust
+// standard deviations get Huber weights (a measurement disturbed by other
+// work on the device should not drag the model), for irlsRounds rounds.
+const (
+	huberC     = 2.0
+	irlsRounds = 5
+)
+
+// robustFit fits y ≈ X·c with base weights w0 (1/y², relative errors) by
+// iteratively reweighted least squares with Huber weights on the relative
+// residuals. It returns the fit, its leave-one-out residuals (weighted),
+// the Huber weights and the robust relative scale (1.4826·MAD).
+func robustFit(X [][]float64, y, w0 []float64) (*linfit.Model, []float64, []float64, float64, error) {
+	n := len(y)
+	hw := make([]float64, n)
+	w := make([]float64, n)
+	for i := range hw {
+		hw[i] = 1
+	}
+	var fit *linfit.Model
+	var loo []float64
+	scale := 0.0
+	for round := 0; round < irlsRounds; round++ {
+		for i := range w {
+			w[i] = w0[i] * hw[i]
+		}
+		var err error
+		fit, loo, err = linfit.Fit(X, y, w, linfit.Options{})
+		if err != nil {
+			return nil, nil, nil, 0, err
+		}
+		abs := make([]float64, n)
+		for i := range abs {
+			f, _ := fit.Predict(X[i])
+			abs[i] = math.Abs(y[i]-f) * math.Sqrt(w0[i])
+		}
+		scale = max(1.4826*median(abs), 1e-4)
+		for i := range hw {
+			hw[i] = 1
+			if abs[i] > huberC*scale {
+				hw[i] = huberC * scale / abs[i]
+			}
+		}
+	}
+	return fit, loo, hw, scale, nil
 }
 
 // minRelStd is the smallest relative uncertainty a prediction reports.
