@@ -82,6 +82,11 @@ const (
 	BenchScreenBoth = "both"
 )
 
+// ReplayScreenBatch is the screening batch of the replay benchmark:
+// lfm2-tiny has only 1,008 distinct architectures, which the default
+// batch (24 per measured trial) would use up by the 45th measured trial.
+const ReplayScreenBatch = 8
+
 // ScreenedSuffix marks the screened runs' keys in BenchResult
 // ("nsga2+screened").
 const ScreenedSuffix = "+screened"
@@ -224,6 +229,9 @@ func Bench(ctx context.Context, cfg BenchConfig) (*BenchResult, error) {
 				s := mkSpec(algo, int64(seed))
 				if screened {
 					o := cfg.Screen
+					if cfg.StandIn == StandInReplay && o.Batch == 0 {
+						o.Batch = ReplayScreenBatch
+					}
 					s.Screening = &o
 				} else {
 					s.Screening = &ScreeningOptions{Off: true}
