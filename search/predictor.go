@@ -8,6 +8,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/search/internal/linfit"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // PredictorVersion is the version of the predictor's features. A stored
@@ -99,7 +100,7 @@ type Predictor struct {
 	Version int `json:"version"`
 	// Workload is what the observations were measured with; the features
 	// of a metric depend on its context and on the workload's lengths.
-	Workload Workload `json:"workload"`
+	Workload workload.Workload `json:"workload"`
 	// Models holds one model per metric observed.
 	Models map[MetricKey]*MetricModel `json:"models"`
 	// Observations are every row the models were fitted from.
@@ -119,7 +120,7 @@ type featureKey struct {
 // FitPredictor fits a predictor for workload w from observations (which
 // it keeps). Observations with no metric are an error; a metric is modelled
 // when at least two observations report it.
-func FitPredictor(w Workload, obs []Observation) (*Predictor, error) {
+func FitPredictor(w workload.Workload, obs []Observation) (*Predictor, error) {
 	p := &Predictor{Version: PredictorVersion, Workload: w}
 	if err := p.Add(obs...); err != nil {
 		return nil, err
@@ -192,7 +193,7 @@ func (p *Predictor) features(k MetricKey, s *arch.Spec, ts []arch.Tensor) ([]str
 	case MetricDecodeP50, MetricDecodeP95:
 		return names, decodeFeatures(s, ts, w.Precision, k.At)
 	default: // MetricPeakRSS
-		return names, rssFeatures(s, ts, w.Precision, k.At, w.maxContext(), slices.Max(append([]int{1}, w.PromptLengths...)))
+		return names, rssFeatures(s, ts, w.Precision, k.At, w.MaxContext(), slices.Max(append([]int{1}, w.PromptLengths...)))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // ReplayTable is a table of real measurements of one device and runtime:
@@ -26,7 +27,7 @@ type ReplayTable struct {
 	// Space is the preset whose classes the replay rows are.
 	Space string `json:"space"`
 	// Workload is what every row was measured with.
-	Workload Workload `json:"workload"`
+	Workload workload.Workload `json:"workload"`
 	// Note says anything a reader must know (load, noise).
 	Note string `json:"note,omitempty"`
 	// Rows are the measurements.

@@ -188,9 +188,7 @@ func run(ctx context.Context, agent, out, commit, sets string, round, holdout, l
 	defer f.Close()
 	host, _ := os.Hostname()
 	machine := host + " " + cpuModel()
-	w := search.ReplayWorkload()
-	ww := wire.Workload{Precision: string(w.Precision), Threads: w.Threads, PromptLengths: w.PromptLengths,
-		DecodeDepths: w.DecodeDepths, DecodeTokens: w.DecodeLength, Repetitions: w.Repetitions, MaxRepetitions: w.MaxRepetitions}
+	ww := search.ReplayWorkload()
 	defer unlock()
 	n := 0
 	for i, j := range jobs {
