@@ -58,6 +58,10 @@ func PackVecQ4(dst []byte, xq []int8, xs []float32, c int) {
 		packVecQ4x512(dst, xq, xs, c)
 		return
 	}
+	if mvNEON {
+		packVecQ4NEON(dst, xq, xs, c)
+		return
+	}
 	nb := c / QK
 	dst = dst[:VecBytesQ4(c)]
 	xq = xq[:nb*QK]
@@ -90,6 +94,10 @@ func PackVecQ4(dst []byte, xq []int8, xs []float32, c int) {
 func PackVecQ8(dst []byte, xq []int8, xs []float32, c int) {
 	if mv512 {
 		packVecQ8x512(dst, xq, xs, c)
+		return
+	}
+	if mvNEON {
+		packVecQ8NEON(dst, xq, xs, c)
 		return
 	}
 	nb := c / QK
@@ -145,6 +153,9 @@ func matVec(dst []float32, w []byte, bs, c, r0, r1 int, xv []byte) {
 func matVecRowGo(row []byte, bs, nb int, xv []byte) float32 {
 	if mv512 {
 		return matVecRow512Go(row, bs, nb, xv)
+	}
+	if mvNEON {
+		return matVecRowNEONGo(row, bs, nb, xv)
 	}
 	var acc [2][8]float32
 	t := asm.F16Table

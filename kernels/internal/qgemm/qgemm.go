@@ -77,7 +77,7 @@ func PackGroup(dst []byte, xq []int8, xs []float32, n, c, g int, off int32) {
 			for b := 0; b < nb; b++ {
 				o := out[b*blockBytes : (b+1)*blockBytes : (b+1)*blockBytes]
 				for k := 0; k < 8; k++ {
-					binary.LittleEndian.PutUint32(o[32*k+4*j:], 0)
+					binary.LittleEndian.PutUint32(o[xWordOff(k, j):], 0)
 				}
 				binary.LittleEndian.PutUint32(o[256+4*j:], 0)
 				binary.LittleEndian.PutUint32(o[288+4*j:], 0)
@@ -92,7 +92,7 @@ func PackGroup(dst []byte, xq []int8, xs []float32, n, c, g int, off int32) {
 			for k := 0; k < 8; k++ {
 				q := blk[4*k : 4*k+4 : 4*k+4]
 				sum += int32(q[0]) + int32(q[1]) + int32(q[2]) + int32(q[3])
-				binary.LittleEndian.PutUint32(o[32*k+4*j:], uint32(uint8(q[0]))|uint32(uint8(q[1]))<<8|uint32(uint8(q[2]))<<16|uint32(uint8(q[3]))<<24)
+				binary.LittleEndian.PutUint32(o[xWordOff(k, j):], uint32(uint8(q[0]))|uint32(uint8(q[1]))<<8|uint32(uint8(q[2]))<<16|uint32(uint8(q[3]))<<24)
 			}
 			binary.LittleEndian.PutUint32(o[256+4*j:], math.Float32bits(xs[t*nb+b]))
 			binary.LittleEndian.PutUint32(o[288+4*j:], uint32(-off*sum))

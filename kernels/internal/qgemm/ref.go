@@ -25,7 +25,7 @@ func tileGo(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32, bs i
 					isum := int32(binary.LittleEndian.Uint32(xb[288+4*j:]))
 					for k := 0; k < 8; k++ {
 						for m := 0; m < 4; m++ {
-							xv := int32(int8(xb[32*k+4*j+m]))
+							xv := int32(int8(xb[xWordOff(k, j)+m]))
 							var wv int32
 							if bs == Q8Bytes {
 								// w + OffsetQ8, as the packed correction assumes

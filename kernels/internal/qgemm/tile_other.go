@@ -1,9 +1,9 @@
-//go:build !amd64 || purego
+//go:build !(amd64 || arm64) || purego
 
 package qgemm
 
 // Available reports whether a SIMD micro-kernel runs on this CPU: none
-// outside amd64 (or with -tags purego) yet.
+// outside amd64 and arm64 (or with -tags purego).
 func Available() bool { return false }
 
 // simd is false: there is no SIMD tile in this build.
