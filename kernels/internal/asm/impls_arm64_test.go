@@ -7,6 +7,7 @@ import "golang.org/x/sys/cpu"
 func init() {
 	dotF32Impls = append(dotF32Impls, impl[dotF32Fn]{"neon", DotF32NEON})
 	axpyImpls = append(axpyImpls, impl[axpyFn]{"neon", AxpyNEON})
+	f16RowImpls = append(f16RowImpls, impl[f16RowFn]{"neon", F16ToF32RowNEON})
 	addQuantSet("neon", NEONQuant())
 	if cpu.ARM64.HasASIMDDP {
 		addQuantSet("neon-dotprod", SDOTQuant())

@@ -1,4 +1,4 @@
-//go:build !amd64 || purego
+//go:build !(amd64 || arm64) || purego
 
 package fgemm
 
@@ -8,9 +8,9 @@ import (
 	"github.com/hilsearch/hilsearch/kernels/internal/asm"
 )
 
-// Available reports whether MulRows and MulRowsF16 run the SIMD kernel; in
-// this build (not amd64, or -tags purego) they never do and fall back to the
-// slow pure-Go reference.
+// Available reports whether MulRows and MulRowsF16 run the SIMD kernel;
+// in this build (neither amd64 nor arm64, or -tags purego) they never do
+// and fall back to the slow pure-Go reference.
 func Available() bool { return false }
 
 // f16Row is never called when Available is false.
