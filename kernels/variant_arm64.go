@@ -8,19 +8,26 @@ import (
 )
 
 // init replaces pure-Go inner loops with NEON ones: "neon" (FMLA f32 dot
-// and axpy, and q8_0/q4_0 dots with SMULL/SMLAL2/SADALP; ASIMD is part of
-// ARMv8-A) or "neon-dotprod" (the integer dots with SDOT instead). Each
-// integer set comes with its matched packing functions. Build with -tags
-// purego to keep the reference loops.
+// and axpy, FCVTL f16 rows, and q8_0/q4_0 dots with SMULL/SMLAL2/SADALP;
+// ASIMD is part of ARMv8-A), "neon-dotprod" (the integer dots with SDOT
+// instead) or "neon-i8mm" (as neon-dotprod; the q8_0/q4_0 prefill tiles in
+// qgemm use SMMLA). Each integer set comes with its matched packing
+// functions. (qgemm and fgemm pick their SDOT, SMMLA and FMLA kernels from
+// the same CPU flags; the SMMLA and SDOT tiles give the same bits.) Build
+// with -tags purego to keep the reference loops.
 func init() {
 	if !cpu.ARM64.HasASIMD {
 		return
 	}
 	dotF32 = asm.DotF32NEON
 	axpy = asm.AxpyNEON
+	f16Row = asm.F16ToF32RowNEON
 	q, name := asm.NEONQuant(), "neon"
 	if cpu.ARM64.HasASIMDDP {
 		q, name = asm.SDOTQuant(), "neon-dotprod"
+		if cpu.ARM64.HasI8MM {
+			name = "neon-i8mm"
+		}
 	}
 	dotQ8, dotQ4, dotQ8x4, dotQ4x4 = q.DotQ8, q.DotQ4, q.DotQ8x4, q.DotQ4x4
 	packQ4Pairs, dotQ4Pairs = q.PackQ4Pairs, q.DotQ4Pairs

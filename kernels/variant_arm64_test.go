@@ -5,10 +5,13 @@ package kernels
 import "golang.org/x/sys/cpu"
 
 func expectedVariant() string {
+	a := cpu.ARM64
 	switch {
-	case cpu.ARM64.HasASIMD && cpu.ARM64.HasASIMDDP:
+	case a.HasASIMD && a.HasASIMDDP && a.HasI8MM:
+		return "neon-i8mm"
+	case a.HasASIMD && a.HasASIMDDP:
 		return "neon-dotprod"
-	case cpu.ARM64.HasASIMD:
+	case a.HasASIMD:
 		return "neon"
 	}
 	return "go"
