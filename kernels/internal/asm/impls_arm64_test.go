@@ -8,6 +8,8 @@ func init() {
 	dotF32Impls = append(dotF32Impls, impl[dotF32Fn]{"neon", DotF32NEON})
 	axpyImpls = append(axpyImpls, impl[axpyFn]{"neon", AxpyNEON})
 	f16RowImpls = append(f16RowImpls, impl[f16RowFn]{"neon", F16ToF32RowNEON})
+	swiGLUImpls = append(swiGLUImpls, impl[swiGLUFn]{"neon", SwiGLUNEON})
+	expShiftImpls = append(expShiftImpls, impl[expShiftFn]{"neon", ExpShiftNEON})
 	accumRowsImpls = append(accumRowsImpls, impl[rowsFn]{"neon", AccumRowsNEON})
 	scoreRowsImpls = append(scoreRowsImpls, impl[scoreRowsFn]{"neon", ScoreRowsNEON})
 	addQuantSet("neon", NEONQuant())
