@@ -2,12 +2,10 @@
 
 #include "textflag.h"
 
+#include "neon_arm64.h"
+
 // Attention loops over a tile of keys for arm64 (Go declarations and
-// reference notes in attn_arm64.go). WORD-encoded with register numbers
-// (the Go assembler lacks them): FADD, FADDP and FMUL Vd.4S, Vn.4S, Vm.4S.
-#define FADD4(d, n, m) WORD $(0x4e20d400 | ((m)<<16) | ((n)<<5) | (d))
-#define FADDP4(d, n, m) WORD $(0x6e20d400 | ((m)<<16) | ((n)<<5) | (d))
-#define FMUL4(d, n, m) WORD $(0x6e20dc00 | ((m)<<16) | ((n)<<5) | (d))
+// reference notes in attn_arm64.go).
 
 // func accumRowsNEON(y *float32, n int, p *float32, m int, x *float32, strideBytes int)
 //

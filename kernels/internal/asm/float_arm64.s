@@ -2,11 +2,9 @@
 
 #include "textflag.h"
 
-// Float loops for arm64 (Go declarations in float_arm64.go). FCVTL
-// Vd.4S, Vn.4H and FCVTL2 Vd.4S, Vn.8H are WORD-encoded with register
-// numbers (the Go assembler lacks them).
-#define FCVTL4(d, n) WORD $(0x0e217800 | ((n)<<5) | (d))
-#define FCVTL8(d, n) WORD $(0x4e217800 | ((n)<<5) | (d))
+#include "neon_arm64.h"
+
+// Float loops for arm64 (Go declarations in float_arm64.go).
 
 // func f16RowNEON(dst *float32, src *uint16, n int)
 TEXT ·f16RowNEON(SB), NOSPLIT, $0-24
