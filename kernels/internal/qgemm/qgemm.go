@@ -12,6 +12,9 @@
 // word (4 weights) is broadcast to all lanes, so one VPMADDUBSW+VPMADDWD
 // pair adds 4 products to each token's block sum; the sums land one per
 // lane, ready for the per-token scale, with no horizontal reduction.
+// (The arm64 SDOT tiles read the same layout, picking each weight word by
+// SDOT's element index; the SMMLA tiles read an 8-byte interleave of the
+// same bytes, see neon.go.)
 //
 // VPMADDUBSW multiplies unsigned by signed bytes into saturating int16
 // pairs. q4_0 nibbles n ∈ [0, 15] are used as they are (w = n − 8): pairs
