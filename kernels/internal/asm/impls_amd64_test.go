@@ -19,7 +19,17 @@ func init() {
 		expShiftImpls = append(expShiftImpls, impl[expShiftFn]{"avx2", ExpShiftAVX2})
 		accumRowsImpls = append(accumRowsImpls, impl[rowsFn]{"avx2", AccumRowsAVX2})
 		scoreRowsImpls = append(scoreRowsImpls, impl[scoreRowsFn]{"avx2", ScoreRowsAVX2})
+		attnScoresF16Impls = append(attnScoresF16Impls, impl[attnScoresF16Fn]{"avx2", AttnScoresF16AVX2})
+		attnScoresF32Impls = append(attnScoresF32Impls, impl[attnScoresF32Fn]{"avx2", AttnScoresF32AVX2})
+		attnAccumF16Impls = append(attnAccumF16Impls, impl[attnAccumF16Fn]{"avx2", AttnAccumF16AVX2})
+		attnAccumF32Impls = append(attnAccumF32Impls, impl[attnAccumF32Fn]{"avx2", AttnAccumF32AVX2})
+		attnSoftmaxImpls = append(attnSoftmaxImpls, impl[attnSoftmaxFn]{"avx2", AttnSoftmaxAVX2})
 		if cpu.X86.HasAVX512F {
+			attnScoresF16Impls = append(attnScoresF16Impls, impl[attnScoresF16Fn]{"avx512", AttnScoresF16AVX512})
+			attnScoresF32Impls = append(attnScoresF32Impls, impl[attnScoresF32Fn]{"avx512", AttnScoresF32AVX512})
+			attnAccumF16Impls = append(attnAccumF16Impls, impl[attnAccumF16Fn]{"avx512", AttnAccumF16AVX512})
+			attnAccumF32Impls = append(attnAccumF32Impls, impl[attnAccumF32Fn]{"avx512", AttnAccumF32AVX512})
+			attnSoftmaxImpls = append(attnSoftmaxImpls, impl[attnSoftmaxFn]{"avx512", AttnSoftmaxAVX512})
 			matVecF32Impls = append(matVecF32Impls, impl[matVecF32Fn]{"avx512", MatVecF32AVX512})
 		}
 		if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {

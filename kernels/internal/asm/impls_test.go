@@ -40,6 +40,12 @@ type (
 	matVecF32Fn = func(dst, w []float32, c int, x []float32)
 	rowsFn      = func(y, p, x []float32, stride int)
 	scoreRowsFn = func(dst, q, x []float32, stride int, scale float32)
+	// attention tile loops (attntile.go)
+	attnScoresF16Fn = func(s []float32, ldS int, q []float32, R, hd int, kt []uint16, nb, blk int)
+	attnScoresF32Fn = func(s []float32, ldS int, q []float32, R, hd int, kt []float32, nb, blk int)
+	attnAccumF16Fn  = func(acc []float32, R, hd int, c, p []float32, ldP int, v []uint16, T, ldV int)
+	attnAccumF32Fn  = func(acc []float32, R, hd int, c, p []float32, ldP int, v []float32, T, ldV int)
+	attnSoftmaxFn   = func(s []float32, ldS, R, T int, m, l, c []float32)
 )
 
 var (
@@ -65,4 +71,10 @@ var (
 	matVecF32Impls = []impl[matVecF32Fn]{{"go", MatVecF32}}
 	accumRowsImpls = []impl[rowsFn]{{"go", AccumRows}}
 	scoreRowsImpls = []impl[scoreRowsFn]{{"go", ScoreRows}}
+
+	attnScoresF16Impls = []impl[attnScoresF16Fn]{{"go", AttnScoresF16}}
+	attnScoresF32Impls = []impl[attnScoresF32Fn]{{"go", AttnScoresF32}}
+	attnAccumF16Impls  = []impl[attnAccumF16Fn]{{"go", AttnAccumF16}}
+	attnAccumF32Impls  = []impl[attnAccumF32Fn]{{"go", AttnAccumF32}}
+	attnSoftmaxImpls   = []impl[attnSoftmaxFn]{{"go", AttnSoftmax}}
 )
