@@ -29,9 +29,11 @@ type Engine struct {
 	mmFn    func(worker, lo, hi int)
 	quantFn func(worker, lo, hi int)
 
-	attn   attnArgs
-	attnFn func(worker, lo, hi int)
-	attnSc [][]float32 // per worker: scores tile + accumulators
+	attn      attnScratch
+	attnP     attnPass
+	attnFn    func(worker, lo, hi int)
+	kvStore   kvStoreArgs
+	kvStoreFn func(worker, lo, hi int)
 
 	gla   glaArgs
 	glaFn func(worker, lo, hi int)
@@ -68,6 +70,10 @@ type EngineConfig struct {
 	// MaxGroup and MaxHeadDim bound attention: query heads per kv head and
 	// head width.
 	MaxGroup, MaxHeadDim int
+	// MaxHeads bounds attention's query heads (a sliding-window prompt that
+	// wraps its ring keeps a running maximum and sum per token and head
+	// between two passes); 0 means MaxGroup.
+	MaxHeads int
 	// WorkerFloats is the per-worker scratch the recurrent ops need
 	// (see GLAScratchFloats and SSMScratchFloats).
 	WorkerFloats int
@@ -92,14 +98,14 @@ func NewEngine(cfg EngineConfig) *Engine {
 	n := e.pool.Threads()
 	e.row = make([][]float32, n)
 	e.acc8 = make([][8]float32, n)
-	e.attnSc = make([][]float32, n)
 	for i := range e.row {
 		e.row[i] = make([]float32, max(maxCols, recurrentScratch))
-		e.attnSc[i] = make([]float32, attnScratchFloats(maxGroup, maxHeadDim))
 	}
+	e.attn = newAttnScratch(n, maxTokens, cfg.MaxHeads, maxGroup, maxHeadDim)
 	e.mmFn = e.mmRows
 	e.quantFn = e.quantRows
 	e.attnFn = e.attnItems
+	e.kvStoreFn = e.kvStoreItems
 	e.glaFn = e.glaHeads
 	e.ssmFn = e.ssmHeads
 	e.gemmScratch(cfg.Prec, maxTokens, maxCols)
@@ -110,9 +116,9 @@ func NewEngine(cfg EngineConfig) *Engine {
 func (e *Engine) ScratchBytes() int64 {
 	b := int64(len(e.xq)) + 4*int64(len(e.xs)) + 8*int64(len(e.xp)+len(e.x1)) + 4*int64(len(e.x1s))
 	for i := range e.row {
-		b += 4 * int64(len(e.row[i])+len(e.attnSc[i]))
+		b += 4 * int64(len(e.row[i]))
 	}
-	return b + e.gemmScratchBytes()
+	return b + e.attn.bytes() + e.gemmScratchBytes()
 }
 
 // Threads returns the number of workers.

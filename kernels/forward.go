@@ -135,7 +135,6 @@ func (m *Model) attnMixer(l *layer) error {
 	if err := m.e.Attention(m.b[:n*qw], q, k, v, l.cache, m.pos, n, l.H, l.window); err != nil {
 		return err
 	}
-	l.cache.Store(k, v, m.pos, n)
 	if err := m.e.MatMul(m.c[:n*d], l.outProj, m.b, n); err != nil {
 		return err
 	}

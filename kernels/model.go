@@ -137,7 +137,7 @@ func BuildWith(spec *arch.Spec, p arch.Precision, maxContext, threads int, seed 
 	m := &Model{spec: spec, prec: p, maxCtx: maxContext, batch: batch, profNS: map[string]int64{}}
 	// widths of the scratch rows and engine limits
 	m.wa, m.wb, m.wc = 1, d, d
-	maxCols, maxGroup, maxHD, worker := d, 1, 2, 0
+	maxCols, maxGroup, maxHeads, maxHD, worker := d, 1, 1, 2, 0
 	for _, l := range spec.Layers {
 		switch l.Mixer {
 		case arch.MixerConv:
@@ -151,6 +151,7 @@ func BuildWith(spec *arch.Spec, p arch.Precision, maxContext, threads int, seed 
 			m.wb = max(m.wb, a.Heads*a.HeadDim)
 			maxCols = max(maxCols, a.Heads*a.HeadDim)
 			maxGroup = max(maxGroup, a.Heads/a.KVHeads)
+			maxHeads = max(maxHeads, a.Heads)
 			maxHD = max(maxHD, a.HeadDim)
 		case arch.MixerLinearAttn:
 			w := l.LinearAttn.Heads * l.LinearAttn.HeadDim
@@ -177,7 +178,7 @@ func BuildWith(spec *arch.Spec, p arch.Precision, maxContext, threads int, seed 
 	m.c = make([]float32, U*m.wc)
 	m.logits = make([]float32, spec.Vocab)
 	m.rope = NewRopeTable(U, maxHD)
-	m.e = NewEngine(EngineConfig{Threads: threads, MaxTokens: U, MaxCols: maxCols, MaxGroup: maxGroup, MaxHeadDim: maxHD, WorkerFloats: worker, Prec: p})
+	m.e = NewEngine(EngineConfig{Threads: threads, MaxTokens: U, MaxCols: maxCols, MaxGroup: maxGroup, MaxHeads: maxHeads, MaxHeadDim: maxHD, WorkerFloats: worker, Prec: p})
 	m.tokFn = m.tokItems
 	m.chFn = m.chanItems
 

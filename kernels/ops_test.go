@@ -246,7 +246,7 @@ func TestAttention(t *testing.T) {
 			cache.Store(K[p*kw:(p+step)*kw], V[p*kw:(p+step)*kw], p, step)
 			p += step
 		}
-		e := NewEngine(EngineConfig{Threads: 2, MaxTokens: c.n, MaxCols: 32, MaxGroup: c.H / c.G, MaxHeadDim: c.hd})
+		e := NewEngine(EngineConfig{Threads: 2, MaxTokens: c.n, MaxCols: 32, MaxGroup: c.H / c.G, MaxHeads: c.H, MaxHeadDim: c.hd})
 		out := make([]float32, c.n*c.H*c.hd)
 		if err := e.Attention(out, Q, K[c.pos0*kw:], V[c.pos0*kw:], cache, c.pos0, c.n, c.H, c.window); err != nil {
 			t.Fatal(err)

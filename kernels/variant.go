@@ -28,20 +28,13 @@ var (
 	scaleVec      = asm.Scale
 	swiGLU        = asm.SwiGLU
 	expShift      = asm.ExpShift
-	// accumRows and scoreRows run the attention's value sum and scores over
-	// a tile of keys; by default one axpy / dotF32 per key.
-	accumRows = func(y, p, x []float32, stride int) {
-		n := len(y)
-		for j, a := range p {
-			axpy(a, x[j*stride:j*stride+n], y)
-		}
-	}
-	scoreRows = func(dst, q, x []float32, stride int, scale float32) {
-		n := len(q)
-		for j := range dst {
-			dst[j] = dotF32(q, x[j*stride:j*stride+n]) * scale
-		}
-	}
+	// the attention tile loops (attention.go); every implementation gives
+	// the reference's bits
+	attnScoresF16 = asm.AttnScoresF16
+	attnScoresF32 = asm.AttnScoresF32
+	attnSoftmax   = asm.AttnSoftmax
+	attnAccumF16  = asm.AttnAccumF16
+	attnAccumF32  = asm.AttnAccumF32
 	// matVecF32, when set, computes a whole row range of an f32 matrix ×
 	// vector product (decode); otherwise each row is one dotF32.
 	matVecF32 func(dst, w []float32, c int, x []float32)

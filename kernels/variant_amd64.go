@@ -39,7 +39,14 @@ func init() {
 	scaleVec = asm.ScaleAVX2
 	swiGLU = asm.SwiGLUAVX2
 	expShift = asm.ExpShiftAVX2
-	accumRows = asm.AccumRowsAVX2
-	scoreRows = asm.ScoreRowsAVX2
+	attnScoresF16, attnScoresF32 = asm.AttnScoresF16AVX2, asm.AttnScoresF32AVX2
+	attnSoftmax = asm.AttnSoftmaxAVX2
+	attnAccumF16, attnAccumF32 = asm.AttnAccumF16AVX2, asm.AttnAccumF32AVX2
+	if cpu.X86.HasAVX512F {
+		// bit-identical to the AVX2 loops, so independent of the variant
+		attnScoresF16, attnScoresF32 = asm.AttnScoresF16AVX512, asm.AttnScoresF32AVX512
+		attnSoftmax = asm.AttnSoftmaxAVX512
+		attnAccumF16, attnAccumF32 = asm.AttnAccumF16AVX512, asm.AttnAccumF32AVX512
+	}
 	variant = name
 }
