@@ -3,8 +3,20 @@ package kernels
 import (
 	"fmt"
 	"math"
+	"syscall"
+
+	"github.com/hilsearch/hilsearch/arch"
 	"testing"
 )
+
+// cpuTime returns the process's user + system CPU time in nanoseconds.
+func cpuTime() int64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return ru.Utime.Nano() + ru.Stime.Nano()
+}
 
 type attnCase struct {
 	H, G, hd, pos0, n, window, capacity int
@@ -165,4 +177,95 @@ func checkAttention(t *testing.T, c attnCase, out, Q, K, V []float32) {
 			}
 		}
 	}
+}
+
+// BenchmarkAttention times Attention alone for lfm2-350m's and
+// lfm2-1.2b's attention shapes (16 or 32 query heads, 8 KV heads, head
+// width 64, f16 cache): decode at several depths and a 512-token prompt
+// after 2,048 cached tokens. MB/s counts the cache bytes read.
+//
+//	go test -run ^$ -bench Attention -benchtime 200x ./kernels
+func BenchmarkAttention(b *testing.B) {
+	for _, H := range []int{16, 32} {
+		for _, sh := range [][2]int{{2048, 1}, {4096, 1}, {32768, 1}, {2048, 512}} {
+			depth, n := sh[0], sh[1]
+			b.Run(fmt.Sprintf("H=%d/depth=%d/n=%d", H, depth, n), func(b *testing.B) {
+				const G, hd = 8, 64
+				g := rng(3)
+				kw := G * hd
+				c := NewKVCache(G, hd, depth+n, false)
+				K := randVec(&g, (depth+n)*kw, 1)
+				V := randVec(&g, (depth+n)*kw, 1)
+				c.Round(K)
+				c.Round(V)
+				c.Store(K, V, 0, depth)
+				q := randVec(&g, n*H*hd, 1)
+				out := make([]float32, n*H*hd)
+				e := NewEngine(EngineConfig{Threads: 2, MaxTokens: n, MaxCols: 32, MaxGroup: H / G, MaxHeads: H, MaxHeadDim: hd})
+				defer e.Close()
+				b.SetBytes(int64(2 * 2 * (depth + n) * kw))
+				b.ReportAllocs()
+				cpu0 := cpuTime()
+				for b.Loop() {
+					if err := e.Attention(out, q, K[depth*kw:], V[depth*kw:], c, depth, n, H, 0); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+			})
+		}
+	}
+}
+
+// BenchmarkDepth times lfm2-350m q4_0 after a cached prefix of 2,048
+// tokens: decode steps and 512-token prompts (the prefix is prefilled
+// again, untimed, when the context fills).
+//
+//	go test -run ^$ -bench Depth -benchtime 64x -cpuprofile cpu.out ./kernels
+func BenchmarkDepth(b *testing.B) {
+	spec, err := arch.Preset("lfm2-350m")
+	if err != nil {
+		b.Fatal(err)
+	}
+	const depth = 2048
+	m, err := Build(spec, arch.Q4_0, depth+1024, 2, 1)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	toks := make([]int32, depth+1024)
+	for i := range toks {
+		toks[i] = int32(i * 7919 % spec.Vocab)
+	}
+	fill := func(b *testing.B) {
+		b.StopTimer()
+		m.Reset()
+		if _, err := m.Prefill(toks[:depth]); err != nil {
+			b.Fatal(err)
+		}
+		b.StartTimer()
+	}
+	b.Run("op=tg", func(b *testing.B) {
+		fill(b)
+		cpu0 := cpuTime()
+		for b.Loop() {
+			if m.Pos() == m.MaxContext() {
+				fill(b)
+			}
+			if _, err := m.Decode(toks[m.Pos()]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	})
+	b.Run("op=pp512", func(b *testing.B) {
+		cpu0 := cpuTime()
+		for b.Loop() {
+			fill(b)
+			if _, err := m.Prefill(toks[depth : depth+512]); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+	})
 }
