@@ -56,6 +56,10 @@ func (e *Engine) glaHeads(worker, lo, hi int) {
 		S := g.state[h*hd*hd : (h+1)*hd*hd]
 		for t0 := 0; t0 < g.n; t0 += glaChunk {
 			L := min(glaChunk, g.n-t0)
+			if L == 1 { // decode: the recurrence is one call per head
+				g.recurrent(S, t0, 1, h, scale, qe)
+				continue
+			}
 			for t := 0; t < L; t++ {
 				a := g.a[(t0+t)*W+h*hd : (t0+t)*W+(h+1)*hd]
 				bt := b[t*hd : (t+1)*hd]
@@ -73,7 +77,7 @@ func (e *Engine) glaHeads(worker, lo, hi int) {
 				minb = min(minb, x)
 			}
 			if minb < glaMinLogDecay {
-				g.recurrent(S, t0, L, h, scale)
+				g.recurrent(S, t0, L, h, scale, qe)
 				continue
 			}
 			for t := 0; t < L; t++ {
@@ -111,10 +115,13 @@ func (e *Engine) glaHeads(worker, lo, hi int) {
 	}
 }
 
-// recurrent advances one head token by token (used for chunks whose decay
-// is too steep for the factorised form).
-func (g *glaArgs) recurrent(S []float32, t0, L, h int, scale float32) {
+// recurrent advances one head token by token (decode, and chunks whose
+// decay is too steep for the factorised form): per key channel c, S_c =
+// α_c·S_c + k_c·v, o += (q_c·scale)·S_c, one stateStep call per token.
+// sc holds at least 2·hd floats of scratch.
+func (g *glaArgs) recurrent(S []float32, t0, L, h int, scale float32, sc []float32) {
 	hd, W := g.hd, g.H*g.hd
+	alpha, qs := sc[:hd], sc[hd:2*hd]
 	for t := t0; t < t0+L; t++ {
 		q := g.q[t*W+h*hd : t*W+(h+1)*hd]
 		k := g.k[t*W+h*hd : t*W+(h+1)*hd]
@@ -123,11 +130,10 @@ func (g *glaArgs) recurrent(S []float32, t0, L, h int, scale float32) {
 		o := g.out[t*W+h*hd : t*W+(h+1)*hd]
 		clear(o)
 		for c := 0; c < hd; c++ {
-			Sc := S[c*hd : (c+1)*hd]
-			scaleVec(float32(math.Exp(float64(LogSigmoid(a[c])/16))), Sc)
-			axpy(k[c], v, Sc)
-			axpy(q[c]*scale, Sc, o)
+			alpha[c] = float32(math.Exp(float64(LogSigmoid(a[c]) / 16)))
+			qs[c] = q[c] * scale
 		}
+		stateStep(S, hd, alpha, k, qs, v, o)
 	}
 }
 
@@ -149,6 +155,9 @@ func (e *Engine) SelectiveScan(y, xbc, dt []float32, dtStride int, aLog, d, dtBi
 	if len(state) != H*N*P {
 		return fmt.Errorf("ssm: state has %d values, want %d", len(state), H*N*P)
 	}
+	if 2*N > len(e.row[0]) {
+		return fmt.Errorf("ssm: state size %d exceeds the engine's scratch", N)
+	}
 	e.ssm = ssmArgs{y: y, xbc: xbc, dt: dt, dtStride: dtStride, aLog: aLog, d: d, dtBias: dtBias,
 		state: state, n: n, H: H, P: P, N: N, stride: H*P + 2*N}
 	e.pool.Run(H, 1, e.ssmFn)
@@ -156,9 +165,10 @@ func (e *Engine) SelectiveScan(y, xbc, dt []float32, dtStride int, aLog, d, dtBi
 	return nil
 }
 
-func (e *Engine) ssmHeads(_, lo, hi int) {
+func (e *Engine) ssmHeads(worker, lo, hi int) {
 	s := &e.ssm
 	P, N, din := s.P, s.N, s.H*s.P
+	decay, write := e.row[worker][:N], e.row[worker][N:2*N]
 	for h := lo; h < hi; h++ {
 		hs := s.state[h*N*P : (h+1)*N*P]
 		A := -math.Exp(float64(s.aLog[h]))
@@ -174,12 +184,11 @@ func (e *Engine) ssmHeads(_, lo, hi int) {
 			for p, xv := range x {
 				y[p] = dh * xv
 			}
-			for j := 0; j < N; j++ {
-				hj := hs[j*P : (j+1)*P]
-				scaleVec(dA, hj)
-				axpy(dtv*B[j], x, hj)
-				axpy(C[j], hj, y)
+			// per state row j: h_j = dA·h_j + (dt·B_j)·x, y += C_j·h_j
+			for j := range decay {
+				decay[j], write[j] = dA, dtv*B[j]
 			}
+			stateStep(hs, P, decay, write, C, x, y)
 		}
 	}
 }

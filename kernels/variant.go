@@ -35,6 +35,8 @@ var (
 	attnSoftmax   = asm.AttnSoftmax
 	attnAccumF16  = asm.AttnAccumF16
 	attnAccumF32  = asm.AttnAccumF32
+	// stateStep is the decode step of the linear-attention and SSM states
+	stateStep = asm.StateStep
 	// matVecF32, when set, computes a whole row range of an f32 matrix ×
 	// vector product (decode); otherwise each row is one dotF32.
 	matVecF32 func(dst, w []float32, c int, x []float32)

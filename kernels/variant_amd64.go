@@ -42,7 +42,9 @@ func init() {
 	attnScoresF16, attnScoresF32 = asm.AttnScoresF16AVX2, asm.AttnScoresF32AVX2
 	attnSoftmax = asm.AttnSoftmaxAVX2
 	attnAccumF16, attnAccumF32 = asm.AttnAccumF16AVX2, asm.AttnAccumF32AVX2
+	stateStep = asm.StateStepAVX2
 	if cpu.X86.HasAVX512F {
+		stateStep = asm.StateStepAVX512
 		// bit-identical to the AVX2 loops, so independent of the variant
 		attnScoresF16, attnScoresF32 = asm.AttnScoresF16AVX512, asm.AttnScoresF32AVX512
 		attnSoftmax = asm.AttnSoftmaxAVX512

@@ -24,7 +24,9 @@ func init() {
 		attnAccumF16Impls = append(attnAccumF16Impls, impl[attnAccumF16Fn]{"avx2", AttnAccumF16AVX2})
 		attnAccumF32Impls = append(attnAccumF32Impls, impl[attnAccumF32Fn]{"avx2", AttnAccumF32AVX2})
 		attnSoftmaxImpls = append(attnSoftmaxImpls, impl[attnSoftmaxFn]{"avx2", AttnSoftmaxAVX2})
+		stateStepImpls = append(stateStepImpls, impl[stateStepFn]{"avx2", StateStepAVX2})
 		if cpu.X86.HasAVX512F {
+			stateStepImpls = append(stateStepImpls, impl[stateStepFn]{"avx512", StateStepAVX512})
 			attnScoresF16Impls = append(attnScoresF16Impls, impl[attnScoresF16Fn]{"avx512", AttnScoresF16AVX512})
 			attnScoresF32Impls = append(attnScoresF32Impls, impl[attnScoresF32Fn]{"avx512", AttnScoresF32AVX512})
 			attnAccumF16Impls = append(attnAccumF16Impls, impl[attnAccumF16Fn]{"avx512", AttnAccumF16AVX512})

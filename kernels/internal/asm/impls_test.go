@@ -78,3 +78,7 @@ var (
 	attnAccumF32Impls  = []impl[attnAccumF32Fn]{{"go", AttnAccumF32}}
 	attnSoftmaxImpls   = []impl[attnSoftmaxFn]{{"go", AttnSoftmax}}
 )
+
+type stateStepFn = func(s []float32, w int, a, b, c, x, y []float32)
+
+var stateStepImpls = []impl[stateStepFn]{{"go", StateStep}}
