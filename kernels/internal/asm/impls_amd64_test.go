@@ -17,8 +17,6 @@ func init() {
 		f16RowImpls = append(f16RowImpls, impl[f16RowFn]{"avx2", F16ToF32RowAVX2})
 		swiGLUImpls = append(swiGLUImpls, impl[swiGLUFn]{"avx2", SwiGLUAVX2})
 		expShiftImpls = append(expShiftImpls, impl[expShiftFn]{"avx2", ExpShiftAVX2})
-		accumRowsImpls = append(accumRowsImpls, impl[rowsFn]{"avx2", AccumRowsAVX2})
-		scoreRowsImpls = append(scoreRowsImpls, impl[scoreRowsFn]{"avx2", ScoreRowsAVX2})
 		attnScoresF16Impls = append(attnScoresF16Impls, impl[attnScoresF16Fn]{"avx2", AttnScoresF16AVX2})
 		attnScoresF32Impls = append(attnScoresF32Impls, impl[attnScoresF32Fn]{"avx2", AttnScoresF32AVX2})
 		attnAccumF16Impls = append(attnAccumF16Impls, impl[attnAccumF16Fn]{"avx2", AttnAccumF16AVX2})
