@@ -187,7 +187,7 @@ func checkAttention(t *testing.T, c attnCase, out, Q, K, V []float32) {
 //	go test -run ^$ -bench Attention -benchtime 200x ./kernels
 func BenchmarkAttention(b *testing.B) {
 	for _, H := range []int{16, 32} {
-		for _, sh := range [][2]int{{2048, 1}, {4096, 1}, {32768, 1}, {2048, 512}} {
+		for _, sh := range [][2]int{{2048, 1}, {4096, 1}, {32768, 1}, {2048, 512}, {4096, 512}} {
 			depth, n := sh[0], sh[1]
 			b.Run(fmt.Sprintf("H=%d/depth=%d/n=%d", H, depth, n), func(b *testing.B) {
 				const G, hd = 8, 64
