@@ -61,12 +61,18 @@ func checkClose(t *testing.T, what string, got, want []float32, tol float64) {
 // prefix (Prefill a, Prefill b) gives those of Prefill(a‖b), within the
 // decode-vs-prefill tolerance. With batches of 64 tokens (Options.Batch)
 // the same holds, so batch boundaries inside the cache do not matter.
+// -short (the qemu and race runs, where the references are slow) keeps
+// q4_0 with batches of 512.
 func TestDepthConsistency(t *testing.T) {
 	all := tokens(depthPrefix+40, 5)
 	a, b := all[:depthPrefix], all[depthPrefix:]
+	precs, batches := []arch.Precision{arch.F32, arch.Q4_0}, []int{0, 64}
+	if testing.Short() {
+		precs, batches = precs[1:], batches[:1]
+	}
 	for name, spec := range depthSpecs() {
-		for _, p := range []arch.Precision{arch.F32, arch.Q4_0} {
-			for _, batch := range []int{0, 64} {
+		for _, p := range precs {
+			for _, batch := range batches {
 				t.Run(name+"/"+string(p)+"/batch="+map[int]string{0: "512", 64: "64"}[batch], func(t *testing.T) {
 					m, err := BuildWith(spec, p, 700, 2, 9, Options{Batch: batch})
 					if err != nil {
@@ -91,11 +97,15 @@ func TestDepthConsistency(t *testing.T) {
 // TestDepthDeterministicAcrossThreads: at depth, prefill, continued
 // prefill and decode give bit-identical logits with 1, 2 and 3 threads
 // for every mixer (the attention key split and every other reduction
-// depend on shapes only).
+// depend on shapes only). -short keeps q4_0.
 func TestDepthDeterministicAcrossThreads(t *testing.T) {
 	all := tokens(depthPrefix+30, 6)
+	precs := []arch.Precision{arch.F32, arch.Q4_0}
+	if testing.Short() {
+		precs = precs[1:]
+	}
 	for name, spec := range depthSpecs() {
-		for _, p := range []arch.Precision{arch.F32, arch.Q4_0} {
+		for _, p := range precs {
 			t.Run(name+"/"+string(p), func(t *testing.T) {
 				var ref [][]float32
 				for _, th := range []int{1, 2, 3} {

@@ -1,13 +1,18 @@
 package kernels
 
 import (
+	"embed"
 	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/hilsearch/hilsearch/arch"
 )
+
+// layoutFS holds the benchmark layouts (embedded, so the test binary runs
+// anywhere, e.g. under qemu from another directory).
+//
+//go:embed testdata/layouts/*.json
+var layoutFS embed.FS
 
 // TestBenchmarkLayouts checks the layouts of the depth benchmarks
 // (testdata/layouts, docs/benchmarks.md): each is a valid spec within 2%
@@ -15,7 +20,7 @@ import (
 // exports to a llama.cpp family (lfm2, or qwen3 when every layer is
 // attention); together they run from 2 attention layers to all.
 func TestBenchmarkLayouts(t *testing.T) {
-	files, err := filepath.Glob("testdata/layouts/*.json")
+	files, err := layoutFS.ReadDir("testdata/layouts")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -27,8 +32,9 @@ func TestBenchmarkLayouts(t *testing.T) {
 		t.Fatal(err)
 	}
 	minAttn, allAttn := math.MaxInt, false
-	for _, f := range files {
-		data, err := os.ReadFile(f)
+	for _, de := range files {
+		f := de.Name()
+		data, err := layoutFS.ReadFile("testdata/layouts/" + f)
 		if err != nil {
 			t.Fatal(err)
 		}
