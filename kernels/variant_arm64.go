@@ -8,8 +8,7 @@ import (
 )
 
 // init replaces pure-Go inner loops with NEON ones: "neon" (FMLA f32 dot
-// and axpy, the attention's score and value-sum loops over a key tile,
-// SwiGLU and the softmax's exponentials (bit-identical to asm.Exp), FCVTL
+// and axpy, SwiGLU and the softmax's exponentials (bit-identical to asm.Exp), FCVTL
 // f16 rows, and q8_0/q4_0 dots with SMULL/SMLAL2/SADALP;
 // ASIMD is part of ARMv8-A), "neon-dotprod" (the integer dots with SDOT
 // instead) or "neon-i8mm" (as neon-dotprod; the q8_0/q4_0 prefill tiles in
@@ -26,8 +25,6 @@ func init() {
 	f16Row = asm.F16ToF32RowNEON
 	swiGLU = asm.SwiGLUNEON
 	expShift = asm.ExpShiftNEON
-	accumRows = asm.AccumRowsNEON
-	scoreRows = asm.ScoreRowsNEON
 	q, name := asm.NEONQuant(), "neon"
 	if cpu.ARM64.HasASIMDDP {
 		q, name = asm.SDOTQuant(), "neon-dotprod"

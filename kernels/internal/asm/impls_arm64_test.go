@@ -10,8 +10,6 @@ func init() {
 	f16RowImpls = append(f16RowImpls, impl[f16RowFn]{"neon", F16ToF32RowNEON})
 	swiGLUImpls = append(swiGLUImpls, impl[swiGLUFn]{"neon", SwiGLUNEON})
 	expShiftImpls = append(expShiftImpls, impl[expShiftFn]{"neon", ExpShiftNEON})
-	accumRowsImpls = append(accumRowsImpls, impl[rowsFn]{"neon", AccumRowsNEON})
-	scoreRowsImpls = append(scoreRowsImpls, impl[scoreRowsFn]{"neon", ScoreRowsNEON})
 	addQuantSet("neon", NEONQuant())
 	if cpu.ARM64.HasASIMDDP {
 		addQuantSet("neon-dotprod", SDOTQuant())
