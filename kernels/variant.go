@@ -11,9 +11,6 @@ var (
 	dotF16        = asm.DotF16
 	f16Row        = asm.F16ToF32Row
 	dotQ8         = asm.DotQ8
-	dotQ8x4       = asm.DotQ8x4
-	dotQ4         = asm.DotQ4
-	dotQ4x4       = asm.DotQ4x4
 	dotQ8x4p      = asm.DotQ8x4Packed
 	dotQ4x4p      = asm.DotQ4x4Packed
 	dotQ4x8p      = asm.DotQ4x8Packed
@@ -24,10 +21,8 @@ var (
 	dotQ4Pairs    = asm.DotQ4Pairs
 	quantizeQ8Act = asm.QuantizeQ8Act
 	axpy          = asm.Axpy
-	axpyF16       = asm.AxpyF16
 	scaleVec      = asm.Scale
 	swiGLU        = asm.SwiGLU
-	expShift      = asm.ExpShift
 	// the attention tile loops (attention.go); every implementation gives
 	// the reference's bits
 	attnScoresF16 = asm.AttnScoresF16

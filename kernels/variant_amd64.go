@@ -25,7 +25,7 @@ func init() {
 		q, name = asm.VNNIQuant(), "avx512vnni"
 		matVecF32 = asm.MatVecF32AVX512
 	}
-	dotQ8, dotQ4, dotQ8x4, dotQ4x4 = q.DotQ8, q.DotQ4, q.DotQ8x4, q.DotQ4x4
+	dotQ8 = q.DotQ8
 	packQ4Pairs, dotQ4Pairs = q.PackQ4Pairs, q.DotQ4Pairs
 	packQ4x4, dotQ4x4p, dotQ4x8p = q.PackQ4x4, q.DotQ4x4Packed, q.DotQ4x8Packed
 	packQ8x4, dotQ8x4p, dotQ8x8p = q.PackQ8x4, q.DotQ8x4Packed, q.DotQ8x8Packed
@@ -35,10 +35,8 @@ func init() {
 	dotF16 = asm.DotF16FMA
 	f16Row = asm.F16ToF32RowAVX2
 	axpy = asm.AxpyAVX2
-	axpyF16 = asm.AxpyF16AVX2
 	scaleVec = asm.ScaleAVX2
 	swiGLU = asm.SwiGLUAVX2
-	expShift = asm.ExpShiftAVX2
 	attnScoresF16, attnScoresF32 = asm.AttnScoresF16AVX2, asm.AttnScoresF32AVX2
 	attnSoftmax = asm.AttnSoftmaxAVX2
 	attnAccumF16, attnAccumF32 = asm.AttnAccumF16AVX2, asm.AttnAccumF32AVX2

@@ -24,7 +24,6 @@ func init() {
 	axpy = asm.AxpyNEON
 	f16Row = asm.F16ToF32RowNEON
 	swiGLU = asm.SwiGLUNEON
-	expShift = asm.ExpShiftNEON
 	q, name := asm.NEONQuant(), "neon"
 	if cpu.ARM64.HasASIMDDP {
 		q, name = asm.SDOTQuant(), "neon-dotprod"
@@ -32,7 +31,7 @@ func init() {
 			name = "neon-i8mm"
 		}
 	}
-	dotQ8, dotQ4, dotQ8x4, dotQ4x4 = q.DotQ8, q.DotQ4, q.DotQ8x4, q.DotQ4x4
+	dotQ8 = q.DotQ8
 	packQ4Pairs, dotQ4Pairs = q.PackQ4Pairs, q.DotQ4Pairs
 	packQ4x4, dotQ4x4p, dotQ4x8p = q.PackQ4x4, q.DotQ4x4Packed, q.DotQ4x8Packed
 	packQ8x4, dotQ8x4p, dotQ8x8p = q.PackQ8x4, q.DotQ8x4Packed, q.DotQ8x8Packed

@@ -123,6 +123,9 @@ func checkArgs(dst []float32, ldd, lenW, c, r0, r1 int, xp []float32, n int) boo
 // rows[i] must hold c floats and xp 16·c floats.
 type kernelFunc func(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32)
 
+// The reference and the build's kernel have kernelFunc's signature.
+var _, _ kernelFunc = kernelGo, kern6x16
+
 // kBlock is the k-block length: one token group's block of packed
 // activations (64·kBlock bytes) stays in L1 while the row tiles of a panel
 // pass over it.
