@@ -471,9 +471,12 @@ func TestFarmWithStandInPhones(t *testing.T) {
 	if n := e.attempts(j3); n < 2 {
 		t.Errorf("job %s: %d attempts; the reboot should have made it redelivered", j3, n)
 	}
-	if n := e.agentLines(p2, `msg="agent started"`); n != 2 {
-		t.Errorf("phone 2's agent started %d times, want 2 (first start, after the reboot)", n)
-	}
+	e.eventually(30*time.Second, func() error { // the restarted agent's log reaches the stream
+		if n := e.agentLines(p2, `msg="agent started"`); n != 2 {
+			return fmt.Errorf("phone 2's agent started %d times, want 2 (first start, after the reboot)", n)
+		}
+		return nil
+	})
 
 	// No measurement lost or duplicated; no phone enrolled twice.
 	if n := testenv.QueryInt(t, c.DSN, "SELECT count(*) FROM measurements"); n != int64(len(jobs)) {
