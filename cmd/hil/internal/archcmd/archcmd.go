@@ -12,6 +12,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/cmd/hil/internal/outfile"
 )
 
 const usageText = `usage:
@@ -169,36 +170,13 @@ func export(args []string, stdout, stderr io.Writer) error {
 	default:
 		return fmt.Errorf("%w: --format must be json, hf or gguf", errUsage)
 	}
-	if *out == "-" {
-		return write(stdout)
-	}
-	return writeFile(*out, write)
-}
-
-// writeFile writes through a temporary file in the same directory and
-// renames it into place, so a failed export leaves no partial file.
-func writeFile(path string, write func(io.Writer) error) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
+	f, err := outfile.Create(*out, stdout)
 	if err != nil {
-		return fmt.Errorf("create output: %w", err)
+		return err
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if err = f.Chmod(0o644); err != nil {
-		return fmt.Errorf("chmod output: %w", err)
+	defer f.Abort()
+	if err := write(f); err != nil {
+		return fmt.Errorf("write %s: %w", f.Name(), err)
 	}
-	if err = write(f); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err = f.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("rename to %s: %w", path, err)
-	}
-	return nil
+	return f.Commit()
 }

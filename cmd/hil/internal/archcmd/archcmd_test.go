@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hilsearch/hilsearch/arch"
 )
 
@@ -164,5 +166,41 @@ func TestExport(t *testing.T) {
 		if strings.Contains(e.Name(), ".tmp") {
 			t.Errorf("temporary file %s left behind", e.Name())
 		}
+	}
+}
+
+// TestExportKeepsSpecialFiles: -o on a character device (a private one with
+// /dev/null's numbers, never the machine's own) and on a symlink writes
+// through them instead of renaming a regular file over them.
+func TestExportKeepsSpecialFiles(t *testing.T) {
+	dir := t.TempDir()
+	spec := filepath.Join(dir, "tiny.json")
+	_ = os.WriteFile(spec, []byte(tinySpec), 0o644)
+
+	target := filepath.Join(dir, "real.json")
+	_ = os.WriteFile(target, nil, 0o644)
+	link := filepath.Join(dir, "link.json")
+	if err := os.Symlink(target, link); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runArch(t, "export", spec, "--format", "hf", "-o", link); code != 0 {
+		t.Fatal(errs)
+	}
+	if fi, err := os.Lstat(link); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		t.Fatalf("symlink replaced: %v", err)
+	}
+	if b, _ := os.ReadFile(target); !strings.Contains(string(b), "hidden_size") {
+		t.Fatalf("link target holds %q", b)
+	}
+
+	null := filepath.Join(dir, "null")
+	if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err != nil {
+		t.Skipf("cannot make a character device here (needs root): %v", err)
+	}
+	if code, _, errs := runArch(t, "export", spec, "--format", "gguf", "-o", null); code != 0 {
+		t.Fatal(errs)
+	}
+	if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+		t.Fatalf("%s is no longer a character device: %v", null, err)
 	}
 }

@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/coordinator/testenv"
 )
@@ -271,13 +273,27 @@ func TestSearchLifecycle(t *testing.T) {
 	}
 	os.Remove(ggufFile)
 
+	// -o on a character device (a private one with /dev/null's numbers,
+	// never the machine's own) writes into it: it stays a device.
+	null := filepath.Join(dir, "null")
+	if err := unix.Mknod(null, unix.S_IFCHR|0o666, int(unix.Mkdev(1, 3))); err == nil {
+		if code, _, errs := hil(t, ctx, c, "export", id, "--format", "hf", "-o", null); code != 0 {
+			t.Fatalf("export to a character device: exit %d: %s", code, errs)
+		}
+		if fi, err := os.Lstat(null); err != nil || fi.Mode()&os.ModeCharDevice == 0 {
+			t.Fatalf("%s is no longer a character device: %v", null, err)
+		}
+	} else {
+		t.Logf("not root: no character device test here (%v)", err)
+	}
+
 	// Errors: an unknown trial leaves no file; bad flags are usage errors.
 	missing := filepath.Join(dir, "missing.json")
 	code, _, errs = hil(t, ctx, c, "export", id, "--format", "json", "--trial", "100000", "-o", missing)
 	if _, err := os.Stat(missing); code != 1 || !strings.Contains(errs, "trial_not_found") || err == nil {
 		t.Fatalf("export of an unknown trial: exit %d, stat %v: %s", code, err, errs)
 	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".hil-export-*")); len(left) != 0 {
+	if left, _ := filepath.Glob(filepath.Join(dir, ".hil-out-*")); len(left) != 0 {
 		t.Fatalf("temporary files left: %v", left)
 	}
 	for _, args := range [][]string{

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 
+	"github.com/hilsearch/hilsearch/cmd/hil/internal/outfile"
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/search"
 )
@@ -59,48 +60,38 @@ func export(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(e.stderr, "exporting trial %d: the Pareto front's best on %s%s (%s, %s)\n", best.Trial, o.Metric, atSuffix(o), dir, value(best.Values[0]))
 		q.Trial = best.Trial
 	}
-	if *out == "-" {
-		if _, err := c.Export(ctx, id, q, e.stdout); err != nil {
-			return e.fail(err)
-		}
-		return 0
-	}
-	// Download into a temporary file next to the target, then rename, so
-	// a failed export leaves no partial file.
-	dir := "."
-	if *out != "" {
-		dir = filepath.Dir(*out)
-	}
-	tmp, err := os.CreateTemp(dir, ".hil-export-*")
-	if err != nil {
-		return e.fail(err)
-	}
-	defer os.Remove(tmp.Name())
-	suggested, err := c.Export(ctx, id, q, tmp)
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
+	var f *outfile.File
+	if *out == "" {
+		f, err = outfile.CreateIn(".")
+	} else {
+		f, err = outfile.Create(*out, e.stdout)
 	}
 	if err != nil {
 		return e.fail(err)
 	}
-	name := *out
-	if name == "" {
-		name = suggested
-		if name == "" {
+	defer f.Abort()
+	suggested, err := c.Export(ctx, id, q, f)
+	if err != nil {
+		return e.fail(err)
+	}
+	if *out == "" {
+		name := filepath.Base(suggested)
+		if suggested == "" || name == "." || name == "/" {
 			name = fmt.Sprintf("%s-export.%s", id, *format)
 		}
+		err = f.CommitAs(name)
+	} else {
+		err = f.Commit()
 	}
-	// CreateTemp makes the file private; an export is an ordinary file.
-	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
-		return e.fail(err)
-	}
-	if err := os.Rename(tmp.Name(), name); err != nil {
-		return e.fail(err)
-	}
-	fi, err := os.Stat(name)
 	if err != nil {
 		return e.fail(err)
 	}
-	fmt.Fprintf(e.stderr, "wrote %s (%d bytes)\n", name, fi.Size())
+	if name := f.Name(); name != outfile.Stdout {
+		if fi, err := os.Stat(name); err == nil && fi.Mode().IsRegular() {
+			fmt.Fprintf(e.stderr, "wrote %s (%d bytes)\n", name, fi.Size())
+		} else {
+			fmt.Fprintf(e.stderr, "wrote %s\n", name)
+		}
+	}
 	return 0
 }
