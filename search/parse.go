@@ -45,6 +45,17 @@ func Parse(data []byte) (*Spec, error) {
 	s.Space.Preset = ""
 	s.applyDefaults()
 	if err := s.Validate(); err != nil {
+		var ve *ValidationError
+		if errors.As(err, &ve) && isZeroSpace(data) {
+			// No space at all: one line saying so, not one per field.
+			fields := []FieldError{{Field: "space", Message: "missing (give a preset: " + strings.Join(PresetNames(), ", ") + "; or vocab, layers, hidden, mixers, ffn and params)"}}
+			for _, f := range ve.Fields {
+				if f.Field != "space" && !strings.HasPrefix(f.Field, "space.") {
+					fields = append(fields, f)
+				}
+			}
+			ve.Fields = fields
+		}
 		return nil, err
 	}
 	return &s, nil
@@ -101,7 +112,9 @@ func decodeStrict(data []byte, v any) error {
 	var typ *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &syn):
-		return &ValidationError{Fields: []FieldError{{Message: fmt.Sprintf("malformed JSON at byte %d: %v", syn.Offset, syn)}}}
+		return &ValidationError{Fields: []FieldError{{Message: JSONErrorAt(data, syn.Offset, syn)}}}
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return &ValidationError{Fields: []FieldError{{Message: JSONErrorAt(data, int64(len(data)), errors.New("unexpected end of JSON input (truncated document?)"))}}}
 	case errors.As(err, &typ):
 		return &ValidationError{Fields: []FieldError{{Field: typ.Field, Message: fmt.Sprintf("expected %s, got JSON %s", typ.Type, typ.Value)}}}
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
@@ -220,4 +233,34 @@ func lookupFold(fields map[string]reflect.Type, k string) (reflect.Type, bool) {
 		}
 	}
 	return nil, false
+}
+
+// isZeroSpace reports whether the document has no "space" or an empty one.
+func isZeroSpace(data []byte) bool {
+	var doc map[string]json.RawMessage
+	if json.Unmarshal(data, &doc) != nil {
+		return false
+	}
+	raw, ok := doc["space"]
+	if !ok {
+		return true
+	}
+	var sp map[string]json.RawMessage
+	return json.Unmarshal(raw, &sp) == nil && len(sp) == 0
+}
+
+// JSONErrorAt describes a JSON syntax error at byte offset of data with
+// its line and column (1-based; the column counts bytes).
+func JSONErrorAt(data []byte, offset int64, err error) string {
+	if offset > int64(len(data)) {
+		offset = int64(len(data))
+	}
+	if offset < 0 {
+		offset = 0
+	}
+	before := data[:offset]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := len(before) - bytes.LastIndexByte(before, '\n')
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	return fmt.Sprintf("malformed JSON at line %d, column %d: %s", line, col, msg)
 }

@@ -3,6 +3,7 @@ package search
 import (
 	"fmt"
 	"math"
+	"reflect"
 	"regexp"
 	"slices"
 	"time"
@@ -13,6 +14,8 @@ import (
 
 // Defaults applied by Parse (and by ApplyDefaults) to zero fields.
 const (
+	// DefaultAlgorithm is the algorithm of a spec that names none.
+	DefaultAlgorithm = AlgoNSGA2
 	// DefaultNormEps is Space.NormEps's default (LFM2's).
 	DefaultNormEps = 1e-5
 	// DefaultRopeTheta is the RoPE base of gqa and swa (LFM2's).
@@ -78,6 +81,9 @@ func (s *Spec) applyDefaults() {
 	}
 	if s.Budget.MaxInFlightPerDevice == 0 {
 		s.Budget.MaxInFlightPerDevice = 1
+	}
+	if s.Algorithm == "" {
+		s.Algorithm = DefaultAlgorithm
 	}
 	if s.Algorithm == AlgoNSGA2 {
 		if s.NSGA2 == nil {
@@ -180,7 +186,7 @@ func (s *Spec) Validate() error {
 		}
 	}
 	if len(s.Objectives) == 0 {
-		fe.add("objectives", "at least one objective is needed")
+		fe.add("objectives", "missing: at least one objective is needed")
 	}
 	if len(s.Objectives) > MaxObjectives {
 		fe.add("objectives", fmt.Sprintf("at most %d objectives are supported, got %d", MaxObjectives, len(s.Objectives)))
@@ -189,7 +195,9 @@ func (s *Spec) Validate() error {
 	for i, o := range s.Objectives {
 		f := fmt.Sprintf("objectives[%d]", i)
 		s.validateMetricRef(&fe, f, o.Metric, o.At, targets)
-		if o.Direction != Minimize && o.Direction != Maximize {
+		// An unknown metric has no natural direction to default to: its
+		// own error is enough.
+		if m, _ := splitMetric(o.Metric); (o.Direction != "" || m.Valid()) && o.Direction != Minimize && o.Direction != Maximize {
 			fe.add(f+".direction", fmt.Sprintf("must be %q or %q, got %q", Minimize, Maximize, o.Direction))
 		}
 		key := fmt.Sprintf("%s:%d", o.Metric, o.At)
@@ -214,7 +222,9 @@ func (s *Spec) Validate() error {
 		}
 	}
 	b := s.Budget
-	if b.MaxTrials < 1 {
+	if b.MaxTrials == 0 {
+		fe.add("budget.max_trials", "missing (how many trials to measure, at least 1)")
+	} else if b.MaxTrials < 1 {
 		fe.add("budget.max_trials", fmt.Sprintf("must be at least 1, got %d", b.MaxTrials))
 	}
 	if b.MaxWallTime != "" {
@@ -317,12 +327,23 @@ func (s *Spec) validateMetricRef(fe *fieldErrs, f, ref string, at int, targets m
 // (workload.Check), then what a search needs on top: its metrics are read
 // at prompt lengths and at decode depths, so it needs at least one of each.
 func validateWorkload(w *workload.Workload, fe *fieldErrs) {
-	w.Check(nil, func(field, msg string) { fe.add("workload."+field, msg) })
+	if reflect.ValueOf(*w).IsZero() {
+		fe.add("workload", "missing (give precision, threads, prompt_lengths, decode_depths and decode_tokens)")
+		return
+	}
+	none := len(w.PromptLengths) == 0 && len(w.DecodeDepths) == 0
+	w.Check(nil, func(field, msg string) {
+		// Check accepts either list; a search needs both, said below.
+		if none && field == "prompt_lengths" {
+			return
+		}
+		fe.add("workload."+field, msg)
+	})
 	if len(w.PromptLengths) == 0 {
-		fe.add("workload.prompt_lengths", "at least one prompt length is needed")
+		fe.add("workload.prompt_lengths", "missing: at least one prompt length is needed")
 	}
 	if len(w.DecodeDepths) == 0 {
-		fe.add("workload.decode_depths", "at least one decode depth is needed (0 = empty context)")
+		fe.add("workload.decode_depths", "missing: at least one decode depth is needed (0 = empty context)")
 	}
 }
 

@@ -138,13 +138,18 @@ func (w Workload) Check(spec *arch.Spec, add func(field, message string)) {
 		bad = true
 		add(field, fmt.Sprintf(format, args...))
 	}
-	if !w.Precision.Valid() {
+	switch {
+	case w.Precision == "":
+		addf("precision", "missing (f32, f16, q8_0 or q4_0)")
+	case !w.Precision.Valid():
 		addf("precision", "unknown precision %q (known: f32, f16, q8_0, q4_0)", w.Precision)
 	}
 	if w.KVType != "" && w.KVType != "f16" && w.KVType != "f32" {
 		addf("kv_type", "must be f16 or f32, got %q", w.KVType)
 	}
 	switch {
+	case w.Threads == 0:
+		addf("threads", "missing (the worker count, 1 to %d)", MaxThreads)
 	case w.Threads < 1:
 		addf("threads", "must be at least 1, got %d", w.Threads)
 	case w.Threads > MaxThreads:

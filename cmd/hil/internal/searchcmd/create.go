@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -89,6 +90,13 @@ func withPreset(data []byte, preset string) ([]byte, error) {
 	dec.UseNumber()
 	var spec map[string]any
 	if err := dec.Decode(&spec); err != nil {
+		var syn *json.SyntaxError
+		switch {
+		case errors.As(err, &syn):
+			return nil, fmt.Errorf("search spec: %s", search.JSONErrorAt(data, syn.Offset, syn))
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return nil, fmt.Errorf("search spec: %s", search.JSONErrorAt(data, int64(len(data)), errors.New("unexpected end of JSON input (truncated document?)")))
+		}
 		return nil, fmt.Errorf("search spec: not a JSON object: %w", err)
 	}
 	if spec == nil {
