@@ -33,6 +33,11 @@ type Client struct {
 // New returns a client of the coordinator at baseURL (scheme and host, an
 // optional path prefix) that authenticates with token (may be empty).
 func New(baseURL, token string) (*Client, error) {
+	if baseURL != "" && !strings.Contains(baseURL, "://") {
+		// "host:8080" and "127.0.0.1:8080" mean the coordinator's plain
+		// HTTP address (url.Parse would read "host" as a scheme or fail).
+		baseURL = "http://" + baseURL
+	}
 	u, err := url.Parse(strings.TrimRight(baseURL, "/"))
 	if err != nil {
 		return nil, fmt.Errorf("coordinator URL %q: %w", baseURL, err)
@@ -59,7 +64,13 @@ type Error struct {
 	Fields []api.FieldError
 	// Details is the raw details value.
 	Details json.RawMessage
+	// Hint is a line on what to do, added by the client (e.g. how to give
+	// a token after a 401 without one).
+	Hint string
 }
+
+// NoTokenHint is the hint of a 401 answer to a request sent without a token.
+const NoTokenHint = "no API token given: set HIL_TOKEN or pass --token (serve --dev prints the admin token; `coordinator token create --name NAME` makes more)"
 
 // Error returns the message followed by one "field: message" line per field
 // error, or by the details when they are not field errors.
@@ -77,7 +88,20 @@ func (e *Error) Error() string {
 		}
 		b.WriteString(f.Message)
 	}
-	if len(e.Fields) == 0 && len(e.Details) > 0 && string(e.Details) != "null" {
+	var conflict api.SearchStateConflict
+	if len(e.Fields) == 0 && e.Code == "search_state_conflict" && json.Unmarshal(e.Details, &conflict) == nil && conflict.State != "" {
+		// A sentence, not the details' JSON.
+		b.Reset()
+		fmt.Fprintf(&b, "the search is %s", conflict.State)
+		if len(conflict.AllowedFrom) > 0 {
+			states := make([]string, len(conflict.AllowedFrom))
+			for i, s := range conflict.AllowedFrom {
+				states[i] = string(s)
+			}
+			fmt.Fprintf(&b, "; this is possible only while it is %s", orList(states))
+		}
+		fmt.Fprintf(&b, " (%s)", e.Code)
+	} else if len(e.Fields) == 0 && len(e.Details) > 0 && string(e.Details) != "null" {
 		var s string
 		if json.Unmarshal(e.Details, &s) == nil {
 			b.WriteString(": " + s)
@@ -85,7 +109,18 @@ func (e *Error) Error() string {
 			b.WriteString(": " + string(e.Details))
 		}
 	}
+	if e.Hint != "" {
+		b.WriteString("\n" + e.Hint)
+	}
 	return b.String()
+}
+
+// orList joins "a", "a or b", "a, b or c".
+func orList(s []string) string {
+	if len(s) <= 1 {
+		return strings.Join(s, "")
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " or " + s[len(s)-1]
 }
 
 // Is reports whether target is ErrNotFound and the status is 404.
@@ -170,7 +205,12 @@ func (c *Client) request(ctx context.Context, method, p string, query url.Values
 	}
 	if resp.StatusCode/100 != 2 {
 		defer resp.Body.Close()
-		return nil, decodeError(resp)
+		err := decodeError(resp)
+		var ae *Error
+		if resp.StatusCode == http.StatusUnauthorized && c.token == "" && errors.As(err, &ae) {
+			ae.Hint = NoTokenHint
+		}
+		return nil, err
 	}
 	return resp, nil
 }

@@ -26,8 +26,10 @@ func TestErrorDecoding(t *testing.T) {
 			"a query parameter has an invalid value (invalid_query)\n  sort: bad"},
 		{"string details", 422, `{"code":"not_exportable","message":"cannot export","details":"hf config: gqa head_dim"}`,
 			"cannot export (not_exportable): hf config: gqa head_dim"},
-		{"object details", 409, `{"code":"search_state_conflict","message":"state","details":{"state":"finished"}}`,
-			`state (search_state_conflict): {"state":"finished"}`},
+		{"state conflict", 409, `{"code":"search_state_conflict","message":"state","details":{"state":"finished","allowed_from":["running","paused"]}}`,
+			`the search is finished; this is possible only while it is running or paused (search_state_conflict)`},
+		{"object details", 409, `{"code":"other_conflict","message":"state","details":{"state":"finished"}}`,
+			`state (other_conflict): {"state":"finished"}`},
 		{"no details", 404, `{"code":"search_not_found","message":"no search has this ID"}`,
 			"no search has this ID (search_not_found)"},
 		{"not JSON", 502, "bad gateway\n", "bad gateway (502)"},
@@ -91,7 +93,7 @@ func TestRequestShape(t *testing.T) {
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("requests:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	for _, bad := range []string{"127.0.0.1:8080", "ftp://x", "http://", "::"} {
+	for _, bad := range []string{"ftp://x", "http://", "::"} { // "127.0.0.1:8080" means http://127.0.0.1:8080 (TestURLWithoutScheme)
 		if _, err := New(bad, ""); err == nil {
 			t.Errorf("New(%q) accepted", bad)
 		}
@@ -143,5 +145,47 @@ func TestEvents(t *testing.T) {
 	st2.Close()
 	if len(lastIDs) != 2 || lastIDs[0] != "" || lastIDs[1] != "8" {
 		t.Fatalf("Last-Event-ID headers %q", lastIDs)
+	}
+}
+
+// TestNoTokenHint: a 401 to a request sent without a token says how to
+// give one; with a token the answer is left as it is.
+func TestNoTokenHint(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(401)
+		io.WriteString(w, `{"code":"unauthorized","message":"missing or invalid token"}`)
+	}))
+	defer srv.Close()
+	for _, tok := range []string{"", "hil_wrong"} {
+		c, err := New(srv.URL, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = c.GetSearch(context.Background(), "s1")
+		hinted := err != nil && strings.Contains(err.Error(), "HIL_TOKEN") && strings.Contains(err.Error(), "--token")
+		if hinted != (tok == "") {
+			t.Errorf("token %q: %v", tok, err)
+		}
+	}
+}
+
+// TestURLWithoutScheme: host:port means http://host:port; other bad URLs
+// are clear errors.
+func TestURLWithoutScheme(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:8080":         "http://127.0.0.1:8080",
+		"localhost:8080":         "http://localhost:8080",
+		"coordinator.lan":        "http://coordinator.lan",
+		"https://hil.example/x/": "https://hil.example/x",
+	} {
+		c, err := New(in, "")
+		if err != nil || c.base.String() != want {
+			t.Errorf("New(%q) = %v, %v; want %s", in, c, err, want)
+		}
+	}
+	for _, in := range []string{"ftp://host", "http://", "http://a b"} {
+		if _, err := New(in, ""); err == nil || !strings.Contains(err.Error(), "coordinator URL") {
+			t.Errorf("New(%q): %v", in, err)
+		}
 	}
 }

@@ -385,7 +385,7 @@ func TestSearchPauseResumeCancel(t *testing.T) {
 			t.Fatalf("after %s the coordinator says %s", step.action, body)
 		}
 	}
-	if code, _, errs := hil(t, ctx, c, "resume", id); code != 1 || !strings.Contains(errs, "search_state_conflict") {
+	if code, _, errs := hil(t, ctx, c, "resume", id); code != 1 || !strings.Contains(errs, "the search is cancelled; this is possible only while it is ") || strings.Contains(errs, "{") {
 		t.Fatalf("resume of a cancelled search: exit %d: %s", code, errs)
 	}
 	// Watching a cancelled search ends at once with exit 1.
@@ -417,6 +417,21 @@ func TestEnvAndToken(t *testing.T) {
 	errb.Reset()
 	if code := Main(context.Background(), []string{"list", "--token", "hil_wrong"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "unauthorized") {
 		t.Fatalf("bad token: exit %d: %s", code, errb.String())
+	}
+	// Without any token the error says where one goes; a coordinator
+	// address without a scheme is taken as http://.
+	out.Reset()
+	errb.Reset()
+	t.Setenv("HIL_TOKEN", "")
+	hostPort := strings.TrimPrefix(c.URL, "http://")
+	if code := Main(context.Background(), []string{"list", "--coordinator", hostPort}, &out, &errb); code != 1 ||
+		!strings.Contains(errb.String(), "HIL_TOKEN") || !strings.Contains(errb.String(), "--token") {
+		t.Fatalf("no token: exit %d: %s", code, errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	if code := Main(context.Background(), []string{"list", "--json", "--coordinator", hostPort, "--token", c.Token}, &out, &errb); code != 0 {
+		t.Fatalf("coordinator without scheme: exit %d: %s", code, errb.String())
 	}
 	// Usage never shows the token, even from the environment or a flag.
 	for _, args := range [][]string{{"-h"}, {"list", "-h"}, {"--token", c.Token, "show", "-h"}} {

@@ -26,7 +26,7 @@ func (s *secret) String() string     { return "" }
 func (s *secret) Set(v string) error { s.v = v; return nil }
 
 func (g *globals) register(fs *flag.FlagSet) {
-	fs.StringVar(&g.coordinator, "coordinator", g.coordinator, "coordinator `URL` (env HIL_COORDINATOR; default "+client.DefaultURL+")")
+	fs.StringVar(&g.coordinator, "coordinator", g.coordinator, "coordinator `URL` (host:port means http://host:port; env HIL_COORDINATOR; default "+client.DefaultURL+")")
 	fs.Var(&g.token, "token", "API `token` (env HIL_TOKEN)")
 }
 
