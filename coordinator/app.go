@@ -118,12 +118,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		defer close(a.bgDone)
 		a.Drivers.Run(bg)
 	}()
-	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
-		AgentDir: cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers})
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("HTTP listen %s (HIL_LISTEN): %w", cfg.Listen, err)
 	}
+	advertise := cfg.Advertise
+	if advertise == "" {
+		advertise = advertiseURL(a.ln.Addr(), lanIPv4())
+	}
+	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
+		AdvertiseURL: strings.TrimRight(advertise, "/"),
+		AgentDir:     cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers})
 	a.srv = &http.Server{Handler: a.HTTP.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -42,6 +42,11 @@ type Config struct {
 	// NATSAdvertise are the NATS URLs given to agents, comma-separated
 	// (HIL_NATS_ADVERTISE). Defaults to the embedded server's client URL.
 	NATSAdvertise []string `yaml:"nats_advertise"`
+	// Advertise is the coordinator's HTTP URL given to devices (the
+	// dashboard's enroll command) (HIL_ADVERTISE). Defaults to "": the
+	// listen address, with this machine's first LAN IPv4 address when it
+	// listens on every interface.
+	Advertise string `yaml:"advertise"`
 	// AdminToken, when set, is accepted as an admin API token
 	// (HIL_ADMIN_TOKEN). Defaults to "": one is generated on first start.
 	AdminToken string `yaml:"admin_token"`
@@ -84,6 +89,7 @@ var envVars = []struct{ env, flag string }{
 	{"HIL_NATS_URL", "nats-url"},
 	{"HIL_NATS_LISTEN", "nats-listen"},
 	{"HIL_NATS_ADVERTISE", "nats-advertise"},
+	{"HIL_ADVERTISE", "advertise"},
 	{"HIL_ADMIN_TOKEN", "admin-token"},
 	{"HIL_ENROLL_TTL", "enroll-ttl"},
 	{"HIL_LOG_LEVEL", "log-level"},
@@ -119,6 +125,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSURL, "nats-url", c.NATSURL, "external NATS URL; empty embeds a NATS server (env HIL_NATS_URL)")
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded NATS client listen address (env HIL_NATS_LISTEN)")
 	fs.Var(listFlag{&c.NATSAdvertise}, "nats-advertise", "comma-separated NATS URLs handed to agents (env HIL_NATS_ADVERTISE; default: the embedded server's URL)")
+	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "the coordinator's HTTP URL handed to devices, e.g. http://192.168.1.20:8080 (env HIL_ADVERTISE; default: the listen address, with this machine's LAN address when listening on all interfaces)")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "accept this secret as an admin API token (env HIL_ADMIN_TOKEN; prefer the env var: flags show in ps)")
 	fs.DurationVar(&c.EnrollTTL, "enroll-ttl", c.EnrollTTL, "default life of an enrollment token (env HIL_ENROLL_TTL)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env HIL_LOG_LEVEL)")
@@ -221,6 +228,11 @@ func (c Config) Validate() error {
 		}
 	} else if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") {
 		errs = append(errs, fmt.Errorf("HIL_NATS_URL (--nats-url) %q must be a nats:// or tls:// URL", c.NATSURL))
+	}
+	if c.Advertise != "" {
+		if u, err := url.Parse(c.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("HIL_ADVERTISE (--advertise) %q must be an http:// or https:// URL", c.Advertise))
+		}
 	}
 	if c.AdminToken != "" && len(c.AdminToken) < 16 {
 		errs = append(errs, errors.New("HIL_ADMIN_TOKEN must be at least 16 characters"))

@@ -247,6 +247,15 @@ func TestDownloads(t *testing.T) {
 	if code != 200 || !strings.Contains(string(body), `"android/arm64"`) || !strings.Contains(string(body), "/downloads/device-agent-windows-amd64.exe") {
 		t.Fatalf("manifest: %d %s", code, body)
 	}
+	// The manifest gives devices the coordinator's own address (here the
+	// listen address; HIL_ADVERTISE overrides it), not a browser's host.
+	if !strings.Contains(string(body), `"coordinator_url":"`+c.URL+`"`) {
+		t.Fatalf("manifest lacks coordinator_url %s: %s", c.URL, body)
+	}
+	adv := testenv.Start(t, func(cfg *coordinator.Config) { cfg.Advertise = "http://192.168.7.7:8080/" })
+	if _, b := adv.Do(t, "GET", "/downloads/manifest.json", nil, ""); !strings.Contains(string(b), `"coordinator_url":"http://192.168.7.7:8080"`) {
+		t.Fatalf("manifest with HIL_ADVERTISE: %s", b)
+	}
 	if code, _ := c.Do(t, "GET", "/downloads/device-agent-plan9-mips", nil, ""); code != 404 {
 		t.Fatalf("unknown target: %d", code)
 	}

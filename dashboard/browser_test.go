@@ -335,7 +335,11 @@ func TestBrowser(t *testing.T) {
 
 	// Sign in: a wrong token is refused next to the field; the right one
 	// opens an HttpOnly, SameSite=Strict cookie session.
-	b.do("open", 30*time.Second, chromedp.Navigate(c.URL+"/#/signin"))
+	// The browser uses another name of the coordinator (localhost) than the
+	// one it listens on (127.0.0.1): the enroll command must carry the
+	// coordinator's own address, not the browser's host.
+	browserURL := strings.Replace(c.URL, "127.0.0.1", "localhost", 1)
+	b.do("open", 30*time.Second, chromedp.Navigate(browserURL+"/#/signin"))
 	b.waitJS("sign-in page", `document.getElementById("app").dataset.route === "#/signin"`, 20*time.Second)
 	b.setField("#token", "hil_not_a_real_token_000000")
 	b.do("submit bad token", 10*time.Second, chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)))
@@ -379,6 +383,9 @@ func TestBrowser(t *testing.T) {
 	m := regexp.MustCompile(`^device-agent enroll --coordinator (\S+) --token (\S+)$`).FindStringSubmatch(command)
 	if m == nil || m[1] != c.URL {
 		t.Fatalf("enroll command = %q, want one for %s", command, c.URL)
+	}
+	if dlg := eval[string](b, `document.querySelector("dialog[open]").textContent`); strings.Contains(dlg, "`") {
+		t.Fatalf("the enroll dialog shows a literal backtick: %q", dlg)
 	}
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "agent.json")

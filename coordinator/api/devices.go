@@ -69,8 +69,12 @@ type EnrollmentToken struct {
 
 // AgentManifest lists the agent downloads (GET /downloads/manifest.json).
 type AgentManifest struct {
-	Version string                   `json:"version"`
-	Files   map[string]AgentDownload `json:"files"`
+	Version string `json:"version"`
+	// CoordinatorURL is the address devices should enroll with
+	// (HIL_ADVERTISE, else derived from the listen address); empty when
+	// unknown.
+	CoordinatorURL string                   `json:"coordinator_url,omitempty"`
+	Files          map[string]AgentDownload `json:"files"`
 }
 
 // AgentDownload is one entry of the manifest. SHA256 and Size are empty

@@ -88,7 +88,7 @@ func (s *Server) download(c *gin.Context) {
 }
 
 func (s *Server) manifest(c *gin.Context) {
-	m := api.AgentManifest{Version: s.d.Version, Files: map[string]api.AgentDownload{}}
+	m := api.AgentManifest{Version: s.d.Version, CoordinatorURL: s.d.AdvertiseURL, Files: map[string]api.AgentDownload{}}
 	for _, t := range AgentTargets {
 		d := api.AgentDownload{URL: "/downloads/" + AgentFile(t)}
 		if digest, size, err := fileSHA256(filepath.Join(s.d.AgentDir, AgentFile(t))); err == nil {

@@ -34,6 +34,9 @@ type Deps struct {
 	EnrollTTL time.Duration
 	// Version is reported by /healthz.
 	Version string
+	// AdvertiseURL is the coordinator's HTTP URL for devices, given in
+	// the agent manifest (the dashboard's enroll command uses it).
+	AdvertiseURL string
 	// Jobs creates and cancels measurement jobs (the job state machine's
 	// owner).
 	Jobs *jobs.Manager

@@ -182,7 +182,11 @@ async function enrollDialog() {
       "form",
       { method: "dialog" },
       h("h2", { id: "enroll-title" }, "Enroll a device"),
-      h("p", {}, "1. Download the agent for the device. 2. Create a one-time token. 3. Run the command on the device, then `device-agent run`."),
+      h("ol", { class: "steps" }, [
+        h("li", {}, "Download the agent for the device."),
+        h("li", {}, "Create a one-time token."),
+        h("li", {}, ["Run the command on the device, then ", h("code", {}, "device-agent run"), "."]),
+      ]),
       h("div", { class: "downloads" }, "Loading downloads…"),
       field("Token valid for", ttl),
       create,
@@ -194,8 +198,14 @@ async function enrollDialog() {
   document.body.appendChild(dlg);
   dlg.showModal();
 
-  api("GET", "/downloads/manifest.json")
+  // The address devices enroll with is the coordinator's own (its
+  // HIL_ADVERTISE or LAN address), not this browser's host: a phone cannot
+  // reach "localhost".
+  let coordinatorURL = location.origin;
+  const manifest = api("GET", "/downloads/manifest.json");
+  manifest
     .then((m) => {
+      if (m.coordinator_url) coordinatorURL = m.coordinator_url;
       const rows = Object.entries(m.files).map(([target, f]) =>
         h(
           "tr",
@@ -216,7 +226,8 @@ async function enrollDialog() {
     create.disabled = true;
     try {
       const t = await api("POST", "/api/v1/enrollment-tokens", { ttl_seconds: Number(ttl.value) });
-      const cmd = `device-agent enroll --coordinator ${location.origin} --token ${t.token}`;
+      await manifest.catch(() => {});
+      const cmd = `device-agent enroll --coordinator ${coordinatorURL} --token ${t.token}`;
       const cmdID = nextID("cmd");
       const code = h("code", { id: cmdID, class: "command" }, cmd);
       const copy = button("Copy", async () => {
@@ -233,7 +244,11 @@ async function enrollDialog() {
         h("label", { for: cmdID, class: "sr-only" }, "Enroll command"),
         h("pre", { class: "command-box" }, code),
         copy,
-        h("p", { class: "hint" }, "On Android: adb push the android-arm64 binary to /data/local/tmp and use the coordinator's LAN address (or adb reverse)."),
+        h("p", { class: "hint" }, [
+          `The device must reach ${coordinatorURL} (set HIL_ADVERTISE on the coordinator to change it). On Android: adb push the android-arm64 binary to /data/local/tmp; over USB, `,
+          h("code", {}, "adb reverse tcp:8080 tcp:8080"),
+          " lets the phone use http://127.0.0.1:8080.",
+        ]),
       );
     } catch (err) {
       fill(out, h("p", { class: "banner banner-error", role: "alert" }, err.message));
