@@ -22,6 +22,9 @@ type Search struct {
 	UpdatedAt  time.Time       `json:"updated_at"`
 	FinishedAt *time.Time      `json:"finished_at,omitempty"`
 	Progress   Progress        `json:"progress"`
+	// WaitingFor names the targets of a running search that no online
+	// device matches: its trials wait until one of their devices is online.
+	WaitingFor []string `json:"waiting_for,omitempty"`
 }
 
 // Progress counts a search's trials.
@@ -47,6 +50,9 @@ type SearchPreview struct {
 	ParamsMax int64        `json:"params_max,omitempty"`
 	// Spec is the spec with its defaults filled in.
 	Spec *search.Spec `json:"spec,omitempty"`
+	// Warnings are problems that do not make the spec invalid, e.g. a
+	// target whose devices are all offline.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // SearchPresets is the body of GET /api/v1/search-presets.

@@ -49,18 +49,21 @@ func Results(pts []store.TrialPoint) []search.Result {
 }
 
 // pickDevice chooses, among the live devices matching target, an online
-// one with the fewest of this search's jobs in flight, below the limit.
-func (d *driver) pickDevice(ctx context.Context, t search.Target, inflight map[string]int, limit int) (string, error) {
+// one below the limit of this search's jobs in flight, preferring the one
+// with the fewest jobs in flight plus jobs taken by the trial being
+// assigned (so a trial whose targets match the same devices spreads over
+// them).
+func (d *driver) pickDevice(ctx context.Context, t search.Target, inflight, taken map[string]int, limit int) (string, error) {
 	devs, err := d.st().MatchDevices(ctx, t.Devices, t.Class, t.Tags)
 	if err != nil {
 		return "", err
 	}
-	best, bestLoad := "", limit
+	best, bestLoad := "", 0
 	for _, dev := range devs {
-		if dev.Status == "offline" {
+		if dev.Status == api.DeviceOffline || inflight[dev.ID] >= limit {
 			continue
 		}
-		if n := inflight[dev.ID]; n < bestLoad {
+		if n := inflight[dev.ID] + taken[dev.ID]; best == "" || n < bestLoad {
 			best, bestLoad = dev.ID, n
 		}
 	}
@@ -77,15 +80,17 @@ func (d *driver) dispatch(ctx context.Context, total int) error {
 	limit := max(d.spec.Budget.MaxInFlightPerDevice, 1)
 	for total < d.spec.Budget.MaxTrials {
 		assign := map[string]string{}
+		taken := map[string]int{}
 		for _, t := range d.spec.Targets {
-			dev, err := d.pickDevice(ctx, t, inflight, limit)
+			dev, err := d.pickDevice(ctx, t, inflight, taken, limit)
 			if err != nil {
 				return err
 			}
 			if dev == "" {
-				return nil // wait for a device
+				return nil // wait for a device (the API shows waiting_for)
 			}
 			assign[t.Name] = dev
+			taken[dev]++
 		}
 		cand, err := d.opt.Ask(ctx)
 		if errors.Is(err, search.ErrSpaceExhausted) {

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
 
@@ -266,7 +267,16 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 	}
 	if total >= d.spec.Budget.MaxTrials || outOfTime {
 		if running == 0 {
-			if err := d.st().SetSearchState(ctx, d.id, []api.SearchState{api.SearchRunning}, api.SearchFinished, ""); err != nil && !errors.Is(err, store.ErrStateConflict) {
+			reason := ""
+			if complete == 0 {
+				// Finished, but with nothing to show: say why, for
+				// `hil search watch` and the dashboard.
+				reason, err = d.noCompleteTrial(ctx, failed, outOfTime)
+				if err != nil {
+					return false, err
+				}
+			}
+			if err := d.st().SetSearchState(ctx, d.id, []api.SearchState{api.SearchRunning}, api.SearchFinished, reason); err != nil && !errors.Is(err, store.ErrStateConflict) {
 				return false, err
 			}
 			d.log.Info("search finished", "complete", complete, "failed", failed, "out_of_time", outOfTime)
@@ -276,4 +286,41 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 		return false, nil
 	}
 	return false, d.dispatch(ctx, total)
+}
+
+// noCompleteTrial explains why a search ends without any complete trial.
+func (d *driver) noCompleteTrial(ctx context.Context, failed int, outOfTime bool) (string, error) {
+	if failed > 0 {
+		msg := fmt.Sprintf("no trial completed: all %d failed", failed)
+		ts, _, err := d.st().ListTrials(ctx, d.id, api.TrialQuery{State: api.TrialFailed, Sort: "-number", Limit: 1})
+		if err != nil {
+			return "", err
+		}
+		if len(ts) == 1 && ts[0].Error != nil {
+			msg += fmt.Sprintf(" (the last, trial %d: %s)", ts[0].Number, *ts[0].Error)
+		}
+		return msg, nil
+	}
+	msg := "no trial completed: none started"
+	if outOfTime {
+		msg = "no trial completed: max_wall_time " + d.spec.Budget.MaxWallTime + " ran out before any trial started"
+	}
+	var waiting []string
+	for _, t := range d.spec.Targets {
+		devs, err := d.st().MatchDevices(ctx, t.Devices, t.Class, t.Tags)
+		if err != nil {
+			return "", err
+		}
+		online := false
+		for _, dev := range devs {
+			online = online || dev.Status != api.DeviceOffline
+		}
+		if !online {
+			waiting = append(waiting, t.Name)
+		}
+	}
+	if len(waiting) > 0 {
+		msg += "; no device of target " + strings.Join(waiting, ", ") + " was online"
+	}
+	return msg, nil
 }

@@ -37,6 +37,7 @@ func (s *Server) references(ctx context.Context, se api.Search, queue bool, by i
 	wl := spec.Workload.Normalize()
 	out := []api.Reference{}
 	queued := 0
+	next := make([]int, len(spec.Targets)) // per target: the device whose turn it is
 	for _, name := range referencePresets() {
 		p, err := arch.Preset(name)
 		if err != nil {
@@ -47,7 +48,7 @@ func (s *Server) references(ctx context.Context, se api.Search, queue bool, by i
 			continue
 		}
 		measured := map[string]search.Values{}
-		for _, t := range spec.Targets {
+		for ti, t := range spec.Targets {
 			devs, err := s.d.Store.MatchDevices(ctx, t.Devices, t.Class, t.Tags)
 			if err != nil {
 				return nil, 0, err
@@ -66,9 +67,15 @@ func (s *Server) references(ctx context.Context, se api.Search, queue bool, by i
 			}
 			ref.Missing = append(ref.Missing, t.Name)
 			if queue && len(devs) > 0 {
+				// The references of a target take turns over its online
+				// devices (all of them when none is online), so a second
+				// matching device does not sit idle.
+				pool := onlineFirst(devs)
+				dev := pool[next[ti]%len(pool)]
+				next[ti]++
 				// A job stored but not yet published is published again by the
 				// jobs manager: it counts as queued.
-				_, err := s.d.Jobs.Create(ctx, []jobs.Request{{DeviceID: devs[0].ID, Spec: p, Workload: wl, CreatedBy: by}}, nil)
+				_, err := s.d.Jobs.Create(ctx, []jobs.Request{{DeviceID: dev.ID, Spec: p, Workload: wl, CreatedBy: by}}, nil)
 				if err != nil && !errors.Is(err, jobs.ErrNotPublished) {
 					return nil, 0, err
 				}
@@ -110,4 +117,19 @@ func (s *Server) measureReferences(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusAccepted, api.ReferenceList{References: refs, QueuedJobs: queued})
+}
+
+// onlineFirst returns the devices that are not offline, or all of them when
+// every one is.
+func onlineFirst(devs []api.Device) []api.Device {
+	var on []api.Device
+	for _, d := range devs {
+		if d.Status != api.DeviceOffline {
+			on = append(on, d)
+		}
+	}
+	if len(on) == 0 {
+		return devs
+	}
+	return on
 }

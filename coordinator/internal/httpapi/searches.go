@@ -81,6 +81,47 @@ func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]api.Fie
 	return errs, nil
 }
 
+// offlineTargets returns the targets that no online device matches, each
+// with a sentence for people.
+func (s *Server) offlineTargets(ctx context.Context, spec *search.Spec) (names, warnings []string, err error) {
+	for _, t := range spec.Targets {
+		devs, err := s.d.Store.MatchDevices(ctx, t.Devices, t.Class, t.Tags)
+		if err != nil {
+			return nil, nil, err
+		}
+		var offline []string
+		for _, d := range devs {
+			if d.Status == api.DeviceOffline {
+				offline = append(offline, d.ID)
+			}
+		}
+		if len(devs) > 0 && len(offline) == len(devs) {
+			names = append(names, t.Name)
+			warnings = append(warnings, fmt.Sprintf("target %s: every matching device is offline (%s); its trials will wait for a device of target %s", t.Name, strings.Join(offline, ", "), t.Name))
+		}
+	}
+	return names, warnings, nil
+}
+
+// withWaiting fills WaitingFor of running searches.
+func (s *Server) withWaiting(ctx context.Context, ss []api.Search) error {
+	for i := range ss {
+		if ss[i].State != api.SearchRunning {
+			continue
+		}
+		spec, err := s.specs.get(ss[i])
+		if err != nil {
+			continue // a spec that no longer parses is reported by the driver
+		}
+		names, _, err := s.offlineTargets(ctx, spec)
+		if err != nil {
+			return err
+		}
+		ss[i].WaitingFor = names
+	}
+	return nil
+}
+
 func (s *Server) createSearch(c *gin.Context) {
 	spec, ok := s.readSearchBody(c)
 	if !ok {
@@ -140,7 +181,12 @@ func (s *Server) validateSearch(c *gin.Context) {
 		s.internal(c, "check targets", err)
 		return
 	}
-	p := api.SearchPreview{Valid: len(errs) == 0, Errors: errs, Spec: spec}
+	_, warnings, err := s.offlineTargets(c.Request.Context(), spec)
+	if err != nil {
+		s.internal(c, "check targets", err)
+		return
+	}
+	p := api.SearchPreview{Valid: len(errs) == 0, Errors: errs, Spec: spec, Warnings: warnings}
 	p.ParamsMin, p.ParamsMax, _ = spec.Space.ParamRange()
 	c.JSON(http.StatusOK, p)
 }
@@ -164,6 +210,10 @@ func (s *Server) listSearches(c *gin.Context) {
 		s.internal(c, "list searches", err)
 		return
 	}
+	if err := s.withWaiting(c.Request.Context(), ss); err != nil {
+		s.internal(c, "match devices", err)
+		return
+	}
 	c.JSON(http.StatusOK, api.SearchList{Searches: ss})
 }
 
@@ -182,7 +232,12 @@ func (s *Server) loadSearch(c *gin.Context) (api.Search, bool) {
 
 func (s *Server) getSearch(c *gin.Context) {
 	if se, ok := s.loadSearch(c); ok {
-		c.JSON(http.StatusOK, se)
+		ss := []api.Search{se}
+		if err := s.withWaiting(c.Request.Context(), ss); err != nil {
+			s.internal(c, "match devices", err)
+			return
+		}
+		c.JSON(http.StatusOK, ss[0])
 	}
 }
 

@@ -63,6 +63,9 @@ func create(ctx context.Context, e *env, args []string) int {
 			}
 			return 1
 		}
+		for _, w := range p.Warnings {
+			fmt.Fprintf(e.stderr, "%s: warning: %s\n", e.name, w)
+		}
 		if !*asJSON {
 			fmt.Fprintf(e.stdout, "valid; the space spans %s to %s parameters (%d to %d); nothing created\n",
 				human(p.ParamsMin), human(p.ParamsMax), p.ParamsMin, p.ParamsMax)

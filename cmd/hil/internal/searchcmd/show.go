@@ -44,7 +44,11 @@ func list(ctx context.Context, e *env, args []string) int {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tNAME\tSTATE\tPROGRESS\tCREATED")
 	for _, s := range ss {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, oneLine(s.Name), s.State, progressText(s.Progress), s.CreatedAt.UTC().Format(time.DateTime))
+		st := string(s.State)
+		if len(s.WaitingFor) > 0 {
+			st += " (" + waitingText(s) + ")"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", s.ID, oneLine(s.Name), st, progressText(s.Progress), s.CreatedAt.UTC().Format(time.DateTime))
 	}
 	if err := tw.Flush(); err != nil {
 		return e.fail(err)
@@ -55,6 +59,16 @@ func list(ctx context.Context, e *env, args []string) int {
 // oneLine keeps a user-given name on one table row.
 func oneLine(s string) string {
 	return strings.Join(strings.Fields(s), " ")
+}
+
+// waitingText is "waiting for a device of target pixel" (one clause per
+// target no online device matches), or "".
+func waitingText(s api.Search) string {
+	parts := make([]string, len(s.WaitingFor))
+	for i, t := range s.WaitingFor {
+		parts[i] = "waiting for a device of target " + t
+	}
+	return strings.Join(parts, "; ")
 }
 
 // progressText is "12/20 complete, 1 failed, 2 running, 30 rejected".
@@ -99,6 +113,9 @@ func show(ctx context.Context, e *env, args []string) int {
 		state += ": " + *s.Error
 	}
 	fmt.Fprintf(w, "state       %s\n", state)
+	if t := waitingText(s); t != "" {
+		fmt.Fprintf(w, "            %s\n", t)
+	}
 	fmt.Fprintf(w, "progress    %s\n", progressText(s.Progress))
 	fmt.Fprintf(w, "created     %s\n", s.CreatedAt.UTC().Format(time.DateTime))
 	if s.FinishedAt != nil {

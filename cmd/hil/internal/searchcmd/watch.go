@@ -207,6 +207,9 @@ func (w *watcher) line() string {
 	if w.s.State != api.SearchRunning {
 		l += " (" + string(w.s.State) + ")"
 	}
+	if t := waitingText(w.s); t != "" {
+		l += " - " + t
+	}
 	return l
 }
 
@@ -245,9 +248,18 @@ func (w *watcher) finish(e *env) int {
 	if w.tty {
 		fmt.Fprintln(w.out)
 	}
-	if w.s.State == api.SearchFinished {
+	if w.s.State == api.SearchFinished && w.s.Progress.Complete > 0 {
 		fmt.Fprintf(e.stderr, "search %s finished\n", w.id)
 		return 0
+	}
+	if w.s.State == api.SearchFinished {
+		// Finished with nothing to show is a failure for whoever waited.
+		why := "no trial completed"
+		if w.s.Error != nil && *w.s.Error != "" {
+			why = *w.s.Error
+		}
+		fmt.Fprintf(e.stderr, "search %s finished without any complete trial: %s\n", w.id, strings.TrimPrefix(why, "no trial completed: "))
+		return 1
 	}
 	msg := ""
 	if w.s.Error != nil && *w.s.Error != "" {
