@@ -301,3 +301,65 @@ func TestLFM2References(t *testing.T) {
 		t.Fatalf("references: %+v", refs.References)
 	}
 }
+
+// TestReferencesSpreadOverDevices: the references of a target matching two
+// online devices are measured on both, not queued on the first one while
+// the second sits idle.
+func TestReferencesSpreadOverDevices(t *testing.T) {
+	c := testenv.Start(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var agents []*testenv.Agent
+	for range 2 {
+		a := testenv.NewAgent(t)
+		a.Enroll(t, c, "x86-spread")
+		a.RunStandIn(ctx, c.App.Bus.ClientURLs)
+		agents = append(agents, a)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		_, body := c.Do(t, "GET", "/api/v1/devices", nil, c.Token)
+		if n := strings.Count(string(body), `"status":"online"`); n != 2 {
+			return fmt.Errorf("%d online: %s", n, body)
+		}
+		return nil
+	})
+	spec := strings.Replace(testenv.SearchSpec(agents[0].Resp.DeviceID, "random", 2),
+		`"devices":["`+agents[0].Resp.DeviceID+`"]`, `"class":"x86-spread"`, 1)
+	id := createSearch(t, c, spec)
+	code, body := c.Do(t, "POST", "/api/v1/searches/"+id+"/references", nil, c.Token)
+	if code != 202 || !strings.Contains(string(body), `"queued_jobs":4`) {
+		t.Fatalf("measure references: %d %s", code, body)
+	}
+	perDevice := map[string]int{}
+	testenv.Eventually(t, 60*time.Second, func() error {
+		clear(perDevice)
+		parsed, _ := search.Parse([]byte(spec))
+		wl := parsed.Workload.Normalize()
+		for _, name := range []string{"lfm2-350m", "lfm2-700m", "lfm2-1.2b", "lfm2-2.6b"} {
+			p, err := arch.Preset(name)
+			if err != nil {
+				return err
+			}
+			found := false
+			for _, a := range agents {
+				m, err := c.App.Store.LatestMeasurement(ctx, p.Hash(), a.Resp.DeviceID, wl.Hash())
+				if err != nil {
+					return err
+				}
+				if m != nil {
+					perDevice[a.Resp.DeviceID]++
+					found = true
+				}
+			}
+			if !found {
+				return fmt.Errorf("%s not measured yet", name)
+			}
+		}
+		return nil
+	})
+	for _, a := range agents {
+		if perDevice[a.Resp.DeviceID] != 2 {
+			t.Fatalf("references per device: %v, want 2 on each", perDevice)
+		}
+	}
+}
