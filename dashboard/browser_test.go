@@ -547,6 +547,30 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	// A search whose only device is offline says what it waits for, on its
+	// page and in the list (an enrolled device whose agent never runs sends
+	// no heartbeat).
+	offline := testenv.NewAgent(t)
+	offline.Enroll(t, c, "phone-offline")
+	targets := done.Spec["targets"].([]any)
+	target := targets[0].(map[string]any)["name"].(string)
+	done.Spec["name"] = "offline target"
+	done.Spec["targets"] = []any{map[string]any{"name": target, "devices": []string{offline.Resp.DeviceID}}}
+	code, data = c.Do(t, "POST", "/api/v1/searches", done.Spec, c.Token)
+	var waiting struct{ ID string }
+	if err := json.Unmarshal(data, &waiting); code != 201 || err != nil {
+		t.Fatalf("create search: %d %s", code, data)
+	}
+	want := "waiting for a device of target " + target
+	b.goTo("#/searches/" + waiting.ID)
+	b.waitJS("waiting message", fmt.Sprintf(`(document.querySelector(".waiting") || {}).textContent === %q`, want), 20*time.Second)
+	b.shot(shots, "search-waiting")
+	b.goTo("#/searches")
+	b.waitJS("waiting in the list", fmt.Sprintf(`(document.querySelector('tr[data-search=%q] .waiting') || {}).textContent === %q`, waiting.ID, want), 20*time.Second)
+	if code, body := c.Do(t, "POST", "/api/v1/searches/"+waiting.ID+"/cancel", nil, c.Token); code != 200 {
+		t.Fatalf("cancel: %d %s", code, body)
+	}
+
 	// Screenshots of every page at both sizes; every control has a label.
 	for _, vp := range []struct {
 		name string

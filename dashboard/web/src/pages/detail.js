@@ -1,6 +1,6 @@
 import { api, on, debounce } from "../api.js";
 import { h, fill, badge, button, banner, fmtParams, fmtNum, fmtInt, layerStrip, mixerLegend, MIXERS, field } from "../ui.js";
-import { progressBar, stateButtons } from "./searches.js";
+import { progressBar, stateButtons, waitingNote } from "./searches.js";
 import { chart, disposeChart } from "../charts.js";
 
 function objLabel(o) {
@@ -27,7 +27,7 @@ export async function searchDetailPage(main, [id], onLeave) {
   const progress = h("div");
   let headState = null;
   function renderHead() {
-    fill(progress, progressBar(se.progress), se.error ? h("p", { class: "banner banner-error" }, se.error) : null);
+    fill(progress, progressBar(se.progress), se.error ? h("p", { class: "banner banner-error" }, se.error) : null, waitingNote(se));
     // Rebuild the title and buttons only when the state changed, so a
     // button is not swapped under the pointer by a live update.
     if (headState === se.state) return;
@@ -280,6 +280,9 @@ export async function searchDetailPage(main, [id], onLeave) {
   }, 700);
   onLeave(on("trial", (ev) => ev.search_id === id && refresh()));
   onLeave(on("search", (ev) => ev.id === id && refresh()));
+  // A device coming online ends a wait for one.
+  const headSoon = debounce(() => refreshHead().catch((err) => banner(err.message, "error")), 700);
+  onLeave(on("device", () => (se.waiting_for || []).length && headSoon()));
   onLeave(on("job", () => refs.some((r) => !r.measured) && refresh()));
   onLeave(() => {
     disposeChart(paretoEl);

@@ -317,6 +317,7 @@ export async function newSearchPage(main) {
       if (my !== seq) return null;
       if (p.params_min || p.params_max) fill(preview, "Candidates in this space have ", h("strong", { id: "params-range" }, `${fmtParams(p.params_min)} – ${fmtParams(p.params_max)}`), " parameters.");
       else fill(preview, p.errors && p.errors.length ? "Parameter range: fix the errors below to compute it." : "—");
+      for (const w of p.warnings || []) preview.appendChild(h("span", { class: "banner banner-warn preview-warning", role: "status" }, w));
       if (p.errors && p.errors.length) placeErrors(p.errors);
       return spec;
     } catch (err) {

@@ -19,6 +19,14 @@ export function progressBar(p) {
   );
 }
 
+/** waitingNote says which targets a running search waits for (no online
+ * device matches them), or is null. */
+export function waitingNote(se, tag = "p") {
+  const ts = se.waiting_for || [];
+  if (!ts.length) return null;
+  return h(tag, { class: "banner banner-warn waiting", role: "status" }, ts.map((t) => `waiting for a device of target ${t}`).join("; "));
+}
+
 /** stateButtons are pause/resume/cancel for a search in state. */
 export function stateButtons(se, after) {
   const act = (verb) => async () => {
@@ -45,7 +53,7 @@ export async function searchesPage(main, _params, onLeave) {
       "tr",
       { "data-search": se.id, "data-state": se.state },
       h("td", { "data-label": "Name" }, h("a", { href: `#/searches/${se.id}` }, se.name), h("br"), h("code", { class: "muted" }, se.id)),
-      h("td", { "data-label": "State" }, badge(se.state), se.error ? h("p", { class: "muted" }, se.error) : null),
+      h("td", { "data-label": "State" }, badge(se.state), se.error ? h("p", { class: "muted" }, se.error) : null, waitingNote(se)),
       h("td", { "data-label": "Progress" }, progressBar(se.progress)),
       h("td", { "data-label": "Created" }, fmtTime(se.created_at)),
       h("td", { "data-label": "Actions", class: "actions" }, stateButtons(se, () => refresh(se.id))),
@@ -110,5 +118,7 @@ export async function searchesPage(main, _params, onLeave) {
   );
   await load();
   onLeave(on("search", (ev) => refresh(ev.id)));
+  // A device coming online ends a wait: re-read the waiting searches.
+  onLeave(on("device", () => rows.forEach((tr, id) => tr.querySelector(".waiting") && refresh(id))));
   onLeave(on("trial", (ev) => refresh(ev.search_id)));
 }
