@@ -148,8 +148,6 @@ func (w Workload) Check(spec *arch.Spec, add func(field, message string)) {
 		addf("kv_type", "must be f16 or f32, got %q", w.KVType)
 	}
 	switch {
-	case w.Threads == 0:
-		addf("threads", "missing (the worker count, 1 to %d)", MaxThreads)
 	case w.Threads < 1:
 		addf("threads", "must be at least 1, got %d", w.Threads)
 	case w.Threads > MaxThreads:

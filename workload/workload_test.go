@@ -51,7 +51,7 @@ func TestCheckNamesTheField(t *testing.T) {
 	}{
 		"precision":        {func(w *Workload) { w.Precision = "q3_k" }, `precision: unknown precision "q3_k" (known: f32, f16, q8_0, q4_0)`},
 		"kv type":          {func(w *Workload) { w.KVType = "q4" }, `kv_type: must be f16 or f32`},
-		"no threads":       {func(w *Workload) { w.Threads = 0 }, `threads: missing (the worker count, 1 to 256)`},
+		"no threads":       {func(w *Workload) { w.Threads = 0 }, `threads: must be at least 1, got 0`},
 		"no precision":     {func(w *Workload) { w.Precision = "" }, `precision: missing (f32, f16, q8_0 or q4_0)`},
 		"too many threads": {func(w *Workload) { w.Threads = 1000 }, `threads: must be at most 256`},
 		"nothing":          {func(w *Workload) { w.PromptLengths, w.DecodeDepths = nil, nil }, `prompt_lengths: give prompt lengths and/or decode depths`},
