@@ -50,12 +50,20 @@ const devPostgresPort = 55433
 // search. Everything lives in the data directory and is reused on the next
 // start; ctx's end stops it all in order.
 func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error {
+	if err := alreadyRunning(ctx, cfg); err != nil {
+		return err
+	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
 	var cluster *devpg.Cluster
-	if cfg.DatabaseURL == Default().DatabaseURL && !devpg.Answers("127.0.0.1:5432") {
-		c, err := devpg.Start(ctx, filepath.Join(cfg.DataDir, "postgres"), devPostgresPort, func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) })
+	if cfg.DatabaseURL == Default().DatabaseURL && !postgresUsable(ctx, "127.0.0.1:5432", cfg.DatabaseURL, out) {
+		dir := filepath.Join(cfg.DataDir, "postgres")
+		fmt.Fprintf(out, "starting a private PostgreSQL cluster in %s (port %d)…\n", dir, devPostgresPort)
+		if _, err := devpg.EnsureBinaries(ctx, out); err != nil {
+			return err
+		}
+		c, err := devpg.Start(ctx, dir, devPostgresPort, func(f string, a ...any) { log.Info(fmt.Sprintf(f, a...)) })
 		if err != nil {
 			return err
 		}
@@ -69,7 +77,7 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 			}
 		}()
 	}
-	agentBin, err := agentProgram(ctx, cfg.DataDir, log)
+	agentBin, err := agentProgram(ctx, cfg.DataDir, log, out)
 	if err != nil {
 		return err
 	}
@@ -80,6 +88,7 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 		}
 		cfg.AdminToken = tok
 	}
+	fmt.Fprintln(out, "starting the coordinator (PostgreSQL migrations, embedded NATS, HTTP)…")
 	a, err := Start(ctx, cfg, log, io.Discard)
 	if err != nil {
 		return err
@@ -94,6 +103,7 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 	agentDir := filepath.Join(cfg.DataDir, "agent")
 	agentCfg := filepath.Join(agentDir, "agent.json")
 	if _, err := os.Stat(agentCfg); err != nil {
+		fmt.Fprintln(out, "enrolling this machine as the local device agent…")
 		if err := enrollLocalAgent(ctx, a, agentBin, base, agentCfg); err != nil {
 			return fmt.Errorf("enroll the local agent: %w", err)
 		}
@@ -112,8 +122,8 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 	if err != nil {
 		return fmt.Errorf("demo search: %w", err)
 	}
-	fmt.Fprintf(out, "\nhilsearch is running (dev mode)\n\n  dashboard:    %s/\n  admin token:  %s\n  local agent:  %s (log: %s)\n  demo search:  %s/api/v1/searches/%s\n\nCtrl-C stops everything; the next start reuses %s.\n\n",
-		base, cfg.AdminToken, deviceID, filepath.Join(agentDir, "agent.log"), base, searchID, cfg.DataDir)
+	fmt.Fprintf(out, "\nhilsearch is running (dev mode)\n\n  dashboard:    %s/ (sign in with the admin token)\n  admin token:  %s\n  local agent:  %s (log: %s)\n  demo search:  %s/#/searches/%s\n  hil CLI:      export HIL_TOKEN=%s; go run ./cmd/hil search watch %s\n\nThe demo search measures 8 candidates on this machine (a few minutes); \"demo search finished\" is printed here when it ends.\nCtrl-C stops everything; the next start reuses %s.\n\n",
+		base, cfg.AdminToken, deviceID, filepath.Join(agentDir, "agent.log"), base, searchID, cfg.AdminToken, searchID, cfg.DataDir)
 
 	events, cancelEvents := a.Events.Subscribe()
 	defer cancelEvents()
@@ -176,7 +186,7 @@ func devAdminToken(dataDir string) (string, error) {
 // unchanged tree quick, and the agent always matches the source. Elsewhere
 // it uses a device-agent next to this executable, then one on PATH. The
 // coordinator binary itself never contains the agent.
-func agentProgram(ctx context.Context, dataDir string, log *slog.Logger) (string, error) {
+func agentProgram(ctx context.Context, dataDir string, log *slog.Logger, progress io.Writer) (string, error) {
 	name := "device-agent"
 	if runtime.GOOS == "windows" {
 		name += ".exe"
@@ -189,14 +199,29 @@ func agentProgram(ctx context.Context, dataDir string, log *slog.Logger) (string
 		if err := os.MkdirAll(filepath.Dir(out), 0o700); err != nil {
 			return "", err
 		}
-		log.Info("building the local device agent (go build ./cmd/device-agent); the first build takes a minute", "out", out)
+		fmt.Fprintf(progress, "building the local device agent (go build ./cmd/device-agent; the first build takes a minute or two, later ones seconds)…\n")
 		start := time.Now()
 		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/device-agent")
 		cmd.Dir = root
-		if b, err := cmd.CombinedOutput(); err != nil {
+		done := make(chan struct{})
+		go func() { // a sign of life during a long first build
+			t := time.NewTicker(20 * time.Second)
+			defer t.Stop()
+			for {
+				select {
+				case <-done:
+					return
+				case <-t.C:
+					fmt.Fprintf(progress, "  still building the device agent (%s)…\n", time.Since(start).Round(time.Second))
+				}
+			}
+		}()
+		b, err := cmd.CombinedOutput()
+		close(done)
+		if err != nil {
 			return "", fmt.Errorf("build the device agent: %w: %s", err, b)
 		}
-		log.Info("local device agent built", "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
+		log.Info("local device agent built", "out", out, "seconds", time.Since(start).Round(100*time.Millisecond).Seconds())
 		return out, nil
 	}
 	if exe, err := os.Executable(); err == nil {
@@ -339,4 +364,56 @@ func paretoFront(se api.Search, pts []store.TrialPoint) []int {
 		front = append(front, pts[i].Number)
 	}
 	return front
+}
+
+// alreadyRunning fails at once when this configuration's HTTP or NATS port
+// is taken, naming a coordinator that already runs there (a second
+// `serve --dev`) instead of failing later on the NATS port.
+func alreadyRunning(ctx context.Context, cfg Config) error {
+	addr := loopback(cfg.Listen)
+	if devpg.Answers(addr) {
+		ctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		defer cancel()
+		req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+addr+"/healthz", nil)
+		if resp, err := http.DefaultClient.Do(req); err == nil {
+			var h api.Health
+			ok := json.NewDecoder(io.LimitReader(resp.Body, 1<<16)).Decode(&h) == nil && h.Status == "ok"
+			resp.Body.Close()
+			if ok {
+				return fmt.Errorf("a hilsearch coordinator is already running at http://%s/ (version %s): use it, or stop it first (Ctrl-C in its terminal); "+
+					"a second one needs other ports and data: --listen, --nats-listen, --data-dir", addr, h.Version)
+			}
+		}
+		return fmt.Errorf("port %s (HIL_LISTEN, --listen) is taken by another program; free it or choose another with --listen", addr)
+	}
+	if cfg.NATSURL == "" && devpg.Answers(loopback(cfg.NATSListen)) {
+		return fmt.Errorf("port %s (HIL_NATS_LISTEN, --nats-listen) is taken, perhaps by another coordinator; free it or choose another with --nats-listen", loopback(cfg.NATSListen))
+	}
+	return nil
+}
+
+// postgresUsable reports whether the PostgreSQL server at addr (dev
+// mode: 127.0.0.1:5432) accepts url. When it answers but refuses (Debian's
+// own cluster wants a password over TCP), it says why on out: dev mode
+// then uses its private cluster.
+func postgresUsable(ctx context.Context, addr, url string, out io.Writer) bool {
+	if !devpg.Answers(addr) {
+		return false
+	}
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		fmt.Fprintf(out, "PostgreSQL on %s refuses the default URL %s (%v);\n"+
+			"using a private cluster instead (set DATABASE_URL to use that server).\n", addr, store.Redact(url), oneLineErr(err))
+		return false
+	}
+	st.Close()
+	fmt.Fprintf(out, "using PostgreSQL on %s (%s)\n", addr, store.Redact(url))
+	return true
+}
+
+// oneLineErr is err's text on one line.
+func oneLineErr(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
 }
