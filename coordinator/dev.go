@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -59,6 +60,18 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 	var cluster *devpg.Cluster
 	if cfg.DatabaseURL == Default().DatabaseURL && !postgresUsable(ctx, "127.0.0.1:5432", cfg.DatabaseURL, out) {
 		dir := filepath.Join(cfg.DataDir, "postgres")
+		if os.Geteuid() == 0 && !devpg.OthersCanReach(dir) {
+			// As root the cluster runs as the postgres user, which cannot
+			// enter e.g. /root: keep the cluster where it can.
+			abs, _ := filepath.Abs(dir)
+			sum := sha256.Sum256([]byte(abs))
+			alt := filepath.Join("/var/tmp", "hil-postgres-"+hex.EncodeToString(sum[:4]))
+			fmt.Fprintf(out, "running as root: the postgres user cannot reach %s, so the private cluster lives in %s\n", dir, alt)
+			if err := os.MkdirAll(alt, 0o755); err != nil {
+				return fmt.Errorf("private PostgreSQL: %w", err)
+			}
+			dir = alt
+		}
 		fmt.Fprintf(out, "starting a private PostgreSQL cluster in %s (port %d)…\n", dir, devPostgresPort)
 		if _, err := devpg.EnsureBinaries(ctx, out); err != nil {
 			return err

@@ -160,3 +160,21 @@ func (c *Cluster) Stop() error {
 	}
 	return nil
 }
+
+// OthersCanReach reports whether every existing ancestor directory of dir
+// lets other users through (o+x), as the postgres user needs when root
+// runs dev mode from its home directory (mode 0700 on Debian).
+func OthersCanReach(dir string) bool {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return false
+	}
+	for p := filepath.Dir(abs); ; p = filepath.Dir(p) {
+		if st, err := os.Stat(p); err == nil && st.Mode().Perm()&0o001 == 0 {
+			return false
+		}
+		if p == filepath.Dir(p) {
+			return true
+		}
+	}
+}

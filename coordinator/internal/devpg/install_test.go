@@ -112,3 +112,27 @@ func TestEnsureBinariesWithoutRights(t *testing.T) {
 		t.Fatalf("ensure without apt-get: %v", err)
 	}
 }
+
+func TestOthersCanReach(t *testing.T) {
+	base := t.TempDir()
+	open := filepath.Join(base, "open", "data")
+	closed := filepath.Join(base, "closed", "data")
+	if err := os.MkdirAll(open, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(closed, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(base, "closed"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	// t.TempDir's own parents may be closed on some machines; only the
+	// difference between the two is checked.
+	if OthersCanReach(filepath.Join(base, "x")) {
+		if !OthersCanReach(filepath.Join(open, "postgres")) || OthersCanReach(filepath.Join(closed, "postgres")) {
+			t.Fatal("reachability of open/closed directories wrong")
+		}
+	} else if OthersCanReach(filepath.Join(closed, "postgres")) {
+		t.Fatal("a path under a closed directory is reachable")
+	}
+}
