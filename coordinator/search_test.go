@@ -363,3 +363,53 @@ func TestReferencesSpreadOverDevices(t *testing.T) {
 		}
 	}
 }
+
+// TestTrialTargetsSpreadOverDevices: a trial whose two targets match the
+// same two online devices measures on both, not twice on the first.
+func TestTrialTargetsSpreadOverDevices(t *testing.T) {
+	c := testenv.Start(t, nil)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var agents []*testenv.Agent
+	for range 2 {
+		a := testenv.NewAgent(t)
+		a.Enroll(t, c, "x86-pair")
+		a.RunStandIn(ctx, c.App.Bus.ClientURLs)
+		agents = append(agents, a)
+	}
+	testenv.Eventually(t, 30*time.Second, func() error {
+		_, body := c.Do(t, "GET", "/api/v1/devices", nil, c.Token)
+		if n := strings.Count(string(body), `"status":"online"`); n != 2 {
+			return fmt.Errorf("%d online: %s", n, body)
+		}
+		return nil
+	})
+	id := createSearch(t, c, `{"name":"pair","space":{"preset":"lfm2-like"},
+	 "workload":{"precision":"q4_0","threads":2,"prompt_lengths":[512],"decode_depths":[0],"decode_tokens":16},
+	 "targets":[{"name":"a","class":"x86-pair"},{"name":"b","class":"x86-pair"}],
+	 "objectives":[{"metric":"decode_ms_p50@a"},{"metric":"decode_ms_p50@b"},{"metric":"params","direction":"maximize"}],
+	 "budget":{"max_trials":3,"max_in_flight_per_device":1},"algorithm":"random","seed":3}`)
+	testenv.Eventually(t, 60*time.Second, func() error {
+		_, body := c.Do(t, "GET", "/api/v1/searches/"+id, nil, c.Token)
+		if !strings.Contains(string(body), `"state":"finished"`) {
+			return fmt.Errorf("%s", body)
+		}
+		return nil
+	})
+	for n := range 3 {
+		_, body := c.Do(t, "GET", fmt.Sprintf("/api/v1/searches/%s/trials/%d", id, n), nil, c.Token)
+		var tr struct {
+			State   string
+			Targets []struct {
+				Target   string `json:"target"`
+				DeviceID string `json:"device_id"`
+			}
+		}
+		if err := json.Unmarshal(body, &tr); err != nil || len(tr.Targets) != 2 {
+			t.Fatalf("trial %d: %v %s", n, err, body)
+		}
+		if tr.Targets[0].DeviceID == tr.Targets[1].DeviceID {
+			t.Fatalf("trial %d measured both targets on %s while the other device was idle: %s", n, tr.Targets[0].DeviceID, body)
+		}
+	}
+}
