@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
@@ -118,8 +119,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		defer close(a.bgDone)
 		a.Drivers.Run(bg)
 	}()
+	proxies, _ := cfg.trustedProxies() // checked by Validate
 	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
-		AgentDir: cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers})
+		AgentDir: cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers,
+		TokenTTL: cfg.TokenTTL, SessionTTL: cfg.SessionTTL, ProxyHeader: cfg.ProxyHeader, TrustedProxies: proxies})
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		a.Close()
 		return nil, fmt.Errorf("HTTP listen %s (HIL_LISTEN): %w", cfg.Listen, err)
@@ -137,12 +140,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 // Addr is the HTTP listener's address.
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// bootstrapToken creates the first admin token on an empty database and
-// registers HIL_ADMIN_TOKEN if set. A generated secret is printed once.
+// bootstrapToken registers HIL_ADMIN_TOKEN if set, and otherwise creates
+// an admin token when no live token exists (a new database). A generated
+// secret is printed once. Neither expires. A HIL_ADMIN_TOKEN that was
+// revoked stays revoked: revocation is not undone by a restart.
 func (a *App) bootstrapToken(ctx context.Context) error {
 	if a.cfg.AdminToken != "" {
-		if _, err := a.Store.InsertAPIToken(ctx, "admin (HIL_ADMIN_TOKEN)", a.cfg.AdminToken); err != nil {
+		t, err := a.Store.InsertAPIToken(ctx, "admin (HIL_ADMIN_TOKEN)", a.cfg.AdminToken)
+		if err != nil {
 			return err
+		}
+		if t.State != api.TokenActive {
+			a.log.Warn("HIL_ADMIN_TOKEN is "+string(t.State)+" and is refused; set a new secret or unset it", "token_id", t.ID)
 		}
 		return nil
 	}
@@ -150,7 +159,7 @@ func (a *App) bootstrapToken(ctx context.Context) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	_, secret, err := a.Store.CreateAPIToken(ctx, "admin")
+	_, secret, err := a.Store.CreateAPIToken(ctx, store.NewToken{Name: "admin", Scope: api.ScopeAdmin})
 	if err != nil {
 		return err
 	}
@@ -233,6 +242,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 			defer cancel()
 			return a.Shutdown(sctx)
 		case <-t.C:
+			if n, err := a.Store.PruneSessions(ctx); err != nil {
+				log.Warn("prune sessions", "err", err)
+			} else if n > 0 {
+				log.Debug("sessions pruned", "rows", n)
+			}
 			if n, err := a.Store.PruneHeartbeats(ctx, 24*time.Hour); err != nil {
 				log.Warn("prune heartbeats", "err", err)
 			} else if n > 0 {

@@ -51,6 +51,7 @@ var Catalogue = []APIError{
 	ErrUnauthorized, ErrEnrollUnknown, ErrEnrollUsed, ErrEnrollExpired, ErrNKeyInUse,
 	ErrDeviceNotFound, ErrJobNotFound, ErrDownloadNotFound, ErrDownloadUnavailable,
 	ErrSearchInvalid, ErrSearchNotFound, ErrSearchState, ErrTrialNotFound, ErrNotExportable, ErrCSRF,
+	ErrForbidden, ErrTokenNotFound, ErrBadText, ErrBadPath,
 	ErrRouteNotFound, ErrMethodNotAllowed, ErrUnavailable, ErrInternal,
 }
 
