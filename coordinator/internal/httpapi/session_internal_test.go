@@ -2,12 +2,15 @@ package httpapi
 
 import (
 	"crypto/tls"
+	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"testing"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // TestSessionCookiesSecure: the session cookies are Secure exactly when the
@@ -87,6 +90,23 @@ func TestUnstorableJSON(t *testing.T) {
 		path, bad := unstorableJSON([]byte(body))
 		if bad != (want != "") || path != want {
 			t.Errorf("%s: %q %v, want %q", body, path, bad, want)
+		}
+	}
+}
+
+// TestAtCapacity: JetStream limit errors, however wrapped, are capacity
+// errors (503 capacity_exceeded); other errors are not.
+func TestAtCapacity(t *testing.T) {
+	wrapped := fmt.Errorf("create consumer agt-x: %w", jetstream.ErrMaximumConsumersLimit)
+	if !atCapacity(wrapped) {
+		t.Error("the consumer limit is not a capacity error")
+	}
+	if !atCapacity(fmt.Errorf("x: %w", &jetstream.APIError{Code: 503, ErrorCode: 10023, Description: "insufficient resources"})) {
+		t.Error("insufficient resources is not a capacity error")
+	}
+	for _, err := range []error{errors.New("boom"), jetstream.ErrConsumerNotFound, fmt.Errorf("x: %w", jetstream.ErrStreamNotFound)} {
+		if atCapacity(err) {
+			t.Errorf("%v is a capacity error", err)
 		}
 	}
 }
