@@ -95,7 +95,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		return nil, err
 	}
 	if !a.Bus.Embedded() {
-		log.Warn("external NATS: per-agent subject permissions must be configured on that server", "url", cfg.NATSURL)
+		log.Warn("external NATS: per-agent subject permissions must be configured on that server", "url", redactURL(cfg.NATSURL))
 	}
 	if err := a.restoreIdentities(ctx); err != nil {
 		a.Close()
