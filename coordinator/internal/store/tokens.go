@@ -177,8 +177,8 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id int64) (api.Token, error)
 	var t api.Token
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
 		err := tx.QueryRow(ctx, `
-			WITH r AS (UPDATE api_tokens SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL)
-			SELECT `+tokenCols+` FROM api_tokens t WHERE t.id = $1`, id).Scan(tokenDest(&t)...)
+			UPDATE api_tokens t SET revoked_at = coalesce(t.revoked_at, now()) WHERE t.id = $1
+			RETURNING `+tokenCols, id).Scan(tokenDest(&t)...)
 		if err != nil {
 			return err
 		}
@@ -190,11 +190,6 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id int64) (api.Token, error)
 	}
 	if err != nil {
 		return t, fmt.Errorf("revoke api token %d: %w", id, err)
-	}
-	// The CTE's update is not visible to the SELECT of the same statement.
-	if t.RevokedAt == nil {
-		now := time.Now()
-		t.RevokedAt, t.State = &now, api.TokenRevoked
 	}
 	return t, nil
 }
