@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
@@ -94,7 +95,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		return nil, err
 	}
 	if !a.Bus.Embedded() {
-		log.Warn("external NATS: per-agent subject permissions must be configured on that server", "url", cfg.NATSURL)
+		log.Warn("external NATS: per-agent subject permissions must be configured on that server", "url", redactURL(cfg.NATSURL))
 	}
 	if err := a.restoreIdentities(ctx); err != nil {
 		a.Close()
@@ -126,9 +127,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	if advertise == "" {
 		advertise = advertiseURL(a.ln.Addr(), lanIPv4())
 	}
+	proxies, _ := cfg.trustedProxies() // checked by Validate
 	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
 		AdvertiseURL: strings.TrimRight(advertise, "/"),
-		AgentDir:     cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers})
+		AgentDir:     cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers,
+		TokenTTL: cfg.TokenTTL, SessionTTL: cfg.SessionTTL, ProxyHeader: cfg.ProxyHeader, TrustedProxies: proxies})
 	a.srv = &http.Server{Handler: a.HTTP.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -142,12 +145,18 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 // Addr is the HTTP listener's address.
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// bootstrapToken creates the first admin token on an empty database and
-// registers HIL_ADMIN_TOKEN if set. A generated secret is printed once.
+// bootstrapToken registers HIL_ADMIN_TOKEN if set, and otherwise creates
+// an admin token when no live token exists (a new database). A generated
+// secret is printed once. Neither expires. A HIL_ADMIN_TOKEN that was
+// revoked stays revoked: revocation is not undone by a restart.
 func (a *App) bootstrapToken(ctx context.Context) error {
 	if a.cfg.AdminToken != "" {
-		if _, err := a.Store.InsertAPIToken(ctx, "admin (HIL_ADMIN_TOKEN)", a.cfg.AdminToken); err != nil {
+		t, err := a.Store.InsertAPIToken(ctx, "admin (HIL_ADMIN_TOKEN)", a.cfg.AdminToken)
+		if err != nil {
 			return err
+		}
+		if t.State != api.TokenActive {
+			a.log.Warn("HIL_ADMIN_TOKEN is "+string(t.State)+" and is refused; set a new secret or unset it", "token_id", t.ID)
 		}
 		return nil
 	}
@@ -155,7 +164,7 @@ func (a *App) bootstrapToken(ctx context.Context) error {
 	if err != nil || n > 0 {
 		return err
 	}
-	_, secret, err := a.Store.CreateAPIToken(ctx, "admin")
+	_, secret, err := a.Store.CreateAPIToken(ctx, store.NewToken{Name: "admin", Scope: api.ScopeAdmin})
 	if err != nil {
 		return err
 	}
@@ -238,6 +247,11 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error
 			defer cancel()
 			return a.Shutdown(sctx)
 		case <-t.C:
+			if n, err := a.Store.PruneSessions(ctx); err != nil {
+				log.Warn("prune sessions", "err", err)
+			} else if n > 0 {
+				log.Debug("sessions pruned", "rows", n)
+			}
 			if n, err := a.Store.PruneHeartbeats(ctx, 24*time.Hour); err != nil {
 				log.Warn("prune heartbeats", "err", err)
 			} else if n > 0 {

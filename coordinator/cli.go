@@ -6,7 +6,14 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
+	"text/tabwriter"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 )
 
 // Main runs the coordinator command line and returns the exit code.
@@ -52,7 +59,9 @@ const mainUsage = `usage: coordinator <command> [flags]
 commands:
   serve          run the coordinator (HTTP API, embedded NATS, PostgreSQL)
   migrate        apply database migrations and exit
-  token create   mint an admin API token (--name N)
+  token create   mint an API token (--name N [--scope S] [--ttl D])
+  token list     list API tokens (never their secrets)
+  token revoke   revoke an API token by ID and end its dashboard sessions
   version        print the version
 
 Every command takes the configuration flags below; 'coordinator <command> -h'
@@ -106,37 +115,170 @@ func cmdMigrate(ctx context.Context, args []string, getenv func(string) string, 
 	return nil
 }
 
+const tokenUsage = `usage:
+  coordinator token create --name NAME [--scope admin|read-only|enroll-only] [--ttl 2160h] [flags]
+  coordinator token list [flags]
+  coordinator token revoke [flags] ID
+`
+
 func cmdToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "create" {
-		fmt.Fprintln(stderr, "usage: coordinator token create --name NAME [flags]")
+	if len(args) == 0 {
+		fmt.Fprint(stderr, tokenUsage)
 		return errUsage
 	}
-	var name string
-	cfg, err := LoadConfig("token create", args[1:], getenv, stderr, func(fs *flag.FlagSet) {
+	switch args[0] {
+	case "create":
+		return cmdTokenCreate(ctx, args[1:], getenv, stdout, stderr)
+	case "list":
+		return cmdTokenList(ctx, args[1:], getenv, stdout, stderr)
+	case "revoke":
+		return cmdTokenRevoke(ctx, args[1:], getenv, stdout, stderr)
+	}
+	fmt.Fprint(stderr, tokenUsage)
+	return errUsage
+}
+
+// tokenStore opens and migrates the database for a token command.
+func tokenStore(ctx context.Context, cfg Config) (*store.Store, error) {
+	st, err := openStore(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if _, _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func cmdTokenCreate(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var (
+		name, scope string
+		ttl         time.Duration
+		ttlSet      bool
+	)
+	cfg, err := LoadConfig("token create", args, getenv, stderr, func(fs *flag.FlagSet) {
 		fs.StringVar(&name, "name", "", "name of the new token (required)")
+		fs.StringVar(&scope, "scope", string(api.ScopeAdmin), "what the token may do: admin, read-only or enroll-only")
+		fs.Func("ttl", "life of the token, e.g. 720h; 0: no expiry (default: HIL_TOKEN_TTL)", func(v string) error {
+			d, err := time.ParseDuration(v)
+			ttl, ttlSet = d, true
+			return err
+		})
 	})
 	if err != nil {
 		return flagErr(err)
 	}
 	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 100 {
+	if name == "" || utf8.RuneCountInString(name) > 100 || strings.ContainsRune(name, 0) || !utf8.ValidString(name) {
 		return errors.New("--name is required (1 to 100 characters)")
 	}
-	st, err := openStore(ctx, cfg)
+	if !api.Scope(scope).Valid() {
+		return fmt.Errorf("--scope %q must be admin, read-only or enroll-only", scope)
+	}
+	if !ttlSet {
+		ttl = cfg.TokenTTL
+	}
+	if ttl < 0 || ttl > api.MaxTokenTTL || (ttl > 0 && ttl < time.Minute) {
+		return fmt.Errorf("--ttl %v must be 0 (no expiry) or between 1m and %v", ttl, api.MaxTokenTTL)
+	}
+	st, err := tokenStore(ctx, cfg)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if _, _, err := st.Migrate(ctx); err != nil {
-		return err
-	}
-	t, secret, err := st.CreateAPIToken(ctx, name)
+	t, secret, err := st.CreateAPIToken(ctx, store.NewToken{Name: name, Scope: api.Scope(scope), TTL: ttl})
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(stderr, "created API token %d %q; it is shown once:\n", t.ID, t.Name)
+	expires := "does not expire"
+	if t.ExpiresAt != nil {
+		expires = "expires " + t.ExpiresAt.UTC().Format(time.RFC3339)
+	}
+	fmt.Fprintf(stderr, "created %s API token %d %q (%s); it is shown once:\n", t.Scope, t.ID, t.Name, expires)
 	fmt.Fprintln(stdout, secret)
 	return nil
+}
+
+func cmdTokenList(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	cfg, err := LoadConfig("token list", args, getenv, stderr, nil)
+	if err != nil {
+		return flagErr(err)
+	}
+	st, err := tokenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	ts, err := st.ListAPITokens(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tNAME\tSCOPE\tSTATE\tCREATED\tEXPIRES\tLAST USED")
+	when := func(t *time.Time, none string) string {
+		if t == nil {
+			return none
+		}
+		return t.UTC().Format("2006-01-02 15:04Z")
+	}
+	for _, t := range ts {
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Scope, t.State,
+			when(&t.CreatedAt, ""), when(t.ExpiresAt, "never"), when(t.LastUsedAt, "never"))
+	}
+	return tw.Flush()
+}
+
+func cmdTokenRevoke(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	// The ID may come before or after the flags.
+	var idArg string
+	if len(args) > 0 && !strings.HasPrefix(args[0], "-") {
+		idArg, args = args[0], args[1:]
+	} else if n := len(args); n > 0 && !strings.HasPrefix(args[n-1], "-") && (n < 2 || !flagTakesValue(args[n-2])) {
+		idArg, args = args[n-1], args[:n-1]
+	}
+	cfg, err := LoadConfig("token revoke", args, getenv, stderr, nil)
+	if err != nil {
+		return flagErr(err)
+	}
+	id, err := strconv.ParseInt(idArg, 10, 64)
+	if err != nil || id < 1 {
+		fmt.Fprint(stderr, tokenUsage)
+		return fmt.Errorf("token revoke: the token ID (a positive integer, see coordinator token list) is required, got %q", idArg)
+	}
+	st, err := tokenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	t, err := st.RevokeAPIToken(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Errorf("no API token has ID %d", id)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "revoked API token %d %q; its dashboard sessions are ended\n", t.ID, t.Name)
+	return nil
+}
+
+// flagTakesValue reports whether arg is a flag given without "=value" whose
+// value is the next argument (every config flag but the booleans).
+func flagTakesValue(arg string) bool {
+	name := strings.TrimLeft(arg, "-")
+	if strings.Contains(name, "=") || name == "" {
+		return false
+	}
+	fs := flag.NewFlagSet("", flag.ContinueOnError)
+	c := Default()
+	c.bindFlags(fs)
+	fs.String("config", "", "")
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	bf, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return !ok || !bf.IsBoolFlag()
 }
 
 func flagErr(err error) error {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -53,6 +54,21 @@ type Config struct {
 	// EnrollTTL is the default life of an enrollment token
 	// (HIL_ENROLL_TTL). Defaults to 24h.
 	EnrollTTL time.Duration `yaml:"enroll_ttl"`
+	// TokenTTL is the default life of an API token created through the API,
+	// the dashboard or `coordinator token create` (HIL_TOKEN_TTL); 0 means
+	// no expiry. Defaults to 2160h (90 days).
+	TokenTTL time.Duration `yaml:"token_ttl"`
+	// SessionTTL bounds a dashboard session (HIL_SESSION_TTL); a session
+	// also ends when its token is revoked or expires. Defaults to 12h.
+	SessionTTL time.Duration `yaml:"session_ttl"`
+	// ProxyHeader names the header by which a TLS-terminating reverse
+	// proxy says the client used https: X-Forwarded-Proto, or Forwarded
+	// (proto=) (HIL_PROXY_HEADER). It is believed only from
+	// TrustedProxies. Defaults to "": only a TLS connection counts.
+	ProxyHeader string `yaml:"proxy_header"`
+	// TrustedProxies are the addresses or CIDR prefixes of such proxies,
+	// comma-separated (HIL_TRUSTED_PROXIES). Defaults to none.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 	// LogLevel is debug, info, warn or error (HIL_LOG_LEVEL). Defaults to info.
 	LogLevel string `yaml:"log_level"`
 	// LogFormat is json or text (HIL_LOG_FORMAT). Defaults to text.
@@ -73,6 +89,8 @@ func Default() Config {
 		DataDir:         ".hil",
 		NATSListen:      ":4223",
 		EnrollTTL:       24 * time.Hour,
+		TokenTTL:        90 * 24 * time.Hour,
+		SessionTTL:      12 * time.Hour,
 		LogLevel:        "info",
 		LogFormat:       "text",
 		ShutdownTimeout: 15 * time.Second,
@@ -92,6 +110,10 @@ var envVars = []struct{ env, flag string }{
 	{"HIL_ADVERTISE", "advertise"},
 	{"HIL_ADMIN_TOKEN", "admin-token"},
 	{"HIL_ENROLL_TTL", "enroll-ttl"},
+	{"HIL_TOKEN_TTL", "token-ttl"},
+	{"HIL_SESSION_TTL", "session-ttl"},
+	{"HIL_PROXY_HEADER", "proxy-header"},
+	{"HIL_TRUSTED_PROXIES", "trusted-proxies"},
 	{"HIL_LOG_LEVEL", "log-level"},
 	{"HIL_LOG_FORMAT", "log-format"},
 	{"HIL_JOB_ACK_WAIT", "job-ack-wait"},
@@ -128,6 +150,10 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "the coordinator's HTTP URL handed to devices, e.g. http://192.168.1.20:8080 (env HIL_ADVERTISE; default: the listen address, with this machine's LAN address when listening on all interfaces)")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "accept this secret as an admin API token (env HIL_ADMIN_TOKEN; prefer the env var: flags show in ps)")
 	fs.DurationVar(&c.EnrollTTL, "enroll-ttl", c.EnrollTTL, "default life of an enrollment token (env HIL_ENROLL_TTL)")
+	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "default life of a new API token; 0: no expiry (env HIL_TOKEN_TTL)")
+	fs.DurationVar(&c.SessionTTL, "session-ttl", c.SessionTTL, "longest life of a dashboard session (env HIL_SESSION_TTL)")
+	fs.StringVar(&c.ProxyHeader, "proxy-header", c.ProxyHeader, "header by which a trusted TLS-terminating proxy reports https: X-Forwarded-Proto or Forwarded (env HIL_PROXY_HEADER)")
+	fs.Var(listFlag{&c.TrustedProxies}, "trusted-proxies", "comma-separated addresses or CIDR prefixes whose proxy header is believed (env HIL_TRUSTED_PROXIES)")
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, "debug, info, warn or error (env HIL_LOG_LEVEL)")
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env HIL_LOG_FORMAT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
@@ -207,6 +233,23 @@ func (c Config) AgentDirectory() string {
 	return filepath.Join(c.DataDir, "agents")
 }
 
+// trustedProxies parses TrustedProxies: addresses or CIDR prefixes.
+func (c Config) trustedProxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range c.TrustedProxies {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("HIL_TRUSTED_PROXIES (--trusted-proxies) %q is neither an address nor a CIDR prefix", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
+}
+
 // Validate checks every field and names the first bad one.
 func (c Config) Validate() error {
 	var errs []error
@@ -239,6 +282,18 @@ func (c Config) Validate() error {
 	}
 	if c.EnrollTTL < time.Minute || c.EnrollTTL > 30*24*time.Hour {
 		errs = append(errs, fmt.Errorf("HIL_ENROLL_TTL (--enroll-ttl) %v must be between 1m and 720h", c.EnrollTTL))
+	}
+	if c.TokenTTL < 0 || c.TokenTTL > 10*365*24*time.Hour || (c.TokenTTL > 0 && c.TokenTTL < time.Minute) {
+		errs = append(errs, fmt.Errorf("HIL_TOKEN_TTL (--token-ttl) %v must be 0 (no expiry) or between 1m and 87600h", c.TokenTTL))
+	}
+	if c.SessionTTL < time.Minute || c.SessionTTL > 30*24*time.Hour {
+		errs = append(errs, fmt.Errorf("HIL_SESSION_TTL (--session-ttl) %v must be between 1m and 720h", c.SessionTTL))
+	}
+	if _, err := c.trustedProxies(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ProxyHeader != "" && len(c.TrustedProxies) == 0 {
+		errs = append(errs, errors.New("HIL_PROXY_HEADER (--proxy-header) needs HIL_TRUSTED_PROXIES (--trusted-proxies): the header is believed only from those addresses"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

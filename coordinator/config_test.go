@@ -58,8 +58,14 @@ func TestConfigErrors(t *testing.T) {
 		"HIL_LOG_LEVEL":   func(c *Config) { c.LogLevel = "loud" },
 		"HIL_DATA_DIR":    func(c *Config) { c.DataDir = "" },
 		"HIL_ENROLL_TTL":  func(c *Config) { c.EnrollTTL = time.Second },
-		"HIL_NATS_LISTEN": func(c *Config) { c.NATSListen = "4222" },
-		"HIL_LOG_FORMAT":  func(c *Config) { c.LogFormat = "xml" },
+		"HIL_TOKEN_TTL":   func(c *Config) { c.TokenTTL = time.Second },
+		"HIL_SESSION_TTL": func(c *Config) { c.SessionTTL = 0 },
+		"HIL_TRUSTED_PROXIES": func(c *Config) {
+			c.TrustedProxies = []string{"10.0.0.0/8", "proxy.example"}
+		},
+		"HIL_PROXY_HEADER": func(c *Config) { c.ProxyHeader = "X-Forwarded-Proto" }, // without trusted proxies
+		"HIL_NATS_LISTEN":  func(c *Config) { c.NATSListen = "4222" },
+		"HIL_LOG_FORMAT":   func(c *Config) { c.LogFormat = "xml" },
 	} {
 		c := Default()
 		mut(&c)

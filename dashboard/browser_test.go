@@ -365,6 +365,9 @@ func TestBrowser(t *testing.T) {
 	if session == nil || !session.HTTPOnly || session.SameSite != network.CookieSameSiteStrict {
 		t.Fatalf("session cookie = %+v, want HttpOnly SameSite=Strict", session)
 	}
+	if session.Value == c.Token || strings.Contains(session.Value, c.Token) || !strings.HasPrefix(session.Value, "hils_") {
+		t.Fatalf("session cookie holds %q, want a session ID, not the API token", session.Value)
+	}
 	if got := eval[bool](b, `document.cookie.includes("hil_session")`); got {
 		t.Fatal("the page's script can read the session cookie")
 	}
@@ -397,6 +400,10 @@ func TestBrowser(t *testing.T) {
 	b.do("close dialog", 10*time.Second, chromedp.Click(chromedp.CSS(`dialog[open] form > .buttons button[type=submit]`)))
 	// The agent's first heartbeat arrives by SSE; the page lists it, live.
 	b.waitJS("device online", `[...document.querySelectorAll("tr[data-device]")].some(tr => tr.textContent.includes("lab-pc") && tr.querySelector(".badge-online, .badge-busy"))`, 60*time.Second)
+
+	// Tokens: create a read-only token (its secret shown once), check what
+	// it may do, and revoke it from the page.
+	testTokensPage(t, b, c)
 
 	// New search: a bad value is reported next to its field and creates
 	// nothing; the fixed form creates the search.
@@ -587,6 +594,7 @@ func TestBrowser(t *testing.T) {
 			{"new-search", "#/searches/new"},
 			{"search", "#/searches/" + searchID},
 			{"trial", front},
+			{"tokens", "#/tokens"},
 		}
 		for _, p := range pages {
 			b.goTo(p.hash)
@@ -619,8 +627,91 @@ func TestBrowser(t *testing.T) {
 		b.do("sign in", 10*time.Second, chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)))
 		b.waitJS("devices page", `document.getElementById("app").dataset.route === "#/devices"`, 20*time.Second)
 	}
+	// A session ends with its token: sign in with a second admin token,
+	// revoke it through the API, and the page is sent to the sign-in form.
+	code, data = c.Do(t, "POST", "/api/v1/tokens", `{"name":"second admin","scope":"admin","ttl_seconds":3600}`, c.Token)
+	var second struct {
+		Token  struct{ ID int64 } `json:"token"`
+		Secret string             `json:"secret"`
+	}
+	if err := json.Unmarshal(data, &second); code != 201 || err != nil {
+		t.Fatalf("create token: %d %s", code, data)
+	}
+	b.do("sign out", 10*time.Second, chromedp.Click(chromedp.CSS(`#nav button.link`)))
+	b.waitJS("signed out", `document.getElementById("app").dataset.route === "#/signin"`, 20*time.Second)
+	b.setField("#token", second.Secret)
+	b.do("sign in", 10*time.Second, chromedp.Click(chromedp.CSS(`#signin button[type=submit]`)))
+	b.waitJS("devices page", `document.getElementById("app").dataset.route === "#/devices"`, 20*time.Second)
+	if code, data := c.Do(t, "DELETE", fmt.Sprintf("/api/v1/tokens/%d", second.Token.ID), nil, c.Token); code != 200 {
+		t.Fatalf("revoke: %d %s", code, data)
+	}
+	eval[chromedp.Void](b, `location.hash = "#/searches"`)
+	b.waitJS("sent to sign-in", `location.hash === "#/signin" && document.getElementById("app").dataset.route === "#/signin"`, 20*time.Second)
 	b.checkConsole()
 	t.Logf("screenshots in %s", shots)
+}
+
+// testTokensPage creates a read-only token on the Tokens page, checks the
+// secret shown once works with that scope only, and revokes it.
+func testTokensPage(t *testing.T, b *browser, c *testenv.Coordinator) {
+	t.Helper()
+	if !eval[bool](b, `!!document.querySelector('#nav a[href="#/tokens"]')`) {
+		t.Fatal("no Tokens link in the navigation of an admin session")
+	}
+	b.goTo("#/tokens")
+	b.setField("#token-name", "ci reader")
+	b.setField("#token-scope", "read-only")
+	b.setField("#token-ttl", "2592000")
+	b.do("create token", 10*time.Second, chromedp.Click(chromedp.ID("create-api-token")))
+	b.waitJS("secret shown", `/^hil_/.test((document.querySelector("code[data-secret]") || {}).textContent || "")`, 20*time.Second)
+	secret := eval[string](b, `document.querySelector("code[data-secret]").textContent`)
+	var list struct {
+		Tokens []struct {
+			ID        int64      `json:"id"`
+			Name      string     `json:"name"`
+			Scope     string     `json:"scope"`
+			State     string     `json:"state"`
+			ExpiresAt *time.Time `json:"expires_at"`
+		} `json:"tokens"`
+	}
+	code, data := c.Do(t, "GET", "/api/v1/tokens", nil, c.Token)
+	if err := json.Unmarshal(data, &list); code != 200 || err != nil {
+		t.Fatalf("list tokens: %d %s", code, data)
+	}
+	var id int64
+	for _, tok := range list.Tokens {
+		if tok.Name == "ci reader" {
+			id = tok.ID
+			if tok.Scope != "read-only" || tok.State != "active" || tok.ExpiresAt == nil || time.Until(*tok.ExpiresAt) < 29*24*time.Hour || time.Until(*tok.ExpiresAt) > 31*24*time.Hour {
+				t.Fatalf("token made by the page: %+v", tok)
+			}
+		}
+	}
+	if id == 0 {
+		t.Fatalf("the page's token is not listed: %s", data)
+	}
+	if strings.Contains(string(data), secret) {
+		t.Fatal("the token list shows a secret")
+	}
+	row := fmt.Sprintf(`tr[data-token="%d"]`, id)
+	b.waitJS("listed", fmt.Sprintf(`document.querySelector('%s .badge-active')`, row), 10*time.Second)
+	if code, _ := c.Do(t, "GET", "/api/v1/devices", nil, secret); code != 200 {
+		t.Fatalf("the new read-only token cannot read: %d", code)
+	}
+	if code, _ := c.Do(t, "POST", "/api/v1/enrollment-tokens", nil, secret); code != 403 {
+		t.Fatalf("the new read-only token may write: %d", code)
+	}
+	eval[chromedp.Void](b, fmt.Sprintf(`document.querySelector('%s button[aria-label="Revoke ci reader"]').click()`, row))
+	b.waitJS("revoke dialog", `document.querySelector("dialog[open] button[value=revoke]")`, 10*time.Second)
+	b.do("confirm revoke", 10*time.Second, chromedp.Click(chromedp.CSS(`dialog[open] button[value=revoke]`)))
+	b.waitJS("revoked", fmt.Sprintf(`document.querySelector('%s .badge-revoked')`, row), 20*time.Second)
+	if code, _ := c.Do(t, "GET", "/api/v1/devices", nil, secret); code != 401 {
+		t.Fatalf("the revoked token still works: %d", code)
+	}
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM api_tokens WHERE id = $1 AND revoked_at IS NOT NULL`, id); n != 1 {
+		t.Fatal("the token is not revoked in the database")
+	}
+	checkLabels(t, b, "tokens")
 }
 
 // checkLabels fails for a visible form control without an accessible name.

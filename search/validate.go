@@ -156,6 +156,20 @@ func defaultAt(w *workload.Workload, m Metric) int {
 	return c[0]
 }
 
+// Upper bounds of a spec's counts. Trials are numbered in a PostgreSQL
+// int and every count is work the coordinator does, so a spec beyond them
+// is refused, never stored.
+const (
+	// MaxTrials bounds budget.max_trials and tpe.startup_trials.
+	MaxTrials = 1_000_000
+	// MaxInFlightPerDevice bounds budget.max_in_flight_per_device.
+	MaxInFlightPerDevice = 1024
+	// MaxPopulation bounds nsga2.population.
+	MaxPopulation = 10_000
+	// MaxEICandidates bounds tpe.ei_candidates.
+	MaxEICandidates = 100_000
+)
+
 // Validate checks the spec (after defaults) and reports every problem in a
 // *ValidationError naming the field. It includes the analytic check that
 // some candidate of the space can meet the parameter budget.
@@ -224,8 +238,8 @@ func (s *Spec) Validate() error {
 	b := s.Budget
 	if b.MaxTrials == 0 {
 		fe.add("budget.max_trials", "missing (how many trials to measure, at least 1)")
-	} else if b.MaxTrials < 1 {
-		fe.add("budget.max_trials", fmt.Sprintf("must be at least 1, got %d", b.MaxTrials))
+	} else if b.MaxTrials < 1 || b.MaxTrials > MaxTrials {
+		fe.add("budget.max_trials", fmt.Sprintf("must be between 1 and %d, got %d", MaxTrials, b.MaxTrials))
 	}
 	if b.MaxWallTime != "" {
 		if d, err := time.ParseDuration(b.MaxWallTime); err != nil {
@@ -234,8 +248,8 @@ func (s *Spec) Validate() error {
 			fe.add("budget.max_wall_time", "must be positive")
 		}
 	}
-	if b.MaxInFlightPerDevice < 1 {
-		fe.add("budget.max_in_flight_per_device", fmt.Sprintf("must be at least 1, got %d", b.MaxInFlightPerDevice))
+	if b.MaxInFlightPerDevice < 1 || b.MaxInFlightPerDevice > MaxInFlightPerDevice {
+		fe.add("budget.max_in_flight_per_device", fmt.Sprintf("must be between 1 and %d, got %d", MaxInFlightPerDevice, b.MaxInFlightPerDevice))
 	}
 	if !slices.Contains(Algorithms, s.Algorithm) {
 		fe.add("algorithm", fmt.Sprintf("unknown algorithm %q (known: random, sobol, nsga2, tpe-parego)", s.Algorithm))
@@ -244,8 +258,8 @@ func (s *Spec) Validate() error {
 		if s.Algorithm != AlgoNSGA2 {
 			fe.add("nsga2", "only allowed with algorithm nsga2")
 		} else {
-			if s.NSGA2.Population < 4 {
-				fe.add("nsga2.population", fmt.Sprintf("must be at least 4, got %d", s.NSGA2.Population))
+			if s.NSGA2.Population < 4 || s.NSGA2.Population > MaxPopulation {
+				fe.add("nsga2.population", fmt.Sprintf("must be between 4 and %d, got %d", MaxPopulation, s.NSGA2.Population))
 			}
 			if !(s.NSGA2.Crossover >= 0 && s.NSGA2.Crossover <= 1) {
 				fe.add("nsga2.crossover", "must be a probability in [0, 1]")
@@ -259,11 +273,11 @@ func (s *Spec) Validate() error {
 		if s.Algorithm != AlgoTPEParEGO {
 			fe.add("tpe", "only allowed with algorithm tpe-parego")
 		} else {
-			if s.TPE.StartupTrials < 1 {
-				fe.add("tpe.startup_trials", "must be at least 1")
+			if s.TPE.StartupTrials < 1 || s.TPE.StartupTrials > MaxTrials {
+				fe.add("tpe.startup_trials", fmt.Sprintf("must be between 1 and %d", MaxTrials))
 			}
-			if s.TPE.EICandidates < 1 {
-				fe.add("tpe.ei_candidates", "must be at least 1")
+			if s.TPE.EICandidates < 1 || s.TPE.EICandidates > MaxEICandidates {
+				fe.add("tpe.ei_candidates", fmt.Sprintf("must be between 1 and %d", MaxEICandidates))
 			}
 			if !(s.TPE.Rho >= 0 && s.TPE.Rho <= 1) {
 				fe.add("tpe.rho", "must be in [0, 1]")

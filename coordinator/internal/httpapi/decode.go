@@ -8,16 +8,20 @@ import (
 	"mime"
 	"net/http"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
 )
 
 // MaxBody is the largest request body accepted.
 const MaxBody = 1 << 20
 
-// readBody reads a JSON request body of at most MaxBody bytes. On failure
-// (another media type, too large, broken connection) it writes the error
-// response and returns false.
+// readBody reads a JSON request body of at most MaxBody bytes, valid
+// UTF-8 with no NUL character in any string (PostgreSQL stores neither).
+// On failure (another media type, too large, broken connection, such
+// text) it writes the error response and returns false.
 func readBody(c *gin.Context) ([]byte, bool) {
 	if ct := c.GetHeader("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -34,6 +38,14 @@ func readBody(c *gin.Context) ([]byte, bool) {
 		} else {
 			fail(c, ErrBadJSON, err.Error())
 		}
+		return nil, false
+	}
+	if !utf8.Valid(body) {
+		fail(c, ErrBadText, api.FieldError{Message: "the body is not valid UTF-8"})
+		return nil, false
+	}
+	if path, bad := unstorableJSON(body); bad {
+		fail(c, ErrBadText, api.FieldError{Field: path, Message: "NUL character (U+0000)"})
 		return nil, false
 	}
 	return body, true

@@ -126,6 +126,10 @@ func (s *Server) enroll(c *gin.Context) {
 	case errors.Is(err, store.ErrKeyInUse):
 		fail(c, ErrNKeyInUse, nil)
 		return
+	case err != nil && atCapacity(err):
+		s.d.Log.Warn("enroll refused: at capacity", "err", err)
+		fail(c, ErrCapacity, nil)
+		return
 	case err != nil:
 		if added != nil { // the transaction failed after the bus accepted the key
 			if _, rerr := s.d.Bus.RemoveAgent(ctx, *added); rerr != nil {

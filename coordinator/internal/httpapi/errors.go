@@ -1,9 +1,11 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 
 	"github.com/gin-gonic/gin"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 )
@@ -41,6 +43,7 @@ var (
 	ErrNotExportable       = APIError{http.StatusUnprocessableEntity, "not_exportable", "this architecture cannot be exported in that format"}
 	ErrRouteNotFound       = APIError{http.StatusNotFound, "route_not_found", "no such API route"}
 	ErrMethodNotAllowed    = APIError{http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept that method"}
+	ErrCapacity            = APIError{http.StatusServiceUnavailable, "capacity_exceeded", "the fleet is at its configured capacity (a NATS JetStream limit); retry later or raise the limit"}
 	ErrUnavailable         = APIError{http.StatusServiceUnavailable, "unavailable", "a backing service (PostgreSQL or NATS) is not reachable"}
 	ErrInternal            = APIError{http.StatusInternalServerError, "internal", "internal error; the coordinator log has the details"}
 )
@@ -51,8 +54,29 @@ var Catalogue = []APIError{
 	ErrUnauthorized, ErrEnrollUnknown, ErrEnrollUsed, ErrEnrollExpired, ErrNKeyInUse,
 	ErrDeviceNotFound, ErrJobNotFound, ErrDownloadNotFound, ErrDownloadUnavailable,
 	ErrSearchInvalid, ErrSearchNotFound, ErrSearchState, ErrTrialNotFound, ErrNotExportable, ErrCSRF,
-	ErrRouteNotFound, ErrMethodNotAllowed, ErrUnavailable, ErrInternal,
+	ErrForbidden, ErrTokenNotFound, ErrBadText, ErrBadPath,
+	ErrRouteNotFound, ErrMethodNotAllowed, ErrCapacity, ErrUnavailable, ErrInternal,
 }
+
+// atCapacity reports whether err is a JetStream limit being reached (its
+// consumer limit, or its account's resources), which the API answers with
+// 503 capacity_exceeded instead of 500.
+func atCapacity(err error) bool {
+	var ae *jetstream.APIError
+	if !errors.As(err, &ae) {
+		return false
+	}
+	switch ae.ErrorCode {
+	case jetstream.JSErrCodeMaximumConsumersLimit, jsErrInsufficientResources:
+		return true
+	}
+	return false
+}
+
+// jsErrInsufficientResources is the server's "insufficient resources"
+// error code (nats-server JSInsufficientResourcesErr); nats.go names no
+// constant for it.
+const jsErrInsufficientResources jetstream.ErrorCode = 10023
 
 func fail(c *gin.Context, e APIError, details any) {
 	c.AbortWithStatusJSON(e.Status, api.ErrorBody{Code: e.Code, Message: e.Message, Details: details})

@@ -63,7 +63,11 @@ func (s *Server) createJob(c *gin.Context) {
 		// The job stays queued; the jobs manager publishes it again shortly,
 		// and JetStream de-duplicates by job ID.
 		s.d.Log.Error("publish job", "job", created[0].ID, "err", err)
-		fail(c, ErrUnavailable, api.FieldError{Field: "job", Message: "stored as " + created[0].ID + " but not yet published; it will be retried"})
+		e := ErrUnavailable
+		if atCapacity(err) {
+			e = ErrCapacity
+		}
+		fail(c, e, api.FieldError{Field: "job", Message: "stored as " + created[0].ID + " but not yet published; it will be retried"})
 	case err != nil:
 		s.internal(c, "create job", err)
 	default:

@@ -313,6 +313,16 @@ func (s *Server) listTrials(c *gin.Context) {
 	c.JSON(http.StatusOK, api.TrialPage{Trials: trials, Total: total, Limit: q.Limit, Offset: q.Offset})
 }
 
+// trialNumberRule says what a trial number is: trials are numbered in a
+// PostgreSQL int, so anything beyond its range names no trial.
+const trialNumberRule = "a trial number: an integer between 0 and 2147483647"
+
+// trialNumber parses a trial number in the range trials are stored in.
+func trialNumber(s string) (int, bool) {
+	n, err := strconv.ParseInt(s, 10, 32)
+	return int(n), err == nil && n >= 0
+}
+
 // loadTrial reads trial n of a search, or writes the error response and
 // returns false.
 func (s *Server) loadTrial(c *gin.Context, searchID string, n int) (api.Trial, bool) {
@@ -333,9 +343,9 @@ func (s *Server) getTrial(c *gin.Context) {
 	if !ok {
 		return
 	}
-	n, err := strconv.Atoi(c.Param("number"))
-	if err != nil {
-		fail(c, ErrTrialNotFound, nil)
+	n, ok := trialNumber(c.Param("number"))
+	if !ok {
+		fail(c, ErrBadPath, api.FieldError{Field: "number", Message: trialNumberRule})
 		return
 	}
 	if t, ok := s.loadTrial(c, se.ID, n); ok {
@@ -414,9 +424,9 @@ func (s *Server) export(c *gin.Context) {
 	default:
 		errs = append(errs, api.FieldError{Field: "format", Message: "must be json, hf, gguf or csv"})
 	}
-	n, err := strconv.Atoi(c.Query("trial"))
-	if err != nil {
-		errs = append(errs, api.FieldError{Field: "trial", Message: "required for json, hf and gguf: a trial number"})
+	n, ok := trialNumber(c.Query("trial"))
+	if !ok {
+		errs = append(errs, api.FieldError{Field: "trial", Message: "required for json, hf and gguf: " + trialNumberRule})
 	}
 	prec := arch.Precision(c.DefaultQuery("precision", "f16"))
 	if !prec.Valid() {

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -47,11 +48,23 @@ type Deps struct {
 	Events *events.Hub
 	// Drivers are woken when a search changes state.
 	Drivers Drivers
+	// TokenTTL is the default life of an API token created through the
+	// API; 0 means no expiry.
+	TokenTTL time.Duration
+	// SessionTTL bounds a dashboard session's life. Defaults to 12 h.
+	SessionTTL time.Duration
+	// ProxyHeader, when set, is the header (X-Forwarded-Proto or
+	// Forwarded) by which a TLS-terminating proxy at one of
+	// TrustedProxies says the client connected over https; session
+	// cookies are then Secure.
+	ProxyHeader    string
+	TrustedProxies []netip.Prefix
 }
 
 // Server holds the router and its metrics.
 type Server struct {
 	d        Deps
+	scopes   map[string]scopeSet // "METHOD /api/v1/path" -> scopes allowed
 	specs    specCache
 	engine   *gin.Engine
 	registry *prometheus.Registry
@@ -71,13 +84,16 @@ func New(d Deps) *Server {
 	if d.EnrollTTL == 0 {
 		d.EnrollTTL = 24 * time.Hour
 	}
-	s := &Server{d: d, registry: prometheus.NewRegistry()}
+	if d.SessionTTL == 0 {
+		d.SessionTTL = 12 * time.Hour
+	}
+	s := &Server{d: d, registry: prometheus.NewRegistry(), scopes: map[string]scopeSet{}}
 	s.initMetrics()
 
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	_ = r.SetTrustedProxies(nil)
-	r.Use(s.recover, s.observe)
+	r.Use(s.recover, s.observe, checkText)
 	r.NoRoute(func(c *gin.Context) { fail(c, ErrRouteNotFound, nil) })
 	r.NoMethod(func(c *gin.Context) { fail(c, ErrMethodNotAllowed, nil) })
 
@@ -93,31 +109,37 @@ func New(d Deps) *Server {
 	v1.POST("/session", s.signIn)       // dashboard sign-in with an API token (session.go)
 	v1.DELETE("/session", s.signOut)
 	authed := v1.Group("", s.requireToken)
-	authed.GET("/openapi.json", s.openapi)
-	authed.GET("/session", s.session)
-	authed.POST("/enrollment-tokens", s.createEnrollmentToken)
-	authed.GET("/devices", s.listDevices)
-	authed.GET("/devices/:id", s.getDevice)
-	authed.PATCH("/devices/:id", s.patchDevice)
-	authed.DELETE("/devices/:id", s.deleteDevice)
-	authed.POST("/devices/:id/jobs", s.createJob)
-	authed.GET("/jobs/:id", s.getJob)
-	authed.GET("/events", s.events)
-	authed.GET("/search-presets", s.searchPresets)
-	authed.POST("/searches/validate", s.validateSearch)
-	authed.POST("/searches", s.createSearch)
-	authed.GET("/searches", s.listSearches)
-	authed.GET("/searches/:id", s.getSearch)
-	authed.POST("/searches/:id/pause", s.transition([]api.SearchState{api.SearchRunning}, api.SearchPaused))
-	authed.POST("/searches/:id/resume", s.transition([]api.SearchState{api.SearchPaused}, api.SearchRunning))
-	authed.POST("/searches/:id/cancel", s.transition([]api.SearchState{api.SearchRunning, api.SearchPaused}, api.SearchCancelled))
-	authed.GET("/searches/:id/trials", s.listTrials)
-	authed.GET("/searches/:id/trials/:number", s.getTrial)
-	authed.GET("/searches/:id/pareto", s.pareto)
-	authed.GET("/searches/:id/hypervolume", s.hypervolume)
-	authed.GET("/searches/:id/export", s.export)
-	authed.GET("/searches/:id/references", s.getReferences)
-	authed.POST("/searches/:id/references", s.measureReferences)
+	// Every authenticated route names the token scopes that may call it
+	// (scopes.go); RouteScopes reports them and a test checks each one.
+	s.route(authed, "GET", "/openapi.json", everyScope, s.openapi)
+	s.route(authed, "GET", "/session", everyScope, s.session)
+	s.route(authed, "GET", "/tokens", adminScope, s.listTokens)
+	s.route(authed, "POST", "/tokens", adminScope, s.createToken)
+	s.route(authed, "DELETE", "/tokens/:id", adminScope, s.revokeToken)
+	s.route(authed, "POST", "/enrollment-tokens", enrollScopes, s.createEnrollmentToken)
+	s.route(authed, "GET", "/devices", everyScope, s.listDevices)
+	s.route(authed, "GET", "/devices/:id", everyScope, s.getDevice)
+	s.route(authed, "PATCH", "/devices/:id", adminScope, s.patchDevice)
+	s.route(authed, "DELETE", "/devices/:id", adminScope, s.deleteDevice)
+	s.route(authed, "POST", "/devices/:id/jobs", adminScope, s.createJob)
+	s.route(authed, "GET", "/jobs/:id", readScopes, s.getJob)
+	s.route(authed, "GET", "/events", readScopes, s.events)
+	s.route(authed, "GET", "/search-presets", readScopes, s.searchPresets)
+	// Validation writes nothing, but it is part of creating a search.
+	s.route(authed, "POST", "/searches/validate", adminScope, s.validateSearch)
+	s.route(authed, "POST", "/searches", adminScope, s.createSearch)
+	s.route(authed, "GET", "/searches", readScopes, s.listSearches)
+	s.route(authed, "GET", "/searches/:id", readScopes, s.getSearch)
+	s.route(authed, "POST", "/searches/:id/pause", adminScope, s.transition([]api.SearchState{api.SearchRunning}, api.SearchPaused))
+	s.route(authed, "POST", "/searches/:id/resume", adminScope, s.transition([]api.SearchState{api.SearchPaused}, api.SearchRunning))
+	s.route(authed, "POST", "/searches/:id/cancel", adminScope, s.transition([]api.SearchState{api.SearchRunning, api.SearchPaused}, api.SearchCancelled))
+	s.route(authed, "GET", "/searches/:id/trials", readScopes, s.listTrials)
+	s.route(authed, "GET", "/searches/:id/trials/:number", readScopes, s.getTrial)
+	s.route(authed, "GET", "/searches/:id/pareto", readScopes, s.pareto)
+	s.route(authed, "GET", "/searches/:id/hypervolume", readScopes, s.hypervolume)
+	s.route(authed, "GET", "/searches/:id/export", readScopes, s.export)
+	s.route(authed, "GET", "/searches/:id/references", readScopes, s.getReferences)
+	s.route(authed, "POST", "/searches/:id/references", adminScope, s.measureReferences)
 	s.engine = r
 	return s
 }
@@ -186,7 +208,10 @@ func (s *Server) recover(c *gin.Context) {
 	c.Next()
 }
 
-const principalKey = "principal"
+const (
+	principalKey = "principal"
+	sessionKey   = "session"
+)
 
 // requireToken authenticates Authorization: Bearer <api token>, or, when
 // the request has no Authorization header, a dashboard session cookie
@@ -194,35 +219,39 @@ const principalKey = "principal"
 func (s *Server) requireToken(c *gin.Context) {
 	h := c.GetHeader("Authorization")
 	const prefix = "bearer "
-	var secret string
+	var (
+		tok api.Token
+		err error
+	)
 	switch {
 	case h == "":
-		var ok bool
-		if secret, ok = sessionSecret(c); !ok {
+		ses, ok := s.sessionFromCookie(c)
+		if !ok {
 			return
 		}
+		tok = ses.Token
+		c.Set(sessionKey, ses)
 	case len(h) <= len(prefix) || subtle.ConstantTimeCompare([]byte(strings.ToLower(h[:len(prefix)])), []byte(prefix)) != 1:
 		fail(c, ErrUnauthorized, nil)
 		return
 	default:
-		secret = strings.TrimSpace(h[len(prefix):])
-	}
-	tok, err := s.d.Store.Authenticate(c.Request.Context(), secret)
-	if errors.Is(err, store.ErrNotFound) {
-		fail(c, ErrUnauthorized, nil)
-		return
-	}
-	if err != nil {
-		s.internal(c, "authenticate", err)
-		return
+		tok, err = s.d.Store.Authenticate(c.Request.Context(), strings.TrimSpace(h[len(prefix):]))
+		if errors.Is(err, store.ErrNotFound) {
+			fail(c, ErrUnauthorized, nil)
+			return
+		}
+		if err != nil {
+			s.internal(c, "authenticate", err)
+			return
+		}
 	}
 	c.Set(principalKey, tok)
 	c.Next()
 }
 
-func principal(c *gin.Context) store.APIToken {
+func principal(c *gin.Context) api.Token {
 	v, _ := c.Get(principalKey)
-	t, _ := v.(store.APIToken)
+	t, _ := v.(api.Token)
 	return t
 }
 

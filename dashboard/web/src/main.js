@@ -9,6 +9,7 @@ import { searchesPage } from "./pages/searches.js";
 import { newSearchPage } from "./pages/newsearch.js";
 import { searchDetailPage } from "./pages/detail.js";
 import { trialPage } from "./pages/trial.js";
+import { tokensPage } from "./pages/tokens.js";
 
 const routes = [
   [/^#\/signin$/, signInPage, "Sign in"],
@@ -17,9 +18,10 @@ const routes = [
   [/^#\/searches\/new$/, newSearchPage, "New search"],
   [/^#\/searches\/([\w-]+)$/, searchDetailPage, "Search"],
   [/^#\/searches\/([\w-]+)\/trials\/(\d+)$/, trialPage, "Trial"],
+  [/^#\/tokens$/, tokensPage, "API tokens"],
 ];
 
-let session = null; // {name, role, csrf_token}
+let session = null; // {name, scope, expires_at, csrf_token}
 let cleanup = [];
 
 /** signedIn records the session after sign-in. */
@@ -40,7 +42,8 @@ function renderNav() {
     nav,
     link("#/devices", "Devices"),
     link("#/searches", "Searches"),
-    h("span", { class: "who" }, session.name),
+    session.scope === "admin" ? link("#/tokens", "Tokens") : null,
+    h("span", { class: "who", title: `scope ${session.scope}` }, session.name),
     h("span", { id: "live", class: "live", title: "live updates on", role: "img", "aria-label": "live updates" }, "●"),
     h("button", { type: "button", class: "link", onclick: signOut }, "Sign out"),
   );

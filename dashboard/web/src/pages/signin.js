@@ -10,7 +10,7 @@ export async function signInPage(main) {
     "form",
     { class: "card narrow", id: "signin" },
     h("h1", {}, "Sign in"),
-    h("p", {}, "Use an API token of this coordinator (printed at start-up, or HIL_ADMIN_TOKEN). It is kept in an HttpOnly cookie for this browser session."),
+    h("p", {}, "Use an API token of this coordinator (printed at start-up, HIL_ADMIN_TOKEN, or made with coordinator token create). The browser keeps only a session ID; the session ends when you sign out, after its time limit (12 hours unless configured), or when the token is revoked or expires."),
     field("API token", token),
     submit,
   );
