@@ -231,6 +231,9 @@ func measureLlama(ctx context.Context, jobID string, spec *arch.Spec, w workload
 		}
 		out, peak, fail := runLlamaBench(ctx, path, run.Args, l)
 		if fail != nil {
+			if fail.FailKind == wire.FailTimeout { // the job's limit, not what was left of it
+				fail.Error = fmt.Sprintf("llama-bench exceeded the time limit of %v and was killed", lim.Timeout)
+			}
 			fail.JobID, fail.Error = jobID, run.What+": "+fail.Error
 			return *fail
 		}
