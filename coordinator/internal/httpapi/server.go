@@ -99,6 +99,8 @@ func New(d Deps) *Server {
 	authed.DELETE("/devices/:id", s.deleteDevice)
 	authed.POST("/devices/:id/jobs", s.createJob)
 	authed.GET("/jobs/:id", s.getJob)
+	authed.POST("/devices/:id/fidelity", s.createFidelity)
+	authed.GET("/fidelity/:id", s.getFidelity)
 	authed.GET("/events", s.events)
 	authed.GET("/search-presets", s.searchPresets)
 	authed.POST("/searches/validate", s.validateSearch)
