@@ -1,10 +1,15 @@
 package coordinator_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/testenv"
 )
 
@@ -50,4 +55,75 @@ func TestRuntimeOfTargetsChecked(t *testing.T) {
 		t.Fatalf("refused job created %d rows", n)
 	}
 	createSearch(t, c, spec(llamaID))
+}
+
+// TestFidelityCheck: a cross-check queues each spec on both runtimes of a
+// device, and its report pairs the figures once the (stand-in) agent
+// answered them all.
+func TestFidelityCheck(t *testing.T) {
+	c := testenv.Start(t, nil)
+	a := testenv.NewAgent(t)
+	body := map[string]any{"token": c.EnrollmentToken(t), "nkey": a.Pub, "class": "x86-test-8g", "name": "stand-in",
+		"profile": map[string]any{"runtimes": []map[string]any{{"name": "llama.cpp", "path": "/opt/llama-bench"}}}}
+	code, resp := c.Do(t, "POST", "/api/v1/agents/enroll", body, "")
+	if code != http.StatusCreated {
+		t.Fatalf("enroll: %d %s", code, resp)
+	}
+	if err := json.Unmarshal(resp, &a.Resp); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.RunStandIn(ctx, func() []string { return a.Resp.NATS.URLs })
+
+	w := map[string]any{"precision": "q4_0", "threads": 2, "prompt_lengths": []int{64}, "decode_depths": []int{0, 256}, "decode_tokens": 8}
+	req := map[string]any{"workload": w, "specs": []map[string]any{{"preset": "lfm2-350m"}, {"preset": "lfm2-700m"}, {"preset": "lfm2-1.2b"}, {"preset": "lfm2-350m", "name": "again"}}}
+	code, resp = c.Do(t, "POST", "/api/v1/devices/"+a.Resp.DeviceID+"/fidelity", req, c.Token)
+	if code != http.StatusAccepted {
+		t.Fatalf("create: %d %s", code, resp)
+	}
+	var check api.FidelityCheck
+	_ = json.Unmarshal(resp, &check)
+	if len(check.Entries) != 4 || len(check.Entries[0].Jobs) != 2 || check.Entries[3].Name != "again" {
+		t.Fatalf("check %s", resp)
+	}
+	var rep api.FidelityReport
+	testenv.Eventually(t, time.Minute, func() error {
+		_, body := c.Do(t, "GET", "/api/v1/fidelity/"+check.ID, nil, c.Token)
+		rep = api.FidelityReport{}
+		_ = json.Unmarshal(body, &rep)
+		if !rep.Done {
+			return fmt.Errorf("not done: %s", body)
+		}
+		return nil
+	})
+	if len(rep.Metrics) != 3 || rep.Metrics[0].Metric != "pp64" || rep.Metrics[2].Metric != "tg8@d256" {
+		t.Fatalf("metrics %+v", rep.Metrics)
+	}
+	for _, m := range rep.Metrics {
+		// The stand-in answers both runtimes with the same analytic numbers.
+		if m.N != 4 || m.Spearman == nil || *m.Spearman < 0.99 || *m.RatioMedian != 1 {
+			t.Errorf("%s: n %d, spearman %v, ratio %v", m.Metric, m.N, m.Spearman, m.RatioMedian)
+		}
+	}
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM measurements WHERE runtime = 'llama.cpp'`); n != 4 {
+		t.Errorf("%d llama.cpp measurements stored, want 4", n)
+	}
+	// Bad requests change nothing.
+	for name, bad := range map[string]map[string]any{
+		"no specs":      {"workload": w, "specs": []map[string]any{}},
+		"runtime given": {"workload": map[string]any{"precision": "q4_0", "threads": 2, "prompt_lengths": []int{64}, "runtime": "native"}, "specs": []map[string]any{{"preset": "lfm2-350m"}}},
+		"bad preset":    {"workload": w, "specs": []map[string]any{{"preset": "nope"}}},
+	} {
+		code, resp := c.Do(t, "POST", "/api/v1/devices/"+a.Resp.DeviceID+"/fidelity", bad, c.Token)
+		if code != http.StatusUnprocessableEntity {
+			t.Errorf("%s: %d %s", name, code, resp)
+		}
+	}
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM fidelity_checks`); n != 1 {
+		t.Errorf("%d cross-checks stored, want 1", n)
+	}
+	if code, _ := c.Do(t, "GET", "/api/v1/fidelity/fnope", nil, c.Token); code != http.StatusNotFound {
+		t.Errorf("unknown check: %d", code)
+	}
 }

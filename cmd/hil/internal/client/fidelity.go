@@ -1,0 +1,23 @@
+package client
+
+import (
+	"context"
+	"net/url"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
+)
+
+// CreateFidelity queues a cross-check of the native and llama.cpp runtimes
+// on one device.
+func (c *Client) CreateFidelity(ctx context.Context, deviceID string, req api.FidelityRequest) (api.FidelityCheck, error) {
+	var f api.FidelityCheck
+	err := c.do(ctx, "POST", "/devices/"+url.PathEscape(deviceID)+"/fidelity", nil, req, &f)
+	return f, err
+}
+
+// GetFidelity returns a cross-check's report.
+func (c *Client) GetFidelity(ctx context.Context, id string) (api.FidelityReport, error) {
+	var r api.FidelityReport
+	err := c.do(ctx, "GET", "/fidelity/"+url.PathEscape(id), nil, nil, &r)
+	return r, err
+}
