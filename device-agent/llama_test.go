@@ -1,8 +1,10 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -201,5 +203,49 @@ func TestMeasureLlamaReal(t *testing.T) {
 	info, err := probeLlamaBench(context.Background(), bin)
 	if err != nil || info.Name != workload.RuntimeLlamaCpp || info.Path == "" {
 		t.Errorf("probe: %+v, %v", info, err)
+	}
+}
+
+// TestBenchRuntimes: `bench --runtime native,llama.cpp` gives every test
+// on both runtimes, rows interleaved within a round, each naming its
+// runtime (llama.cpp through the stand-in here).
+func TestBenchRuntimes(t *testing.T) {
+	t.Setenv("LLAMA_STANDIN_MODE", "ok")
+	scratch(t)
+	spec := writeTinySpec(t)
+	var out, errb bytes.Buffer
+	code := Main(context.Background(), []string{"bench", "--arch", spec, "--precision", "q8_0", "-p", "8", "-n", "4", "-d", "0,5", "-t", "1", "-r", "2",
+		"--rounds", "2", "--runtime", "native,llama.cpp", "--llama-bench", llamaStandIn(t), "--json"}, IO{Stdout: &out, Stderr: &errb})
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	var rows []benchResult
+	if err := json.Unmarshal(out.Bytes(), &rows); err != nil {
+		t.Fatal(err)
+	}
+	if len(rows) != 8 { // (pp8, tg4) × 2 depths × 2 runtimes
+		t.Fatalf("%d rows, want 8", len(rows))
+	}
+	for i, r := range rows {
+		want := workload.RuntimeNative
+		if i >= 4 {
+			want = workload.RuntimeLlamaCpp
+		}
+		if r.Runtime != want || len(r.Rounds) != 2 || len(r.SamplesNs) != 4 {
+			t.Errorf("row %d: runtime %q (want %q), %d rounds, %d samples", i, r.Runtime, want, len(r.Rounds), len(r.SamplesNs))
+		}
+		// Round 1 runs the native row's 4 tests, then the llama.cpp row's.
+		if wantSeq := (i/4)*4 + i%4; r.Rounds[0].Seq != wantSeq || r.Rounds[1].Seq != wantSeq+8 {
+			t.Errorf("row %d: seqs %d, %d", i, r.Rounds[0].Seq, r.Rounds[1].Seq)
+		}
+		if want == workload.RuntimeLlamaCpp && (r.KernelVariant != "llama.cpp" || r.AvgTs != 1000 || r.PeakRSSBytes <= 0) {
+			t.Errorf("row %d: %+v", i, r)
+		}
+	}
+	for _, bad := range [][]string{{"--runtime", "onnx"}, {"--runtime", "llama.cpp", "--llama-bench", "/nonexistent/llama-bench"}} {
+		errb.Reset()
+		if code := Main(context.Background(), append([]string{"bench", "--arch", spec}, bad...), IO{Stdout: io.Discard, Stderr: &errb}); code == 0 {
+			t.Errorf("%q: exit 0", bad)
+		}
 	}
 }
