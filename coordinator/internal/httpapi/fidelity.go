@@ -112,8 +112,13 @@ func (s *Server) createFidelity(c *gin.Context) {
 	c.JSON(http.StatusAccepted, check)
 }
 
+// getFidelity answers a cross-check's report; ?with=ID,… adds the specs
+// of other cross-checks of the same device and workload (checks run in
+// parts, e.g. each under a benchmark lock), so that the correlations cover
+// them all.
 func (s *Server) getFidelity(c *gin.Context) {
-	f, byID, err := s.d.Store.GetFidelity(c.Request.Context(), c.Param("id"))
+	ctx := c.Request.Context()
+	f, byID, err := s.d.Store.GetFidelity(ctx, c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
 		fail(c, ErrFidelityNotFound, nil)
 		return
@@ -121,6 +126,27 @@ func (s *Server) getFidelity(c *gin.Context) {
 	if err != nil {
 		s.internal(c, "get fidelity check", err)
 		return
+	}
+	if with := c.Query("with"); with != "" {
+		for _, id := range strings.Split(with, ",") {
+			g, more, err := s.d.Store.GetFidelity(ctx, id)
+			if errors.Is(err, store.ErrNotFound) {
+				fail(c, ErrBadQuery, api.FieldError{Field: "with", Message: "no cross-check " + id})
+				return
+			}
+			if err != nil {
+				s.internal(c, "get fidelity check", err)
+				return
+			}
+			if g.DeviceID != f.DeviceID || g.Workload.Hash() != f.Workload.Hash() {
+				fail(c, ErrBadQuery, api.FieldError{Field: "with", Message: "cross-check " + id + " ran on another device or workload"})
+				return
+			}
+			f.Entries = append(f.Entries, g.Entries...)
+			for k, v := range more {
+				byID[k] = v
+			}
+		}
 	}
 	c.JSON(http.StatusOK, FidelityReport(f, byID))
 }

@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"net/url"
+	"strings"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 )
@@ -15,9 +16,14 @@ func (c *Client) CreateFidelity(ctx context.Context, deviceID string, req api.Fi
 	return f, err
 }
 
-// GetFidelity returns a cross-check's report.
-func (c *Client) GetFidelity(ctx context.Context, id string) (api.FidelityReport, error) {
+// GetFidelity returns a cross-check's report, joined with the specs of the
+// cross-checks with (same device and workload), if any.
+func (c *Client) GetFidelity(ctx context.Context, id string, with ...string) (api.FidelityReport, error) {
 	var r api.FidelityReport
-	err := c.do(ctx, "GET", "/fidelity/"+url.PathEscape(id), nil, nil, &r)
+	var q url.Values
+	if len(with) > 0 {
+		q = url.Values{"with": {strings.Join(with, ",")}}
+	}
+	err := c.do(ctx, "GET", "/fidelity/"+url.PathEscape(id), q, nil, &r)
 	return r, err
 }

@@ -37,7 +37,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	fs.Func("token", "API `token` (env HIL_TOKEN)", func(v string) error { token = v; return nil })
 	device := fs.String("device", "", "device `ID` to cross-check on (required unless --id)")
 	specs := fs.String("specs", "", "comma-separated presets, spec JSON files and directories of spec JSON files (required unless --id)")
-	id := fs.String("id", "", "show (and wait for) an existing cross-check instead of creating one")
+	id := fs.String("id", "", "show (and wait for) existing cross-checks instead of creating one: ID[,ID…] of one device and workload, reported together")
 	prec := fs.String("precision", "q4_0", "weight precision: f32, f16, q8_0, q4_0")
 	threads := fs.Int("threads", 2, "threads of both runtimes")
 	var prompts, depths []int
@@ -84,7 +84,8 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "hil fidelity: %v\n", err)
 		return 2
 	}
-	checkID := *id
+	ids := strings.Split(*id, ",")
+	checkID := ids[0]
 	if checkID == "" {
 		list, err := loadSpecs(*specs)
 		if err != nil {
@@ -113,7 +114,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	var rep api.FidelityReport
 	for {
-		rep, err = cl.GetFidelity(ctx, checkID)
+		rep, err = cl.GetFidelity(ctx, checkID, ids[1:]...)
 		if err != nil {
 			fmt.Fprintf(stderr, "hil fidelity: %v\n", err)
 			return 1
