@@ -109,6 +109,34 @@ func TestFidelityCheck(t *testing.T) {
 	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM measurements WHERE runtime = 'llama.cpp'`); n != 4 {
 		t.Errorf("%d llama.cpp measurements stored, want 4", n)
 	}
+	// A second check of the same device and workload reports together with
+	// the first (?with=); one of another workload does not.
+	req2 := map[string]any{"workload": w, "specs": []map[string]any{{"preset": "qwen3-0.6b"}}}
+	code, resp = c.Do(t, "POST", "/api/v1/devices/"+a.Resp.DeviceID+"/fidelity", req2, c.Token)
+	var check2 api.FidelityCheck
+	if code != http.StatusAccepted || json.Unmarshal(resp, &check2) != nil {
+		t.Fatalf("second check: %d %s", code, resp)
+	}
+	testenv.Eventually(t, time.Minute, func() error {
+		_, body := c.Do(t, "GET", "/api/v1/fidelity/"+check.ID+"?with="+check2.ID, nil, c.Token)
+		rep = api.FidelityReport{}
+		_ = json.Unmarshal(body, &rep)
+		if !rep.Done || len(rep.Rows) != 5 || rep.Metrics[0].N != 5 {
+			return fmt.Errorf("joined report: %s", body)
+		}
+		return nil
+	})
+	other := map[string]any{"workload": map[string]any{"precision": "q8_0", "threads": 2, "prompt_lengths": []int{64}}, "specs": []map[string]any{{"preset": "lfm2-350m"}}}
+	code, resp = c.Do(t, "POST", "/api/v1/devices/"+a.Resp.DeviceID+"/fidelity", other, c.Token)
+	var check3 api.FidelityCheck
+	if code != http.StatusAccepted || json.Unmarshal(resp, &check3) != nil {
+		t.Fatalf("third check: %d %s", code, resp)
+	}
+	for _, with := range []string{check3.ID, "fnope"} {
+		if code, body := c.Do(t, "GET", "/api/v1/fidelity/"+check.ID+"?with="+with, nil, c.Token); code != http.StatusBadRequest {
+			t.Errorf("with=%s: %d %s", with, code, body)
+		}
+	}
 	// Bad requests change nothing.
 	for name, bad := range map[string]map[string]any{
 		"no specs":      {"workload": w, "specs": []map[string]any{}},
@@ -120,8 +148,8 @@ func TestFidelityCheck(t *testing.T) {
 			t.Errorf("%s: %d %s", name, code, resp)
 		}
 	}
-	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM fidelity_checks`); n != 1 {
-		t.Errorf("%d cross-checks stored, want 1", n)
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM fidelity_checks`); n != 3 {
+		t.Errorf("%d cross-checks stored, want 3", n)
 	}
 	if code, _ := c.Do(t, "GET", "/api/v1/fidelity/fnope", nil, c.Token); code != http.StatusNotFound {
 		t.Errorf("unknown check: %d", code)
