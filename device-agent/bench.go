@@ -9,8 +9,10 @@ import (
 	"io"
 	"math"
 	"os"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -18,8 +20,10 @@ import (
 	"time"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/device-agent/internal/llamabench"
 	"github.com/hilsearch/hilsearch/kernels"
 	"github.com/hilsearch/hilsearch/kernels/roofline"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // benchConfig is the parsed command line of `device-agent bench`.
@@ -40,11 +44,21 @@ type benchConfig struct {
 	Seed        uint64
 	KVF32       bool
 	Profile     bool
+	// Runtimes are the runtimes each (arch, precision) row runs on, in
+	// order (workload.Runtimes names); LlamaBench is the llama-bench of the
+	// llama.cpp runtime.
+	Runtimes   []string
+	LlamaBench string
 }
 
 // benchResult is one test's line, with llama-bench's JSON field names
-// plus our extras (precision, kernel_variant, peak_rss_bytes).
+// plus our extras (runtime, precision, kernel_variant, peak_rss_bytes).
 type benchResult struct {
+	// Runtime is native (our kernels) or llama.cpp (llama-bench on the
+	// GGUF export; KernelVariant is then "llama.cpp" and the build is in
+	// LlamaBuild).
+	Runtime       string    `json:"runtime"`
+	LlamaBuild    string    `json:"llama_build,omitempty"`
 	ModelType     string    `json:"model_type"`
 	ModelSize     int64     `json:"model_size"`
 	ModelNParams  int64     `json:"model_n_params"`
@@ -173,6 +187,11 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.BoolVar(&c.Profile, "profile", false, "after each test, run one more repetition with per-block-type timing and report it")
 	kv := "f16"
 	fs.StringVar(&kv, "kv", kv, "KV cache type: f16 or f32")
+	var runtimes []string
+	fs.Func("runtime", "runtimes, comma-separated: native (our kernels), llama.cpp (llama-bench on the GGUF export); rows of several runtimes interleave (default native)", func(v string) error {
+		return appendList(&runtimes, v)
+	})
+	fs.StringVar(&c.LlamaBench, "llama-bench", "", "llama-bench executable for --runtime llama.cpp. Defaults to $"+envLlamaBench+", then llama-bench on PATH")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return c, errUsage
@@ -207,6 +226,27 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 		return c, fmt.Errorf("--kv %q is not f16 or f32", kv)
 	}
 	c.KVF32 = kv == "f32"
+	if len(runtimes) == 0 {
+		runtimes = []string{workload.RuntimeNative}
+	}
+	for _, r := range runtimes {
+		if !slices.Contains(workload.Runtimes, r) {
+			return c, fmt.Errorf("--runtime %q is not one of %s", r, strings.Join(workload.Runtimes, ", "))
+		}
+		if !slices.Contains(c.Runtimes, r) {
+			c.Runtimes = append(c.Runtimes, r)
+		}
+	}
+	if slices.Contains(c.Runtimes, workload.RuntimeLlamaCpp) {
+		p, err := llamaBenchPath(c.LlamaBench)
+		if err != nil {
+			return c, fmt.Errorf("--llama-bench: %w", err)
+		}
+		if p == "" {
+			return c, errors.New("--runtime llama.cpp: no llama-bench (give --llama-bench or set " + envLlamaBench + ")")
+		}
+		c.LlamaBench = p
+	}
 	if len(c.Depths) == 0 {
 		c.Depths = []int{0}
 	}
@@ -252,6 +292,9 @@ type benchRow struct {
 	spec    *arch.Spec
 	name    string
 	prec    arch.Precision
+	runtime string
+	// gguf is the llama.cpp row's GGUF export, written once.
+	gguf    string
 	model   *kernels.Model // kept between rounds when memory allows
 	weights int64
 	results []benchResult
@@ -302,7 +345,14 @@ func runBench(ctx context.Context, args []string, st IO) error {
 			name = "spec"
 		}
 		for _, p := range c.Precisions {
-			rows = append(rows, &benchRow{spec: spec, name: name, prec: p, results: make([]benchResult, len(tests))})
+			for _, rt := range c.Runtimes {
+				if rt == workload.RuntimeLlamaCpp {
+					if err := arch.Exportable(spec, arch.FormatGGUF); err != nil {
+						return fmt.Errorf("--arch %s on llama.cpp: %w", name, err)
+					}
+				}
+				rows = append(rows, &benchRow{spec: spec, name: name, prec: p, runtime: rt, results: make([]benchResult, len(tests))})
+			}
 			need += spec.MemoryEstimate(p, maxCtx, c.KVF32, maxPrompt).Total
 		}
 	}
@@ -337,6 +387,9 @@ func runBench(ctx context.Context, args []string, st IO) error {
 			if r.model != nil {
 				r.model.Close()
 			}
+			if r.gguf != "" {
+				os.RemoveAll(filepath.Dir(r.gguf))
+			}
 		}
 	}()
 	kvType := "f16"
@@ -362,6 +415,12 @@ func runBench(ctx context.Context, args []string, st IO) error {
 			}
 		}
 		for _, row := range rows {
+			if row.runtime == workload.RuntimeLlamaCpp {
+				if err := benchLlamaRound(ctx, c, row, tests, round, &seq, kvType); err != nil {
+					return err
+				}
+				continue
+			}
 			m := row.model
 			if m == nil {
 				if m, err = kernels.BuildWith(row.spec, row.prec, maxCtx, c.Threads, c.Seed, kernels.Options{KVF32: c.KVF32}); err != nil {
@@ -381,7 +440,7 @@ func runBench(ctx context.Context, args []string, st IO) error {
 				r := &row.results[i]
 				if round == 1 {
 					*r = benchResult{
-						ModelType: row.name + " " + string(row.prec), ModelSize: row.weights,
+						Runtime: workload.RuntimeNative, ModelType: row.name + " " + string(row.prec), ModelSize: row.weights,
 						ModelNParams: row.spec.Params().Total, NThreads: c.Threads, NPrompt: t.p, NGen: t.n, NDepth: t.d,
 						TypeK: kvType, TypeV: kvType, CPUInfo: cpuModelName(), TestTime: time.Now().UTC().Format(time.RFC3339),
 						Precision: string(row.prec), KernelVariant: kernels.Variant(),
@@ -435,6 +494,70 @@ func runBench(ctx context.Context, args []string, st IO) error {
 	return printBenchTable(st, results, c.Rounds, machine)
 }
 
+// benchLlamaRound runs one round of a llama.cpp row: llama-bench on the
+// row's GGUF (written on the first round) with the bench's lists, whose
+// product is the bench's tests (pp at each -p and tg at each -n, at each
+// depth).
+func benchLlamaRound(ctx context.Context, c benchConfig, row *benchRow, tests []benchTest, round int, seq *int, kvType string) error {
+	if row.gguf == "" {
+		dir, err := os.MkdirTemp("", "hil-bench-llama-")
+		if err != nil {
+			return err
+		}
+		if row.gguf, err = writeGGUF(dir, row.spec, row.prec, c.Seed); err != nil {
+			os.RemoveAll(dir)
+			return fmt.Errorf("%s: write GGUF: %w", row.name, err)
+		}
+	}
+	var ps, ns []int
+	for _, t := range tests {
+		if t.p > 0 && !slices.Contains(ps, t.p) {
+			ps = append(ps, t.p)
+		}
+		if t.n > 0 && !slices.Contains(ns, t.n) {
+			ns = append(ns, t.n)
+		}
+	}
+	join := func(v []int) string {
+		if len(v) == 0 {
+			return "0"
+		}
+		s := make([]string, len(v))
+		for i, x := range v {
+			s[i] = strconv.Itoa(x)
+		}
+		return strings.Join(s, ",")
+	}
+	args := []string{"-m", row.gguf, "-p", join(ps), "-n", join(ns), "-d", join(c.Depths), "-t", strconv.Itoa(c.Threads), "-r", strconv.Itoa(c.Reps),
+		"-ctk", kvType, "-ctv", kvType, "-ngl", "0", "--load-mode", "none", "-o", "json"}
+	out, peak, fail := runLlamaBench(ctx, c.LlamaBench, args, childLimits{})
+	if fail != nil {
+		return fmt.Errorf("%s %s on llama.cpp: %s", row.name, row.prec, fail.Error)
+	}
+	got, err := llamabench.Parse(out)
+	if err != nil {
+		return fmt.Errorf("%s %s on llama.cpp: %w", row.name, row.prec, err)
+	}
+	for i, t := range tests {
+		lr, ok := llamabench.Find(got, t.p, t.n, t.d)
+		if !ok {
+			return fmt.Errorf("%s %s on llama.cpp: llama-bench printed no test p%d n%d d%d", row.name, row.prec, t.p, t.n, t.d)
+		}
+		r := &row.results[i]
+		if round == 1 {
+			*r = benchResult{Runtime: workload.RuntimeLlamaCpp, LlamaBuild: fmt.Sprintf("llama.cpp %s (%s)", lr.BuildCommit, lr.Backends),
+				ModelType: row.name + " " + string(row.prec), ModelSize: lr.ModelSize, ModelNParams: lr.ModelNParams,
+				NThreads: lr.NThreads, NPrompt: t.p, NGen: t.n, NDepth: t.d, TypeK: lr.TypeK, TypeV: lr.TypeV, CPUInfo: lr.CPUInfo,
+				TestTime: time.Now().UTC().Format(time.RFC3339), Precision: string(row.prec), KernelVariant: "llama.cpp"}
+		}
+		rr := benchRound{Round: round, Seq: *seq, PeakRSSBytes: peak}
+		fillRoundStats(&rr, lr.SamplesNs, t.p+t.n)
+		r.Rounds = append(r.Rounds, rr)
+		*seq++
+	}
+	return nil
+}
+
 // printBenchTable writes the llama-bench-style table, then the machine's
 // measured roofline, and the --profile lines to stderr.
 func printBenchTable(st IO, results []benchResult, rounds int, machine *benchMachine) error {
@@ -443,7 +566,7 @@ func printBenchTable(st IO, results []benchResult, rounds int, machine *benchMac
 	if rounds > 1 {
 		ts = fmt.Sprintf("t/s (median [min-max] of %d rounds)", rounds)
 	}
-	head, line := "model\t size\t params\t backend\t threads\t test\t "+ts+"\t", "-----\t ----\t ------\t -------\t -------\t ----\t ---\t"
+	head, line := "model\t size\t params\t runtime\t backend\t threads\t test\t "+ts+"\t", "-----\t ----\t ------\t -------\t -------\t -------\t ----\t ---\t"
 	if machine != nil {
 		head += " roofline\t"
 		line += " --------\t"
@@ -462,8 +585,12 @@ func printBenchTable(st IO, results []benchResult, rounds int, machine *benchMac
 		if rounds > 1 {
 			cell = fmt.Sprintf("%.2f [%.2f-%.2f]", r.MedianTs, r.MinTs, r.MaxTs)
 		}
-		fmt.Fprintf(tw, "%s\t %.2f MiB\t %.2f M\t CPU (%s)\t %d\t %s\t %s\t", r.ModelType,
-			float64(r.ModelSize)/(1<<20), float64(r.ModelNParams)/1e6, r.KernelVariant, r.NThreads, test, cell)
+		backend := "CPU (" + r.KernelVariant + ")"
+		if r.Runtime == workload.RuntimeLlamaCpp {
+			backend = r.LlamaBuild
+		}
+		fmt.Fprintf(tw, "%s\t %.2f MiB\t %.2f M\t %s\t %s\t %d\t %s\t %s\t", r.ModelType,
+			float64(r.ModelSize)/(1<<20), float64(r.ModelNParams)/1e6, r.Runtime, backend, r.NThreads, test, cell)
 		if machine != nil {
 			if r.NGen > 0 {
 				fmt.Fprintf(tw, " %.2f GB/s = %.1f%% of BW\t", r.DecodeBytesPerSec/1e9, 100*r.DecodeBWFraction)

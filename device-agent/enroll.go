@@ -28,6 +28,9 @@ type enrollOptions struct {
 	tags        []string
 	config      string
 	force       bool
+	// llamaBench is the llama-bench executable (--llama-bench; see
+	// llamaBenchPath for the defaults).
+	llamaBench string
 }
 
 // runEnroll implements `device-agent enroll`.
@@ -42,6 +45,7 @@ func runEnroll(ctx context.Context, args []string, st IO) error {
 	fl.StringVar(&tags, "tags", "", "comma-separated tags, e.g. lab,phone")
 	fl.StringVar(&o.config, "config", "", "identity file. Defaults to <user config dir>/hilsearch/agent.json, or hilsearch/agent.json next to this binary when $HOME is not writable")
 	fl.BoolVar(&o.force, "force", false, "enroll again even if this device already has an identity")
+	fl.StringVar(&o.llamaBench, "llama-bench", "", "llama.cpp's llama-bench executable, for jobs with runtime llama.cpp; stored in the identity file. Defaults to $"+envLlamaBench+", then llama-bench on PATH")
 	fl.Usage = func() {
 		fmt.Fprintln(st.Stderr, "usage: device-agent enroll --coordinator URL --token T [--name N] [--tags a,b] [--config FILE] [--force]\n\n"+
 			"Creates this device's NATS key pair (the seed stays on the device), sends the public key\n"+
@@ -105,7 +109,8 @@ func enroll(ctx context.Context, o enrollOptions, client *http.Client) (*Config,
 	if err != nil {
 		return nil, fmt.Errorf("hardware profile: %w", err)
 	}
-	profJSON, err := json.Marshal(prof)
+	dp := withRuntimes(ctx, prof, o.llamaBench)
+	profJSON, err := json.Marshal(dp)
 	if err != nil {
 		return nil, fmt.Errorf("encode profile: %w", err)
 	}
@@ -157,7 +162,7 @@ func enroll(ctx context.Context, o enrollOptions, client *http.Client) (*Config,
 	}
 	cfg := &Config{
 		Coordinator: base.String(), DeviceID: er.DeviceID, Name: er.Name, Class: er.Class,
-		NATS: er.NATS, Seed: string(seed), EnrolledAt: time.Now().UTC(),
+		NATS: er.NATS, Seed: string(seed), EnrolledAt: time.Now().UTC(), LlamaBench: o.llamaBench,
 	}
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("enroll: incomplete identity from the coordinator: %w", err)

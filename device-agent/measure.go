@@ -142,22 +142,15 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 	if err != nil {
 		return failed(job.ID, wire.FailInvalidSpec, err.Error())
 	}
+	if w.RuntimeName() == workload.RuntimeLlamaCpp {
+		return measureLlama(ctx, job.ID, spec, w, os.Getenv(envLlamaBench), childLlamaLimits(), env)
+	}
 	m := &wire.Measurement{
 		SpecHash: spec.Hash(), WorkloadHash: w.Hash(), AgentVersion: Version,
 		KernelVariant: kernels.Variant(), Threads: w.Threads, Precision: w.Precision,
 		Params: spec.Params().Total, StartedAt: time.Now().UTC(),
 	}
-	if prof, err := hw.Collect(ctx, env); err == nil {
-		m.CPUModel = prof.CPU.Model
-		m.Power = prof.Power.State
-		for _, c := range prof.CPU.Clusters {
-			if c.Governor != "" {
-				m.Governor = c.Governor
-				break
-			}
-		}
-	}
-	m.ThermalBefore = thermalOf(hw.TakeSnapshot(ctx, env))
+	fillEnvironment(ctx, m, env)
 
 	maxCtx := max(1, w.MaxContext())
 	model, err := kernels.BuildWith(spec, w.Precision, maxCtx, w.Threads, w.Seed, kernels.Options{KVF32: w.KVType == "f32"})
@@ -209,6 +202,22 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 	m.FinishedAt = time.Now().UTC()
 	res.Measurement = m
 	return res
+}
+
+// fillEnvironment records the device's CPU, power and governor, and the
+// thermal snapshot before measuring.
+func fillEnvironment(ctx context.Context, m *wire.Measurement, env hw.Env) {
+	if prof, err := hw.Collect(ctx, env); err == nil {
+		m.CPUModel = prof.CPU.Model
+		m.Power = prof.Power.State
+		for _, c := range prof.CPU.Clusters {
+			if c.Governor != "" {
+				m.Governor = c.Governor
+				break
+			}
+		}
+	}
+	m.ThermalBefore = thermalOf(hw.TakeSnapshot(ctx, env))
 }
 
 // promptTokens returns n deterministic token IDs below vocab for seed.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/device-agent/internal/hw"
 	"github.com/hilsearch/hilsearch/kernels"
 )
@@ -23,6 +24,22 @@ func localProfile(ctx context.Context) (hw.Profile, error) {
 	return hw.Collect(ctx, liveEnv())
 }
 
+// deviceProfile is the profile an agent sends at enrollment: the hardware
+// profile and the measurement runtimes it offers besides the native one
+// (field "runtimes", read by the coordinator with wire.ProfileRuntimes).
+type deviceProfile struct {
+	hw.Profile
+	Runtimes []wire.RuntimeInfo `json:"runtimes,omitempty"`
+}
+
+// withRuntimes adds the runtimes this device offers to p (llamaBench as
+// for llamaBenchPath); what could not be used becomes a note.
+func withRuntimes(ctx context.Context, p hw.Profile, llamaBench string) deviceProfile {
+	rts, notes := discoverRuntimes(ctx, llamaBench)
+	p.Notes = append(p.Notes, notes...)
+	return deviceProfile{Profile: p, Runtimes: rts}
+}
+
 // runProfile implements `device-agent profile [--json]`.
 func runProfile(ctx context.Context, args []string, st IO) error {
 	return profileCommand(ctx, args, st, liveEnv())
@@ -34,6 +51,7 @@ func profileCommand(ctx context.Context, args []string, st IO, env hw.Env) error
 	fl := flag.NewFlagSet("profile", flag.ContinueOnError)
 	fl.SetOutput(st.Stderr)
 	asJSON := fl.Bool("json", false, "print the profile as one JSON object")
+	llamaBench := fl.String("llama-bench", "", "llama.cpp's llama-bench executable to report. Defaults to $"+envLlamaBench+", then llama-bench on PATH")
 	fl.Usage = func() {
 		fmt.Fprintln(st.Stderr, "usage: device-agent profile [--json]\n\nPrints the hardware profile of this device.")
 		fl.PrintDefaults()
@@ -48,10 +66,11 @@ func profileCommand(ctx context.Context, args []string, st IO, env hw.Env) error
 		fmt.Fprintf(st.Stderr, "device-agent profile: unexpected argument %q\n", fl.Arg(0))
 		return errUsage
 	}
-	p, err := hw.Collect(ctx, env)
+	hp, err := hw.Collect(ctx, env)
 	if err != nil {
 		return fmt.Errorf("collect profile: %w", err)
 	}
+	p := withRuntimes(ctx, hp, *llamaBench)
 	if *asJSON {
 		enc := json.NewEncoder(st.Stdout)
 		enc.SetIndent("", "  ")
@@ -61,7 +80,7 @@ func profileCommand(ctx context.Context, args []string, st IO, env hw.Env) error
 }
 
 // writeProfileText prints p for people.
-func writeProfileText(w io.Writer, p *hw.Profile) error {
+func writeProfileText(w io.Writer, p *deviceProfile) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	row := func(k, format string, args ...any) { fmt.Fprintf(tw, "%s\t%s\n", k, fmt.Sprintf(format, args...)) }
 	row("os", "%s/%s %s", p.OS, p.Arch, p.Platform)
@@ -107,6 +126,10 @@ func writeProfileText(w io.Writer, p *hw.Profile) error {
 		row("power", "%s (from %s)", p.Power.State, p.Power.Source)
 	} else {
 		row("power", "%s (no power supply information)", p.Power.State)
+	}
+	row("runtimes", "native (kernels %s)", p.KernelVariant)
+	for _, r := range p.Runtimes {
+		row("runtimes", "%s: %s, %s, backends %s", r.Name, r.Path, r.Version, orDash(r.Backends))
 	}
 	row("class", "%s", p.Class)
 	row("fingerprint", "%s", p.Fingerprint.Hash)

@@ -19,6 +19,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/device-agent/internal/hw"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // runOptions are the flags of `device-agent run`.
@@ -41,8 +42,10 @@ type runOptions struct {
 	// gets an answer, so nothing may wait forever).
 	jsTimeout time.Duration
 	// nice is the measuring child's nice value (0: unchanged).
-	nice     int
-	logLevel slog.Level
+	nice int
+	// llamaBench is --llama-bench (see llamaBenchPath).
+	llamaBench string
+	logLevel   slog.Level
 }
 
 func defaultRunOptions() runOptions {
@@ -65,6 +68,7 @@ func runRun(ctx context.Context, args []string, st IO) error {
 	fl.Float64Var(&o.memFraction, "memory-fraction", o.memFraction, "memory cap of a measurement, as a fraction of RAM, when the job sets none")
 	fl.DurationVar(&o.heartbeat, "heartbeat", o.heartbeat, "heartbeat interval")
 	fl.IntVar(&o.nice, "nice", 0, "scheduling nice value of the measuring child, -20…19, as llama-bench --prio; negative values need CAP_SYS_NICE (Linux/Android)")
+	fl.StringVar(&o.llamaBench, "llama-bench", "", "llama.cpp's llama-bench executable, for jobs with runtime llama.cpp. Defaults to the identity file's llama_bench, then $"+envLlamaBench+", then llama-bench on PATH")
 	verbose := fl.Bool("v", false, "log debug messages")
 	fl.Usage = func() {
 		fmt.Fprintln(st.Stderr, "usage: device-agent run [--config FILE] [--state-dir DIR] [flags]\n\n"+
@@ -137,6 +141,9 @@ type runner struct {
 	env   hw.Env
 	// memTotal is the device's RAM in bytes (0 if unknown).
 	memTotal int64
+	// llamaBench is the llama-bench this agent runs for llama.cpp jobs, ""
+	// when it has none.
+	llamaBench string
 
 	nc   *nats.Conn
 	js   jetstream.JetStream
@@ -170,6 +177,17 @@ func newRunner(ctx context.Context, cfg *Config, o runOptions, child childComman
 		if p.Class != cfg.Class {
 			log.Warn("the hardware class changed since enrollment; re-enroll to get jobs for this hardware", "enrolled", cfg.Class, "now", p.Class)
 		}
+	}
+	lb := o.llamaBench
+	if lb == "" {
+		lb = cfg.LlamaBench
+	}
+	if path, err := llamaBenchPath(lb); err != nil {
+		log.Warn("no llama.cpp runtime; jobs with runtime llama.cpp will fail", "err", err)
+	} else if path != "" {
+		a.llamaBench = path
+		a.child.Env = append(a.child.Env, envLlamaBench+"="+path)
+		log.Info("llama.cpp runtime", "llama_bench", path)
 	}
 	return a, nil
 }
@@ -385,7 +403,11 @@ func (a *runner) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 	stop := keepAlive(msg, ackWait)
 	defer stop()
 
-	if _, _, err := checkJob(&job); err != nil {
+	_, w, err := checkJob(&job)
+	if err == nil && w.RuntimeName() == workload.RuntimeLlamaCpp && a.llamaBench == "" {
+		err = errors.New("runtime llama.cpp: this device has no llama-bench (give the agent --llama-bench or set " + envLlamaBench + ")")
+	}
+	if err != nil {
 		log.Warn("invalid job", "err", err)
 		r := failed(job.ID, wire.FailInvalidSpec, err.Error())
 		r.DeviceID, r.Attempt = a.cfg.DeviceID, attempt
@@ -406,7 +428,7 @@ func (a *runner) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 	}()
 	a.waitCool(jobCtx, log)
 	var r wire.Result
-	err := jobCtx.Err()
+	err = jobCtx.Err()
 	if err == nil {
 		lim := a.limits(&job)
 		log.Info("measuring", "timeout", lim.Timeout, "memory_cap", fmtBytes(lim.MemoryCap))

@@ -41,6 +41,9 @@ type Config struct {
 	Seed string `json:"seed"`
 	// EnrolledAt is when enroll stored this file.
 	EnrolledAt time.Time `json:"enrolled_at"`
+	// LlamaBench is the llama-bench executable given to enroll
+	// (--llama-bench), if any; run's --llama-bench overrides it.
+	LlamaBench string `json:"llama_bench,omitempty"`
 }
 
 // DefaultConfigPath is the identity file used when --config is not given:

@@ -73,11 +73,9 @@ func (t *stderrTail) Write(p []byte) (int, error) {
 // a result is FailCrash; those are results too. When ctx ends the child is
 // killed and errInterrupted returned.
 func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID string, lim childLimits) (wire.Result, error) {
-	if lim.Poll <= 0 {
-		lim.Poll = 20 * time.Millisecond
-	}
 	cmd := exec.Command(cc.Path, cc.Args...)
-	cmd.Env = append(append(os.Environ(), cc.Env...), envAgentParent+"="+strconv.Itoa(os.Getpid()))
+	cmd.Env = append(append(os.Environ(), cc.Env...), envAgentParent+"="+strconv.Itoa(os.Getpid()),
+		envChildTimeout+"="+lim.Timeout.String(), envChildMemoryCap+"="+strconv.FormatInt(lim.MemoryCap, 10))
 	cmd.Stdin = bytes.NewReader(job)
 	var stdout bytes.Buffer
 	var stderr stderrTail
@@ -90,59 +88,22 @@ func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID stri
 	if err != nil {
 		return failed(jobID, wire.FailCrash, fmt.Sprintf("start measuring child: %v", err)), nil
 	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-
-	var timeoutC <-chan time.Time
-	if lim.Timeout > 0 {
-		t := time.NewTimer(lim.Timeout)
-		defer t.Stop()
-		timeoutC = t.C
+	o := superviseProcess(ctx, cmd, lim)
+	if o.interrupted {
+		return wire.Result{}, errInterrupted
 	}
-	poll := time.NewTicker(lim.Poll)
-	defer poll.Stop()
-	statusPath := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status"
-	var killedFor string
-	var rssAtKill int64
-	var waitErr error
-loop:
-	for {
-		select {
-		case waitErr = <-done:
-			break loop
-		case <-ctx.Done():
-			_ = cmd.Process.Kill()
-			<-done
-			return wire.Result{}, errInterrupted
-		case <-timeoutC:
-			killedFor = wire.FailTimeout
-			_ = cmd.Process.Kill()
-		case <-poll.C:
-			if lim.MemoryCap <= 0 || killedFor != "" {
-				continue
-			}
-			data, err := os.ReadFile(statusPath)
-			if err != nil {
-				continue
-			}
-			if rss, ok := statusKB(string(data), "VmRSS:"); ok && rss > lim.MemoryCap {
-				killedFor, rssAtKill = wire.FailOOM, rss
-				_ = cmd.Process.Kill()
-			}
-		}
-	}
-	peak := childMaxRSS(cmd.ProcessState)
 	switch {
-	case killedFor == wire.FailTimeout:
+	case o.killedFor == wire.FailTimeout:
 		return failed(jobID, wire.FailTimeout, fmt.Sprintf("measurement exceeded its time limit of %v and was killed", lim.Timeout)), nil
-	case killedFor == wire.FailOOM:
+	case o.killedFor == wire.FailOOM:
 		return failed(jobID, wire.FailOOM, fmt.Sprintf("measuring child reached %s resident memory, above its cap of %s, and was killed",
-			fmtBytes(rssAtKill), fmtBytes(lim.MemoryCap))), nil
-	case lim.MemoryCap > 0 && peak > lim.MemoryCap:
+			fmtBytes(o.rssAtKill), fmtBytes(lim.MemoryCap))), nil
+	case lim.MemoryCap > 0 && o.peak > lim.MemoryCap:
 		// It finished between two polls, but it did exceed the cap.
 		return failed(jobID, wire.FailOOM, fmt.Sprintf("measuring child peaked at %s resident memory, above its cap of %s",
-			fmtBytes(peak), fmtBytes(lim.MemoryCap))), nil
+			fmtBytes(o.peak), fmtBytes(lim.MemoryCap))), nil
 	}
+	waitErr := o.waitErr
 	if waitErr != nil {
 		return failed(jobID, wire.FailCrash, fmt.Sprintf("measuring child died (%v)%s", waitErr, stderrSuffix(stderr.b))), nil
 	}
@@ -154,6 +115,68 @@ loop:
 		return failed(jobID, wire.FailInternal, fmt.Sprintf("measuring child answered for job %q", res.JobID)), nil
 	}
 	return res, nil
+}
+
+// procOutcome is how a supervised process ended.
+type procOutcome struct {
+	// interrupted: ctx ended and the process was killed.
+	interrupted bool
+	// killedFor is wire.FailTimeout or wire.FailOOM when the supervisor
+	// killed the process for a limit; rssAtKill is its RSS then.
+	killedFor string
+	rssAtKill int64
+	// peak is the process's peak RSS (its rusage after exit), 0 if unknown.
+	peak    int64
+	waitErr error
+}
+
+// superviseProcess waits for the started cmd, killing it when it exceeds
+// lim.Timeout or lim.MemoryCap (its RSS polled from /proc where readable)
+// or when ctx ends. It is the one supervisor of the measuring child and of
+// the llama-bench the child runs.
+func superviseProcess(ctx context.Context, cmd *exec.Cmd, lim childLimits) procOutcome {
+	if lim.Poll <= 0 {
+		lim.Poll = 20 * time.Millisecond
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	var timeoutC <-chan time.Time
+	if lim.Timeout > 0 {
+		t := time.NewTimer(lim.Timeout)
+		defer t.Stop()
+		timeoutC = t.C
+	}
+	poll := time.NewTicker(lim.Poll)
+	defer poll.Stop()
+	statusPath := "/proc/" + strconv.Itoa(cmd.Process.Pid) + "/status"
+	var o procOutcome
+	for {
+		select {
+		case o.waitErr = <-done:
+			o.peak = childMaxRSS(cmd.ProcessState)
+			return o
+		case <-ctx.Done():
+			_ = cmd.Process.Kill()
+			<-done
+			o.interrupted = true
+			return o
+		case <-timeoutC:
+			o.killedFor = wire.FailTimeout
+			_ = cmd.Process.Kill()
+		case <-poll.C:
+			if lim.MemoryCap <= 0 || o.killedFor != "" {
+				continue
+			}
+			data, err := os.ReadFile(statusPath)
+			if err != nil {
+				continue
+			}
+			if rss, ok := statusKB(string(data), "VmRSS:"); ok && rss > lim.MemoryCap {
+				o.killedFor, o.rssAtKill = wire.FailOOM, rss
+				_ = cmd.Process.Kill()
+			}
+		}
+	}
 }
 
 func stderrSuffix(b []byte) string {

@@ -330,6 +330,9 @@ func (s *Spec) validateMetricRef(fe *fieldErrs, f, ref string, at int, targets m
 	case !targets[t]:
 		fe.add(f+".metric", fmt.Sprintf("target %q is not in targets", t))
 	}
+	if m == MetricDecodeP95 && s.Workload.RuntimeName() == workload.RuntimeLlamaCpp {
+		fe.add(f+".metric", "runtime llama.cpp (llama-bench) times whole repetitions, not single tokens, so it gives no decode_ms_p95; use decode_ms_p50")
+	}
 	ctx := contexts(&s.Workload, m.AtKind())
 	if !slices.Contains(ctx, at) {
 		what := map[AtKind]string{AtPrompt: "workload.prompt_lengths", AtDepth: "workload.decode_depths", AtContext: "workload.prompt_lengths or workload.decode_depths"}[m.AtKind()]

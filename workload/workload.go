@@ -55,6 +55,32 @@ type Workload struct {
 	MaxRelSpread float64 `json:"max_rel_spread,omitempty"`
 	// Seed of the random weights and prompt tokens.
 	Seed uint64 `json:"seed,omitempty"`
+	// Runtime is what runs the candidate: RuntimeNative (our kernels, the
+	// default) or RuntimeLlamaCpp (the device's llama-bench on the
+	// candidate's GGUF). Normalize writes the default as "" so that the
+	// hashes of workloads stored before the field existed do not change;
+	// RuntimeName gives the name.
+	Runtime string `json:"runtime,omitempty"`
+}
+
+// Runtimes a workload may name.
+const (
+	// RuntimeNative is hilsearch's own kernels (package kernels).
+	RuntimeNative = "native"
+	// RuntimeLlamaCpp is llama.cpp's llama-bench, run by the agent on the
+	// candidate's GGUF export.
+	RuntimeLlamaCpp = "llama.cpp"
+)
+
+// Runtimes lists the runtime names, the default first.
+var Runtimes = []string{RuntimeNative, RuntimeLlamaCpp}
+
+// RuntimeName is the workload's runtime, RuntimeNative when unset.
+func (w Workload) RuntimeName() string {
+	if w.Runtime == "" {
+		return RuntimeNative
+	}
+	return w.Runtime
 }
 
 // Defaults of the zero fields (Normalize).
@@ -81,7 +107,8 @@ const (
 	MaxLengths = 8
 )
 
-// Normalize fills the defaults of a workload and sorts and de-duplicates
+// Normalize fills the defaults of a workload (except Runtime, whose
+// default it writes as "") and sorts and de-duplicates
 // its lengths, so that equal workloads compare (and hash) equal.
 func (w Workload) Normalize() Workload {
 	if w.KVType == "" {
@@ -95,6 +122,9 @@ func (w Workload) Normalize() Workload {
 	}
 	if w.MaxRelSpread == 0 {
 		w.MaxRelSpread = DefaultMaxRelSpread
+	}
+	if w.Runtime == RuntimeNative {
+		w.Runtime = ""
 	}
 	w.PromptLengths = slices.Clone(w.PromptLengths)
 	slices.Sort(w.PromptLengths)
@@ -146,6 +176,9 @@ func (w Workload) Check(spec *arch.Spec, add func(field, message string)) {
 	}
 	if w.KVType != "" && w.KVType != "f16" && w.KVType != "f32" {
 		addf("kv_type", "must be f16 or f32, got %q", w.KVType)
+	}
+	if !slices.Contains(Runtimes, w.RuntimeName()) {
+		addf("runtime", "unknown runtime %q (known: %s)", w.Runtime, strings.Join(Runtimes, ", "))
 	}
 	switch {
 	case w.Threads < 1:

@@ -42,6 +42,24 @@ func TestNormalize(t *testing.T) {
 	}
 }
 
+// TestRuntimeKeysTheHash: naming the default runtime changes nothing (the
+// hashes stored before the field existed stay valid), and llama.cpp is
+// another cache key.
+func TestRuntimeKeysTheHash(t *testing.T) {
+	w := Workload{Precision: "q4_0", Threads: 2, PromptLengths: []int{32}, DecodeDepths: []int{0}, DecodeTokens: 4, Repetitions: 3, MaxRepetitions: 6}
+	native, llama := w, w
+	native.Runtime, llama.Runtime = RuntimeNative, RuntimeLlamaCpp
+	if native.Hash() != w.Hash() || native.Hash() != "f5ad8b4893f8cc2e80c7fdaea059d9c6" {
+		t.Errorf("runtime native: hash %s, want the unnamed one %s", native.Hash(), w.Hash())
+	}
+	if llama.Hash() == w.Hash() {
+		t.Error("a llama.cpp workload hashes like the native one")
+	}
+	if w.RuntimeName() != RuntimeNative || native.Normalize().Runtime != "" || llama.Normalize().RuntimeName() != RuntimeLlamaCpp {
+		t.Errorf("runtime names: %q %q %q", w.RuntimeName(), native.Normalize().Runtime, llama.Normalize().RuntimeName())
+	}
+}
+
 func TestCheckNamesTheField(t *testing.T) {
 	ok := Workload{Precision: "q8_0", Threads: 2, PromptLengths: []int{16}, DecodeDepths: []int{0, 8}, DecodeTokens: 8}
 	spec := &arch.Spec{MaxContext: 64}
@@ -63,6 +81,7 @@ func TestCheckNamesTheField(t *testing.T) {
 		"repetitions":      {func(w *Workload) { w.Repetitions = -1 }, `repetitions: must be between 1 and 100`},
 		"max repetitions":  {func(w *Workload) { w.Repetitions, w.MaxRepetitions = 5, 3 }, `max_repetitions: must be between repetitions and 100`},
 		"rel spread":       {func(w *Workload) { w.MaxRelSpread = 2 }, `max_rel_spread: must be between 0 and 1`},
+		"runtime":          {func(w *Workload) { w.Runtime = "onnx" }, `runtime: unknown runtime "onnx" (known: native, llama.cpp)`},
 		"beyond context":   {func(w *Workload) { w.PromptLengths = []int{64} }, `prompt_lengths: the workload reaches context 65, beyond the spec's max_context 64`},
 	}
 	for name, tc := range cases {

@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/hilsearch/hilsearch/cmd/hil/internal/archcmd"
+	"github.com/hilsearch/hilsearch/cmd/hil/internal/fidelitycmd"
 	"github.com/hilsearch/hilsearch/cmd/hil/internal/searchcmd"
 )
 
@@ -21,8 +22,9 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 // commands maps subcommand names to their entry points; add one line per
 // subcommand package.
 var commands = map[string]command{
-	"arch":   archcmd.Main,
-	"search": searchcmd.Main,
+	"arch":     archcmd.Main,
+	"fidelity": fidelitycmd.Main,
+	"search":   searchcmd.Main,
 }
 
 func main() {

@@ -129,7 +129,7 @@ func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.A
 	}
 	v := vals["phone"]
 	m := &wire.Measurement{SpecHash: job.SpecHash, WorkloadHash: w.Hash(), AgentVersion: "stand-in", KernelVariant: "stand-in",
-		Threads: w.Threads, Precision: w.Precision, Params: spec.Params().Total}
+		Threads: w.Threads, Precision: w.Precision, Params: spec.Params().Total, Runtime: w.Runtime}
 	for _, L := range w.PromptLengths {
 		m.Prefill = append(m.Prefill, wire.PrefillResult{PromptLength: L,
 			TokensPerSec: wire.Stat{Median: v[search.MetricKey{Metric: search.MetricPrefillTPS, At: L}]},
@@ -137,7 +137,8 @@ func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.A
 	}
 	for _, d := range w.DecodeDepths {
 		ms := v[search.MetricKey{Metric: search.MetricDecodeP50, At: d}]
-		m.Decode = append(m.Decode, wire.DecodeResult{Depth: d, Tokens: w.DecodeTokens, MsPerToken: wire.Stat{Median: ms, P50: ms, P95: ms}})
+		m.Decode = append(m.Decode, wire.DecodeResult{Depth: d, Tokens: w.DecodeTokens, MsPerToken: wire.Stat{Median: ms, P50: ms, P95: ms},
+			TokensPerSec: wire.Stat{Median: 1000 / ms}})
 	}
 	ctxs := append(append([]int{}, w.PromptLengths...), w.DecodeDepths...)
 	m.PeakRSSBytes = int64(v[search.MetricKey{Metric: search.MetricPeakRSS, At: ctxs[len(ctxs)-1]}] * (1 << 20))

@@ -2,6 +2,7 @@ package wire
 
 import (
 	"encoding/json"
+	"slices"
 	"time"
 
 	"github.com/hilsearch/hilsearch/arch"
@@ -129,4 +130,63 @@ type Measurement struct {
 	Power          string             `json:"power,omitempty"`
 	StartedAt      time.Time          `json:"started_at"`
 	FinishedAt     time.Time          `json:"finished_at"`
+	// Runtime is what ran the candidate (workload.Runtimes); empty in
+	// measurements taken before the field existed, which are native.
+	Runtime string `json:"runtime,omitempty"`
+	// Absent lists the metrics this runtime cannot give (search metric
+	// names, e.g. "decode_ms_p95"); their fields are zero and mean nothing.
+	Absent []string `json:"absent,omitempty"`
+	// LlamaBench describes the llama-bench that measured a llama.cpp job.
+	LlamaBench *RuntimeInfo `json:"llama_bench,omitempty"`
+}
+
+// RuntimeName is the measurement's runtime, "native" when unset.
+func (m *Measurement) RuntimeName() string {
+	if m.Runtime == "" {
+		return workload.RuntimeNative
+	}
+	return m.Runtime
+}
+
+// Lacks reports whether metric is one the measurement's runtime cannot
+// give (listed in Absent).
+func (m *Measurement) Lacks(metric string) bool { return slices.Contains(m.Absent, metric) }
+
+// RuntimeInfo is one measurement runtime a device offers besides the
+// native one, as its agent's profile reports it (profile field
+// "runtimes") and as a llama.cpp measurement records it.
+type RuntimeInfo struct {
+	// Name is a workload runtime, e.g. "llama.cpp".
+	Name string `json:"name"`
+	// Path is the executable (llama-bench).
+	Path string `json:"path"`
+	// Version is what the executable says of itself (llama-bench
+	// --version: "version: 1 (d775b89)" and the compiler line).
+	Version string `json:"version,omitempty"`
+	// BuildCommit and BuildNumber are llama.cpp's build_commit and
+	// build_number, from the version line or the JSON of a run.
+	BuildCommit string `json:"build_commit,omitempty"`
+	BuildNumber int    `json:"build_number,omitempty"`
+	// Backends are the ggml backends the build loads (JSON "backends", e.g.
+	// "CPU"), when known.
+	Backends string `json:"backends,omitempty"`
+}
+
+// ProfileRuntimes reads the runtimes a stored device profile offers
+// (always "native", then those of its "runtimes" field). A profile that
+// does not parse offers only the native runtime.
+func ProfileRuntimes(profile json.RawMessage) []string {
+	out := []string{workload.RuntimeNative}
+	var p struct {
+		Runtimes []RuntimeInfo `json:"runtimes"`
+	}
+	if json.Unmarshal(profile, &p) != nil {
+		return out
+	}
+	for _, r := range p.Runtimes {
+		if r.Name != "" && !slices.Contains(out, r.Name) {
+			out = append(out, r.Name)
+		}
+	}
+	return out
 }

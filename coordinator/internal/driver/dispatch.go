@@ -15,7 +15,8 @@ import (
 )
 
 // Values maps a measurement to the metric values objectives and
-// constraints refer to. peak_rss_mb is the measuring child's peak over the
+// constraints refer to, without those the measurement's runtime lacks
+// (wire.Measurement.Absent). peak_rss_mb is the measuring child's peak over the
 // whole job, whose largest context is the workload's largest; it is
 // reported at every context of the workload.
 func Values(m *wire.Measurement, w workload.Workload) search.Values {
@@ -26,7 +27,9 @@ func Values(m *wire.Measurement, w workload.Workload) search.Values {
 	}
 	for _, d := range m.Decode {
 		v[search.MetricKey{Metric: search.MetricDecodeP50, At: d.Depth}] = d.MsPerToken.P50
-		v[search.MetricKey{Metric: search.MetricDecodeP95, At: d.Depth}] = d.MsPerToken.P95
+		if !m.Lacks(string(search.MetricDecodeP95)) {
+			v[search.MetricKey{Metric: search.MetricDecodeP95, At: d.Depth}] = d.MsPerToken.P95
+		}
 	}
 	rss := float64(m.PeakRSSBytes) / (1 << 20)
 	for _, c := range append(slices.Clone(w.PromptLengths), w.DecodeDepths...) {
@@ -48,7 +51,8 @@ func Results(pts []store.TrialPoint) []search.Result {
 	return res
 }
 
-// pickDevice chooses, among the live devices matching target, an online
+// pickDevice chooses, among the live devices matching target that offer
+// the workload's runtime, an online
 // one below the limit of this search's jobs in flight, preferring the one
 // with the fewest jobs in flight plus jobs taken by the trial being
 // assigned (so a trial whose targets match the same devices spreads over
@@ -60,7 +64,7 @@ func (d *driver) pickDevice(ctx context.Context, t search.Target, inflight, take
 	}
 	best, bestLoad := "", 0
 	for _, dev := range devs {
-		if dev.Status == api.DeviceOffline || inflight[dev.ID] >= limit {
+		if dev.Status == api.DeviceOffline || inflight[dev.ID] >= limit || !slices.Contains(wire.ProfileRuntimes(dev.Profile), d.wl.RuntimeName()) {
 			continue
 		}
 		if n := inflight[dev.ID] + taken[dev.ID]; best == "" || n < bestLoad {

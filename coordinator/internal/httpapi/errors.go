@@ -40,6 +40,7 @@ var (
 	ErrSearchNotFound      = APIError{http.StatusNotFound, "search_not_found", "no search has this ID"}
 	ErrSearchState         = APIError{http.StatusConflict, "search_state_conflict", "the search's state does not allow this"}
 	ErrTrialNotFound       = APIError{http.StatusNotFound, "trial_not_found", "the search has no trial with this number"}
+	ErrFidelityNotFound    = APIError{http.StatusNotFound, "fidelity_not_found", "no cross-check has this ID"}
 	ErrNotExportable       = APIError{http.StatusUnprocessableEntity, "not_exportable", "this architecture cannot be exported in that format"}
 	ErrRouteNotFound       = APIError{http.StatusNotFound, "route_not_found", "no such API route"}
 	ErrMethodNotAllowed    = APIError{http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept that method"}
@@ -53,7 +54,7 @@ var Catalogue = []APIError{
 	ErrBadJSON, ErrUnknownField, ErrValidation, ErrBadQuery, ErrBodyTooLarge, ErrUnsupportedMedia,
 	ErrUnauthorized, ErrEnrollUnknown, ErrEnrollUsed, ErrEnrollExpired, ErrNKeyInUse,
 	ErrDeviceNotFound, ErrJobNotFound, ErrDownloadNotFound, ErrDownloadUnavailable,
-	ErrSearchInvalid, ErrSearchNotFound, ErrSearchState, ErrTrialNotFound, ErrNotExportable, ErrCSRF,
+	ErrSearchInvalid, ErrSearchNotFound, ErrSearchState, ErrTrialNotFound, ErrFidelityNotFound, ErrNotExportable, ErrCSRF,
 	ErrForbidden, ErrTokenNotFound, ErrBadText, ErrBadPath,
 	ErrRouteNotFound, ErrMethodNotAllowed, ErrCapacity, ErrUnavailable, ErrInternal,
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/gin-gonic/gin"
@@ -12,6 +13,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
 // resolveSpec turns an inline spec or a preset name into a valid spec.
@@ -51,6 +53,13 @@ func (s *Server) createJob(c *gin.Context) {
 		// request's (the workload checked without the spec).
 		failFields(c, append(errs, r.Check()...)...)
 		return
+	}
+	if dev, err := s.d.Store.GetDevice(c.Request.Context(), r.DeviceID); err == nil {
+		if rt := req.Workload.RuntimeName(); !slices.Contains(wire.ProfileRuntimes(dev.Profile), rt) {
+			failFields(c, api.FieldError{Field: "workload.runtime", Message: "device " + dev.ID + " offers no runtime " + rt + " (its profile lists " +
+				strings.Join(wire.ProfileRuntimes(dev.Profile), ", ") + ")"})
+			return
+		}
 	}
 	created, err := s.d.Jobs.Create(c.Request.Context(), []jobs.Request{r}, nil)
 	var ve *jobs.ValidationError

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
 )
 
@@ -57,9 +59,12 @@ func fieldErrors(fs []search.FieldError) []api.FieldError {
 	return out
 }
 
-// checkTargets reports targets that match no live device.
+// checkTargets reports targets that match no live device, and targets
+// none of whose devices offers the workload's runtime (a device's profile
+// lists its runtimes; wire.ProfileRuntimes).
 func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]api.FieldError, error) {
 	var errs []api.FieldError
+	rt := spec.Workload.RuntimeName()
 	for i, t := range spec.Targets {
 		devs, err := s.d.Store.MatchDevices(ctx, t.Devices, t.Class, t.Tags)
 		if err != nil {
@@ -68,6 +73,7 @@ func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]api.Fie
 		if len(devs) == 0 {
 			errs = append(errs, api.FieldError{Field: fmt.Sprintf("targets[%d]", i), Message: "no enrolled device matches this target"})
 		}
+		offers := 0
 		for j, id := range t.Devices {
 			found := false
 			for _, d := range devs {
@@ -76,6 +82,15 @@ func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]api.Fie
 			if !found {
 				errs = append(errs, api.FieldError{Field: fmt.Sprintf("targets[%d].devices[%d]", i, j), Message: "no live device " + id})
 			}
+		}
+		for _, d := range devs {
+			if slices.Contains(wire.ProfileRuntimes(d.Profile), rt) {
+				offers++
+			}
+		}
+		if len(devs) > 0 && offers == 0 {
+			errs = append(errs, api.FieldError{Field: fmt.Sprintf("targets[%d]", i),
+				Message: fmt.Sprintf("target %q: no matching device offers runtime %s (workload.runtime); its agent must find llama-bench when it enrolls", t.Name, rt)})
 		}
 	}
 	return errs, nil
@@ -469,7 +484,8 @@ func (s *Server) export(c *gin.Context) {
 	}
 }
 
-// exportCSV writes every trial, one row each, with its objective values.
+// exportCSV writes every trial, one row each, with the runtime that
+// measured it (the search workload's) and its objective values.
 func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 	spec, ok := s.searchSpec(c, se)
 	if !ok {
@@ -483,17 +499,18 @@ func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="`+se.ID+`-trials.csv"`)
 	w := csv.NewWriter(c.Writer)
-	head := []string{"trial", "state", "params", "layers", "arch_hash", "feasible", "violation"}
+	head := []string{"trial", "state", "params", "layers", "arch_hash", "runtime", "feasible", "violation"}
 	for _, o := range spec.Objectives {
 		head = append(head, fmt.Sprintf("%s@%d", o.Metric, o.At))
 	}
 	head = append(head, "error")
 	_ = w.Write(head)
 	for _, t := range trials {
-		row := []string{strconv.Itoa(t.Number), string(t.State), strconv.FormatInt(t.Params, 10), strings.Join(t.Layers, " "), t.ArchHash, "", ""}
+		row := []string{strconv.Itoa(t.Number), string(t.State), strconv.FormatInt(t.Params, 10), strings.Join(t.Layers, " "), t.ArchHash,
+			spec.Workload.RuntimeName(), "", ""}
 		if t.Violation != nil {
-			row[5] = strconv.FormatBool(*t.Violation == 0)
-			row[6] = strconv.FormatFloat(*t.Violation, 'g', -1, 64)
+			row[6] = strconv.FormatBool(*t.Violation == 0)
+			row[7] = strconv.FormatFloat(*t.Violation, 'g', -1, 64)
 		}
 		for i := range spec.Objectives {
 			v := ""

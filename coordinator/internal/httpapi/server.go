@@ -123,6 +123,8 @@ func New(d Deps) *Server {
 	s.route(authed, "DELETE", "/devices/:id", adminScope, s.deleteDevice)
 	s.route(authed, "POST", "/devices/:id/jobs", adminScope, s.createJob)
 	s.route(authed, "GET", "/jobs/:id", readScopes, s.getJob)
+	s.route(authed, "POST", "/devices/:id/fidelity", adminScope, s.createFidelity)
+	s.route(authed, "GET", "/fidelity/:id", readScopes, s.getFidelity)
 	s.route(authed, "GET", "/events", readScopes, s.events)
 	s.route(authed, "GET", "/search-presets", readScopes, s.searchPresets)
 	// Validation writes nothing, but it is part of creating a search.

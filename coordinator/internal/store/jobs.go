@@ -92,9 +92,10 @@ var ErrResultMismatch = errors.New("result does not belong to the publishing dev
 func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result) (api.JobState, error) {
 	var state api.JobState
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var owner string
+		var owner, runtime string
 		var cur api.JobState
-		err := tx.QueryRow(ctx, `SELECT device_id, state FROM jobs WHERE id = $1 FOR UPDATE`, r.JobID).Scan(&owner, &cur)
+		err := tx.QueryRow(ctx, `SELECT device_id, state, coalesce(nullif(workload->>'runtime', ''), 'native') FROM jobs WHERE id = $1 FOR UPDATE`,
+			r.JobID).Scan(&owner, &cur, &runtime)
 		if errors.Is(err, pgx.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -107,11 +108,15 @@ func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result)
 		if cur.Final() {
 			return nil
 		}
+		if r.Status == wire.ResultOK && r.Measurement != nil && r.Measurement.RuntimeName() != runtime {
+			r = wire.Result{JobID: r.JobID, Status: wire.ResultFailed, FailKind: wire.FailInternal, Attempt: r.Attempt,
+				Error: fmt.Sprintf("the agent measured with runtime %s, the job asked for %s", r.Measurement.RuntimeName(), runtime)}
+		}
 		if r.Status == wire.ResultOK && r.Measurement != nil {
 			m := r.Measurement
-			if _, err := tx.Exec(ctx, `INSERT INTO measurements (job_id, device_id, spec_hash, workload_hash, agent_version, kernel_variant, metrics)
-				VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (job_id) DO NOTHING`,
-				r.JobID, deviceID, m.SpecHash, m.WorkloadHash, m.AgentVersion, m.KernelVariant, m); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO measurements (job_id, device_id, spec_hash, workload_hash, agent_version, kernel_variant, metrics, runtime)
+				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job_id) DO NOTHING`,
+				r.JobID, deviceID, m.SpecHash, m.WorkloadHash, m.AgentVersion, m.KernelVariant, m, runtime); err != nil {
 				return fmt.Errorf("insert measurement: %w", err)
 			}
 			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'done', attempts = greatest(attempts, $2), updated_at = now(), finished_at = now() WHERE id = $1`, r.JobID, r.Attempt)
