@@ -42,14 +42,16 @@ type Engine struct {
 	ssmFn func(worker, lo, hi int)
 
 	// prefill GEMM (gemm.go): packed activations and f16 row scratch
-	qp               []byte
-	xv               []byte // decode: each token packed for qgemm.MatVecQ4/Q8
-	xvBytes          int
-	mvFn             func(worker, lo, hi int)
-	fp               []float32
-	f16sc            [][]float32
-	gemmFn           func(worker, lo, hi int)
-	qpackFn, fpackFn func(worker, lo, hi int)
+	qp      []byte
+	xv      []byte // decode: each token packed for qgemm.MatVecQ4/Q8
+	xvBytes int
+	mvFn    func(worker, lo, hi int)
+	fp      []float32
+	f16sc   [][]float32
+	gemmFn  func(worker, lo, hi int)
+	// MatMuls: the GEMM and matrix × vector passes over several products
+	gemmMultiFn, mvMultiFn func(worker, lo, hi int)
+	qpackFn, fpackFn       func(worker, lo, hi int)
 }
 
 type mmArgs struct {
@@ -57,6 +59,21 @@ type mmArgs struct {
 	w   *Matrix
 	x   []float32
 	n   int
+	// MatMuls: the products sharing x, and each one's end in the
+	// concatenation of their rows
+	np    int
+	prods [maxProducts]MatProduct
+	ends  [maxProducts]int
+}
+
+// maxProducts bounds the products of one MatMuls call (the gated linear
+// attention's five projections).
+const maxProducts = 5
+
+// MatProduct is one product of a MatMuls call: Dst = W·x.
+type MatProduct struct {
+	Dst []float32
+	W   *Matrix
 }
 
 // EngineConfig sizes an Engine's scratch.
@@ -158,6 +175,72 @@ func (e *Engine) MatMul(dst []float32, w *Matrix, x []float32, n int) error {
 	e.pool.Run(w.Rows, grain, e.mmFn)
 	e.mm = mmArgs{}
 	return nil
+}
+
+// MatMuls computes every product ps[i].Dst = ps[i].W·x for the same n
+// token rows x, with the results of MatMul bit for bit. When the matrices
+// share width and precision and take the packed GEMM or matrix × vector
+// path, x is quantised and packed once for all of them (a layer's q/k/v or
+// gate/up projections) and their rows run in one parallel pass; otherwise
+// the products run one MatMul after another.
+func (e *Engine) MatMuls(x []float32, n int, ps []MatProduct) error {
+	if len(ps) == 0 {
+		return nil
+	}
+	if len(ps) > maxProducts {
+		return fmt.Errorf("matmuls: %d products, at most %d", len(ps), maxProducts)
+	}
+	w0 := ps[0].W
+	shared := n >= 1 && n <= e.maxTokens && w0.Cols <= e.maxCols && len(x) >= n*w0.Cols
+	for _, p := range ps {
+		shared = shared && p.W.Cols == w0.Cols && p.W.Prec == w0.Prec && len(p.Dst) >= n*p.W.Rows
+	}
+	gemm := shared && e.useGemm(w0, n)
+	mv := shared && !gemm && e.useMatVec(w0, n)
+	if !gemm && !mv {
+		for _, p := range ps {
+			if err := e.MatMul(p.Dst, p.W, x, n); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	e.mm = mmArgs{w: w0, x: x, n: n, np: len(ps)}
+	rows := 0
+	for i, p := range ps {
+		rows += p.W.Rows
+		e.mm.prods[i], e.mm.ends[i] = p, rows
+	}
+	if gemm {
+		e.pack()
+		e.pool.Run(rows, gemmGrain, e.gemmMultiFn)
+	} else {
+		e.packVecs()
+		e.pool.Run(rows, max(16, rows/(16*e.pool.Threads())), e.mvMultiFn)
+	}
+	e.mm = mmArgs{}
+	return nil
+}
+
+// multiRows computes rows [lo, hi) of the concatenated products of a
+// MatMuls call, each part with the GEMM (gemm) or the matrix × vector
+// loops, with rows relative to its product.
+func (e *Engine) multiRows(worker, lo, hi int, gemm bool) {
+	a := &e.mm
+	start := 0
+	for i := 0; i < a.np && lo < hi; i++ {
+		end := a.ends[i]
+		if lo < end {
+			h := min(hi, end)
+			if gemm {
+				e.gemmRange(worker, a.prods[i].Dst, a.prods[i].W, lo-start, h-start)
+			} else {
+				e.matVecRange(worker, a.prods[i].Dst, a.prods[i].W, lo-start, h-start)
+			}
+			lo = h
+		}
+		start = end
+	}
 }
 
 // decodeGrain is the row chunk of a matrix × vector product: about 16

@@ -67,10 +67,7 @@ func (m *Model) forward(tokens []int32, last bool) error {
 			m.fs.normW = l.ffnNorm
 			m.runTok(opNorm)
 			F := l.F
-			if err := m.e.MatMul(m.a[:n*F], l.gate, m.h, n); err != nil {
-				return err
-			}
-			if err := m.e.MatMul(m.a[n*F:2*n*F], l.up, m.h, n); err != nil {
+			if err := m.e.MatMuls(m.h, n, []MatProduct{{m.a[:n*F], l.gate}, {m.a[n*F : 2*n*F], l.up}}); err != nil {
 				return err
 			}
 			m.runTok(opSwiGLU)
@@ -122,13 +119,8 @@ func (m *Model) attnMixer(l *layer) error {
 	q := m.a[:n*qw]
 	k := m.a[n*qw : n*(qw+kw)]
 	v := m.a[n*(qw+kw) : n*(qw+2*kw)]
-	for _, p := range []struct {
-		dst []float32
-		w   *Matrix
-	}{{q, l.wq}, {k, l.wk}, {v, l.wv}} {
-		if err := m.e.MatMul(p.dst, p.w, m.h, n); err != nil {
-			return err
-		}
+	if err := m.e.MatMuls(m.h, n, []MatProduct{{q, l.wq}, {k, l.wk}, {v, l.wv}}); err != nil {
+		return err
 	}
 	m.rope.Fill(m.pos, n, l.hd, l.theta)
 	m.runTok(opAttnPrep)
@@ -146,11 +138,13 @@ func (m *Model) glaMixer(l *layer) error {
 	n, d := m.n, m.spec.Hidden
 	w := l.H * l.hd
 	bufs := [5][]float32{}
+	var ps [5]MatProduct
 	for i, mat := range []*Matrix{l.wq, l.wk, l.wv, l.wa, l.wg} {
 		bufs[i] = m.a[i*n*w : (i+1)*n*w]
-		if err := m.e.MatMul(bufs[i], mat, m.h, n); err != nil {
-			return err
-		}
+		ps[i] = MatProduct{bufs[i], mat}
+	}
+	if err := m.e.MatMuls(m.h, n, ps[:]); err != nil {
+		return err
 	}
 	if err := m.e.GatedLinearAttention(m.b[:n*w], bufs[0], bufs[1], bufs[2], bufs[3], l.state, n, l.H, l.hd); err != nil {
 		return err

@@ -61,6 +61,8 @@ func (e *Engine) gemmScratch(p arch.Precision, maxTokens, maxCols int) {
 	}
 	e.gemmFn = e.gemmRows
 	e.mvFn = e.matVecRows
+	e.gemmMultiFn = func(worker, lo, hi int) { e.multiRows(worker, lo, hi, true) }
+	e.mvMultiFn = func(worker, lo, hi int) { e.multiRows(worker, lo, hi, false) }
 	e.qpackFn = e.qpackGroups
 	e.fpackFn = e.fpackGroups
 }
@@ -86,13 +88,19 @@ func (e *Engine) useGemm(w *Matrix, n int) bool {
 
 // gemm runs the packed path of MatMul (arguments in e.mm).
 func (e *Engine) gemm() {
+	e.pack()
+	e.pool.Run(e.mm.w.Rows, gemmGrain, e.gemmFn)
+}
+
+// pack quantises (quantised weights) and packs the activations e.mm.x for
+// the GEMM of e.mm.w's width and precision.
+func (e *Engine) pack() {
 	n, w := e.mm.n, e.mm.w
 	if w.quantised() {
 		e.pool.Run(qgemm.Groups(n), 1, e.qpackFn)
 	} else {
 		e.pool.Run((n+15)/16, 1, e.fpackFn)
 	}
-	e.pool.Run(w.Rows, gemmGrain, e.gemmFn)
 }
 
 // qpackGroups quantises the tokens of 8-token groups [lo, hi) and packs
@@ -125,18 +133,21 @@ func (e *Engine) fpackGroups(_, lo, hi int) {
 }
 
 // gemmRows computes output rows [lo, hi) for every token.
-func (e *Engine) gemmRows(worker, lo, hi int) {
-	a := &e.mm
-	w := a.w
+func (e *Engine) gemmRows(worker, lo, hi int) { e.gemmRange(worker, e.mm.dst, e.mm.w, lo, hi) }
+
+// gemmRange computes rows [lo, hi) of dst = w·x for every token from the
+// packed activations.
+func (e *Engine) gemmRange(worker int, dst []float32, w *Matrix, lo, hi int) {
+	n := e.mm.n
 	switch w.Prec {
 	case arch.Q8_0:
-		qgemm.MulRowsQ8(a.dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, a.n)
+		qgemm.MulRowsQ8(dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, n)
 	case arch.Q4_0:
-		qgemm.MulRowsQ4(a.dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, a.n)
+		qgemm.MulRowsQ4(dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, n)
 	case arch.F32:
-		fgemm.MulRows(a.dst, w.Rows, w.F32, w.Cols, lo, hi, e.fp, a.n)
+		fgemm.MulRows(dst, w.Rows, w.F32, w.Cols, lo, hi, e.fp, n)
 	case arch.F16:
-		fgemm.MulRowsF16(a.dst, w.Rows, w.F16, w.Cols, lo, hi, e.fp, a.n, e.f16sc[worker])
+		fgemm.MulRowsF16(dst, w.Rows, w.F16, w.Cols, lo, hi, e.fp, n, e.f16sc[worker])
 	}
 }
 
@@ -150,6 +161,13 @@ func (e *Engine) useMatVec(w *Matrix, n int) bool {
 // matVec quantises and packs each of the n tokens (serially: n < 8) and
 // runs the matrix × vector loops over row chunks.
 func (e *Engine) matVec(grain int) {
+	e.packVecs()
+	e.pool.Run(e.mm.w.Rows, grain, e.mvFn)
+}
+
+// packVecs quantises and packs each of the n tokens of e.mm.x for the
+// matrix × vector loops of e.mm.w's width and precision.
+func (e *Engine) packVecs() {
 	a := &e.mm
 	c := a.w.Cols
 	nb := c / QK
@@ -163,20 +181,21 @@ func (e *Engine) matVec(grain int) {
 			qgemm.PackVecQ8(v, xq, xs, c)
 		}
 	}
-	e.pool.Run(a.w.Rows, grain, e.mvFn)
 }
 
 // matVecRows computes rows [lo, hi) of every token's output.
-func (e *Engine) matVecRows(_, lo, hi int) {
-	a := &e.mm
-	w := a.w
-	for t := 0; t < a.n; t++ {
-		dst := a.dst[t*w.Rows : (t+1)*w.Rows]
+func (e *Engine) matVecRows(worker, lo, hi int) { e.matVecRange(worker, e.mm.dst, e.mm.w, lo, hi) }
+
+// matVecRange computes rows [lo, hi) of dst = w·x for every token from the
+// packed vectors.
+func (e *Engine) matVecRange(_ int, dst []float32, w *Matrix, lo, hi int) {
+	for t := 0; t < e.mm.n; t++ {
+		out := dst[t*w.Rows : (t+1)*w.Rows]
 		v := e.xv[t*e.xvBytes : (t+1)*e.xvBytes]
 		if w.Prec == arch.Q4_0 {
-			qgemm.MatVecQ4(dst, w.Q, w.Cols, lo, hi, v)
+			qgemm.MatVecQ4(out, w.Q, w.Cols, lo, hi, v)
 		} else {
-			qgemm.MatVecQ8(dst, w.Q, w.Cols, lo, hi, v)
+			qgemm.MatVecQ8(out, w.Q, w.Cols, lo, hi, v)
 		}
 	}
 }

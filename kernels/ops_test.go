@@ -483,3 +483,59 @@ func TestPoolRunsDoNotOverlap(t *testing.T) {
 		}
 	}
 }
+
+// TestMatMulsEqualsMatMul: products sharing an input give MatMul's results
+// bit for bit, whatever the thread count, on every path (GEMM, matrix ×
+// vector, dot products), also when the widths differ (one by one).
+func TestMatMulsEqualsMatMul(t *testing.T) {
+	g := rng(11)
+	for _, p := range arch.Precisions {
+		for _, threads := range []int{1, 2, 3} {
+			e := NewEngine(EngineConfig{Threads: threads, MaxTokens: 70, MaxCols: 320, MaxGroup: 1, MaxHeadDim: 2, Prec: p})
+			for _, cols := range []int{64, 320} {
+				for _, n := range []int{1, 3, 7, 8, 9, 16, 17, 70} {
+					var ps []MatProduct
+					var want [][]float32
+					for i, rows := range []int{37, 7, 100, 48, 1} {
+						c := cols
+						if i == 3 && n == 9 {
+							c = 32 // a different width: the products run one by one
+						}
+						w, err := NewMatrix(rows, c, p, randVec(&g, rows*c, 1))
+						if err != nil {
+							t.Fatal(err)
+						}
+						ps = append(ps, MatProduct{Dst: make([]float32, n*rows+3), W: w})
+						want = append(want, make([]float32, n*rows+3))
+					}
+					x := randVec(&g, n*cols, 2)
+					for i, q := range ps {
+						if err := e.MatMul(want[i], q.W, x[:n*q.W.Cols], n); err != nil {
+							t.Fatal(err)
+						}
+					}
+					if err := e.MatMuls(x, n, ps); err != nil {
+						t.Fatal(err)
+					}
+					for i, q := range ps {
+						for j, v := range q.Dst {
+							if math.Float32bits(v) != math.Float32bits(want[i][j]) {
+								t.Fatalf("%s threads=%d cols=%d n=%d product %d: out[%d] = %g, MatMul %g", p, threads, cols, n, i, j, v, want[i][j])
+							}
+						}
+					}
+				}
+			}
+			e.Close()
+		}
+	}
+	e := NewEngine(EngineConfig{Threads: 1, MaxTokens: 2, MaxCols: 32, MaxGroup: 1, MaxHeadDim: 2})
+	defer e.Close()
+	w, _ := NewMatrix(1, 32, arch.F32, make([]float32, 32))
+	if err := e.MatMuls(make([]float32, 32), 1, make([]MatProduct, maxProducts+1)); err == nil {
+		t.Fatal("too many products accepted")
+	}
+	if err := e.MatMuls(make([]float32, 32), 3, []MatProduct{{make([]float32, 3), w}}); err == nil {
+		t.Fatal("more tokens than the engine accepted")
+	}
+}
