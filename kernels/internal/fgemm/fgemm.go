@@ -74,8 +74,9 @@ func MulRows(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n
 }
 
 // F16Scratch returns the number of floats of scratch that MulRowsF16 needs
-// for rows of c weights: one tile of 6 rows.
-func F16Scratch(c int) int { return tileRows * c }
+// for rows of up to c weights: one panel of rows converted to f32 (see
+// panelRows; at most about panelBytes, at least one tile of rows).
+func F16Scratch(c int) int { return max(tileRows*c, min(maxPanelRows*c, panelBytes/4)) }
 
 // MulRowsF16 is MulRows with half-precision weights (IEEE 754 binary16 bits,
 // row-major): each tile of rows is converted exactly to f32 in scratch
@@ -207,30 +208,24 @@ func storeTile(dst []float32, ldd, r, m, g, n int, acc *[tileAcc]float32) {
 	}
 }
 
-// mulRowsF16Tiled is MulRowsF16 over the kernel chosen by simd (see
-// mulRowsTiled) and the row converter cvt.
+// mulRowsF16Tiled is MulRowsF16 over the kernels chosen by simd (see
+// mulRowsTiled) and the row converter cvt: each panel of rows is converted
+// to f32 in scratch and multiplied by mulRowsTiled (so AVX-512 runs its
+// two-tile kernel here too). Each output is still one ascending FMA chain
+// over the converted row, as in mulRowsF16Go.
 func mulRowsF16Tiled(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []float32, n int, scratch []float32, simd bool, cvt func(dst []float32, src []uint16)) {
 	if c == 0 {
 		storeZero(dst, ldd, r0, r1, n)
 		return
 	}
-	var rows [tileRows]*float32
-	var acc [tileAcc]float32
-	groups := (n + lanes - 1) / lanes
-	for r := r0; r < r1; r += tileRows {
-		m := min(tileRows, r1-r)
-		for i := 0; i < m; i++ {
-			cvt(scratch[i*c:(i+1)*c], w[(r+i)*c:(r+i+1)*c])
+	pr := panelRows(c)
+	for p0 := r0; p0 < r1; p0 += pr {
+		p1 := min(p0+pr, r1)
+		for r := p0; r < p1; r++ {
+			cvt(scratch[(r-p0)*c:(r-p0+1)*c], w[r*c:(r+1)*c])
 		}
-		for i := range rows {
-			rows[i] = &scratch[min(i, m-1)*c]
-		}
-		for g := 0; g < groups; g++ {
-			xg := xp[g*lanes*c : (g+1)*lanes*c]
-			clear(acc[:])
-			runKernel(simd, &rows, &xg[0], c, &acc)
-			storeTile(dst, ldd, r, m, g, n, &acc)
-		}
+		// Row p0 of w is row 0 of the panel: shift dst by p0.
+		mulRowsTiled(dst[p0:], ldd, scratch[:(p1-p0)*c], c, 0, p1-p0, xp, n, simd)
 	}
 }
 

@@ -259,12 +259,18 @@ func testDeterminism(t *testing.T) {
 }
 
 // TestMulRowsF16 checks MulRowsF16 against MulRows on the converted weights
-// (bit-identical) and its guards.
-func TestMulRowsF16(t *testing.T) {
+// (bit-identical) and its guards, with and without the AVX-512 kernel, over
+// row ranges of one and of several panels.
+func TestMulRowsF16(t *testing.T) { kernelVariants(t, testMulRowsF16) }
+
+func testMulRowsF16(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 8))
-	for _, c := range []int{1, 5, 16, 17, 64, 100, 1025} {
+	for _, c := range []int{1, 5, 16, 17, 64, 100, 1025, 4608} {
 		for _, n := range []int{1, 16, 17, 40, 100} {
 			rows := 1 + rng.IntN(20)
+			if n == 17 || n == 40 {
+				rows = 2*panelRows(c) + 1 + rng.IntN(30) // several panels
+			}
 			r0 := rng.IntN(rows)
 			r1 := r0 + 1 + rng.IntN(rows-r0)
 			ldd := rows + rng.IntN(3)
