@@ -295,6 +295,10 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 		matVecF32(dst[lo:hi], w.F32[lo*c:hi*c], c, a.x[:c])
 		return
 	}
+	if w.Prec == arch.F16 && n == 1 && matVecF16 != nil {
+		matVecF16(dst[lo:hi], w.F16[lo*c:hi*c], c, a.x[:c])
+		return
+	}
 	tt := tokenTile(w)
 	nb := c / QK
 	rb := w.rowBytes

@@ -35,6 +35,8 @@ var (
 	// matVecF32, when set, computes a whole row range of an f32 matrix ×
 	// vector product (decode); otherwise each row is one dotF32.
 	matVecF32 func(dst, w []float32, c int, x []float32)
+	// matVecF16 is the same for f16 weights (otherwise one dotF16 per row).
+	matVecF16 func(dst []float32, w []uint16, c int, x []float32)
 	variant   = "go"
 )
 

@@ -12,7 +12,8 @@ import (
 // matrix × vector loop) or "avx2" (integer dots with VPMADDUBSW); both use
 // the AVX2/FMA/F16C float loops otherwise. (The GEMMs and the quantised
 // matrix × vector loops in qgemm and fgemm pick their AVX-512 forms from
-// the same CPU flags; fgemm's give the same bits either way.) Packing
+// the same CPU flags; fgemm's give the same bits either way. The AVX-512
+// f16 matrix × vector loop is chosen with AVX-512F/BW/VL.) Packing
 // functions and the dots that read their buffers are always replaced
 // together (the SIMD ones store plain int8 rows). Build with -tags purego
 // to keep the reference loops.
@@ -47,6 +48,9 @@ func init() {
 		attnScoresF16, attnScoresF32 = asm.AttnScoresF16AVX512, asm.AttnScoresF32AVX512
 		attnSoftmax = asm.AttnSoftmaxAVX512
 		attnAccumF16, attnAccumF32 = asm.AttnAccumF16AVX512, asm.AttnAccumF32AVX512
+		if cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
+			matVecF16 = asm.MatVecF16AVX512
+		}
 	}
 	variant = name
 }

@@ -289,3 +289,39 @@ func TestMatVecF32Impls(t *testing.T) {
 		})
 	}
 }
+
+// TestMatVecF16Impls: each row of every f16 matrix × vector loop is within
+// float rounding of DotF16 over lengths 0..300 and large ones, for 1..5
+// rows, with nothing written outside dst and the inputs untouched; a row's
+// result does not depend on the rows computed with it.
+func TestMatVecF16Impls(t *testing.T) {
+	for _, im := range matVecF16Impls {
+		t.Run("impl="+im.name, func(t *testing.T) {
+			r := rand.New(rand.NewPCG(43, 44))
+			for _, c := range lengths {
+				rows := 1 + r.IntN(5)
+				w, x := randF16(r, rows*c), randF32(r, c)
+				w0, x0 := slices.Clone(w), slices.Clone(x)
+				dst, ok := guardF32(make([]float32, rows))
+				im.f(dst, w, c, x)
+				if !ok() {
+					t.Fatalf("c=%d rows=%d: wrote outside dst", c, rows)
+				}
+				if !slices.Equal(w, w0) || !slices.Equal(x, x0) {
+					t.Fatalf("c=%d: inputs modified", c)
+				}
+				for i := range dst {
+					row := w[i*c : (i+1)*c]
+					if want := DotF16(row, x); !close32(dst[i], want, absDot(f16s(row), x), floatDotTol) {
+						t.Fatalf("c=%d row %d: got %v, want %v", c, i, dst[i], want)
+					}
+					one := make([]float32, 1)
+					im.f(one, row, c, x)
+					if math.Float32bits(one[0]) != math.Float32bits(dst[i]) {
+						t.Fatalf("c=%d row %d: %v alone, %v with %d rows", c, i, one[0], dst[i], rows)
+					}
+				}
+			}
+		})
+	}
+}

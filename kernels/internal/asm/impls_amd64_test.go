@@ -32,6 +32,9 @@ func init() {
 			attnSoftmaxImpls = append(attnSoftmaxImpls, impl[attnSoftmaxFn]{"avx512", AttnSoftmaxAVX512})
 			matVecF32Impls = append(matVecF32Impls, impl[matVecF32Fn]{"avx512", MatVecF32AVX512})
 		}
+		if cpu.X86.HasAVX512F && cpu.X86.HasAVX512BW && cpu.X86.HasAVX512VL {
+			matVecF16Impls = append(matVecF16Impls, impl[matVecF16Fn]{"avx512", MatVecF16AVX512})
+		}
 		if cpu.X86.HasAVX512VNNI && cpu.X86.HasAVX512VL {
 			addQuantSet("avx512vnni", VNNIQuant())
 		}

@@ -38,6 +38,7 @@ type (
 	swiGLUFn    = func(gate, up []float32)
 	expShiftFn  = func(x []float32, m float32)
 	matVecF32Fn = func(dst, w []float32, c int, x []float32)
+	matVecF16Fn = func(dst []float32, w []uint16, c int, x []float32)
 	// attention tile loops (attntile.go)
 	attnScoresF16Fn = func(s []float32, ldS int, q []float32, R, hd int, kt []uint16, nb, blk int)
 	attnScoresF32Fn = func(s []float32, ldS int, q []float32, R, hd int, kt []float32, nb, blk int)
@@ -67,6 +68,7 @@ var (
 	swiGLUImpls    = []impl[swiGLUFn]{{"go", SwiGLU}}
 	expShiftImpls  = []impl[expShiftFn]{{"go", ExpShift}}
 	matVecF32Impls = []impl[matVecF32Fn]{{"go", MatVecF32}}
+	matVecF16Impls = []impl[matVecF16Fn]{{"go", MatVecF16}}
 
 	attnScoresF16Impls = []impl[attnScoresF16Fn]{{"go", AttnScoresF16}}
 	attnScoresF32Impls = []impl[attnScoresF32Fn]{{"go", AttnScoresF32}}

@@ -85,3 +85,85 @@ mvsum:
 mvdone:
 	VZEROUPPER
 	RET
+
+// func matVecF16AVX512(dst *float32, w *uint16, c, rows int, x *float32)
+// As matVecF32AVX512, with each 16 weights loaded as halves (32 bytes)
+// and widened by VCVTPH2PS; the tail's halves are loaded with a 16-bit
+// masked load (K1) so that nothing past the row is read.
+TEXT ·matVecF16AVX512(SB), NOSPLIT, $0-40
+	MOVQ dst+0(FP), DX
+	MOVQ w+8(FP), BX
+	MOVQ c+16(FP), R10
+	MOVQ rows+24(FP), R8
+	MOVQ x+32(FP), R11
+	MOVQ R10, CX
+	ANDQ $15, CX
+	MOVL $1, AX
+	SHLL CX, AX
+	DECL AX
+	KMOVW AX, K1
+	MOVQ R10, R12
+	SHLQ $1, R12 // row bytes
+hvrow:
+	TESTQ R8, R8
+	JZ hvdone
+	MOVQ BX, SI
+	MOVQ R11, DI
+	MOVQ R10, CX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+hv64:
+	CMPQ CX, $64
+	JLT hv16
+	PREFETCHT0 4096(SI)
+	PREFETCHT0 4160(SI)
+	VCVTPH2PS (SI), Z4
+	VCVTPH2PS 32(SI), Z5
+	VCVTPH2PS 64(SI), Z6
+	VCVTPH2PS 96(SI), Z7
+	VFMADD231PS (DI), Z4, Z0
+	VFMADD231PS 64(DI), Z5, Z1
+	VFMADD231PS 128(DI), Z6, Z2
+	VFMADD231PS 192(DI), Z7, Z3
+	ADDQ $128, SI
+	ADDQ $256, DI
+	SUBQ $64, CX
+	JMP hv64
+hv16:
+	CMPQ CX, $16
+	JLT hvtail
+	VCVTPH2PS (SI), Z4
+	VFMADD231PS (DI), Z4, Z0
+	ADDQ $32, SI
+	ADDQ $64, DI
+	SUBQ $16, CX
+	JMP hv16
+hvtail:
+	TESTQ CX, CX
+	JZ hvsum
+	VMOVDQU16.Z (SI), K1, Y4
+	VCVTPH2PS Y4, Z4
+	VMOVUPS.Z (DI), K1, Z5
+	VFMADD231PS Z5, Z4, Z1
+hvsum:
+	VADDPS Z1, Z0, Z0
+	VADDPS Z3, Z2, Z2
+	VADDPS Z2, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS X1, X0, X0
+	VMOVHLPS X0, X0, X1
+	VADDPS X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS X1, X0, X0
+	VMOVSS X0, (DX)
+	ADDQ $4, DX
+	ADDQ R12, BX
+	DECQ R8
+	JMP hvrow
+hvdone:
+	VZEROUPPER
+	RET
