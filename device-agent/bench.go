@@ -161,7 +161,9 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "usage: device-agent bench --arch <preset|spec.json>[,...] [flags]\n\n"+
 			"Times prompt processing (pp) and generation (tg) the way llama-bench does:\n"+
-			"one untimed warm-up, then -r repetitions from an empty cache; mean ± sample\n"+
+			"one untimed warm-up, then -r repetitions from an empty cache (at -d D from\n"+
+			"the D-token prefix, prefilled once per row and round, untimed, and restored\n"+
+			"before each run, as llama-bench reuses its depth state); mean ± sample\n"+
 			"stddev of per-repetition tokens/s. With --rounds N every (arch, precision)\n"+
 			"row runs once per round, rows interleaved, and t/s is the median of the\n"+
 			"round means. Presets: %s.\n\n", strings.Join(arch.PresetNames(), ", "))
@@ -333,6 +335,12 @@ func runBench(ctx context.Context, args []string, st IO) error {
 	if len(tests) == 0 {
 		return errors.New("nothing to run: every -p and -n is 0")
 	}
+	prefixDepths := 0
+	for i, d := range c.Depths {
+		if d > 0 && !slices.Contains(c.Depths[:i], d) {
+			prefixDepths++
+		}
+	}
 	var rows []*benchRow
 	var need int64
 	for _, a := range c.Archs {
@@ -353,7 +361,8 @@ func runBench(ctx context.Context, args []string, st IO) error {
 				}
 				rows = append(rows, &benchRow{spec: spec, name: name, prec: p, runtime: rt, results: make([]benchResult, len(tests))})
 			}
-			need += spec.MemoryEstimate(p, maxCtx, c.KVF32, maxPrompt).Total
+			est := spec.MemoryEstimate(p, maxCtx, c.KVF32, maxPrompt)
+			need += est.Total + int64(prefixDepths)*(est.KV+est.State) // + the depth prefixes' copies
 		}
 	}
 	var buf []uint64
@@ -432,8 +441,9 @@ func runBench(ctx context.Context, args []string, st IO) error {
 				}
 			}
 			tokens := benchTokens(row.spec.Vocab, maxCtx, c.Seed)
+			prefixes := map[int]*kernels.Checkpoint{} // depth → its prefilled prefix
 			for i, t := range tests {
-				samples, err := timeBenchTest(ctx, m, tokens, t, c.Reps)
+				samples, err := timeBenchTest(ctx, m, tokens, t, c.Reps, prefixes)
 				if err != nil {
 					return err
 				}
@@ -643,15 +653,24 @@ func finishResult(r *benchResult, tokens int) {
 }
 
 // timeBenchTest runs one untimed warm-up and reps timed repetitions of t,
-// clearing the model's cache before each; the depth prefill is untimed. The
-// garbage collector is off inside the timed region (the model allocated
-// everything at build time).
-func timeBenchTest(ctx context.Context, m *kernels.Model, tokens []int32, t benchTest, reps int) ([]int64, error) {
+// clearing the model's cache before each. At depth d each run starts from
+// the d-token prefix: prefilled (untimed) the first time and kept in
+// prefixes, restored from there afterwards (llama-bench likewise prefills a
+// depth once and restores its state). The garbage collector is off inside
+// the timed region (the model allocated everything at build time).
+func timeBenchTest(ctx context.Context, m *kernels.Model, tokens []int32, t benchTest, reps int, prefixes map[int]*kernels.Checkpoint) ([]int64, error) {
 	run := func(gen int) (int64, error) {
 		m.Reset()
 		if t.d > 0 {
-			if _, err := m.Prefill(tokens[:t.d]); err != nil {
-				return 0, err
+			if cp := prefixes[t.d]; cp != nil {
+				if err := m.Restore(cp); err != nil {
+					return 0, err
+				}
+			} else {
+				if _, err := m.Prefill(tokens[:t.d]); err != nil {
+					return 0, err
+				}
+				prefixes[t.d] = m.Save()
 			}
 		}
 		runtime.GC()

@@ -3,6 +3,7 @@ package kernels
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -406,4 +407,75 @@ func (m *Model) Prefill(tokens []int32) ([]float32, error) {
 func (m *Model) Decode(token int32) ([]float32, error) {
 	m.one[0] = token
 	return m.Prefill(m.one[:])
+}
+
+// Checkpoint is a copy of a model's sequence state (position, KV caches,
+// recurrent states) taken by Save; Restore puts it back, so that one
+// prefix can be continued several times without being prefilled again
+// (the benchmark's context depth).
+type Checkpoint struct {
+	pos    int
+	layers []layerState
+}
+
+type layerState struct {
+	convState, state []float32
+	k16, v16         []uint16
+	k32, v32         []float32
+}
+
+// Bytes returns the checkpoint's storage size.
+func (c *Checkpoint) Bytes() int64 {
+	var b int64
+	for _, l := range c.layers {
+		b += 4*int64(len(l.convState)+len(l.state)+len(l.k32)+len(l.v32)) + 2*int64(len(l.k16)+len(l.v16))
+	}
+	return b
+}
+
+// Save copies the current sequence state into a new Checkpoint (it
+// allocates as much as the model's KV caches and states).
+func (m *Model) Save() *Checkpoint {
+	c := &Checkpoint{pos: m.pos, layers: make([]layerState, len(m.layers))}
+	for i, l := range m.layers {
+		s := &c.layers[i]
+		s.convState, s.state = slices.Clone(l.convState), slices.Clone(l.state)
+		if l.cache != nil {
+			s.k16, s.v16 = slices.Clone(l.cache.k16), slices.Clone(l.cache.v16)
+			s.k32, s.v32 = slices.Clone(l.cache.k32), slices.Clone(l.cache.v32)
+		}
+	}
+	return c
+}
+
+// Restore puts the sequence state saved by Save back. It fails, changing
+// nothing, if c was not saved from a model of the same shape.
+func (m *Model) Restore(c *Checkpoint) error {
+	if c == nil || len(c.layers) != len(m.layers) {
+		return errors.New("restore: checkpoint of another model")
+	}
+	for i, l := range m.layers {
+		s := &c.layers[i]
+		ok := len(s.convState) == len(l.convState) && len(s.state) == len(l.state)
+		if l.cache != nil {
+			ok = ok && len(s.k16) == len(l.cache.k16) && len(s.v16) == len(l.cache.v16) &&
+				len(s.k32) == len(l.cache.k32) && len(s.v32) == len(l.cache.v32)
+		}
+		if !ok {
+			return errors.New("restore: checkpoint of another model")
+		}
+	}
+	m.pos = c.pos
+	for i, l := range m.layers {
+		s := &c.layers[i]
+		copy(l.convState, s.convState)
+		copy(l.state, s.state)
+		if l.cache != nil {
+			copy(l.cache.k16, s.k16)
+			copy(l.cache.v16, s.v16)
+			copy(l.cache.k32, s.k32)
+			copy(l.cache.v32, s.v32)
+		}
+	}
+	return nil
 }

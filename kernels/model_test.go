@@ -338,3 +338,72 @@ func TestPrefillDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckpointRestore: continuing a restored prefix gives the logits of
+// continuing the original bit for bit, also after the caches and states
+// were overwritten by another sequence (SWA ring included); a checkpoint
+// of another model is refused without changing anything.
+func TestCheckpointRestore(t *testing.T) {
+	spec := tinySpec(arch.MixerConv, arch.MixerGQA, arch.MixerSWA, arch.MixerLinearAttn, arch.MixerSSM)
+	m, err := Build(spec, arch.Q4_0, 96, 2, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	prefix, rest := tokens(40, 5), tokens(12, 6)
+	if _, err := m.Prefill(prefix); err != nil {
+		t.Fatal(err)
+	}
+	cp := m.Save()
+	if cp.Bytes() <= 0 {
+		t.Fatal("empty checkpoint")
+	}
+	cont := func() []float32 {
+		t.Helper()
+		if _, err := m.Prefill(rest[:9]); err != nil {
+			t.Fatal(err)
+		}
+		var out []float32
+		for _, tk := range rest[9:] {
+			l, err := m.Decode(tk)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, l...)
+		}
+		return out
+	}
+	want := cont()
+	// another sequence overwrites every cache slot and state
+	m.Reset()
+	if _, err := m.Prefill(tokens(90, 8)); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Restore(cp); err != nil {
+		t.Fatal(err)
+	}
+	if m.Pos() != len(prefix) {
+		t.Fatalf("Pos() = %d after restore, want %d", m.Pos(), len(prefix))
+	}
+	got := cont()
+	for i := range want {
+		if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+			t.Fatalf("logit %d after restore = %v, want %v", i, got[i], want[i])
+		}
+	}
+	other, err := Build(tinySpec(arch.MixerConv, arch.MixerGQA), arch.Q4_0, 96, 1, 7)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	pos := m.Pos()
+	if err := m.Restore(other.Save()); err == nil {
+		t.Fatal("checkpoint of another model accepted")
+	}
+	if m.Pos() != pos {
+		t.Fatal("a refused restore changed the position")
+	}
+	if err := m.Restore(nil); err == nil {
+		t.Fatal("nil checkpoint accepted")
+	}
+}
