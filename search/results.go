@@ -83,3 +83,72 @@ func (s *Spec) RankByImprovement(results []Result, candidates []Outcome, ref []f
 	}
 	return pareto.RankByImprovement(front, pts, ref)
 }
+
+// Ranks returns each result's front number under constrained domination:
+// 0 for the constrained Pareto front (the results Front returns), 1 for
+// the front that remains without it, and so on; infeasible results rank
+// after every feasible one (see pareto.ConstrainedRanks).
+func (s *Spec) Ranks(results []Result) []int {
+	pts := make([][]float64, len(results))
+	viol := make([]float64, len(results))
+	for i, r := range results {
+		pts[i], viol[i] = s.Minimized(r.Outcome.Values), r.Outcome.Violation
+	}
+	return pareto.ConstrainedRanks(pts, viol)
+}
+
+// Recommend returns the index (into results) of the front's recommended
+// point, or -1 when the front has no feasible result (no result, or none
+// meets the constraints). The recommended point is the knee of the
+// feasible front (pareto.Knee): with every objective scaled to [0, 1]
+// over the front, the point with the smallest sum, which in two
+// objectives is the point farthest from the line through the front's two
+// extremes. A one-objective search recommends its best result. Ties go to
+// the lower index.
+func (s *Spec) Recommend(results []Result) int {
+	var idx []int
+	var pts [][]float64
+	for _, i := range s.Front(results) {
+		if results[i].Outcome.Feasible() {
+			idx = append(idx, i)
+			pts = append(pts, s.Minimized(results[i].Outcome.Values))
+		}
+	}
+	k := pareto.Knee(pts)
+	if k < 0 {
+		return -1
+	}
+	return idx[k]
+}
+
+// HypervolumeBox returns the volume of the box from the ideal point (the
+// best value of each objective over the feasible results) to ref, both in
+// minimisation form: the largest hypervolume any set of these results
+// could have, so hypervolume / box reads as a fraction in [0, 1]. It
+// returns 0 when there is no feasible result or the box is empty in some
+// objective (every feasible result at or beyond the reference).
+func (s *Spec) HypervolumeBox(results []Result, ref []float64) float64 {
+	var pts [][]float64
+	for _, r := range results {
+		if r.Outcome.Feasible() {
+			pts = append(pts, s.Minimized(r.Outcome.Values))
+		}
+	}
+	ideal := pareto.Ideal(pts)
+	if ideal == nil || len(ref) != len(ideal) {
+		return 0
+	}
+	box := 1.0
+	for k := range ref {
+		d := ref[k] - ideal[k]
+		if !(d > 0) {
+			return 0
+		}
+		box *= d
+	}
+	return box
+}
+
+// RecommendRule says in one sentence how Recommend chooses (shown next to
+// the recommended point).
+const RecommendRule = "the knee of the feasible Pareto front: with each objective scaled to [0, 1] over the front, the point with the smallest sum (in two objectives, the point farthest from the line through the front's extremes)"

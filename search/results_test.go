@@ -89,3 +89,38 @@ func TestValuesJSON(t *testing.T) {
 		t.Fatal("unknown metric accepted")
 	}
 }
+
+func TestRanksRecommendAndBox(t *testing.T) {
+	s := twoObjSpec() // params maximised, decode minimised
+	res := []Result{
+		{Number: 0, Outcome: Outcome{Values: []float64{100, 1}}},                  // extreme: small and fast
+		{Number: 1, Outcome: Outcome{Values: []float64{1000, 10}}},                // extreme: big and slow
+		{Number: 2, Outcome: Outcome{Values: []float64{800, 2}}},                  // the knee
+		{Number: 3, Outcome: Outcome{Values: []float64{700, 3}}},                  // dominated by 2
+		{Number: 4, Outcome: Outcome{Values: []float64{5000, 0.1}, Violation: 2}}, // infeasible
+	}
+	if got, want := s.Ranks(res), []int{0, 0, 0, 1, 2}; !slices.Equal(got, want) {
+		t.Fatalf("Ranks = %v, want %v", got, want)
+	}
+	if got := s.Recommend(res); got != 2 {
+		t.Fatalf("Recommend = %d, want 2", got)
+	}
+	if got := s.Recommend(res[4:]); got != -1 {
+		t.Fatalf("Recommend of an infeasible-only front = %d, want -1", got)
+	}
+	if got := s.Recommend(nil); got != -1 {
+		t.Fatalf("Recommend(nil) = %d, want -1", got)
+	}
+	// Ideal (minimisation form) is (-1000, 1); the box to (0, 11) is 1000·10.
+	ref := []float64{0, 11}
+	if got := s.HypervolumeBox(res, ref); got != 10000 {
+		t.Fatalf("HypervolumeBox = %g, want 10000", got)
+	}
+	hv := s.HypervolumeHistory(res, ref)
+	if f := hv[len(hv)-1] / s.HypervolumeBox(res, ref); !(f > 0 && f <= 1) {
+		t.Fatalf("hypervolume fraction %g outside (0, 1]", f)
+	}
+	if got := s.HypervolumeBox(res[4:], ref); got != 0 {
+		t.Fatalf("HypervolumeBox with no feasible result = %g, want 0", got)
+	}
+}
