@@ -26,7 +26,8 @@ const (
 	// AttrParams holds the candidate's parameter count.
 	AttrParams = "hil:params"
 	// AttrRejected holds the reason a candidate was rejected before any
-	// device time (RejectParamBudget, RejectAttentionLayers).
+	// device time (RejectParamBudget, RejectAttentionLayers,
+	// RejectNotExportable, RejectDuplicate).
 	AttrRejected = "hil:rejected"
 	// AttrFailed holds the reason a trial failed.
 	AttrFailed = "hil:failed"
@@ -151,12 +152,13 @@ func (o *Optimizer) admissible(g Genome) bool {
 	if err != nil {
 		return false
 	}
-	_, reason := o.space.Admit(&s)
+	_, reason := o.spec.Admit(&s)
 	return reason == ""
 }
 
 // Ask samples the next admissible candidate. Candidates that break the
-// parameter budget or attention-layer bounds are stored as pruned trials
+// parameter budget or attention-layer bounds, or that the spec's export
+// format cannot express (Spec.Admit), are stored as pruned trials
 // with AttrRejected and never returned; after MaxAttempts of them Ask
 // returns ErrSpaceExhausted.
 func (o *Optimizer) Ask(ctx context.Context) (Candidate, error) {
@@ -236,7 +238,7 @@ func (o *Optimizer) sampleOne() (Candidate, string, error) {
 	if err != nil {
 		return Candidate{}, "", err
 	}
-	params, reason := o.space.Admit(&s)
+	params, reason := o.spec.Admit(&s)
 	if reason == "" {
 		dup, err := o.duplicate(s.Hash(), number)
 		if err != nil {

@@ -1,6 +1,7 @@
 package search
 
 import (
+	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/workload"
 )
 
@@ -36,6 +37,10 @@ type Spec struct {
 	// Seed makes sampling reproducible (for tpe-parego with its default
 	// single EI candidate; see AlgoTPEParEGO).
 	Seed int64 `json:"seed"`
+	// Export, when set ("hf" or "gguf"), requires every candidate to be
+	// exportable in that format: the others are rejected before any
+	// device time, like parameter-budget violators (RejectNotExportable).
+	Export arch.Format `json:"export,omitempty"`
 }
 
 // Space is the search space. A candidate has a layer count n in Layers, a

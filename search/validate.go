@@ -199,6 +199,9 @@ func (s *Spec) Validate() error {
 			}
 		}
 	}
+	if s.Export != "" && !slices.Contains(arch.Formats, s.Export) {
+		fe.add("export", fmt.Sprintf("must be %q or %q (or absent), got %q", arch.FormatHF, arch.FormatGGUF, s.Export))
+	}
 	if len(s.Objectives) == 0 {
 		fe.add("objectives", "missing: at least one objective is needed")
 	}
