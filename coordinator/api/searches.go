@@ -53,6 +53,30 @@ type SearchPreview struct {
 	// Warnings are problems that do not make the spec invalid, e.g. a
 	// target whose devices are all offline.
 	Warnings []string `json:"warnings,omitempty"`
+	// Exportable estimates, per export format, which share of the space's
+	// admissible candidates (parameter budget and attention-layer bounds
+	// met) that format can express, from a fixed sample of the space.
+	Exportable []ExportShare `json:"exportable,omitempty"`
+}
+
+// ExportShare is the share of a space's admissible candidates that one
+// export format can express (search.Space.ExportShares): Sampled counts
+// the admissible candidates of a fixed uniform sample of the space.
+type ExportShare struct {
+	Format  string  `json:"format"`
+	Share   float64 `json:"share"`
+	Sampled int     `json:"sampled"`
+	// Reason is the most frequent objection among the candidates the
+	// format cannot express (empty when every sampled one is exportable).
+	Reason string `json:"reason,omitempty"`
+}
+
+// ExportCheck says whether a trial's architecture can be exported in a
+// format (hf, gguf) and, when not, why (the arch.Exportable error).
+type ExportCheck struct {
+	Format     string `json:"format"`
+	Exportable bool   `json:"exportable"`
+	Reason     string `json:"reason,omitempty"`
 }
 
 // SearchPresets is the body of GET /api/v1/search-presets.
@@ -80,8 +104,15 @@ type Trial struct {
 	State  TrialState `json:"state"`
 	// Objectives are the values in the spec's objective order and natural
 	// units; Violation is 0 when every constraint is met.
-	Objectives []float64     `json:"objectives,omitempty"`
-	Violation  *float64      `json:"violation,omitempty"`
+	Objectives []float64 `json:"objectives,omitempty"`
+	Violation  *float64  `json:"violation,omitempty"`
+	// Rank is the trial's front number among the search's complete
+	// trials under constrained domination (0: on the Pareto front; see
+	// search.Spec.Ranks); absent for a trial that is not complete.
+	Rank *int `json:"rank,omitempty"`
+	// Exports says which export formats can express the trial's
+	// architecture (read with one trial, not in pages).
+	Exports    []ExportCheck `json:"exports,omitempty"`
 	Error      *string       `json:"error,omitempty"`
 	CreatedAt  time.Time     `json:"created_at"`
 	FinishedAt *time.Time    `json:"finished_at,omitempty"`
@@ -152,11 +183,18 @@ type ParetoPoint struct {
 	Trial  int       `json:"trial"`
 	Values []float64 `json:"values"`
 	// Feasible is Violation == 0; Front marks the constrained Pareto front.
-	Feasible  bool     `json:"feasible"`
-	Violation float64  `json:"violation"`
-	Front     bool     `json:"front"`
-	Params    int64    `json:"params"`
-	Layers    []string `json:"layers"`
+	Feasible  bool    `json:"feasible"`
+	Violation float64 `json:"violation"`
+	Front     bool    `json:"front"`
+	// Rank is the front number under constrained domination (0 = Front).
+	Rank int `json:"rank"`
+	// Recommended marks the front's recommended point (ParetoView.Recommended).
+	Recommended bool     `json:"recommended,omitempty"`
+	Params      int64    `json:"params"`
+	Layers      []string `json:"layers"`
+	// Exports says, for front points only, which export formats can
+	// express the architecture.
+	Exports []ExportCheck `json:"exports,omitempty"`
 }
 
 // ParetoView is the body of GET /api/v1/searches/{id}/pareto: every
@@ -166,6 +204,12 @@ type ParetoView struct {
 	Objectives []search.Objective `json:"objectives"`
 	Points     []ParetoPoint      `json:"points"`
 	Front      []int              `json:"front"`
+	// Recommended is the trial number of the front's recommended point:
+	// its knee (search.Spec.Recommend; docs/search.md). Null when no
+	// feasible trial is complete.
+	Recommended *int `json:"recommended"`
+	// RecommendedRule says in one sentence how Recommended was chosen.
+	RecommendedRule string `json:"recommended_rule"`
 }
 
 // HypervolumeView is the body of GET /api/v1/searches/{id}/hypervolume.
@@ -173,16 +217,21 @@ type HypervolumeView struct {
 	// Reference is the reference point in minimisation form (maximised
 	// objectives negated); null before any trial completed.
 	Reference []float64 `json:"reference"`
+	// Box is the volume of the box from the ideal point (the best
+	// feasible value of each objective) to Reference, in the product of
+	// the objectives' units; 0 when there is no such box. Each history
+	// point's Fraction is its hypervolume divided by Box.
+	Box float64 `json:"box"`
 	// History has one entry per complete trial, in trial order.
 	History []HypervolumePoint `json:"history"`
 }
 
-// Last returns the latest hypervolume and whether there is one.
-func (h *HypervolumeView) Last() (float64, bool) {
+// Last returns the latest hypervolume point and whether there is one.
+func (h *HypervolumeView) Last() (HypervolumePoint, bool) {
 	if len(h.History) == 0 {
-		return 0, false
+		return HypervolumePoint{}, false
 	}
-	return h.History[len(h.History)-1].Hypervolume, true
+	return h.History[len(h.History)-1], true
 }
 
 // HypervolumePoint is the hypervolume after a trial.
@@ -192,6 +241,9 @@ type HypervolumePoint struct {
 	Trial       int     `json:"trial"`
 	Complete    int     `json:"complete"`
 	Hypervolume float64 `json:"hypervolume"`
+	// Fraction is Hypervolume / HypervolumeView.Box, in [0, 1]; 0 when
+	// there is no box.
+	Fraction float64 `json:"fraction"`
 }
 
 // ExportQuery selects an export: the query parameters of GET

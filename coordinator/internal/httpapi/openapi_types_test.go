@@ -76,6 +76,8 @@ var documented = map[string]any{
 	"SearchEvent":            api.SearchEvent{},
 	"JobEvent":               api.JobEvent{},
 	"DeviceEvent":            api.DeviceEvent{},
+	"ExportCheck":            api.ExportCheck{},
+	"ExportShare":            api.ExportShare{},
 }
 
 // opaque types are documented as a plain object; docs/search.md describes

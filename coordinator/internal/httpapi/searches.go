@@ -203,6 +203,9 @@ func (s *Server) validateSearch(c *gin.Context) {
 	}
 	p := api.SearchPreview{Valid: len(errs) == 0, Errors: errs, Spec: spec, Warnings: warnings}
 	p.ParamsMin, p.ParamsMax, _ = spec.Space.ParamRange()
+	for _, sh := range spec.Space.ExportShares() {
+		p.Exportable = append(p.Exportable, api.ExportShare{Format: string(sh.Format), Share: sh.Share, Sampled: sh.Admissible, Reason: sh.Reason})
+	}
 	c.JSON(http.StatusOK, p)
 }
 
@@ -325,6 +328,15 @@ func (s *Server) listTrials(c *gin.Context) {
 		s.internal(c, "list trials", err)
 		return
 	}
+	ranks, ok := s.trialRanks(c, se)
+	if !ok {
+		return
+	}
+	for i := range trials {
+		if r, ok := ranks[trials[i].Number]; ok {
+			trials[i].Rank = &r
+		}
+	}
 	c.JSON(http.StatusOK, api.TrialPage{Trials: trials, Total: total, Limit: q.Limit, Offset: q.Offset})
 }
 
@@ -336,6 +348,39 @@ const trialNumberRule = "a trial number: an integer between 0 and 2147483647"
 func trialNumber(s string) (int, bool) {
 	n, err := strconv.ParseInt(s, 10, 32)
 	return int(n), err == nil && n >= 0
+}
+
+// trialRanks returns the front number of every complete trial of a
+// search, by trial number (search.Spec.Ranks).
+func (s *Server) trialRanks(c *gin.Context, se api.Search) (map[int]int, bool) {
+	spec, pts, res, ok := s.searchResults(c, se)
+	if !ok {
+		return nil, false
+	}
+	out := make(map[int]int, len(pts))
+	for i, r := range spec.Ranks(res) {
+		out[pts[i].Number] = r
+	}
+	return out, true
+}
+
+// exportChecks says which export formats can express a stored
+// architecture (arch.Exportable per format).
+func exportChecks(stored json.RawMessage) []api.ExportCheck {
+	out := make([]api.ExportCheck, 0, len(arch.Formats))
+	spec, err := arch.Parse(stored)
+	for _, f := range arch.Formats {
+		ch := api.ExportCheck{Format: string(f), Exportable: true}
+		e := err
+		if e == nil {
+			e = arch.Exportable(spec, f)
+		}
+		if e != nil {
+			ch.Exportable, ch.Reason = false, e.Error()
+		}
+		out = append(out, ch)
+	}
+	return out
 }
 
 // loadTrial reads trial n of a search, or writes the error response and
@@ -363,9 +408,19 @@ func (s *Server) getTrial(c *gin.Context) {
 		fail(c, ErrBadPath, api.FieldError{Field: "number", Message: trialNumberRule})
 		return
 	}
-	if t, ok := s.loadTrial(c, se.ID, n); ok {
-		c.JSON(http.StatusOK, t)
+	t, ok := s.loadTrial(c, se.ID, n)
+	if !ok {
+		return
 	}
+	ranks, ok := s.trialRanks(c, se)
+	if !ok {
+		return
+	}
+	if r, ok := ranks[t.Number]; ok {
+		t.Rank = &r
+	}
+	t.Exports = exportChecks(t.Arch)
+	c.JSON(http.StatusOK, t)
 }
 
 func (s *Server) searchResults(c *gin.Context, se api.Search) (*search.Spec, []store.TrialPoint, []search.Result, bool) {
@@ -390,13 +445,28 @@ func (s *Server) pareto(c *gin.Context) {
 	if !ok {
 		return
 	}
-	view := api.ParetoView{Objectives: spec.Objectives, Points: make([]api.ParetoPoint, len(pts)), Front: []int{}}
+	view := api.ParetoView{Objectives: spec.Objectives, Points: make([]api.ParetoPoint, len(pts)), Front: []int{}, RecommendedRule: search.RecommendRule}
+	ranks := spec.Ranks(res)
 	for i, p := range pts {
-		view.Points[i] = api.ParetoPoint{Trial: p.Number, Values: p.Objectives, Feasible: p.Violation == 0, Violation: p.Violation, Params: p.Params, Layers: p.Layers}
+		view.Points[i] = api.ParetoPoint{Trial: p.Number, Values: p.Objectives, Feasible: p.Violation == 0, Violation: p.Violation, Rank: ranks[i], Params: p.Params, Layers: p.Layers}
 	}
-	for _, i := range spec.Front(res) {
+	front := spec.Front(res)
+	for _, i := range front {
 		view.Points[i].Front = true
 		view.Front = append(view.Front, pts[i].Number)
+	}
+	if i := spec.Recommend(res); i >= 0 {
+		n := pts[i].Number
+		view.Recommended = &n
+		view.Points[i].Recommended = true
+	}
+	archs, err := s.d.Store.TrialArchs(c.Request.Context(), se.ID, view.Front)
+	if err != nil {
+		s.internal(c, "front architectures", err)
+		return
+	}
+	for _, i := range front {
+		view.Points[i].Exports = exportChecks(archs[pts[i].Number])
 	}
 	c.JSON(http.StatusOK, view)
 }
@@ -416,8 +486,13 @@ func (s *Server) hypervolume(c *gin.Context) {
 	}
 	view := api.HypervolumeView{Reference: spec.ReferencePoint(outs), History: []api.HypervolumePoint{}}
 	if view.Reference != nil {
+		view.Box = spec.HypervolumeBox(res, view.Reference)
 		for i, hv := range spec.HypervolumeHistory(res, view.Reference) {
-			view.History = append(view.History, api.HypervolumePoint{Trial: pts[i].Number, Complete: i + 1, Hypervolume: hv})
+			p := api.HypervolumePoint{Trial: pts[i].Number, Complete: i + 1, Hypervolume: hv}
+			if view.Box > 0 {
+				p.Fraction = min(1, hv/view.Box)
+			}
+			view.History = append(view.History, p)
 		}
 	}
 	c.JSON(http.StatusOK, view)
@@ -459,6 +534,12 @@ func (s *Server) export(c *gin.Context) {
 	if err != nil {
 		s.internal(c, "stored arch", err)
 		return
+	}
+	if format != "json" {
+		if err := arch.Exportable(spec, arch.Format(format)); err != nil {
+			fail(c, ErrNotExportable, err.Error())
+			return
+		}
 	}
 	base := fmt.Sprintf("%s-trial-%d", se.ID, n)
 	switch format {

@@ -384,6 +384,26 @@ func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoi
 	return out, rows.Err()
 }
 
+// TrialArchs returns the stored architecture spec of the given trials of
+// a search, by number (numbers with no trial are left out).
+func (s *Store) TrialArchs(ctx context.Context, searchID string, numbers []int) (map[int]json.RawMessage, error) {
+	rows, err := s.pool.Query(ctx, `SELECT number, arch FROM trials WHERE search_id = $1 AND number = ANY($2)`, searchID, numbers)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := make(map[int]json.RawMessage, len(numbers))
+	for rows.Next() {
+		var n int
+		var a []byte
+		if err := rows.Scan(&n, &a); err != nil {
+			return nil, err
+		}
+		out[n] = a
+	}
+	return out, rows.Err()
+}
+
 // GetTrial returns one trial with its targets.
 func (s *Store) GetTrial(ctx context.Context, searchID string, number int) (api.Trial, error) {
 	var t TrialRow

@@ -163,9 +163,11 @@ func TestSearchLifecycle(t *testing.T) {
 		`(?m)^progress\s+\d+/8 complete`,
 		`(?m)^  1\. decode_ms_p50@phone at 0, minimize$`,
 		`(?m)^  3\. params, maximize$`,
-		`(?m)^hypervolume [0-9.e+]+ \(0\.\d+ of the box`,
+		`(?m)^hypervolume [01]\.\d{3} after \d+ complete trials \([0-9.e+]+ of a box of [0-9.e+]+ from the ideal point`,
 		`(?m)^Pareto front: [1-8] of \d+ complete trials`,
-		`(?m)^  \d+\s+[0-9.]+\s+[0-9.]+\s+\d{9}\s+true\s+[CG]{16}$`,
+		`(?m)^recommended trial \d+ \(marked \*\): the knee of the feasible Pareto front`,
+		`(?m)^\* \d+\s+[0-9.]+\s+[0-9.]+\s+\d{9}\s+true\s+(hf gguf|hf|gguf|none)\s+[CG]{16}$`,
+		`(?m)^[* ] \d+\s+[0-9.]+\s+[0-9.]+\s+\d{9}\s+true\s+(hf gguf|hf|gguf|none)\s+[CG]{16}$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Fatalf("show output does not match %s:\n%s", want, out)
@@ -198,7 +200,7 @@ func TestSearchLifecycle(t *testing.T) {
 	}
 	hfFile := filepath.Join(dir, "config.json")
 	code, _, errs = hil(t, ctx, c, "export", id, "--format", "hf", "-o", hfFile)
-	m = regexp.MustCompile(`exporting trial (\d+): the Pareto front's best on decode_ms_p50@phone at 0 \(minimize, `).FindStringSubmatch(errs)
+	m = regexp.MustCompile(`exporting trial (\d+), the recommended point: the knee`).FindStringSubmatch(errs)
 	if code != 0 || m == nil {
 		t.Fatalf("export hf: exit %d: %s", code, errs)
 	}
@@ -207,30 +209,25 @@ func TestSearchLifecycle(t *testing.T) {
 	if data, err := os.ReadFile(hfFile); err != nil || json.Unmarshal(data, &hf) != nil || hf["model_type"] != "lfm2" {
 		t.Fatalf("hf export: %v %v", err, hf)
 	}
-	// The default trial is the front's minimum of the first objective.
+	// The default trial is the recommended point of the front.
 	var pv struct {
 		Points []struct {
-			Trial  int
-			Values []float64
-			Front  bool
+			Trial       int
+			Front       bool
+			Recommended bool
 		}
+		Recommended *int
 	}
 	_, body := c.Do(t, "GET", "/api/v1/searches/"+id+"/pareto", nil, c.Token)
 	if err := json.Unmarshal(body, &pv); err != nil {
 		t.Fatal(err)
 	}
-	var bestVal float64
-	for _, p := range pv.Points {
-		if p.Trial == best {
-			bestVal = p.Values[0]
-			if !p.Front {
-				t.Fatalf("default trial %d is not on the front", best)
-			}
-		}
+	if pv.Recommended == nil || *pv.Recommended != best {
+		t.Fatalf("default trial %d, the API recommends %v", best, pv.Recommended)
 	}
 	for _, p := range pv.Points {
-		if p.Front && p.Values[0] < bestVal {
-			t.Fatalf("front trial %d has %g < default trial %d's %g on the first objective", p.Trial, p.Values[0], best, bestVal)
+		if p.Trial == best && (!p.Front || !p.Recommended) {
+			t.Fatalf("default trial %d: front %v, recommended %v", best, p.Front, p.Recommended)
 		}
 	}
 	jsonFile := filepath.Join(dir, "arch.json")

@@ -69,6 +69,7 @@ func create(ctx context.Context, e *env, args []string) int {
 		if !*asJSON {
 			fmt.Fprintf(e.stdout, "valid; the space spans %s to %s parameters (%d to %d); nothing created\n",
 				human(p.ParamsMin), human(p.ParamsMax), p.ParamsMin, p.ParamsMax)
+			printExportShares(e, p)
 		}
 		return 0
 	}
@@ -84,6 +85,21 @@ func create(ctx context.Context, e *env, args []string) int {
 	}
 	fmt.Fprintln(e.stdout, s.ID)
 	return 0
+}
+
+// printExportShares prints the dry run's estimate of the exportable share
+// of the space, per format, and what the spec's "export" field does.
+func printExportShares(e *env, p api.SearchPreview) {
+	for _, x := range p.Exportable {
+		why := ""
+		if x.Share < 1 && x.Reason != "" {
+			why = "; most often because " + x.Reason
+		}
+		fmt.Fprintf(e.stdout, "exportable as %-4s %5.1f%% of %d sampled candidates within the budget%s\n", x.Format, 100*x.Share, x.Sampled, why)
+	}
+	if p.Spec != nil && p.Spec.Export != "" {
+		fmt.Fprintf(e.stdout, "export %q: candidates that cannot be exported as %s are rejected before any device time\n", p.Spec.Export, p.Spec.Export)
+	}
 }
 
 // withPreset sets space.preset of a spec. Other fields of the file's space

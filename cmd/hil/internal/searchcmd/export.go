@@ -8,14 +8,13 @@ import (
 
 	"github.com/hilsearch/hilsearch/cmd/hil/internal/outfile"
 	"github.com/hilsearch/hilsearch/coordinator/api"
-	"github.com/hilsearch/hilsearch/search"
 )
 
 // export runs "hil search export ID --format F [--trial N] [-o FILE]".
 func export(ctx context.Context, e *env, args []string) int {
 	fs := e.flags(subcommands["export"].usage)
 	format := fs.String("format", "", "json (arch spec), hf (Hugging Face config.json), gguf (seeded random weights) or csv (every trial)")
-	trial := fs.Int("trial", -1, "trial to export (json, hf, gguf); default: the Pareto front's best on the first objective")
+	trial := fs.Int("trial", -1, "trial to export (json, hf, gguf); default: the recommended point of the Pareto front (hil search show marks it)")
 	precision := fs.String("precision", "", "GGUF weight precision: f32, f16, q8_0 or q4_0 (coordinator default f16)")
 	out := fs.String("o", "", "output `file`, - for stdout; default: the file name the coordinator suggests, in the current directory")
 	pos, code := e.parse(fs, args, 1, "one search ID")
@@ -47,18 +46,21 @@ func export(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return e.fail(err)
 		}
-		front := frontPoints(pv)
-		if len(front) == 0 || len(pv.Objectives) == 0 {
-			return e.fail(fmt.Errorf("search %s has no Pareto front yet (no complete trial); give --trial", id))
+		if pv.Recommended == nil {
+			return e.fail(fmt.Errorf("search %s has no recommended trial yet (no complete trial meets the constraints); give --trial", id))
 		}
-		best := front[0]
-		o := pv.Objectives[0]
-		dir := o.Direction
-		if dir == "" {
-			dir = search.Minimize
+		q.Trial = *pv.Recommended
+		for _, p := range pv.Points {
+			if p.Trial != q.Trial {
+				continue
+			}
+			for _, ch := range p.Exports {
+				if ch.Format == *format && !ch.Exportable {
+					return e.fail(fmt.Errorf("the recommended trial %d cannot be exported as %s: %s; give --trial (hil search show %s lists the front with its export formats)", q.Trial, *format, ch.Reason, id))
+				}
+			}
 		}
-		fmt.Fprintf(e.stderr, "exporting trial %d: the Pareto front's best on %s%s (%s, %s)\n", best.Trial, o.Metric, atSuffix(o), dir, value(best.Values[0]))
-		q.Trial = best.Trial
+		fmt.Fprintf(e.stderr, "exporting trial %d, the recommended point: %s\n", q.Trial, pv.RecommendedRule)
 	}
 	var f *outfile.File
 	if *out == "" {

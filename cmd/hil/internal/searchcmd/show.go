@@ -126,12 +126,8 @@ func show(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(w, "  %d. %s\n", i+1, objectiveName(o))
 	}
 	if last, ok := hv.Last(); ok {
-		norm := ""
-		if f, ok := normalizedHV(pv, hv.Reference, last); ok {
-			norm = fmt.Sprintf(" (%.3f of the box from the ideal point to the reference point)", f)
-		}
-		fmt.Fprintf(w, "hypervolume %.6g%s after %d complete trials; reference point %s (minimisation form)\n",
-			last, norm, hv.History[len(hv.History)-1].Complete, floats(hv.Reference))
+		fmt.Fprintf(w, "hypervolume %s after %d complete trials (%.6g of a box of %.6g from the ideal point to the reference point %s, minimisation form)\n",
+			hvFraction(hv, last), last.Complete, last.Hypervolume, hv.Box, floats(hv.Reference))
 	} else {
 		fmt.Fprintln(w, "hypervolume none yet (no complete trial)")
 	}
@@ -142,6 +138,11 @@ func show(ctx context.Context, e *env, args []string) int {
 		}
 	}
 	fmt.Fprintf(w, "Pareto front: %d of %d complete trials (%d feasible)\n", len(pv.Front), len(pv.Points), feasible)
+	if pv.Recommended != nil {
+		fmt.Fprintf(w, "recommended trial %d (marked *): %s\n", *pv.Recommended, pv.RecommendedRule)
+	} else if len(pv.Points) > 0 {
+		fmt.Fprintln(w, "recommended none: no complete trial meets the constraints")
+	}
 	if len(pv.Front) == 0 {
 		return 0
 	}
@@ -156,17 +157,21 @@ func show(ctx context.Context, e *env, args []string) int {
 	if paramsCol {
 		head = append(head, "PARAMS")
 	}
-	head = append(head, "FEASIBLE", "LAYERS")
+	head = append(head, "FEASIBLE", "EXPORTS", "LAYERS")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, p := range frontPoints(pv) {
-		row := []string{"  " + strconv.Itoa(p.Trial)}
+		mark := "  "
+		if p.Recommended {
+			mark = "* "
+		}
+		row := []string{mark + strconv.Itoa(p.Trial)}
 		for _, v := range p.Values {
 			row = append(row, value(v))
 		}
 		if paramsCol {
 			row = append(row, human(p.Params))
 		}
-		row = append(row, strconv.FormatBool(p.Feasible), layerStrip(p.Layers))
+		row = append(row, strconv.FormatBool(p.Feasible), exportsText(p.Exports), layerStrip(p.Layers))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {
@@ -227,6 +232,21 @@ func frontPoints(pv api.ParetoView) []api.ParetoPoint {
 	return out
 }
 
+// exportsText lists the formats a front point exports to ("hf gguf"), or
+// "none".
+func exportsText(checks []api.ExportCheck) string {
+	var ok []string
+	for _, c := range checks {
+		if c.Exportable {
+			ok = append(ok, c.Format)
+		}
+	}
+	if len(ok) == 0 {
+		return "none"
+	}
+	return strings.Join(ok, " ")
+}
+
 // legend explains the letters of layerStrip.
 const legend = "C conv, G gqa, W swa, L linear_attn, M ssm (Mamba2)"
 
@@ -252,38 +272,14 @@ func layerStrip(layers []string) string {
 	return b.String()
 }
 
-// normalizedHV divides a hypervolume by the volume of the box from the
-// ideal point (the best feasible value of each objective) to the
-// reference point, all in minimisation form, so it reads as a fraction in
-// [0, 1]. It reports false when there is no such box.
-func normalizedHV(pv api.ParetoView, ref []float64, hv float64) (float64, bool) {
-	if len(ref) == 0 || len(ref) != len(pv.Objectives) {
-		return 0, false
+// hvFraction is the hypervolume as a fraction of the box from the ideal
+// point to the reference point ("0.734"), or "-" when there is no box
+// (no feasible trial).
+func hvFraction(hv api.HypervolumeView, p api.HypervolumePoint) string {
+	if hv.Box <= 0 {
+		return "-"
 	}
-	ideal := make([]float64, len(ref))
-	for k := range ideal {
-		ideal[k] = math.Inf(1)
-	}
-	for _, p := range pv.Points {
-		if !p.Feasible || len(p.Values) != len(ref) {
-			continue
-		}
-		for k, v := range p.Values {
-			if pv.Objectives[k].Direction == search.Maximize {
-				v = -v
-			}
-			ideal[k] = min(ideal[k], v)
-		}
-	}
-	box := 1.0
-	for k := range ref {
-		d := ref[k] - ideal[k]
-		if !(d > 0) || math.IsInf(d, 0) {
-			return 0, false
-		}
-		box *= d
-	}
-	return hv / box, true
+	return strconv.FormatFloat(p.Fraction, 'f', 3, 64)
 }
 
 func floats(v []float64) string {

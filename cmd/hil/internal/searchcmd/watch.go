@@ -179,15 +179,7 @@ func (w *watcher) refresh(ctx context.Context) error {
 		case !ok:
 			w.hv = "HV -"
 		default:
-			pv, err := w.c.Pareto(ctx, w.id)
-			if err != nil {
-				return err
-			}
-			if f, ok := normalizedHV(pv, hv.Reference, last); ok {
-				w.hv = fmt.Sprintf("HV %.3f", f)
-			} else {
-				w.hv = fmt.Sprintf("HV %.4g", last)
-			}
+			w.hv = "HV " + hvFraction(hv, last)
 		}
 		w.hvAt = s.Progress.Complete
 	}
