@@ -452,18 +452,30 @@ func TestBrowser(t *testing.T) {
 	if len(rows) < 7 || rows[0][0] != "trial" {
 		t.Fatalf("CSV export: %d rows, header %v", len(rows), rows[0])
 	}
-	hfText := eval[string](b, `fetch([...document.querySelectorAll("#front a")].find(a => a.href.includes("format=hf")).href).then(r => r.ok ? r.text() : Promise.reject(new Error("HTTP " + r.status)))`)
-	var hf struct {
-		ModelType  string   `json:"model_type"`
-		Layers     int      `json:"num_hidden_layers"`
-		Hidden     int      `json:"hidden_size"`
-		LayerTypes []string `json:"layer_types"`
+	// Each front row offers the formats the API says can express the
+	// trial; the others are disabled buttons whose tooltip is the reason.
+	// The tiny space's vocabulary (256) is below the GGUF export's minimal
+	// tokenizer, so at least every GGUF button is disabled.
+	if n := checkExportButtons(t, b, c, searchID); n == 0 {
+		t.Fatal("no export button is disabled, but no trial of a 256-token vocabulary can be exported as GGUF")
 	}
-	if err := json.Unmarshal([]byte(hfText), &hf); err != nil {
-		t.Fatalf("HF config does not parse: %v\n%s", err, hfText)
+	if title := eval[string](b, `document.querySelector("#front button[data-format=gguf]").title`); !strings.Contains(title, "vocab: 256 is below 259") {
+		t.Fatalf("disabled GGUF button's tooltip = %q, want the reason", title)
 	}
-	if hf.ModelType == "" || hf.Layers < 2 || hf.Layers > 4 || (hf.Hidden != 64 && hf.Hidden != 128) {
-		t.Fatalf("HF config = %+v, want a 2–4 layer model of hidden 64 or 128", hf)
+	if hfURL := eval[string](b, `(document.querySelector("#front a[data-format=hf]") || {href: ""}).href`); hfURL != "" {
+		hfText := eval[string](b, fmt.Sprintf(`fetch(%q).then(r => r.ok ? r.text() : Promise.reject(new Error("HTTP " + r.status)))`, hfURL))
+		var hf struct {
+			ModelType  string   `json:"model_type"`
+			Layers     int      `json:"num_hidden_layers"`
+			Hidden     int      `json:"hidden_size"`
+			LayerTypes []string `json:"layer_types"`
+		}
+		if err := json.Unmarshal([]byte(hfText), &hf); err != nil {
+			t.Fatalf("HF config does not parse: %v\n%s", err, hfText)
+		}
+		if hf.ModelType == "" || hf.Layers < 2 || hf.Layers > 4 || (hf.Hidden != 64 && hf.Hidden != 128) {
+			t.Fatalf("HF config = %+v, want a 2–4 layer model of hidden 64 or 128", hf)
+		}
 	}
 
 	// The trial page shows every measurement with its spread.
@@ -712,6 +724,63 @@ func testTokensPage(t *testing.T, b *browser, c *testenv.Coordinator) {
 		t.Fatal("the token is not revoked in the database")
 	}
 	checkLabels(t, b, "tokens")
+}
+
+// exportCheck is the API's api.ExportCheck.
+type exportCheck struct {
+	Format     string `json:"format"`
+	Exportable bool   `json:"exportable"`
+	Reason     string `json:"reason"`
+}
+
+// checkExportButtons compares the export buttons of every front row on
+// the page with the API's export checks: an exportable format is a
+// download link, any other a disabled button whose tooltip carries the
+// API's reason. It returns how many buttons were disabled.
+func checkExportButtons(t *testing.T, b *browser, c *testenv.Coordinator, searchID string) int {
+	t.Helper()
+	code, body := c.Do(t, "GET", "/api/v1/searches/"+searchID+"/pareto", nil, c.Token)
+	var pv struct {
+		Points []struct {
+			Trial   int           `json:"trial"`
+			Front   bool          `json:"front"`
+			Exports []exportCheck `json:"exports"`
+		} `json:"points"`
+	}
+	if err := json.Unmarshal(body, &pv); code != 200 || err != nil {
+		t.Fatalf("pareto: %d %v", code, err)
+	}
+	disabled := 0
+	for _, p := range pv.Points {
+		if !p.Front {
+			continue
+		}
+		if len(p.Exports) != 2 {
+			t.Fatalf("front trial %d: export checks %+v, want hf and gguf", p.Trial, p.Exports)
+		}
+		for _, ch := range p.Exports {
+			var got struct {
+				Tag      string `json:"tag"`
+				Disabled bool   `json:"disabled"`
+				Title    string `json:"title"`
+				Href     string `json:"href"`
+			}
+			sel := fmt.Sprintf(`#front tr[data-trial="%d"] [data-format=%q]`, p.Trial, ch.Format)
+			raw := eval[string](b, fmt.Sprintf(`(() => { const el = document.querySelector(%q); return JSON.stringify(el ? {tag: el.tagName, disabled: !!el.disabled, title: el.title, href: el.getAttribute("href") || ""} : {}); })()`, sel))
+			if err := json.Unmarshal([]byte(raw), &got); err != nil {
+				t.Fatal(err)
+			}
+			switch {
+			case ch.Exportable && (got.Tag != "A" || got.Href == ""):
+				t.Fatalf("front trial %d: %s is exportable but the page shows %+v", p.Trial, ch.Format, got)
+			case !ch.Exportable && (got.Tag != "BUTTON" || !got.Disabled || !strings.Contains(got.Title, ch.Reason) || ch.Reason == ""):
+				t.Fatalf("front trial %d: %s is not exportable (%q) but the page shows %+v", p.Trial, ch.Format, ch.Reason, got)
+			case !ch.Exportable:
+				disabled++
+			}
+		}
+	}
+	return disabled
 }
 
 // checkLabels fails for a visible form control without an accessible name.

@@ -8,16 +8,66 @@ function objLabel(o) {
   return o.at ? `${o.metric} @${o.at}${dir}` : `${o.metric}${dir}`;
 }
 
-/** exportLinks are the download links for one trial. */
-export function exportLinks(id, n) {
+const FORMAT_LABELS = { json: "JSON spec", hf: "HF config.json", gguf: "GGUF" };
+
+/**
+ * exportLinks are the download buttons of one trial. exports are the
+ * API's export checks ([{format, exportable, reason}]); a format that
+ * cannot express the trial gets a disabled button with the reason as its
+ * tooltip (and as its accessible description).
+ */
+export function exportLinks(id, n, exports) {
   const base = `/api/v1/searches/${id}/export?trial=${n}&format=`;
+  const checks = Object.fromEntries((exports || []).map((c) => [c.format, c]));
   return h(
     "span",
     { class: "exports" },
-    h("a", { class: "button", href: base + "json", download: "" }, "JSON spec"),
-    h("a", { class: "button", href: base + "hf", download: "" }, "HF config.json"),
-    h("a", { class: "button", href: base + "gguf", download: "" }, "GGUF"),
+    ["json", "hf", "gguf"].map((f) => {
+      const c = checks[f];
+      if (c && !c.exportable) {
+        const reason = `Cannot export as ${FORMAT_LABELS[f]}: ${c.reason}`;
+        return h("span", { class: "export-disabled", title: reason }, h("button", { type: "button", class: "button", disabled: true, "data-format": f, "aria-label": `${FORMAT_LABELS[f]} (unavailable)`, title: reason, "data-reason": c.reason }, FORMAT_LABELS[f]));
+      }
+      return downloadLink(base + f, FORMAT_LABELS[f], { "data-format": f });
+    }),
   );
+}
+
+/**
+ * downloadLink is a download button for an API export: the file is
+ * fetched with the session, and an API error (422 not exportable, 404, ...)
+ * is shown in the page instead of being saved as a file.
+ */
+export function downloadLink(href, label, attrs) {
+  const a = h("a", Object.assign({ class: "button", href, download: "" }, attrs || {}), label);
+  a.addEventListener("click", async (ev) => {
+    ev.preventDefault();
+    try {
+      const resp = await fetch(href, { credentials: "same-origin" });
+      if (!resp.ok) {
+        let msg = `HTTP ${resp.status}`;
+        try {
+          const body = await resp.json();
+          if (body && body.message) msg = body.message + (typeof body.details === "string" ? `: ${body.details}` : "");
+        } catch {
+          // not JSON: keep the status
+        }
+        banner(`${label}: export failed: ${msg}`, "error");
+        return;
+      }
+      const cd = resp.headers.get("Content-Disposition") || "";
+      const m = /filename="([^"]+)"/.exec(cd);
+      const url = URL.createObjectURL(await resp.blob());
+      const tmp = h("a", { href: url, download: m ? m[1] : "" });
+      document.body.appendChild(tmp);
+      tmp.click();
+      tmp.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (err) {
+      banner(`${label}: export failed: ${err.message}`, "error");
+    }
+  });
+  return a;
 }
 
 /** searchDetailPage: Pareto scatter, hypervolume, trials table, live. */
@@ -35,7 +85,7 @@ export async function searchDetailPage(main, [id], onLeave) {
     fill(
       head,
       h("h1", {}, se.name, " ", badge(se.state)),
-      h("div", { class: "actions" }, stateButtons(se, refreshHead), h("a", { class: "button", id: "export-csv", href: `/api/v1/searches/${id}/export?format=csv`, download: "" }, "All trials (CSV)")),
+      h("div", { class: "actions" }, stateButtons(se, refreshHead), downloadLink(`/api/v1/searches/${id}/export?format=csv`, "All trials (CSV)", { id: "export-csv" })),
     );
   }
   let headSeq = 0;
@@ -109,12 +159,12 @@ export async function searchDetailPage(main, [id], onLeave) {
       .map((p) =>
         h(
           "tr",
-          {},
+          { "data-trial": p.trial },
           h("td", { "data-label": "Trial" }, h("a", { href: `#/searches/${id}/trials/${p.trial}` }, `#${p.trial}`)),
           h("td", { "data-label": "Params" }, fmtParams(p.params)),
           h("td", { "data-label": "Layers" }, layerStrip(p.layers)),
           pareto.objectives.map((o, i) => h("td", { "data-label": objLabel(o) }, fmtNum(p.values[i]))),
-          h("td", { "data-label": "Export" }, exportLinks(id, p.trial)),
+          h("td", { "data-label": "Export" }, exportLinks(id, p.trial, p.exports)),
         ),
       );
     fill(

@@ -98,7 +98,7 @@ export async function trialPage(main, [id, number], onLeave) {
         ]),
         h("p", {}, layerStrip(t.layers), " ", `${t.layers.length} layers`),
         mixerLegend(),
-        h("p", {}, exportLinks(id, t.number)),
+        h("p", {}, exportLinks(id, t.number, t.exports)),
         h("details", {}, h("summary", {}, "Architecture JSON"), h("pre", { class: "json" }, JSON.stringify(t.arch, null, 2))),
       ),
       h(
