@@ -92,3 +92,27 @@ func TestExportShares(t *testing.T) {
 		t.Fatalf("two estimates differ: %+v %+v", a, b)
 	}
 }
+
+// TestMaxContextDefault: a space without max_context is built for the
+// family's context (what exports declare), not the workload's.
+func TestMaxContextDefault(t *testing.T) {
+	s := BenchSpec(AlgoRandom, 1) // the bench space preset sets max_context
+	s.Space.MaxContext = 0
+	s.ApplyDefaults()
+	if s.Space.MaxContext != DefaultMaxContext {
+		t.Fatalf("max_context = %d, want %d for a workload of %d tokens", s.Space.MaxContext, DefaultMaxContext, s.Workload.MaxContext())
+	}
+	s.Space.MaxContext = 0
+	s.Workload.PromptLengths = []int{200000}
+	s.ApplyDefaults()
+	if want := 200000 + s.Workload.DecodeTokens; s.Space.MaxContext != want {
+		t.Fatalf("max_context = %d, want %d for a 200,000-token prompt", s.Space.MaxContext, want)
+	}
+	a, err := s.Space.Decode(make(Genome, len(s.Space.Genes())))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.MaxContext != s.Space.MaxContext {
+		t.Fatalf("candidate max_context %d, space %d", a.MaxContext, s.Space.MaxContext)
+	}
+}

@@ -120,3 +120,42 @@ func splitMetric(s string) (Metric, string) {
 	m, t, _ := strings.Cut(s, "@")
 	return Metric(m), t
 }
+
+// Unit is the unit of m's values: "tokens/s", "ms", "ms/token", "MiB" or
+// "parameters".
+func (m Metric) Unit() string {
+	switch m {
+	case MetricPrefillTPS:
+		return "tokens/s"
+	case MetricTTFT:
+		return "ms"
+	case MetricDecodeP50, MetricDecodeP95:
+		return "ms/token"
+	case MetricPeakRSS:
+		return "MiB"
+	case MetricParams:
+		return "parameters"
+	}
+	return ""
+}
+
+// MetricLabel names a metric reference ("<metric>@<target>" or "params")
+// measured at at, for column headers: "decode_ms_p50@phone at depth 512",
+// "prefill_tps@phone at prompt 256", "peak_rss_mb@phone at context 512",
+// "params".
+func MetricLabel(ref string, at int) string {
+	m, _ := splitMetric(ref)
+	switch m.AtKind() {
+	case AtPrompt:
+		return fmt.Sprintf("%s at prompt %d", ref, at)
+	case AtDepth:
+		return fmt.Sprintf("%s at depth %d", ref, at)
+	case AtContext:
+		return fmt.Sprintf("%s at context %d", ref, at)
+	}
+	return ref
+}
+
+// SplitMetric splits a metric reference "<metric>@<target>" into the
+// metric and the target ("" for params).
+func SplitMetric(ref string) (Metric, string) { return splitMetric(ref) }

@@ -139,3 +139,18 @@ func (s *Spec) boundFor(o Objective) (float64, bool) {
 	}
 	return 0, false
 }
+
+// ConstraintValues returns the value of each constraint's metric, in the
+// spec's constraint order, from a candidate's parameter count and its
+// measurements per target name (as Outcome reads them).
+func (s *Spec) ConstraintValues(params int64, measured map[string]Values) ([]float64, error) {
+	out := make([]float64, len(s.Constraints))
+	for i, c := range s.Constraints {
+		v, err := metricValue(c.Metric, c.At, params, measured)
+		if err != nil {
+			return nil, fmt.Errorf("constraints[%d]: %w", i, err)
+		}
+		out[i] = v
+	}
+	return out, nil
+}

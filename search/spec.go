@@ -57,8 +57,10 @@ type Space struct {
 	TiedEmbeddings bool `json:"tied_embeddings"`
 	// NormEps is the RMSNorm epsilon. Defaults to 1e-5.
 	NormEps float64 `json:"norm_eps,omitempty"`
-	// MaxContext is the longest context candidates are built for. Defaults
-	// to the largest context of the workload.
+	// MaxContext is the longest context candidates are built for, written
+	// as max_position_embeddings (HF) and context_length (GGUF) by the
+	// exports. Defaults to DefaultMaxContext (LFM2's 128,000), or to the
+	// workload's largest context plus its decode tokens when that is more.
 	MaxContext int `json:"max_context,omitempty"`
 	// Layers is the range of the layer count.
 	Layers IntRange `json:"layers"`

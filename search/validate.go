@@ -51,7 +51,7 @@ func (s *Spec) applyDefaults() {
 		sp.NormEps = DefaultNormEps
 	}
 	if sp.MaxContext == 0 {
-		sp.MaxContext = buildContext(&s.Workload)
+		sp.MaxContext = max(DefaultMaxContext, buildContext(&s.Workload))
 	}
 	if len(sp.FFN.Ratios) > 0 && sp.FFN.MultipleOf == 0 {
 		sp.FFN.MultipleOf = DefaultFFNMultipleOf
@@ -115,9 +115,17 @@ func (s *Spec) applyDefaults() {
 	}
 }
 
-// buildContext is the default max_context of the space's candidates: room
-// to decode the workload's decode tokens after every prompt length and
-// every depth (at least the workload's own MaxContext).
+// DefaultMaxContext is the default max_context of a space's candidates:
+// 128,000 positions, the max_position_embeddings of the released LFM2
+// models (arch's LFM2 presets). It is what the HF and GGUF exports write
+// as the context length, so it is a property of the family, not of the
+// workload: a candidate measured at 512 tokens is still a model for long
+// contexts. A workload longer than it raises it (buildContext).
+const DefaultMaxContext = 128000
+
+// buildContext is the context the workload needs the candidates to hold:
+// room to decode the workload's decode tokens after every prompt length
+// and every depth.
 func buildContext(w *workload.Workload) int {
 	m := 0
 	for _, v := range w.PromptLengths {

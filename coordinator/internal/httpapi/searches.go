@@ -565,40 +565,95 @@ func (s *Server) export(c *gin.Context) {
 	}
 }
 
-// exportCSV writes every trial, one row each, with the runtime that
-// measured it (the search workload's) and its objective values.
+// exportCSV writes every trial, one row each: its state, size, layers,
+// the runtime that measured it (the search workload's), feasibility, front
+// rank (0 = on the Pareto front) and recommendation, the formats that can
+// export it, its objective values (params only once) and the values of the
+// constraints' metrics. Numbers carry at most 10 significant digits, so
+// arithmetic noise (0.17667850000000002) does not reach the file.
 func (s *Server) exportCSV(c *gin.Context, se api.Search) {
-	spec, ok := s.searchSpec(c, se)
+	spec, pts, res, ok := s.searchResults(c, se)
 	if !ok {
 		return
 	}
-	trials, _, err := s.d.Store.ListTrials(c.Request.Context(), se.ID, api.TrialQuery{Limit: 1 << 20})
+	ctx := c.Request.Context()
+	trials, _, err := s.d.Store.ListTrials(ctx, se.ID, api.TrialQuery{Limit: 1 << 20})
 	if err != nil {
 		s.internal(c, "list trials", err)
 		return
 	}
+	rank := map[int]int{}
+	for i, r := range spec.Ranks(res) {
+		rank[pts[i].Number] = r
+	}
+	recommended := -1
+	if i := spec.Recommend(res); i >= 0 {
+		recommended = pts[i].Number
+	}
+	var targets map[int][]api.TrialTarget
+	if len(spec.Constraints) > 0 {
+		if targets, err = s.d.Store.TrialTargets(ctx, se.ID, api.TrialComplete, -1); err != nil {
+			s.internal(c, "trial measurements", err)
+			return
+		}
+	}
 	c.Header("Content-Type", "text/csv; charset=utf-8")
 	c.Header("Content-Disposition", `attachment; filename="`+se.ID+`-trials.csv"`)
 	w := csv.NewWriter(c.Writer)
-	head := []string{"trial", "state", "params", "layers", "arch_hash", "runtime", "feasible", "violation"}
-	for _, o := range spec.Objectives {
-		head = append(head, fmt.Sprintf("%s@%d", o.Metric, o.At))
+	head := []string{"trial", "state", "params", "layers", "arch_hash", "runtime", "feasible", "violation", "on_front", "rank", "recommended", "exports"}
+	var objCols []int // objectives with a column: params is one already
+	for i, o := range spec.Objectives {
+		if o.Metric == string(search.MetricParams) {
+			continue
+		}
+		objCols = append(objCols, i)
+		head = append(head, search.MetricLabel(o.Metric, o.At))
+	}
+	for _, k := range spec.Constraints {
+		bound := ""
+		if k.Min != nil {
+			bound += " min " + csvFloat(*k.Min)
+		}
+		if k.Max != nil {
+			bound += " max " + csvFloat(*k.Max)
+		}
+		head = append(head, "constraint "+search.MetricLabel(k.Metric, k.At)+bound)
 	}
 	head = append(head, "error")
 	_ = w.Write(head)
 	for _, t := range trials {
 		row := []string{strconv.Itoa(t.Number), string(t.State), strconv.FormatInt(t.Params, 10), strings.Join(t.Layers, " "), t.ArchHash,
-			spec.Workload.RuntimeName(), "", ""}
+			spec.Workload.RuntimeName(), "", "", "", "", strconv.FormatBool(t.Number == recommended), ""}
 		if t.Violation != nil {
 			row[6] = strconv.FormatBool(*t.Violation == 0)
-			row[7] = strconv.FormatFloat(*t.Violation, 'g', -1, 64)
+			row[7] = csvFloat(*t.Violation)
 		}
-		for i := range spec.Objectives {
+		if r, ok := rank[t.Number]; ok {
+			row[8], row[9] = strconv.FormatBool(r == 0), strconv.Itoa(r)
+		}
+		var formats []string
+		for _, ch := range exportChecks(t.Arch) {
+			if ch.Exportable {
+				formats = append(formats, ch.Format)
+			}
+		}
+		row[11] = strings.Join(formats, " ")
+		for _, i := range objCols {
 			v := ""
 			if i < len(t.Objectives) {
-				v = strconv.FormatFloat(t.Objectives[i], 'g', -1, 64)
+				v = csvFloat(t.Objectives[i])
 			}
 			row = append(row, v)
+		}
+		if len(spec.Constraints) > 0 {
+			vals := constraintValues(spec, t, targets[t.Number])
+			for i := range spec.Constraints {
+				v := ""
+				if vals != nil {
+					v = csvFloat(vals[i])
+				}
+				row = append(row, v)
+			}
 		}
 		e := ""
 		if t.Error != nil {
@@ -607,6 +662,30 @@ func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 		_ = w.Write(append(row, e))
 	}
 	w.Flush()
+}
+
+// constraintValues reads a complete trial's constraint metrics from its
+// measurements; nil when the trial is not complete or a value is missing.
+func constraintValues(spec *search.Spec, t api.Trial, tts []api.TrialTarget) []float64 {
+	if t.State != api.TrialComplete {
+		return nil
+	}
+	measured := map[string]search.Values{}
+	for _, tt := range tts {
+		if tt.Measurement != nil {
+			measured[tt.Target] = driver.Values(tt.Measurement, spec.Workload)
+		}
+	}
+	vals, err := spec.ConstraintValues(t.Params, measured)
+	if err != nil {
+		return nil
+	}
+	return vals
+}
+
+// csvFloat formats a number with at most 10 significant digits.
+func csvFloat(v float64) string {
+	return strconv.FormatFloat(v, 'g', 10, 64)
 }
 
 // events streams live updates as Server-Sent Events (trial, search, job,

@@ -354,7 +354,7 @@ export async function newSearchPage(main) {
         field("FFN ratios", sp.ratios, "× hidden, comma-separated; 0 = no FFN"),
         field("FFN widths", sp.widths, "absolute, instead of ratios"),
         field("FFN multiple of", sp.multipleOf),
-        field("Max context", sp.maxContext, "defaults to the workload's largest"),
+        field("Max context", sp.maxContext, "the context length exports declare; defaults to 128,000 (LFM2's), or the workload's largest if longer"),
       ),
       h("div", { class: "checks" }, field("Tied embeddings", sp.tied), field("FFN width per layer", sp.perLayer)),
       field("Mixers and their choices (JSON)", sp.mixers, "conv.kernels; gqa/swa heads, kv_heads, head_dims, qk_norm; swa.windows; linear_attn; ssm"),
