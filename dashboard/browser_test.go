@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,6 +26,7 @@ import (
 	cdpruntime "github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/coordinator"
 	"github.com/hilsearch/hilsearch/coordinator/testenv"
 )
@@ -478,6 +480,55 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	// The recommended point (the API's) is marked on the chart and in the
+	// front table; the trials table's on-front and rank columns agree with
+	// the API's ranks.
+	code, data := c.Do(t, "GET", "/api/v1/searches/"+searchID+"/pareto", nil, c.Token)
+	var pv struct {
+		Recommended *int `json:"recommended"`
+		Points      []struct {
+			Trial  int       `json:"trial"`
+			Rank   int       `json:"rank"`
+			Values []float64 `json:"values"`
+		} `json:"points"`
+	}
+	if err := json.Unmarshal(data, &pv); code != 200 || err != nil || pv.Recommended == nil {
+		t.Fatalf("pareto: %d %v %s: a finished search without constraints has a recommended point", code, err, data)
+	}
+	rec := *pv.Recommended
+	b.waitJS("recommended point drawn", fmt.Sprintf(`(() => { const d = document.getElementById("pareto-chart").dataset; return d.recommended === "%d" && d.recommendedDrawn === "1"; })()`, rec), 20*time.Second)
+	if !eval[bool](b, fmt.Sprintf(`!!document.querySelector('#front tr.recommended[data-trial="%d"] .badge-recommended') && document.querySelectorAll("#front tr.recommended").length === 1 && document.getElementById("recommended").textContent.includes("trial #%d")`, rec, rec)) {
+		t.Fatalf("the front table does not mark trial %d as recommended: %s", rec, eval[string](b, `document.getElementById("front").innerText`))
+	}
+	rankOf := map[string]string{}
+	for _, p := range pv.Points {
+		rankOf[fmt.Sprint(p.Trial)] = fmt.Sprint(p.Rank)
+	}
+	b.waitJS("ranks shown", fmt.Sprintf(`[...document.querySelectorAll("#trials tbody tr .rank")].filter(td => td.textContent !== "—").length === %d`, len(pv.Points)), 20*time.Second)
+	for _, row := range eval[[][]string](b, `[...document.querySelectorAll("#trials tbody tr")].map(tr => [tr.dataset.trial, tr.querySelector(".on-front").textContent, tr.querySelector(".rank").textContent])`) {
+		want, complete := rankOf[row[0]]
+		switch {
+		case !complete && (row[1] != "—" || row[2] != "—"):
+			t.Fatalf("trial %s is not complete but the table says on front %q, rank %q", row[0], row[1], row[2])
+		case complete && (row[2] != want || strings.HasPrefix(row[1], "yes") != (want == "0") || strings.Contains(row[1], "recommended") != (row[0] == fmt.Sprint(rec))):
+			t.Fatalf("trial %s: the table says on front %q, rank %q; the API says rank %s, recommended %d", row[0], row[1], row[2], want, rec)
+		}
+	}
+	// Each axis is logarithmic by default when its values span more than
+	// 10×; the box switches it, both ways.
+	lo, hi := math.Inf(1), math.Inf(-1)
+	for _, p := range pv.Points {
+		lo, hi = min(lo, p.Values[0]), max(hi, p.Values[0])
+	}
+	wantLog := fmt.Sprint(lo > 0 && hi/lo > 10)
+	if got := eval[string](b, `document.getElementById("pareto-chart").dataset.logX`); got != wantLog || fmt.Sprint(eval[bool](b, `document.getElementById("log-x").checked`)) != wantLog {
+		t.Fatalf("x axis over %g…%g: log %s, want %s", lo, hi, got, wantLog)
+	}
+	for _, want := range []string{fmt.Sprint(wantLog != "true"), wantLog} {
+		b.do("toggle log x", 10*time.Second, chromedp.Click(chromedp.ID("log-x")))
+		b.waitJS("log x "+want, fmt.Sprintf(`document.getElementById("pareto-chart").dataset.logX === %q && document.getElementById("log-x").checked === %s`, want, want), 10*time.Second)
+	}
+
 	// The trial page shows every measurement with its spread.
 	front := eval[string](b, `document.querySelector("#front tbody a").getAttribute("href")`)
 	b.goTo(front)
@@ -488,7 +539,7 @@ func TestBrowser(t *testing.T) {
 	// Pause/resume/cancel are offered by state: the finished search has
 	// none; a running one is paused, resumed and cancelled from the list,
 	// whose rows follow the state live.
-	code, data := c.Do(t, "GET", "/api/v1/searches/"+searchID, nil, c.Token)
+	code, data = c.Do(t, "GET", "/api/v1/searches/"+searchID, nil, c.Token)
 	var done struct {
 		Spec map[string]any `json:"spec"`
 	}
@@ -532,15 +583,27 @@ func TestBrowser(t *testing.T) {
 	// A search with 5,000 trials stays usable: every point is drawn, the
 	// table pages and sorts on the server. The rows are synthetic (made by
 	// SQL in this test's private schema) and only exercise the page.
+	// Their parameter counts span 100,000 to 8.1 million (more than 10×, so
+	// that axis starts logarithmic), they have a third objective (peak
+	// memory, so the parallel-coordinates view is drawn), and every one is
+	// the same two-layer conv network, which transformers' LFM2 cannot
+	// load (no attention layer): its HF export is disabled.
+	convOnly, err := (&arch.Spec{Vocab: 256, Hidden: 64, TiedEmbeddings: true, NormEps: 1e-5, MaxContext: 64, Layers: []arch.Layer{
+		{Mixer: arch.MixerConv, Conv: &arch.Conv{Kernel: 3}, FFN: 128}, {Mixer: arch.MixerConv, Conv: &arch.Conv{Kernel: 3}, FFN: 128}}}).JSON()
+	if err != nil {
+		t.Fatal(err)
+	}
 	testenv.Exec(t, c.DSN, `INSERT INTO searches (id, name, spec, study, state)
-		SELECT 'big5000', '5,000 synthetic trials', jsonb_set(spec, '{budget,max_trials}', '5000'), 'search-big5000', 'finished'
+		SELECT 'big5000', '5,000 synthetic trials',
+		       jsonb_set(jsonb_set(spec, '{budget,max_trials}', '5000'), '{objectives}', (spec->'objectives') || '[{"metric": "peak_rss_mb@local", "direction": "minimize", "at": 16}]'),
+		       'search-big5000', 'finished'
 		FROM searches WHERE id = $1`, searchID)
 	testenv.Exec(t, c.DSN, `INSERT INTO trials (search_id, number, study_trial, arch, arch_hash, params, layers, state, objectives, violation)
-		SELECT 'big5000', i, i, '{}', md5(i::text), 100000 + (i * 7919) % 800000,
+		SELECT 'big5000', i, i, $1, md5(i::text), 100000 + (i * 7919) % 8000000,
 		       CASE WHEN i % 3 = 0 THEN ARRAY['conv','gqa','conv'] ELSE ARRAY['conv','conv'] END,
-		       'complete', ARRAY[0.05 + ((i * 37) % 1000) / 10000.0, (100000 + (i * 7919) % 800000)::float8],
+		       'complete', ARRAY[0.05 + ((i * 37) % 1000) / 10000.0, (100000 + (i * 7919) % 8000000)::float8, 20 + (i * 13) % 200],
 		       CASE WHEN i % 10 = 0 THEN 0.5 ELSE 0 END
-		FROM generate_series(0, 4999) AS i`)
+		FROM generate_series(0, 4999) AS i`, convOnly)
 	start := time.Now()
 	if code, body := c.Do(t, "GET", "/api/v1/searches/big5000/pareto", nil, c.Token); code != 200 || !strings.Contains(string(body), `"front":[`) {
 		t.Fatalf("pareto of 5,000 trials: %d %.200s", code, body)
@@ -554,6 +617,15 @@ func TestBrowser(t *testing.T) {
 	}
 	if n := eval[int](b, `document.querySelectorAll("#trials tbody tr").length`); n != 25 {
 		t.Fatalf("5,000-trial search: the table shows %d rows, want one page of 25", n)
+	}
+	if got := eval[string](b, `(() => { const d = document.getElementById("pareto-chart").dataset; return d.logX + " " + d.logY; })()`); got != "false true" {
+		t.Fatalf("5,000-trial search: log x, log y = %s, want false true (latency spans 3×, parameters 81×)", got)
+	}
+	if n := eval[string](b, `document.getElementById("parallel-chart").dataset.axes`); n != "3" || eval[bool](b, `document.getElementById("parallel-chart").closest("section").hidden`) {
+		t.Fatalf("5,000-trial search with 3 objectives: parallel coordinates with %q axes", n)
+	}
+	if n := checkExportButtons(t, b, c, "big5000"); n == 0 {
+		t.Fatal("5,000-trial search of conv-only networks: no HF export button is disabled")
 	}
 	b.do("sort by the first objective", 10*time.Second, chromedp.Click(chromedp.CSS(`button[data-sort="objective:0"]`)))
 	b.waitJS("sorted", `document.querySelector("th[aria-sort=ascending] button[data-sort='objective:0']")`, 20*time.Second)

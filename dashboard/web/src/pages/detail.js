@@ -3,9 +3,46 @@ import { h, fill, badge, button, banner, fmtParams, fmtNum, fmtInt, layerStrip, 
 import { progressBar, stateButtons, waitingNote } from "./searches.js";
 import { chart, disposeChart } from "../charts.js";
 
-function objLabel(o) {
-  const dir = o.direction ? ` (${o.direction === "maximize" ? "max" : "min"})` : "";
-  return o.at ? `${o.metric} @${o.at}${dir}` : `${o.metric}${dir}`;
+// METRICS names each metric, its unit and what its "at" is.
+const METRICS = {
+  prefill_tps: ["prefill speed", "tokens/s", "prompt"],
+  ttft_ms: ["time to first token", "ms", "prompt"],
+  decode_ms_p50: ["decode latency p50", "ms/token", "depth"],
+  decode_ms_p95: ["decode latency p95", "ms/token", "depth"],
+  peak_rss_mb: ["peak memory (RSS)", "MiB", "context"],
+  params: ["parameters", "count", ""],
+};
+
+/** objParts splits an objective into name, target, context, unit and direction. */
+export function objParts(o) {
+  const [m, target] = o.metric.split("@");
+  const [name, unit, atKind] = METRICS[m] || [m, "", ""];
+  return { name, target: target || "", at: atKind ? `${atKind} ${o.at || 0}` : "", unit, dir: o.direction === "maximize" ? "maximise" : "minimise" };
+}
+
+/** objLabel is "decode latency p50 on phone, depth 512 (ms/token, minimise)". */
+export function objLabel(o) {
+  const p = objParts(o);
+  return `${p.name}${p.target ? " on " + p.target : ""}${p.at ? ", " + p.at : ""} (${p.unit}, ${p.dir})`;
+}
+
+// logWorthy reports whether values span more than 10× and are all positive
+// (so a log axis can show them); canLog whether they are all positive.
+function span(vals) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (const v of vals) {
+    lo = Math.min(lo, v);
+    hi = Math.max(hi, v);
+  }
+  return [lo, hi];
+}
+function canLog(vals) {
+  return vals.length > 0 && span(vals)[0] > 0;
+}
+function logWorthy(vals) {
+  const [lo, hi] = span(vals);
+  return lo > 0 && hi / lo > 10;
 }
 
 const FORMAT_LABELS = { json: "JSON spec", hf: "HF config.json", gguf: "GGUF" };
@@ -100,12 +137,35 @@ export async function searchDetailPage(main, [id], onLeave) {
   // Pareto scatter.
   const xSel = h("select", { id: "axis-x" });
   const ySel = h("select", { id: "axis-y" });
+  const logX = h("input", { type: "checkbox", id: "log-x" });
+  const logY = h("input", { type: "checkbox", id: "log-y" });
+  // logChoice holds the user's log-scale choice per axis; null follows the
+  // data (log when the values span more than 10×). Changing the axis's
+  // objective resets it.
+  const logChoice = { x: null, y: null };
   const paretoEl = h("div", { class: "chart", id: "pareto-chart", role: "img", "aria-label": "Pareto scatter" });
+  const parallelEl = h("div", { class: "chart", id: "parallel-chart", role: "img", "aria-label": "Parallel coordinates" });
+  const parallelCard = h("section", { class: "card", hidden: true }, h("h2", {}, "All objectives (parallel coordinates)"), parallelEl, h("p", { class: "hint" }, "One line per complete trial, one axis per objective (log axes where the values span more than 10×). Red: the Pareto front; thick orange: the recommended point; grey: the rest."));
   const hvEl = h("div", { class: "chart small", id: "hv-chart", role: "img", "aria-label": "Hypervolume over trials" });
+  const hvNote = h("p", { class: "hint", id: "hv-note" });
   const frontBox = h("div", { id: "front" });
   const refNote = h("span", { class: "muted", id: "reference-note" });
   let pareto = null;
   let refs = [];
+
+  // axisSetup returns the ECharts axis of objective i and sets its toggle.
+  function axisSetup(i, which, box) {
+    const vals = pareto.points.map((p) => p.values[i]);
+    for (const r of refs) if (r.measured) vals.push(r.values[i]);
+    const ok = canLog(vals);
+    box.disabled = !ok;
+    box.title = ok ? "" : "some values are zero or negative";
+    const log = ok && (logChoice[which] ?? logWorthy(vals));
+    box.checked = log;
+    paretoEl.dataset["log" + which.toUpperCase()] = String(log);
+    const name = objLabel(pareto.objectives[i]) + (log ? ", log scale" : "");
+    return log ? { type: "log", logBase: 10, name } : { type: "value", scale: true, name };
+  }
 
   function drawPareto() {
     if (!pareto) return;
@@ -115,27 +175,38 @@ export async function searchDetailPage(main, [id], onLeave) {
     const front = pareto.points.filter((p) => p.front);
     const feas = pareto.points.filter((p) => p.feasible && !p.front);
     const infeas = pareto.points.filter((p) => !p.feasible);
+    const rec = pareto.points.filter((p) => p.recommended);
     const ox = pareto.objectives[xi];
     const oy = pareto.objectives[yi];
-    const refData = refs.filter((r) => r.measured).map((r) => ({ value: [r.values[xi], r.values[yi]], preset: r.preset, params: r.params }));
+    const refPt = (r) => ({ value: [r.values[xi], r.values[yi]], preset: r.preset, params: r.params, feasible: !!r.feasible, violation: r.violation || 0 });
+    const refOK = refs.filter((r) => r.measured && r.feasible).map(refPt);
+    const refBad = refs.filter((r) => r.measured && !r.feasible).map(refPt);
+    const xAxis = axisSetup(xi, "x", logX);
+    const yAxis = axisSetup(yi, "y", logY);
     const c = chart(paretoEl);
     c.setOption(
       {
         animation: false,
         legend: { top: 0 },
-        grid: { left: 64, right: 24, top: 60, bottom: 48, containLabel: true },
+        grid: { left: 72, right: 32, top: 64, bottom: 52, containLabel: true },
         tooltip: {
           trigger: "item",
-          formatter: (p) => `${p.data.preset ? p.data.preset + " (reference)" : "trial " + p.data.trial}<br>${objLabel(ox)}: ${fmtNum(p.data.value[0])}<br>${objLabel(oy)}: ${fmtNum(p.data.value[1])}<br>${fmtParams(p.data.params)} params`,
+          formatter: (p) => {
+            const d = p.data;
+            const who = d.preset ? `${d.preset} (LFM2 reference${d.feasible ? "" : `, breaks a constraint: violation ${fmtNum(d.violation)}`})` : `trial ${d.trial}${p.seriesName.startsWith("Recommended") ? " (recommended)" : ""}`;
+            return `${who}<br>${objLabel(ox)}: ${fmtNum(d.value[0])}<br>${objLabel(oy)}: ${fmtNum(d.value[1])}<br>${fmtParams(d.params)} params`;
+          },
         },
-        xAxis: { type: "value", name: objLabel(ox), nameLocation: "middle", nameGap: 28, scale: true },
-        yAxis: { type: "value", name: objLabel(oy), nameLocation: "end", scale: true },
+        xAxis: Object.assign(xAxis, { nameLocation: "middle", nameGap: 30 }),
+        yAxis: Object.assign(yAxis, { nameLocation: "middle", nameGap: 56, nameRotate: 90 }),
         dataZoom: [{ type: "inside", xAxisIndex: 0 }, { type: "inside", yAxisIndex: 0 }],
         series: [
           { name: "infeasible", type: "scatter", symbol: "triangle", symbolSize: 7, itemStyle: { color: "#b0b0b0" }, data: infeas.map(pt), large: infeas.length > 2000 },
           { name: "feasible", type: "scatter", symbolSize: 7, itemStyle: { color: "#5b8def" }, data: feas.map(pt), large: feas.length > 2000 },
           { name: "Pareto front", type: "scatter", symbolSize: 12, itemStyle: { color: "#d62828", borderColor: "#000", borderWidth: 1 }, data: front.map(pt), z: 3 },
-          { name: "LFM2 references", type: "scatter", symbol: "diamond", symbolSize: 14, itemStyle: { color: "#2a9d8f", borderColor: "#000", borderWidth: 1 }, label: { show: true, position: "right", formatter: (p) => p.data.preset }, data: refData, z: 4 },
+          { name: "Recommended (knee)", type: "scatter", symbol: "pin", symbolSize: 36, symbolOffset: [0, "-45%"], itemStyle: { color: "#f4a000", borderColor: "#000", borderWidth: 1 }, data: rec.map(pt), z: 5 },
+          { name: "LFM2 references", type: "scatter", symbol: "diamond", symbolSize: 14, itemStyle: { color: "#2a9d8f", borderColor: "#000", borderWidth: 1 }, label: { show: true, position: "right", formatter: (p) => p.data.preset }, data: refOK, z: 4 },
+          { name: "LFM2 references breaking a constraint", type: "scatter", symbol: "diamond", symbolSize: 14, itemStyle: { color: "#ffffff", borderColor: "#7a7a7a", borderWidth: 2, borderType: "dashed" }, label: { show: true, position: "right", color: "#7a7a7a", formatter: (p) => `${p.data.preset} (infeasible)` }, data: refBad, z: 4 },
         ],
       },
       { notMerge: true },
@@ -146,21 +217,30 @@ export async function searchDetailPage(main, [id], onLeave) {
     });
     paretoEl.dataset.points = String(pareto.points.length);
     paretoEl.dataset.front = String(front.length);
-    paretoEl.dataset.references = String(refData.length);
+    paretoEl.dataset.references = String(refOK.length + refBad.length);
+    paretoEl.dataset.referencesInfeasible = String(refBad.length);
+    paretoEl.dataset.recommended = pareto.recommended === null || pareto.recommended === undefined ? "" : String(pareto.recommended);
+    paretoEl.dataset.recommendedDrawn = String(rec.length);
     refNote.textContent = refs.length
-      ? `LFM2 references measured: ${refData.length} of ${refs.length}` + (refs.some((r) => !r.measured) ? ` (missing: ${refs.filter((r) => !r.measured).map((r) => r.preset).join(", ")})` : "")
+      ? `LFM2 references measured: ${refOK.length + refBad.length} of ${refs.length}` +
+        (refBad.length ? `, ${refBad.length} breaking a constraint (hollow)` : "") +
+        (refs.some((r) => !r.measured) ? ` (missing: ${refs.filter((r) => !r.measured).map((r) => r.preset).join(", ")})` : "")
       : "";
-    paretoEl.setAttribute("aria-label", `Pareto scatter: ${pareto.points.length} trials, ${front.length} on the front; ${objLabel(ox)} against ${objLabel(oy)}`);
+    paretoEl.setAttribute(
+      "aria-label",
+      `Pareto scatter: ${pareto.points.length} trials, ${front.length} on the front` + (rec.length ? `, trial ${rec[0].trial} recommended` : "") + `; ${objLabel(ox)} against ${objLabel(oy)}`,
+    );
 
     // The front as a list with layer strips and exports.
+    const recNo = pareto.recommended;
     const rows = front
       .slice()
       .sort((a, b) => a.values[xi] - b.values[xi])
       .map((p) =>
         h(
           "tr",
-          { "data-trial": p.trial },
-          h("td", { "data-label": "Trial" }, h("a", { href: `#/searches/${id}/trials/${p.trial}` }, `#${p.trial}`)),
+          { "data-trial": p.trial, class: p.recommended ? "recommended" : null },
+          h("td", { "data-label": "Trial" }, h("a", { href: `#/searches/${id}/trials/${p.trial}` }, `#${p.trial}`), p.recommended ? [" ", h("span", { class: "badge badge-recommended" }, "recommended")] : null),
           h("td", { "data-label": "Params" }, fmtParams(p.params)),
           h("td", { "data-label": "Layers" }, layerStrip(p.layers)),
           pareto.objectives.map((o, i) => h("td", { "data-label": objLabel(o) }, fmtNum(p.values[i]))),
@@ -170,6 +250,9 @@ export async function searchDetailPage(main, [id], onLeave) {
     fill(
       frontBox,
       h("h2", {}, `Pareto front (${front.length})`),
+      recNo !== null && recNo !== undefined
+        ? h("p", { id: "recommended" }, h("strong", {}, `Recommended: trial #${recNo}`), ` — ${pareto.recommended_rule}.`)
+        : h("p", { id: "recommended", class: "muted" }, front.length ? "No recommendation: no complete trial meets the constraints." : ""),
       front.length
         ? h(
             "div",
@@ -178,6 +261,38 @@ export async function searchDetailPage(main, [id], onLeave) {
           )
         : h("p", { class: "muted" }, "No complete trial yet."),
     );
+    drawParallel();
+  }
+
+  // drawParallel draws every trial across all objectives (3 or more).
+  function drawParallel() {
+    const objs = pareto.objectives;
+    parallelCard.hidden = objs.length < 3;
+    if (objs.length < 3) return;
+    const axes = objs.map((o, i) => {
+      const vals = pareto.points.map((p) => p.values[i]);
+      const log = logWorthy(vals);
+      const p = objParts(o);
+      return { dim: i, name: `${p.name}${p.target ? " on " + p.target : ""}\n(${p.unit}${log ? ", log" : ""}, ${p.dir})`, type: log ? "log" : "value", scale: true, nameTextStyle: { fontSize: 11 } };
+    });
+    const line = (p) => ({ value: p.values, trial: p.trial });
+    const c = chart(parallelEl);
+    c.setOption(
+      {
+        animation: false,
+        parallel: { left: 70, right: 90, top: 70, bottom: 30 },
+        parallelAxis: axes,
+        tooltip: { trigger: "item", formatter: (p) => `trial ${p.data.trial}<br>` + objs.map((o, i) => `${objLabel(o)}: ${fmtNum(p.data.value[i])}`).join("<br>") },
+        series: [
+          { name: "other trials", type: "parallel", lineStyle: { color: "#9aa5b1", width: 1, opacity: 0.35 }, data: pareto.points.filter((p) => !p.front).map(line), progressive: 1000 },
+          { name: "Pareto front", type: "parallel", lineStyle: { color: "#d62828", width: 2, opacity: 0.8 }, data: pareto.points.filter((p) => p.front && !p.recommended).map(line), z: 3 },
+          { name: "Recommended", type: "parallel", lineStyle: { color: "#f4a000", width: 5, opacity: 1 }, data: pareto.points.filter((p) => p.recommended).map(line), z: 4 },
+        ],
+      },
+      { notMerge: true },
+    );
+    parallelEl.dataset.lines = String(pareto.points.length);
+    parallelEl.dataset.axes = String(axes.length);
   }
 
   async function loadPareto() {
@@ -193,8 +308,10 @@ export async function searchDetailPage(main, [id], onLeave) {
     }
     drawPareto();
   }
-  xSel.addEventListener("change", drawPareto);
-  ySel.addEventListener("change", drawPareto);
+  xSel.addEventListener("change", () => ((logChoice.x = null), drawPareto()));
+  ySel.addEventListener("change", () => ((logChoice.y = null), drawPareto()));
+  logX.addEventListener("change", () => ((logChoice.x = logX.checked), drawPareto()));
+  logY.addEventListener("change", () => ((logChoice.y = logY.checked), drawPareto()));
 
   async function loadHV() {
     const hv = await api("GET", `/api/v1/searches/${id}/hypervolume`);
@@ -203,14 +320,21 @@ export async function searchDetailPage(main, [id], onLeave) {
       {
         animation: false,
         grid: { left: 64, right: 24, top: 24, bottom: 40, containLabel: true },
-        tooltip: { trigger: "axis" },
+        tooltip: { trigger: "axis", valueFormatter: (v) => fmtNum(v) },
         xAxis: { type: "value", name: "complete trials", nameLocation: "middle", nameGap: 26, minInterval: 1 },
-        yAxis: { type: "value", name: "hypervolume", scale: true },
-        series: [{ type: "line", step: "end", showSymbol: false, data: hv.history.map((p) => [p.complete, p.hypervolume]) }],
+        yAxis: { type: "value", name: "fraction of the reference box", nameLocation: "middle", nameGap: 44, nameRotate: 90, min: 0, max: 1 },
+        series: [{ type: "line", step: "end", showSymbol: false, data: hv.history.map((p) => [p.complete, p.fraction]) }],
       },
       { notMerge: true },
     );
     hvEl.dataset.points = String(hv.history.length);
+    const last = hv.history.length ? hv.history[hv.history.length - 1] : null;
+    hvEl.dataset.fraction = last ? String(last.fraction) : "";
+    hvNote.textContent = last
+      ? hv.box > 0
+        ? `Now ${fmtNum(last.fraction)}: the share of the box from the ideal point (the best feasible value of each objective) to the reference point that the front dominates; 1 would be one trial best at everything.`
+        : "No feasible trial yet, so no box to measure against."
+      : "No complete trial yet.";
   }
 
   // Trials table, paginated and sorted by the server.
@@ -251,6 +375,8 @@ export async function searchDetailPage(main, [id], onLeave) {
         h("td", { "data-label": "Layers" }, layerStrip(t.layers)),
         objs.map((o, i) => h("td", { "data-label": objLabel(o) }, t.objectives ? fmtNum(t.objectives[i]) : "—")),
         h("td", { "data-label": "Feasible" }, t.violation === undefined ? "—" : t.violation === 0 ? "yes" : `no (${fmtNum(t.violation)})`),
+        h("td", { "data-label": "On front", class: "on-front" }, t.rank === undefined ? "—" : t.rank === 0 ? (pareto && pareto.recommended === t.number ? "yes, recommended" : "yes") : "no"),
+        h("td", { "data-label": "Front rank", class: "rank" }, t.rank === undefined ? "—" : String(t.rank)),
       ),
     );
     fill(
@@ -262,8 +388,8 @@ export async function searchDetailPage(main, [id], onLeave) {
           "table",
           { class: "trials" },
           h("caption", { class: "sr-only" }, "Trials"),
-          h("thead", {}, h("tr", {}, sortHeader("Trial", "number"), h("th", { scope: "col" }, "State"), sortHeader("Params", "params"), h("th", { scope: "col" }, "Layers"), objs.map((o, i) => sortHeader(objLabel(o), `objective:${i}`)), h("th", { scope: "col" }, "Feasible"))),
-          h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 5 + objs.length }, "No trial matches."))),
+          h("thead", {}, h("tr", {}, sortHeader("Trial", "number"), h("th", { scope: "col" }, "State"), sortHeader("Params", "params"), h("th", { scope: "col" }, "Layers"), objs.map((o, i) => sortHeader(objLabel(o), `objective:${i}`)), h("th", { scope: "col" }, "Feasible"), h("th", { scope: "col" }, "On front"), h("th", { scope: "col", title: "0 is the Pareto front, 1 the front that remains without it, and so on; infeasible trials come last" }, "Front rank"))),
+          h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 7 + objs.length }, "No trial matches."))),
         ),
       ),
     );
@@ -294,9 +420,9 @@ export async function searchDetailPage(main, [id], onLeave) {
       "section",
       { class: "card" },
       h("h2", {}, "Pareto scatter"),
-      h("div", { class: "toolbar" }, field("X axis", xSel), field("Y axis", ySel)),
+      h("div", { class: "toolbar" }, field("X axis", xSel), field("Y axis", ySel), h("div", { class: "checks" }, field("Log X", logX), field("Log Y", logY))),
       paretoEl,
-      h("p", { class: "hint" }, "Red: the constrained Pareto front over all objectives; grey triangles: infeasible; green diamonds: the released LFM2 models measured with this search's workload. Click a point for its trial. Scroll to zoom."),
+      h("p", { class: "hint" }, "Red: the constrained Pareto front over all objectives; orange pin: the recommended point (the front's knee); blue: other feasible trials; grey triangles: infeasible; green diamonds: the released LFM2 models measured with this search's workload (hollow when they break a constraint). An axis is logarithmic when its values span more than 10×; the boxes switch it. Click a point for its trial. Scroll to zoom."),
       h(
         "div",
         { class: "toolbar" },
@@ -311,7 +437,8 @@ export async function searchDetailPage(main, [id], onLeave) {
         refNote,
       ),
     ),
-    h("section", { class: "card" }, h("h2", {}, "Hypervolume over trials"), hvEl),
+    parallelCard,
+    h("section", { class: "card" }, h("h2", {}, "Hypervolume over trials"), hvEl, hvNote),
     h("section", { class: "card" }, frontBox, mixerLegend()),
     h("section", { class: "card" }, h("h2", {}, "Trials"), h("div", { class: "toolbar" }, field("State", stateSel), field("Layer type", mixerSel), field("Per page", limitSel)), trialsBox, pager),
   );
@@ -336,6 +463,7 @@ export async function searchDetailPage(main, [id], onLeave) {
   onLeave(on("job", () => refs.some((r) => !r.measured) && refresh()));
   onLeave(() => {
     disposeChart(paretoEl);
+    disposeChart(parallelEl);
     disposeChart(hvEl);
   });
 }

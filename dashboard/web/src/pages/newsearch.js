@@ -40,6 +40,8 @@ export async function newSearchPage(main) {
   const name = ctl("input", "name", { type: "text", placeholder: "phone latency vs size" });
   const algorithm = ctl("select", "algorithm", {}, options(ALGORITHMS, "nsga2"));
   const seed = ctl("input", "seed", { type: "number", value: 1 });
+  const exportFmt = ctl("select", "export", {}, h("option", { value: "" }, "not required"), h("option", { value: "hf" }, "HF (transformers config.json)"), h("option", { value: "gguf" }, "GGUF (llama.cpp)"));
+  const exportShares = h("p", { class: "hint", id: "export-shares", "aria-live": "polite" });
 
   // Space.
   const preset = h("select", { id: "preset" }, options(presetNames, presetNames.includes("lfm2-like") ? "lfm2-like" : presetNames[0]));
@@ -254,6 +256,7 @@ export async function newSearchPage(main) {
       seed: num(seed.value) ?? 0,
     };
     if (name.value) spec.name = name.value;
+    if (exportFmt.value) spec.export = exportFmt.value;
     const cons = constraintRows.map((r) => {
       const c = { metric: metricRef(r) };
       if (r.at.value !== "") c.at = num(r.at.value);
@@ -318,6 +321,16 @@ export async function newSearchPage(main) {
       if (p.params_min || p.params_max) fill(preview, "Candidates in this space have ", h("strong", { id: "params-range" }, `${fmtParams(p.params_min)} – ${fmtParams(p.params_max)}`), " parameters.");
       else fill(preview, p.errors && p.errors.length ? "Parameter range: fix the errors below to compute it." : "—");
       for (const w of p.warnings || []) preview.appendChild(h("span", { class: "banner banner-warn preview-warning", role: "status" }, w));
+      fill(
+        exportShares,
+        (p.exportable || []).length
+          ? [
+              "Exportable share of the space (sampled): ",
+              p.exportable.map((x, i) => [i ? "; " : "", h("strong", { "data-format": x.format }, `${x.format.toUpperCase()} ${Math.round(100 * x.share)}%`), x.share < 1 && x.reason ? ` (most often: ${x.reason})` : ""]),
+              ". With an export format required, the others are rejected before any device time.",
+            ]
+          : "",
+      );
       if (p.errors && p.errors.length) placeErrors(p.errors);
       return spec;
     } catch (err) {
@@ -333,7 +346,7 @@ export async function newSearchPage(main) {
     { class: "search-form", novalidate: true, id: "search-form" },
     h("div", { class: "page-head" }, h("h1", {}, "New search"), h("a", { href: "#/searches" }, "Back to searches")),
     general,
-    h("section", { class: "card" }, h("h2", {}, "General"), h("div", { class: "grid" }, field("Name", name), field("Algorithm", algorithm), field("Seed", seed))),
+    h("section", { class: "card" }, h("h2", {}, "General"), h("div", { class: "grid" }, field("Name", name), field("Algorithm", algorithm), field("Seed", seed), field("Require export", exportFmt, "reject candidates this format cannot express")), exportShares),
     h(
       "section",
       { class: "card" },

@@ -1,6 +1,6 @@
 import { api, on, debounce } from "../api.js";
 import { h, fill, badge, fmtParams, fmtNum, fmtInt, fmtTime, layerStrip, mixerLegend } from "../ui.js";
-import { exportLinks } from "./detail.js";
+import { exportLinks, objLabel } from "./detail.js";
 
 const STAT_COLS = ["median", "mean", "stddev", "min", "max", "p50", "p95"];
 
@@ -94,6 +94,7 @@ export async function trialPage(main, [id, number], onLeave) {
           ["Parameters", `${fmtInt(t.params)} (${fmtParams(t.params)})`],
           ["Hash", h("code", {}, t.arch_hash)],
           ["Feasible", t.violation === undefined ? "—" : t.violation === 0 ? "yes" : `no (violation ${fmtNum(t.violation)})`],
+          ["Pareto front", t.rank === undefined ? "—" : t.rank === 0 ? "on the front (rank 0)" : `no (front rank ${t.rank})`],
           ["Error", t.error],
         ]),
         h("p", {}, layerStrip(t.layers), " ", `${t.layers.length} layers`),
@@ -105,7 +106,7 @@ export async function trialPage(main, [id, number], onLeave) {
         "section",
         { class: "card" },
         h("h2", {}, "Objectives"),
-        kv(objs.map((o, i) => [o.at ? `${o.metric} @${o.at}` : o.metric, t.objectives ? fmtNum(t.objectives[i]) : "—"])),
+        kv(objs.map((o, i) => [objLabel(o), t.objectives ? fmtNum(t.objectives[i]) : "—"])),
       ),
       targets,
     );
