@@ -102,9 +102,10 @@ func (s *Spec) Ranks(results []Result) []int {
 // meets the constraints). The recommended point is the knee of the
 // feasible front (pareto.Knee): with every objective scaled to [0, 1]
 // over the front, the point with the smallest sum, which in two
-// objectives is the point farthest from the line through the front's two
-// extremes. A one-objective search recommends its best result. Ties go to
-// the lower index.
+// objectives is the point farthest below the line through the front's two
+// extremes; a front with no point below that line (concave) gets its most
+// balanced point, the one whose worst scaled objective is smallest. A
+// one-objective search recommends its best result.
 func (s *Spec) Recommend(results []Result) int {
 	var idx []int
 	var pts [][]float64
@@ -151,4 +152,4 @@ func (s *Spec) HypervolumeBox(results []Result, ref []float64) float64 {
 
 // RecommendRule says in one sentence how Recommend chooses (shown next to
 // the recommended point).
-const RecommendRule = "the knee of the feasible Pareto front: with each objective scaled to [0, 1] over the front, the point with the smallest sum (in two objectives, the point farthest from the line through the front's extremes)"
+const RecommendRule = "the knee of the feasible Pareto front: with each objective scaled to [0, 1] over the front, the point with the smallest sum, i.e. in two objectives the point farthest below the line through the front's extremes; on a front with no point below that line, the most balanced point (smallest worst scaled objective)"

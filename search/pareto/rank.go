@@ -71,13 +71,15 @@ func ConstrainedRanks(points [][]float64, violations []float64) []int {
 // empty front. The points are in minimisation form and should be mutually
 // non-dominated. Each objective is normalised over the front to [0, 1]
 // (its best value 0, its worst 1; an objective on which every point agrees
-// is 0 everywhere), and the knee is the point farthest on the good side of
-// the hyperplane Σ x_k = 1 through the unit points, i.e. with the smallest
-// sum of normalised objectives. In two dimensions the unit points are the
-// normalised extremes of the front, so this is the classic knee: the point
-// farthest from the line through the two extremes. A tie goes to the point
-// whose worst normalised objective is smallest (the more balanced one),
-// then to the lower index.
+// is 0 everywhere). The knee is the point farthest on the good side of the
+// hyperplane Σ x_k = 1 through the unit points, i.e. the one with the
+// smallest sum of normalised objectives; in two dimensions the unit points
+// are the front's normalised extremes, so this is the classic knee, the
+// point farthest from the line through the two extremes. A front with no
+// point strictly on the good side (a concave front, or only its extremes)
+// has no knee; then the most balanced point is returned instead, the one
+// whose worst normalised objective is smallest. Ties go to the smaller
+// sum, then the smaller worst objective, then the lower index.
 func Knee(front [][]float64) int {
 	if len(front) == 0 {
 		return -1
@@ -89,19 +91,29 @@ func Knee(front [][]float64) int {
 			lo[k], hi[k] = min(lo[k], p[k]), max(hi[k], p[k])
 		}
 	}
-	best, bestSum, bestWorst := -1, math.Inf(1), math.Inf(1)
+	sums, worsts := make([]float64, len(front)), make([]float64, len(front))
 	for i, p := range front {
-		sum, worst := 0.0, 0.0
 		for k := range m {
 			x := 0.0
 			if hi[k] > lo[k] {
 				x = (p[k] - lo[k]) / (hi[k] - lo[k])
 			}
-			sum += x
-			worst = max(worst, x)
+			sums[i] += x
+			worsts[i] = max(worsts[i], x)
 		}
-		if sum < bestSum || (sum == bestSum && worst < bestWorst) {
-			best, bestSum, bestWorst = i, sum, worst
+	}
+	// The extremes have a sum of at least 1; a knee lies below that.
+	const eps = 1e-9
+	knee := slices.ContainsFunc(sums, func(s float64) bool { return s < 1-eps })
+	best := 0
+	for i := 1; i < len(front); i++ {
+		a := [2]float64{sums[i], worsts[i]}
+		b := [2]float64{sums[best], worsts[best]}
+		if !knee {
+			a[0], a[1], b[0], b[1] = a[1], a[0], b[1], b[0]
+		}
+		if a[0] < b[0]-eps || (math.Abs(a[0]-b[0]) <= eps && a[1] < b[1]-eps) {
+			best = i
 		}
 	}
 	return best

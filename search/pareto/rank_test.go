@@ -51,6 +51,9 @@ func TestKneeHand(t *testing.T) {
 		{"scaled 2-D", [][]float64{{0.001, 1e7}, {0.01, 1e6}, {0.002, 3e6}, {0.006, 1.5e6}}, 2},
 		// Two points: both on the line; the tie goes to the lower index.
 		{"two extremes", [][]float64{{1, 2}, {2, 1}}, 0},
+		// A concave front has no knee: the most balanced point wins, not an
+		// extreme. Normalised: (1,0), (0.35,0.85), (0.24,0.91), (0,1).
+		{"concave 2-D", [][]float64{{0.030, -763}, {0.0148, -218}, {0.0123, -177}, {0.0067, -124}}, 1},
 		// A flat objective is ignored; the knee of the rest wins.
 		{"flat objective", [][]float64{{5, 1, 10}, {5, 10, 1}, {5, 2, 2}}, 2},
 		// Equal sums: the more balanced point wins.

@@ -26,6 +26,12 @@ export function objLabel(o) {
   return `${p.name}${p.target ? " on " + p.target : ""}${p.at ? ", " + p.at : ""} (${p.unit}, ${p.dir})`;
 }
 
+/** objHead is objLabel on two lines, for table headers. */
+function objHead(o) {
+  const p = objParts(o);
+  return [`${p.name}${p.target ? " on " + p.target : ""}${p.at ? ", " + p.at : ""}`, h("br"), h("span", { class: "unit" }, `${p.unit}, ${p.dir}`)];
+}
+
 // logWorthy reports whether values span more than 10× and are all positive
 // (so a log axis can show them); canLog whether they are all positive.
 function span(vals) {
@@ -257,7 +263,7 @@ export async function searchDetailPage(main, [id], onLeave) {
         ? h(
             "div",
             { class: "table-wrap" },
-            h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Trial"), h("th", { scope: "col" }, "Params"), h("th", { scope: "col" }, "Layers"), pareto.objectives.map((o) => h("th", { scope: "col" }, objLabel(o))), h("th", { scope: "col" }, "Export"))), h("tbody", {}, rows)),
+            h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Trial"), h("th", { scope: "col" }, "Params"), h("th", { scope: "col" }, "Layers"), pareto.objectives.map((o) => h("th", { scope: "col" }, objHead(o))), h("th", { scope: "col" }, "Export"))), h("tbody", {}, rows)),
           )
         : h("p", { class: "muted" }, "No complete trial yet."),
     );
@@ -351,7 +357,7 @@ export async function searchDetailPage(main, [id], onLeave) {
     return h(
       "th",
       { scope: "col", "aria-sort": active ? (desc ? "descending" : "ascending") : "none" },
-      button(label + (active ? (desc ? " ▼" : " ▲") : ""), () => {
+      button([label, active ? (desc ? " ▼" : " ▲") : ""], () => {
         q.sort = q.sort === key ? "-" + key : key;
         q.offset = 0;
         loadTrials();
@@ -388,7 +394,7 @@ export async function searchDetailPage(main, [id], onLeave) {
           "table",
           { class: "trials" },
           h("caption", { class: "sr-only" }, "Trials"),
-          h("thead", {}, h("tr", {}, sortHeader("Trial", "number"), h("th", { scope: "col" }, "State"), sortHeader("Params", "params"), h("th", { scope: "col" }, "Layers"), objs.map((o, i) => sortHeader(objLabel(o), `objective:${i}`)), h("th", { scope: "col" }, "Feasible"), h("th", { scope: "col" }, "On front"), h("th", { scope: "col", title: "0 is the Pareto front, 1 the front that remains without it, and so on; infeasible trials come last" }, "Front rank"))),
+          h("thead", {}, h("tr", {}, sortHeader("Trial", "number"), h("th", { scope: "col" }, "State"), sortHeader("Params", "params"), h("th", { scope: "col" }, "Layers"), objs.map((o, i) => sortHeader(objHead(o), `objective:${i}`)), h("th", { scope: "col" }, "Feasible"), h("th", { scope: "col" }, "On front"), h("th", { scope: "col", title: "0 is the Pareto front, 1 the front that remains without it, and so on; infeasible trials come last" }, "Front rank"))),
           h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: 7 + objs.length }, "No trial matches."))),
         ),
       ),
