@@ -222,6 +222,21 @@ func (b *browser) shot(dir, name string) {
 	}
 }
 
+// shotOf saves a PNG of the element sel (scrolled into view) as name.png.
+func (b *browser) shotOf(dir, name, sel string) {
+	b.t.Helper()
+	eval[chromedp.Void](b, `(() => { document.getElementById("messages").replaceChildren(); return new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r))); })()`)
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	img, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.CSS(sel)))
+	if err != nil {
+		b.t.Fatalf("screenshot %s of %s: %v", name, sel, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".png"), img, 0o644); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
 // agentBinary builds ./cmd/device-agent, the binary users run.
 func agentBinary(t *testing.T) string {
 	t.Helper()
@@ -528,6 +543,10 @@ func TestBrowser(t *testing.T) {
 		b.do("toggle log x", 10*time.Second, chromedp.Click(chromedp.ID("log-x")))
 		b.waitJS("log x "+want, fmt.Sprintf(`document.getElementById("pareto-chart").dataset.logX === %q && document.getElementById("log-x").checked === %s`, want, want), 10*time.Second)
 	}
+	// Close-ups for docs/user-guide.md: the scatter with its recommended
+	// point, and the front with its export buttons.
+	b.shotOf(shots, "pareto-desktop", `#pareto-chart`)
+	b.shotOf(shots, "front-desktop", `#front`)
 
 	// The trial page shows every measurement with its spread.
 	front := eval[string](b, `document.querySelector("#front tbody a").getAttribute("href")`)
@@ -627,6 +646,7 @@ func TestBrowser(t *testing.T) {
 	if n := checkExportButtons(t, b, c, "big5000"); n == 0 {
 		t.Fatal("5,000-trial search of conv-only networks: no HF export button is disabled")
 	}
+	b.shotOf(shots, "parallel-desktop", `#parallel-chart`)
 	b.do("sort by the first objective", 10*time.Second, chromedp.Click(chromedp.CSS(`button[data-sort="objective:0"]`)))
 	b.waitJS("sorted", `document.querySelector("th[aria-sort=ascending] button[data-sort='objective:0']")`, 20*time.Second)
 	b.do("next page", 10*time.Second, chromedp.Click(chromedp.CSS(`.pager button:last-child`)))

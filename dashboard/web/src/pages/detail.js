@@ -279,14 +279,14 @@ export async function searchDetailPage(main, [id], onLeave) {
       const vals = pareto.points.map((p) => p.values[i]);
       const log = logWorthy(vals);
       const p = objParts(o);
-      return { dim: i, name: `${p.name}${p.target ? " on " + p.target : ""}\n(${p.unit}${log ? ", log" : ""}, ${p.dir})`, type: log ? "log" : "value", scale: true, nameTextStyle: { fontSize: 11 } };
+      return { dim: i, name: `${p.name}${p.target ? " on " + p.target : ""}\n(${p.unit}${log ? ", log" : ""}, ${p.dir})`, type: log ? "log" : "value", scale: true, nameGap: 22, nameTextStyle: { fontSize: 11 } };
     });
     const line = (p) => ({ value: p.values, trial: p.trial });
     const c = chart(parallelEl);
     c.setOption(
       {
         animation: false,
-        parallel: { left: 70, right: 90, top: 70, bottom: 30 },
+        parallel: { left: 110, right: 120, top: 80, bottom: 30 },
         parallelAxis: axes,
         tooltip: { trigger: "item", formatter: (p) => `trial ${p.data.trial}<br>` + objs.map((o, i) => `${objLabel(o)}: ${fmtNum(p.data.value[i])}`).join("<br>") },
         series: [
