@@ -152,4 +152,4 @@ func (s *Spec) HypervolumeBox(results []Result, ref []float64) float64 {
 
 // RecommendRule says in one sentence how Recommend chooses (shown next to
 // the recommended point).
-const RecommendRule = "the knee of the feasible Pareto front: with each objective scaled to [0, 1] over the front, the point with the smallest sum, i.e. in two objectives the point farthest below the line through the front's extremes; on a front with no point below that line, the most balanced point (smallest worst scaled objective)"
+const RecommendRule = "the knee of the feasible front: objectives scaled to [0, 1] over the front, the smallest sum (in two objectives, farthest below the line through the extremes); on a front with no point below that line, the most balanced point"

@@ -99,9 +99,12 @@ func TestSearchLifecycle(t *testing.T) {
 		t.Fatalf("bad specs created %d searches", n)
 	}
 
-	// Dry run: the parameter range of the space, nothing created.
+	// Dry run: the parameter range of the space and its exportable share
+	// (lfm2-like: every candidate exports), nothing created.
 	code, out, errs = hil(t, ctx, c, "create", specFile, "--dry-run")
-	m := regexp.MustCompile(`^valid; the space spans \S+ to \S+ parameters \((\d+) to (\d+)\); nothing created\n$`).FindStringSubmatch(out)
+	m := regexp.MustCompile(`^valid; the space spans \S+ to \S+ parameters \((\d+) to (\d+)\); nothing created\n` +
+		`exportable as hf   100\.0% of [1-9]\d* sampled candidates within the budget\n` +
+		`exportable as gguf 100\.0% of [1-9]\d* sampled candidates within the budget\n$`).FindStringSubmatch(out)
 	if code != 0 || m == nil {
 		t.Fatalf("dry-run: exit %d: %q %s", code, out, errs)
 	}
