@@ -116,3 +116,24 @@ func TestMaxContextDefault(t *testing.T) {
 		t.Fatalf("candidate max_context %d, space %d", a.MaxContext, s.Space.MaxContext)
 	}
 }
+
+// TestExportUnreachableRefused: requiring an export no candidate of the
+// space can meet is a validation error, not a search that rejects
+// everything.
+func TestExportUnreachableRefused(t *testing.T) {
+	s := BenchSpec(AlgoRandom, 1)
+	sp, err := SpacePreset(PresetHybridZoo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Space = sp
+	s.ApplyDefaults()
+	if err := s.Validate(); err != nil {
+		t.Fatalf("hybrid-zoo without an export requirement: %v", err)
+	}
+	s.Export = arch.FormatGGUF
+	var ve *ValidationError
+	if err := s.Validate(); !errors.As(err, &ve) || !strings.Contains(err.Error(), "export: none of") || !strings.Contains(err.Error(), "linear_attn") {
+		t.Fatalf("hybrid-zoo requiring GGUF: %v", err)
+	}
+}

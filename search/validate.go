@@ -305,7 +305,21 @@ func (s *Spec) Validate() error {
 			fe.add("screening.samples", fmt.Sprintf("must be between 1 and %d", MaxScreenSamples))
 		}
 	}
+	if len(fe.list) == 0 && s.Export != "" {
+		s.checkExportable(&fe)
+	}
 	return fe.err()
+}
+
+// checkExportable refuses an export requirement that no sampled candidate
+// of the (valid) space meets: such a search would reject every candidate
+// and fail without measuring anything.
+func (s *Spec) checkExportable(fe *fieldErrs) {
+	for _, x := range s.Space.ExportShares() {
+		if x.Format == s.Export && x.Admissible > 0 && x.Share == 0 {
+			fe.add("export", fmt.Sprintf("none of %d sampled candidates of the space can be exported as %s, most often because %s", x.Admissible, x.Format, x.Reason))
+		}
+	}
 }
 
 func (s *Spec) needsTargets() bool {
