@@ -194,7 +194,8 @@ export async function searchDetailPage(main, [id], onLeave) {
       {
         animation: false,
         legend: { top: 0 },
-        grid: { left: 72, right: 32, top: 64, bottom: 52, containLabel: true },
+        // The legend wraps onto three lines on a phone.
+        grid: { left: 72, right: 32, top: paretoEl.clientWidth < 600 ? 110 : 64, bottom: 52, containLabel: true },
         tooltip: {
           trigger: "item",
           formatter: (p) => {
