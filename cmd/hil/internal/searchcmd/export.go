@@ -46,8 +46,11 @@ func export(ctx context.Context, e *env, args []string) int {
 		if err != nil {
 			return e.fail(err)
 		}
-		if pv.Recommended == nil {
-			return e.fail(fmt.Errorf("search %s has no recommended trial yet (no complete trial meets the constraints); give --trial", id))
+		switch {
+		case len(pv.Points) == 0:
+			return e.fail(fmt.Errorf("search %s has no Pareto front yet (no complete trial); give --trial", id))
+		case pv.Recommended == nil:
+			return e.fail(fmt.Errorf("search %s has no recommended trial: no complete trial meets the constraints; give --trial", id))
 		}
 		q.Trial = *pv.Recommended
 		for _, p := range pv.Points {

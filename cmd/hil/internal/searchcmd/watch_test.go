@@ -62,10 +62,8 @@ func TestWatchReconnects(t *testing.T) {
 		case "/api/v1/searches/s1":
 			fmt.Fprintf(w, `{"id":"s1","state":%q,"error":"no device answers","progress":{"max_trials":4,"complete":%d,"running":1}}`, state, complete)
 		case "/api/v1/searches/s1/hypervolume":
-			fmt.Fprintf(w, `{"reference":[10,10],"history":[{"trial":0,"complete":1,"hypervolume":%d}]}`, 20+complete*10)
-		case "/api/v1/searches/s1/pareto":
-			io.WriteString(w, `{"objectives":[{"metric":"a@x","direction":"minimize"},{"metric":"b@x","direction":"minimize"}],
-				"points":[{"trial":0,"values":[2,2],"feasible":true,"front":true},{"trial":1,"values":[5,1],"feasible":true,"front":true}]}`)
+			hv := 20 + complete*10
+			fmt.Fprintf(w, `{"reference":[10,10],"box":72,"history":[{"trial":0,"complete":1,"hypervolume":%d,"fraction":%g}]}`, hv, float64(hv)/72)
 		default:
 			w.WriteHeader(404)
 			io.WriteString(w, `{"code":"route_not_found","message":"no"}`)
@@ -82,7 +80,8 @@ func TestWatchReconnects(t *testing.T) {
 	if len(conns) != 2 || conns[0] != "" || conns[1] != "5" {
 		t.Fatalf("events connections with Last-Event-ID %q, want [\"\" \"5\"]", conns)
 	}
-	// HV normalised by the box from the ideal (2, 1) to the reference (10, 10): 72.
+	// HV is the API's fraction of its box (from the ideal (2, 1) to the
+	// reference (10, 10): 72), printed with 3 decimals.
 	first := "[#####---------------] 1/4 complete, 0 failed, 1 running, 0 rejected, HV 0.417\n"
 	mid := "[##########----------] 2/4 complete, 0 failed, 1 running, 0 rejected, HV 0.556\n"
 	last := "[##########----------] 2/4 complete, 0 failed, 1 running, 0 rejected, HV 0.556 (failed)\n"
