@@ -495,6 +495,11 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	// An export the API refuses is reported in the page, not saved as a
+	// file (here a JSON export pointed at a trial that does not exist).
+	eval[chromedp.Void](b, `(() => { const a = document.querySelector("#front a[data-format=json]"); a.setAttribute("href", a.getAttribute("href").replace(/trial=\d+/, "trial=999999")); a.click(); })()`)
+	b.waitJS("export error shown", `[...document.querySelectorAll("#messages .banner-error")].some(p => /JSON spec: export failed: .*trial/i.test(p.textContent))`, 10*time.Second)
+
 	// The recommended point (the API's) is marked on the chart and in the
 	// front table; the trials table's on-front and rank columns agree with
 	// the API's ranks.

@@ -85,8 +85,9 @@ export function downloadLink(href, label, attrs) {
   const a = h("a", Object.assign({ class: "button", href, download: "" }, attrs || {}), label);
   a.addEventListener("click", async (ev) => {
     ev.preventDefault();
+    const url = a.getAttribute("href");
     try {
-      const resp = await fetch(href, { credentials: "same-origin" });
+      const resp = await fetch(url, { credentials: "same-origin" });
       if (!resp.ok) {
         let msg = `HTTP ${resp.status}`;
         try {
@@ -100,12 +101,12 @@ export function downloadLink(href, label, attrs) {
       }
       const cd = resp.headers.get("Content-Disposition") || "";
       const m = /filename="([^"]+)"/.exec(cd);
-      const url = URL.createObjectURL(await resp.blob());
-      const tmp = h("a", { href: url, download: m ? m[1] : "" });
+      const blob = URL.createObjectURL(await resp.blob());
+      const tmp = h("a", { href: blob, download: m ? m[1] : "" });
       document.body.appendChild(tmp);
       tmp.click();
       tmp.remove();
-      setTimeout(() => URL.revokeObjectURL(url), 10000);
+      setTimeout(() => URL.revokeObjectURL(blob), 10000);
     } catch (err) {
       banner(`${label}: export failed: ${err.message}`, "error");
     }
