@@ -328,13 +328,17 @@ func (s *Server) listTrials(c *gin.Context) {
 		s.internal(c, "list trials", err)
 		return
 	}
-	ranks, ok := s.trialRanks(c, se)
-	if !ok {
-		return
-	}
-	for i := range trials {
-		if r, ok := ranks[trials[i].Number]; ok {
-			trials[i].Rank = &r
+	// Ranks need every complete trial of the search; a page without a
+	// complete trial needs none.
+	if slices.ContainsFunc(trials, func(t api.Trial) bool { return t.State == api.TrialComplete }) {
+		ranks, ok := s.trialRanks(c, se)
+		if !ok {
+			return
+		}
+		for i := range trials {
+			if r, ok := ranks[trials[i].Number]; ok {
+				trials[i].Rank = &r
+			}
 		}
 	}
 	c.JSON(http.StatusOK, api.TrialPage{Trials: trials, Total: total, Limit: q.Limit, Offset: q.Offset})
@@ -412,12 +416,14 @@ func (s *Server) getTrial(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ranks, ok := s.trialRanks(c, se)
-	if !ok {
-		return
-	}
-	if r, ok := ranks[t.Number]; ok {
-		t.Rank = &r
+	if t.State == api.TrialComplete {
+		ranks, ok := s.trialRanks(c, se)
+		if !ok {
+			return
+		}
+		if r, ok := ranks[t.Number]; ok {
+			t.Rank = &r
+		}
 	}
 	t.Exports = exportChecks(t.Arch)
 	c.JSON(http.StatusOK, t)
