@@ -7,15 +7,17 @@ import (
 	"golang.org/x/sys/cpu"
 )
 
-// init replaces pure-Go inner loops with NEON ones: "neon" (FMLA f32 dot
-// and axpy, SwiGLU and the softmax's exponentials (bit-identical to asm.Exp), FCVTL
-// f16 rows, and q8_0/q4_0 dots with SMULL/SMLAL2/SADALP;
-// ASIMD is part of ARMv8-A), "neon-dotprod" (the integer dots with SDOT
-// instead) or "neon-i8mm" (as neon-dotprod; the q8_0/q4_0 prefill tiles in
-// qgemm use SMMLA). Each integer set comes with its matched packing
-// functions. (qgemm and fgemm pick their SDOT, SMMLA and FMLA kernels from
-// the same CPU flags; the SMMLA and SDOT tiles give the same bits.) Build
-// with -tags purego to keep the reference loops.
+// init replaces pure-Go inner loops with NEON ones: "neon" (ASIMD is part
+// of ARMv8-A: FMLA f32 dot and axpy, FCVTL f16 rows; SwiGLU, the attention
+// tile loops over the KV cache (scores, online softmax, value sums) and the
+// recurrent state step, bit-identical to their pure-Go references; q8_0/q4_0
+// dots with SMULL/SMLAL2/SADALP),
+// "neon-dotprod" (the integer dots with SDOT instead) or "neon-i8mm" (as
+// neon-dotprod; the q8_0/q4_0 prefill tiles in qgemm use SMMLA). Each
+// integer set comes with its matched packing functions. (qgemm and fgemm
+// pick their SDOT, SMMLA and FMLA kernels from the same CPU flags; the
+// SMMLA and SDOT tiles give the same bits.) Build with -tags purego to keep
+// the reference loops.
 func init() {
 	if !cpu.ARM64.HasASIMD {
 		return
@@ -24,6 +26,10 @@ func init() {
 	axpy = asm.AxpyNEON
 	f16Row = asm.F16ToF32RowNEON
 	swiGLU = asm.SwiGLUNEON
+	attnScoresF16, attnScoresF32 = asm.AttnScoresF16NEON, asm.AttnScoresF32NEON
+	attnSoftmax = asm.AttnSoftmaxNEON
+	attnAccumF16, attnAccumF32 = asm.AttnAccumF16NEON, asm.AttnAccumF32NEON
+	stateStep = asm.StateStepNEON
 	q, name := asm.NEONQuant(), "neon"
 	if cpu.ARM64.HasASIMDDP {
 		q, name = asm.SDOTQuant(), "neon-dotprod"

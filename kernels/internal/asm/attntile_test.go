@@ -56,8 +56,11 @@ type scoresCase struct {
 func scoresCases(r *rand.Rand) []scoresCase {
 	var cs []scoresCase
 	for _, hd := range attnHeadDims {
-		for rep := 0; rep < 3; rep++ {
+		for rep := 0; rep < 4; rep++ {
 			R := 1 + r.IntN(13)
+			if rep < 2 {
+				R = 1 + rep // decode: one or two query heads per KV head
+			}
 			nb := 1 + r.IntN(9)
 			c := scoresCase{R: R, hd: hd, nb: nb, blk: 16*hd + r.IntN(3)*8, ldS: 16*nb + r.IntN(5)}
 			c.q = randF32(r, R*hd)
@@ -71,9 +74,9 @@ func scoresCases(r *rand.Rand) []scoresCase {
 }
 
 // TestAttnScoresImpls: every AttnScores loop equals the reference bit for
-// bit over head widths 1..70 and large ones, 1..13 rows (full groups of
-// six and every tail), 1..9 key blocks (groups of four and tails), padded
-// strides; nothing is written outside the score rows, inputs are left
+// bit over head widths 1..70 and large ones, 1, 2 and 1..13 rows (full
+// groups of six or four and every tail), 1..9 key blocks (groups of four
+// or two and tails), padded strides; nothing is written outside the score rows, inputs are left
 // unchanged, and the reference is within float rounding of a float64 dot.
 func TestAttnScoresImpls(t *testing.T) {
 	type run struct {
@@ -166,8 +169,11 @@ func TestAttnAccumImpls(t *testing.T) {
 			t.Run(kind+"/impl="+rn.name, func(t *testing.T) {
 				r := rand.New(rand.NewPCG(63, 64))
 				for _, hd := range attnHeadDims {
-					for _, T := range []int{0, 1 + r.IntN(16), 16 + r.IntN(55), 200} {
+					for ti, T := range []int{0, 1 + r.IntN(16), 16 + r.IntN(55), 200} {
 						R := 1 + r.IntN(13)
+						if ti == 1 || ti == 2 {
+							R = ti // decode: one or two query heads per KV head
+						}
 						ldP, ldV := T+r.IntN(4), hd+r.IntN(3)*8
 						p := randF32(r, max(0, (R-1)*ldP+T))
 						for i := range p {

@@ -27,3 +27,7 @@
 // FMAXV Sd = max over Vn's four lanes; FADDP2 Sd = Vn.S[0] + Vn.S[1].
 #define FMAXV4(d, n) WORD $(0x6e30f800 | ((n)<<5) | (d))
 #define FADDP2(d, n) WORD $(0x7e30d800 | ((n)<<5) | (d))
+// FMUL Vd.4S = Vn.4S · Vm.S[i].
+#define FMULE(d, n, m, i) WORD $(0x4f809000 | (((i)&1)<<21) | (((i)>>1)<<11) | ((m)<<16) | ((n)<<5) | (d))
+// EXT8 Vd.16B = EXT Vn.16B, Vn.16B, #8 (the two 64-bit halves swapped).
+#define EXT8(d, n) WORD $(0x6e004000 | ((n)<<16) | ((n)<<5) | (d))
