@@ -370,12 +370,10 @@ func TestTrialTargetsSpreadOverDevices(t *testing.T) {
 	c := testenv.Start(t, nil)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var agents []*testenv.Agent
 	for range 2 {
 		a := testenv.NewAgent(t)
 		a.Enroll(t, c, "x86-pair")
 		a.RunStandIn(ctx, c.App.Bus.ClientURLs)
-		agents = append(agents, a)
 	}
 	testenv.Eventually(t, 30*time.Second, func() error {
 		_, body := c.Do(t, "GET", "/api/v1/devices", nil, c.Token)

@@ -58,7 +58,7 @@ func searchCount(t *testing.T, c *testenv.Coordinator) int {
 }
 
 // progressLine is one line of "hil search watch" on a non-terminal.
-var progressLine = regexp.MustCompile(`^\[([#-]{20})\] (\d+)/(\d+) complete, (\d+) failed, (\d+) running, (\d+) rejected, HV (-|[0-9.]+)( \((\w+)\))?$`)
+var progressLine = regexp.MustCompile(`^\[([#-]{20})\] (\d+)/(\d+) complete, (\d+) failed, (\d+) running, (\d+) rejected, HV (-|[0-9.]+)( \((\w+)\))?( - waiting for a device of target \w+)?$`)
 
 func TestSearchLifecycle(t *testing.T) {
 	c := testenv.Start(t, nil)
@@ -92,7 +92,7 @@ func TestSearchLifecycle(t *testing.T) {
 		t.Fatalf("unknown device: exit %d:\n%s", code, errs)
 	}
 	code, _, errs = hil(t, ctx, c, "create", "--dry-run", writeFile(t, "bad3.json", `{"space":{"preset":"lfm2-like"}}`))
-	if code != 1 || !strings.Contains(errs, "\n  workload.threads: must be at least 1") {
+	if code != 1 || !strings.Contains(errs, "\n  workload: missing (give precision, threads") {
 		t.Fatalf("dry-run of a bad spec: exit %d:\n%s", code, errs)
 	}
 	if n := searchCount(t, c); n != 0 {
