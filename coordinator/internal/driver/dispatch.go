@@ -52,24 +52,43 @@ func Results(pts []store.TrialPoint) []search.Result {
 }
 
 // pickDevice chooses, among the live devices matching target that offer
-// the workload's runtime, an online
-// one below the limit of this search's jobs in flight, preferring the one
-// with the fewest jobs in flight plus jobs taken by the trial being
-// assigned (so a trial whose targets match the same devices spreads over
-// them).
+// the workload's runtime, an online one below the limit of this search's
+// jobs in flight, counting the jobs the trial being assigned has already
+// taken on it, and prefers the one with the fewest (so a trial whose
+// targets match the same devices spreads over them). When every such
+// device is full only because of this trial's own jobs, it waits for a
+// busy device that this trial has not taken yet (it frees up soon); only
+// when there is none (one device serves several targets) does it place a
+// second job of the trial on a device that has room by in-flight count
+// alone.
 func (d *driver) pickDevice(ctx context.Context, t search.Target, inflight, taken map[string]int, limit int) (string, error) {
 	devs, err := d.st().MatchDevices(ctx, t.Devices, t.Class, t.Tags)
 	if err != nil {
 		return "", err
 	}
 	best, bestLoad := "", 0
+	shared, sharedLoad := "", 0
+	otherBusy := false
 	for _, dev := range devs {
-		if dev.Status == api.DeviceOffline || inflight[dev.ID] >= limit || !slices.Contains(wire.ProfileRuntimes(dev.Profile), d.wl.RuntimeName()) {
+		if dev.Status == api.DeviceOffline || !slices.Contains(wire.ProfileRuntimes(dev.Profile), d.wl.RuntimeName()) {
 			continue
 		}
-		if n := inflight[dev.ID] + taken[dev.ID]; best == "" || n < bestLoad {
-			best, bestLoad = dev.ID, n
+		n := inflight[dev.ID] + taken[dev.ID]
+		switch {
+		case n < limit:
+			if best == "" || n < bestLoad {
+				best, bestLoad = dev.ID, n
+			}
+		case inflight[dev.ID] < limit:
+			if shared == "" || n < sharedLoad {
+				shared, sharedLoad = dev.ID, n
+			}
+		case taken[dev.ID] == 0:
+			otherBusy = true
 		}
+	}
+	if best == "" && !otherBusy {
+		best = shared
 	}
 	return best, nil
 }
