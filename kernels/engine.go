@@ -97,13 +97,15 @@ type EngineConfig struct {
 	// Prec is the weight precision of the matrices; it decides which
 	// prefill GEMM buffers are allocated (none when empty).
 	Prec arch.Precision
+	// WorkerStart is the pool's start hook (NewPoolWith); nil for none.
+	WorkerStart func(worker int)
 }
 
 // NewEngine creates an engine and starts its workers.
 func NewEngine(cfg EngineConfig) *Engine {
 	maxTokens, maxCols, maxGroup, maxHeadDim := cfg.MaxTokens, cfg.MaxCols, cfg.MaxGroup, cfg.MaxHeadDim
 	recurrentScratch := cfg.WorkerFloats
-	e := &Engine{pool: NewPool(cfg.Threads), maxTokens: maxTokens, maxCols: maxCols}
+	e := &Engine{pool: NewPoolWith(cfg.Threads, cfg.WorkerStart), maxTokens: maxTokens, maxCols: maxCols}
 	nb := (maxCols + QK - 1) / QK
 	e.xq = make([]int8, maxTokens*nb*QK)
 	e.xs = make([]float32, maxTokens*nb)

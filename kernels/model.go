@@ -26,6 +26,11 @@ type Options struct {
 	// scratch rows); 0 means min(maxContext, MaxBatch). Longer prompts run
 	// in several passes.
 	Batch int
+	// WorkerStart runs first on each worker thread but the caller's
+	// (workers 1 to threads-1), locked to its OS thread: the device agent
+	// pins the thread there (NewPoolWith). The goroutine that calls
+	// Prefill and Decode is worker 0.
+	WorkerStart func(worker int)
 }
 
 // Breakdown is a model's memory by purpose, in bytes.
@@ -61,6 +66,7 @@ type Model struct {
 	finalNorm []float32
 	layers    []*layer
 	pos       int
+	seqGen    uint64 // counts Resets: a Snapshot holds within one sequence
 	mem       Breakdown
 	one       [1]int32 // Decode's token, kept here so it does not escape
 
@@ -179,7 +185,7 @@ func BuildWith(spec *arch.Spec, p arch.Precision, maxContext, threads int, seed 
 	m.c = make([]float32, U*m.wc)
 	m.logits = make([]float32, spec.Vocab)
 	m.rope = NewRopeTable(U, maxHD)
-	m.e = NewEngine(EngineConfig{Threads: threads, MaxTokens: U, MaxCols: maxCols, MaxGroup: maxGroup, MaxHeads: maxHeads, MaxHeadDim: maxHD, WorkerFloats: worker, Prec: p})
+	m.e = NewEngine(EngineConfig{Threads: threads, MaxTokens: U, MaxCols: maxCols, MaxGroup: maxGroup, MaxHeads: maxHeads, MaxHeadDim: maxHD, WorkerFloats: worker, Prec: p, WorkerStart: opt.WorkerStart})
 	m.tokFn = m.tokItems
 	m.chFn = m.chanItems
 
@@ -373,6 +379,7 @@ func (m *Model) Close() { m.e.Close() }
 // next Prefill starts a new sequence.
 func (m *Model) Reset() {
 	m.pos = 0
+	m.seqGen++
 	for _, l := range m.layers {
 		clear(l.convState)
 		clear(l.state)

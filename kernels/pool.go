@@ -41,6 +41,9 @@ type Pool struct {
 	// signal the caller parked in generation K+1 before it had done K+1.
 	state atomic.Int64
 	done  chan struct{}
+	// start, when set, runs first on each worker goroutine (workers 1 to
+	// n-1) after it was locked to its OS thread (see NewPoolWith).
+	start func(worker int)
 }
 
 // waitBit marks state while the caller of Run is parked on done.
@@ -77,11 +80,19 @@ func spinning(i int, start *time.Time) bool {
 }
 
 // NewPool starts a pool of threads workers (threads ≥ 1).
-func NewPool(threads int) *Pool {
+func NewPool(threads int) *Pool { return NewPoolWith(threads, nil) }
+
+// NewPoolWith is NewPool with a start hook: each worker goroutine other
+// than the caller of Run (workers 1 to threads-1) locks itself to its OS
+// thread (runtime.LockOSThread) and calls start(worker) before its first
+// item, for instance to set that thread's CPU affinity. The thread stays
+// the worker's until Close. Worker 0 is whichever goroutine calls Run;
+// placing it is the caller's business.
+func NewPoolWith(threads int, start func(worker int)) *Pool {
 	if threads < 1 {
 		threads = 1
 	}
-	p := &Pool{n: threads, done: make(chan struct{}, 1)}
+	p := &Pool{n: threads, done: make(chan struct{}, 1), start: start}
 	p.cond = sync.NewCond(&p.mu)
 	for i := 1; i < threads; i++ {
 		go p.loop(i)
@@ -160,6 +171,12 @@ func (p *Pool) work(worker int) {
 }
 
 func (p *Pool) loop(id int) {
+	if p.start != nil {
+		// Never unlocked: the goroutine's exit at Close ends the thread,
+		// so a thread the hook changed never serves other goroutines.
+		runtime.LockOSThread()
+		p.start(id)
+	}
 	// The pool starts at generation 0; a Run may bump it before this
 	// goroutine is first scheduled, so do not read the current value here.
 	var seen uint64

@@ -19,7 +19,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/hilsearch/hilsearch/arch"
@@ -32,8 +34,11 @@ type Workload struct {
 	Precision arch.Precision `json:"precision"`
 	// KVType is the attention cache type: f16 or f32. Defaults to f16.
 	KVType string `json:"kv_type,omitempty"`
-	// Threads is the worker count.
-	Threads int `json:"threads"`
+	// Threads is the worker count, or ThreadsAuto ("auto" in JSON, and the
+	// zero value): the device agent then runs one worker per prime or
+	// performance core (device-agent/internal/placement). An explicit count
+	// fills the fastest cores first.
+	Threads Threads `json:"threads"`
 	// PromptLengths are the prefill lengths L measured (pp<L>).
 	PromptLengths []int `json:"prompt_lengths"`
 	// DecodeDepths are the context depths D at which decoding is timed
@@ -81,6 +86,77 @@ func (w Workload) RuntimeName() string {
 		return RuntimeNative
 	}
 	return w.Runtime
+}
+
+// Threads is a worker count; ThreadsAuto (0) lets the device choose. In
+// JSON it is a number or the string "auto".
+type Threads int
+
+// ThreadsAuto asks the device for one worker per prime or performance
+// core. It is the zero value, so a workload that names no thread count is
+// placed automatically.
+const ThreadsAuto Threads = 0
+
+// String returns the count, or "auto".
+func (t Threads) String() string {
+	if t == ThreadsAuto {
+		return "auto"
+	}
+	return strconv.Itoa(int(t))
+}
+
+// MarshalJSON writes a count as a number and ThreadsAuto as "auto". An
+// explicit count marshals as before the type existed, so the hashes of
+// stored workloads do not change.
+func (t Threads) MarshalJSON() ([]byte, error) {
+	if t == ThreadsAuto {
+		return []byte(`"auto"`), nil
+	}
+	return strconv.AppendInt(nil, int64(t), 10), nil
+}
+
+// UnmarshalJSON reads a number or "auto".
+func (t *Threads) UnmarshalJSON(b []byte) error {
+	s := strings.TrimSpace(string(b))
+	if s == "null" {
+		return nil
+	}
+	if s == `"auto"` {
+		*t = ThreadsAuto
+		return nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		var kind string
+		switch {
+		case strings.HasPrefix(s, `"`):
+			kind = "string " + s
+		case s == "true" || s == "false":
+			kind = "bool"
+		case strings.HasPrefix(s, "[") || strings.HasPrefix(s, "{"):
+			kind = "array or object"
+		default:
+			kind = "number " + s
+		}
+		// The decoder adds the field's path to an UnmarshalTypeError.
+		return &json.UnmarshalTypeError{Value: kind, Type: reflect.TypeFor[Threads]()}
+	}
+	*t = Threads(n)
+	return nil
+}
+
+// ParseThreads reads a command-line thread request: "auto" or a count of
+// at least 1.
+func ParseThreads(s string) (Threads, error) {
+	s = strings.TrimSpace(s)
+	if s == "auto" {
+		return ThreadsAuto, nil
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < 1 || n > MaxThreads {
+		return 0, fmt.Errorf("threads %q: want \"auto\" or a count between 1 and %d", s, MaxThreads)
+	}
+	return Threads(n), nil
 }
 
 // Defaults of the zero fields (Normalize).
@@ -181,8 +257,8 @@ func (w Workload) Check(spec *arch.Spec, add func(field, message string)) {
 		addf("runtime", "unknown runtime %q (known: %s)", w.Runtime, strings.Join(Runtimes, ", "))
 	}
 	switch {
-	case w.Threads < 1:
-		addf("threads", "must be at least 1, got %d", w.Threads)
+	case w.Threads < 0:
+		addf("threads", "must be \"auto\" or at least 1, got %d", w.Threads)
 	case w.Threads > MaxThreads:
 		addf("threads", "must be at most %d, got %d", MaxThreads, w.Threads)
 	}

@@ -1,6 +1,8 @@
 package workload
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 
@@ -69,7 +71,7 @@ func TestCheckNamesTheField(t *testing.T) {
 	}{
 		"precision":        {func(w *Workload) { w.Precision = "q3_k" }, `precision: unknown precision "q3_k" (known: f32, f16, q8_0, q4_0)`},
 		"kv type":          {func(w *Workload) { w.KVType = "q4" }, `kv_type: must be f16 or f32`},
-		"no threads":       {func(w *Workload) { w.Threads = 0 }, `threads: must be at least 1, got 0`},
+		"negative threads": {func(w *Workload) { w.Threads = -2 }, `threads: must be "auto" or at least 1, got -2`},
 		"no precision":     {func(w *Workload) { w.Precision = "" }, `precision: missing (f32, f16, q8_0 or q4_0)`},
 		"too many threads": {func(w *Workload) { w.Threads = 1000 }, `threads: must be at most 256`},
 		"nothing":          {func(w *Workload) { w.PromptLengths, w.DecodeDepths = nil, nil }, `prompt_lengths: give prompt lengths and/or decode depths`},
@@ -104,5 +106,44 @@ func TestCheckNamesTheField(t *testing.T) {
 	}
 	if err := (Workload{Precision: "f32", Threads: 1, PromptLengths: []int{4096}}).Validate(nil); err != nil {
 		t.Fatalf("without a spec, the context is not checked: %v", err)
+	}
+}
+
+func TestThreadsJSON(t *testing.T) {
+	for in, want := range map[string]Threads{`"auto"`: ThreadsAuto, `4`: 4, `1`: 1} {
+		var w Workload
+		if err := json.Unmarshal([]byte(`{"threads":`+in+`}`), &w); err != nil || w.Threads != want {
+			t.Errorf("%s: %v %v, want %v", in, w.Threads, err, want)
+		}
+		out, _ := json.Marshal(w.Threads)
+		if string(out) != in {
+			t.Errorf("%v marshals as %s, want %s", want, out, in)
+		}
+	}
+	var w Workload
+	if err := json.Unmarshal([]byte(`{}`), &w); err != nil || w.Threads != ThreadsAuto {
+		t.Errorf("no threads: %v %v, want auto", w.Threads, err)
+	}
+	for _, in := range []string{`"four"`, `2.5`, `true`, `[1]`} {
+		err := json.Unmarshal([]byte(`{"threads":`+in+`}`), &w)
+		var typ *json.UnmarshalTypeError
+		if !errors.As(err, &typ) || typ.Field != "threads" {
+			t.Errorf("%s: error %v, want a type error naming the field", in, err)
+		}
+	}
+	for in, ok := range map[string]bool{"auto": true, "3": true, "0": false, "-1": false, "x": false, "257": false} {
+		if _, err := ParseThreads(in); (err == nil) != ok {
+			t.Errorf("ParseThreads(%q): %v", in, err)
+		}
+	}
+	var bad []string
+	Workload{Precision: "q4_0", Threads: -1, PromptLengths: []int{8}}.Check(nil, func(f, m string) { bad = append(bad, f+": "+m) })
+	if len(bad) != 1 || !strings.HasPrefix(bad[0], "threads: ") {
+		t.Errorf("threads -1: %v", bad)
+	}
+	bad = nil
+	Workload{Precision: "q4_0", PromptLengths: []int{8}}.Check(nil, func(f, m string) { bad = append(bad, f+": "+m) })
+	if len(bad) != 0 {
+		t.Errorf("threads auto: %v", bad)
 	}
 }

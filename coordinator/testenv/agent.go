@@ -129,7 +129,7 @@ func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.A
 	}
 	v := vals["phone"]
 	m := &wire.Measurement{SpecHash: job.SpecHash, WorkloadHash: w.Hash(), AgentVersion: "stand-in", KernelVariant: "stand-in",
-		Threads: w.Threads, Precision: w.Precision, Params: spec.Params().Total, Runtime: w.Runtime}
+		Threads: int(w.Threads), Precision: w.Precision, Params: spec.Params().Total, Runtime: w.Runtime}
 	for _, L := range w.PromptLengths {
 		m.Prefill = append(m.Prefill, wire.PrefillResult{PromptLength: L,
 			TokensPerSec: wire.Stat{Median: v[search.MetricKey{Metric: search.MetricPrefillTPS, At: L}]},
