@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"os"
+	"runtime"
 	"testing"
 
 	"github.com/hilsearch/hilsearch/coordinator/wire"
@@ -72,8 +73,26 @@ func checkMeasurement(t *testing.T, m *wire.Measurement, spec string, w workload
 	if m.SpecHash != s.Hash() || m.WorkloadHash != wn.Hash() {
 		t.Errorf("key: spec %s workload %s, want %s %s", m.SpecHash, m.WorkloadHash, s.Hash(), wn.Hash())
 	}
-	if m.AgentVersion != Version || m.KernelVariant != kernels.Variant() || m.Threads != w.Threads || m.Precision != w.Precision {
+	if m.AgentVersion != Version || m.KernelVariant != kernels.Variant() || m.Precision != w.Precision ||
+		m.Threads < 1 || (w.Threads != workload.ThreadsAuto && m.Threads != int(w.Threads)) {
 		t.Errorf("environment: version %q variant %q threads %d precision %q", m.AgentVersion, m.KernelVariant, m.Threads, m.Precision)
+	}
+	if runtime.GOOS == "linux" && (!m.Pinned || len(m.CPUs) == 0 || m.Placement == "" || !m.PeakRSSPerContext) {
+		t.Errorf("placement: pinned %v cpus %v %q; peak per context %v", m.Pinned, m.CPUs, m.Placement, m.PeakRSSPerContext)
+	}
+	rows := func(what string, r wire.Row, ctx int) {
+		if r.PeakRSSBytes <= 0 || r.PeakRSSBytes > m.PeakRSSBytes || r.Memory == nil || r.Memory.Context != ctx || r.Memory.Total <= 0 {
+			t.Errorf("%s: peak %d (job %d), memory %+v, want context %d", what, r.PeakRSSBytes, m.PeakRSSBytes, r.Memory, ctx)
+		}
+	}
+	for _, p := range m.Prefill {
+		rows(fmt.Sprintf("pp%d", p.PromptLength), p.Row, p.PromptLength+1)
+	}
+	for _, d := range m.Decode {
+		rows(fmt.Sprintf("tg@d%d", d.Depth), d.Row, d.Depth+d.Tokens)
+		if d.Method != "snapshot" {
+			t.Errorf("decode method %q", d.Method)
+		}
 	}
 	if m.Params != s.Params().Total {
 		t.Errorf("params %d, want %d", m.Params, s.Params().Total)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/device-agent/internal/hw"
 	"github.com/hilsearch/hilsearch/device-agent/internal/llamabench"
+	"github.com/hilsearch/hilsearch/device-agent/internal/placement"
 	"github.com/hilsearch/hilsearch/workload"
 )
 
@@ -207,10 +209,20 @@ func measureLlama(ctx context.Context, jobID string, spec *arch.Spec, w workload
 	}
 	m := &wire.Measurement{
 		SpecHash: spec.Hash(), WorkloadHash: w.Hash(), AgentVersion: Version, KernelVariant: "llama.cpp",
-		Threads: w.Threads, Precision: w.Precision, Params: spec.Params().Total, StartedAt: time.Now().UTC(),
+		Precision: w.Precision, Params: spec.Params().Total, StartedAt: time.Now().UTC(),
 		Runtime: workload.RuntimeLlamaCpp, Absent: absentLlama,
 	}
-	fillEnvironment(ctx, m, env)
+	cpu := fillEnvironment(ctx, m, env)
+	// The same placement rule as the native runtime: llama-bench gets the
+	// count (-t) and the CPUs as its own mask (-C, --cpu-strict 1 pins one
+	// thread per CPU), so the agent pins nothing itself.
+	choice, err := choosePlacement(cpu, w.Threads, "")
+	if err != nil {
+		return failed(jobID, wire.FailInvalidSpec, "workload.threads: "+err.Error())
+	}
+	w.Threads = workload.Threads(choice.Threads)
+	m.Threads, m.CPUs, m.Placement = choice.Threads, choice.CPUs, choice.Rule+" cpus "+choice.List()+" (llama-bench -C, --cpu-strict 1)"
+	m.Pinned = len(choice.CPUs) > 0 && placement.Supported
 	dir, err := os.MkdirTemp("", "hil-llama-")
 	if err != nil {
 		return failed(jobID, wire.FailInternal, "scratch directory: "+err.Error())
@@ -229,7 +241,11 @@ func measureLlama(ctx context.Context, jobID string, spec *arch.Spec, w workload
 				return failed(jobID, wire.FailTimeout, fmt.Sprintf("llama-bench exceeded the time limit of %v", lim.Timeout))
 			}
 		}
-		out, peak, fail := runLlamaBench(ctx, path, run.Args, l)
+		args := run.Args
+		if len(choice.CPUs) > 0 {
+			args = append(slices.Clone(args), "-C", placement.Mask(choice.CPUs), "--cpu-strict", "1")
+		}
+		out, peak, fail := runLlamaBench(ctx, path, args, l)
 		if fail != nil {
 			if fail.FailKind == wire.FailTimeout { // the job's limit, not what was left of it
 				fail.Error = fmt.Sprintf("llama-bench exceeded the time limit of %v and was killed", lim.Timeout)

@@ -147,58 +147,84 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 	}
 	m := &wire.Measurement{
 		SpecHash: spec.Hash(), WorkloadHash: w.Hash(), AgentVersion: Version,
-		KernelVariant: kernels.Variant(), Threads: w.Threads, Precision: w.Precision,
+		KernelVariant: kernels.Variant(), Precision: w.Precision,
 		Params: spec.Params().Total, StartedAt: time.Now().UTC(),
 	}
-	fillEnvironment(ctx, m, env)
+	cpu := fillEnvironment(ctx, m, env)
+	choice, err := choosePlacement(cpu, w.Threads, "")
+	if err != nil {
+		return failed(job.ID, wire.FailInvalidSpec, "workload.threads: "+err.Error())
+	}
+	// Worker 0 is this goroutine: pin it, and each pool worker pins itself
+	// (kernels.Options.WorkerStart) before the first item.
+	pins := pin(choice)
+	defer pins.Release()
+	m.Threads, m.CPUs, m.Placement, m.Pinned = choice.Threads, choice.CPUs, pins.Describe(), pins.Pinned
 
 	maxCtx := max(1, w.MaxContext())
-	model, err := kernels.BuildWith(spec, w.Precision, maxCtx, w.Threads, w.Seed, kernels.Options{KVF32: w.KVType == "f32"})
+	model, err := kernels.BuildWith(spec, w.Precision, maxCtx, choice.Threads, w.Seed,
+		kernels.Options{KVF32: w.KVType == "f32", WorkerStart: pins.Start(choice.Threads)})
 	if err != nil {
 		return failed(job.ID, wire.FailInvalidSpec, fmt.Sprintf("spec cannot be built: %v", err))
 	}
 	defer model.Close()
+	if err := pins.Wait(); err != nil {
+		return failed(job.ID, wire.FailInternal, err.Error())
+	}
 	mem := model.Memory()
 	m.Memory = wire.MemoryBreakdown{Weights: mem.Weights, KV: mem.KV, State: mem.State, Scratch: mem.Scratch, Total: mem.Total(), Context: maxCtx}
 
 	b := &timing{
 		model: model, tokens: promptTokens(spec.Vocab, maxCtx+1, w.Seed),
-		ctl: stats.Controller{MinReps: w.Repetitions, MaxReps: w.MaxRepetitions, MaxRelSpread: w.MaxRelSpread},
+		ctl:   stats.Controller{MinReps: w.Repetitions, MaxReps: w.MaxRepetitions, MaxRelSpread: w.MaxRelSpread},
+		guard: newGuard(ctx, env, choice.CPUs, w.Normalize().MaxRepetitions),
 	}
+	b.model.ResetProfile()
 	// The timed regions run with the collector off: the model allocated
-	// everything at Build, so the heap does not grow while timing.
+	// everything at Build (and at each SetContext), so the heap does not
+	// grow while timing.
 	runtime.GC()
 	old := debug.SetGCPercent(-1)
 	defer debug.SetGCPercent(old)
+	m.PeakRSSBytes = selfPeakRSS() // the build's peak
+	m.PeakRSSPerContext = true
 	for _, l := range w.PromptLengths {
 		if err := ctx.Err(); err != nil {
 			return failed(job.ID, wire.FailInternal, "interrupted: "+err.Error())
 		}
-		pr, err := b.prefill(l)
+		row, err := b.context(l + 1)
 		if err != nil {
 			return failed(job.ID, wire.FailInternal, fmt.Sprintf("prefill pp%d: %v", l, err))
 		}
+		pr, err := b.prefill(l, row)
+		if err != nil {
+			return failed(job.ID, wire.FailInternal, fmt.Sprintf("prefill pp%d: %v", l, err))
+		}
+		b.finishRow(&pr.Row, m)
 		m.Prefill = append(m.Prefill, pr)
-		runtime.GC()
 	}
 	for _, d := range w.DecodeDepths {
 		if err := ctx.Err(); err != nil {
 			return failed(job.ID, wire.FailInternal, "interrupted: "+err.Error())
 		}
-		dr, err := b.decode(d, w.DecodeTokens)
+		row, err := b.context(d + w.DecodeTokens)
 		if err != nil {
 			return failed(job.ID, wire.FailInternal, fmt.Sprintf("decode tg%d@d%d: %v", w.DecodeTokens, d, err))
 		}
+		dr, err := b.decode(d, w.DecodeTokens, row)
+		if err != nil {
+			return failed(job.ID, wire.FailInternal, fmt.Sprintf("decode tg%d@d%d: %v", w.DecodeTokens, d, err))
+		}
+		b.finishRow(&dr.Row, m)
 		m.Decode = append(m.Decode, dr)
-		runtime.GC()
 	}
-	share, err := b.profile(w)
+	share, err := b.shares()
 	if err != nil {
 		return failed(job.ID, wire.FailInternal, fmt.Sprintf("profiled pass: %v", err))
 	}
 	m.BlockTimeShare = share
 	m.ThermalAfter = thermalOf(hw.TakeSnapshot(ctx, env))
-	m.PeakRSSBytes = selfPeakRSS()
+	m.PeakRSSBytes = max(m.PeakRSSBytes, selfPeakRSS())
 	m.FinishedAt = time.Now().UTC()
 	res.Measurement = m
 	return res
@@ -206,8 +232,9 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 
 // fillEnvironment records the device's CPU, power and governor, and the
 // thermal snapshot before measuring.
-func fillEnvironment(ctx context.Context, m *wire.Measurement, env hw.Env) {
+func fillEnvironment(ctx context.Context, m *wire.Measurement, env hw.Env) (cpu hw.CPU) {
 	if prof, err := hw.Collect(ctx, env); err == nil {
+		cpu = prof.CPU
 		m.CPUModel = prof.CPU.Model
 		m.Power = prof.Power.State
 		for _, c := range prof.CPU.Clusters {
@@ -218,6 +245,7 @@ func fillEnvironment(ctx context.Context, m *wire.Measurement, env hw.Env) {
 		}
 	}
 	m.ThermalBefore = thermalOf(hw.TakeSnapshot(ctx, env))
+	return cpu
 }
 
 // promptTokens returns n deterministic token IDs below vocab for seed.
@@ -257,11 +285,80 @@ type timing struct {
 	model  *kernels.Model
 	tokens []int32
 	ctl    stats.Controller
+	guard  *guard
+	// rePrefill makes decode rows prefill their depth before every
+	// repetition instead of restoring a snapshot (the old method, kept to
+	// check the new one against).
+	rePrefill bool
+	// peakReset is false once /proc/self/clear_refs could not be written.
+	peakReset bool
+}
+
+// context sizes the model's caches for the next row's context, frees the
+// previous row's caches and resets the peak RSS, so the row's peak is its
+// own (Linux and Android). It returns the row with its analytic memory.
+func (b *timing) context(n int) (wire.Row, error) {
+	if err := b.model.SetContext(n); err != nil {
+		return wire.Row{}, err
+	}
+	debug.FreeOSMemory() // return the previous row's caches to the OS
+	b.peakReset = resetPeakRSS()
+	mem := b.model.Memory()
+	return wire.Row{Memory: &wire.MemoryBreakdown{Weights: mem.Weights, KV: mem.KV, State: mem.State, Scratch: mem.Scratch, Total: mem.Total(), Context: n}}, nil
+}
+
+// finishRow records the row's peak and adds its counts to the measurement.
+func (b *timing) finishRow(r *wire.Row, m *wire.Measurement) {
+	r.PeakRSSBytes = selfPeakRSS()
+	m.PeakRSSBytes = max(m.PeakRSSBytes, r.PeakRSSBytes)
+	m.PeakRSSPerContext = m.PeakRSSPerContext && b.peakReset
+	m.Discarded += r.Discarded
+	m.Throttled = m.Throttled || r.Throttled
+}
+
+// repeat runs repetitions until the controller is satisfied. rep runs one
+// and returns one value per controlled series and a keep function that
+// records its other samples. A repetition the guard finds throttled is
+// discarded and run again, at most guard.maxDiscard times per row; after
+// that the row keeps what it gets and is marked throttled.
+func (b *timing) repeat(row *wire.Row, nseries int, rep func() (vals []float64, keep func(), err error)) ([][]float64, error) {
+	series := make([][]float64, nseries)
+	for {
+		before := b.guard.sample()
+		vals, keep, err := rep()
+		if err != nil {
+			return nil, err
+		}
+		if v := b.guard.judge(before, b.guard.sample()); v.Throttled {
+			if len(row.ThrottleReasons) < 3 && len(v.Reasons) > 0 {
+				row.ThrottleReasons = append(row.ThrottleReasons, v.Reasons[0])
+			}
+			if row.Discarded < b.guard.maxDiscard {
+				row.Discarded++
+				continue
+			}
+			row.Throttled = true
+		}
+		for i := range series {
+			series[i] = append(series[i], vals[i])
+		}
+		if keep != nil {
+			keep()
+		}
+		d, err := b.ctl.Decide(series...)
+		if err != nil {
+			return nil, err
+		}
+		if !d.Continue {
+			return series, nil
+		}
+	}
 }
 
 // prefill measures pp<l> and TTFT: one untimed warm-up, then repetitions
-// from an empty cache until the controller is satisfied.
-func (b *timing) prefill(l int) (wire.PrefillResult, error) {
+// from an empty cache until the controller is satisfied; then one more,
+// untimed, with the block profiler on.
+func (b *timing) prefill(l int, row wire.Row) (wire.PrefillResult, error) {
 	run := func() (tps, ttftMS float64, err error) {
 		b.model.Reset()
 		t0 := time.Now()
@@ -278,40 +375,57 @@ func (b *timing) prefill(l int) (wire.PrefillResult, error) {
 	if _, _, err := run(); err != nil { // warm-up
 		return wire.PrefillResult{}, err
 	}
-	var tps, ttft []float64
-	for {
+	b.guard.reference()
+	series, err := b.repeat(&row, 2, func() ([]float64, func(), error) {
 		a, c, err := run()
-		if err != nil {
-			return wire.PrefillResult{}, err
-		}
-		tps, ttft = append(tps, a), append(ttft, c)
-		d, err := b.ctl.Decide(tps, ttft)
-		if err != nil {
-			return wire.PrefillResult{}, err
-		}
-		if !d.Continue {
-			break
-		}
+		return []float64{a, c}, nil, err
+	})
+	if err != nil {
+		return wire.PrefillResult{}, err
 	}
-	r := wire.PrefillResult{PromptLength: l, Repetitions: len(tps)}
-	var err error
-	if r.TokensPerSec, err = statOf(tps); err != nil {
+	b.model.SetProfiler(true)
+	b.model.Reset()
+	_, err = b.model.Prefill(b.tokens[:l])
+	b.model.SetProfiler(false)
+	if err != nil {
+		return wire.PrefillResult{}, err
+	}
+	r := wire.PrefillResult{PromptLength: l, Repetitions: len(series[0]), Row: row}
+	if r.TokensPerSec, err = statOf(series[0]); err != nil {
 		return r, err
 	}
-	r.TTFTms, err = statOf(ttft)
+	r.TTFTms, err = statOf(series[1])
 	return r, err
 }
 
 // decode measures tg<n> at depth d: the context is filled with d tokens
-// untimed, then n single-token decode steps are timed one by one.
-func (b *timing) decode(d, n int) (wire.DecodeResult, error) {
+// once, untimed, and its decode state kept (kernels.Snapshot); every
+// repetition restores it and times n single-token decode steps one by one.
+// After the timed repetitions, one more runs with the block profiler on.
+func (b *timing) decode(d, n int, row wire.Row) (wire.DecodeResult, error) {
 	lat := make([]float64, 0, n)
-	run := func() (tps float64, steps []float64, err error) {
+	fill := func() error {
 		b.model.Reset()
 		if d > 0 {
 			if _, err := b.model.Prefill(b.tokens[:d]); err != nil {
-				return 0, nil, err
+				return err
 			}
+		}
+		return nil
+	}
+	if err := fill(); err != nil {
+		return wire.DecodeResult{}, err
+	}
+	snap := b.model.Snapshot()
+	start := func() error {
+		if b.rePrefill {
+			return fill()
+		}
+		return b.model.Restore(snap)
+	}
+	run := func() (tps float64, steps []float64, err error) {
+		if err := start(); err != nil {
+			return 0, nil, err
 		}
 		steps = lat[:0]
 		t0 := time.Now()
@@ -329,58 +443,42 @@ func (b *timing) decode(d, n int) (wire.DecodeResult, error) {
 	if _, _, err := run(); err != nil { // warm-up
 		return wire.DecodeResult{}, err
 	}
-	var tps, pooled []float64
-	for {
+	b.guard.reference()
+	var pooled []float64
+	series, err := b.repeat(&row, 1, func() ([]float64, func(), error) {
 		a, steps, err := run()
-		if err != nil {
-			return wire.DecodeResult{}, err
-		}
-		tps = append(tps, a)
-		pooled = append(pooled, steps...)
-		dec, err := b.ctl.Decide(tps)
-		if err != nil {
-			return wire.DecodeResult{}, err
-		}
-		if !dec.Continue {
-			break
-		}
+		return []float64{a}, func() { pooled = append(pooled, steps...) }, err
+	})
+	if err != nil {
+		return wire.DecodeResult{}, err
 	}
-	r := wire.DecodeResult{Depth: d, Tokens: n, Repetitions: len(tps)}
-	var err error
-	if r.TokensPerSec, err = statOf(tps); err != nil {
+	if err := start(); err != nil {
+		return wire.DecodeResult{}, err
+	}
+	b.model.SetProfiler(true)
+	for i := 0; i < n && err == nil; i++ {
+		_, err = b.model.Decode(b.tokens[(d+i)%len(b.tokens)])
+	}
+	b.model.SetProfiler(false)
+	if err != nil {
+		return wire.DecodeResult{}, err
+	}
+	r := wire.DecodeResult{Depth: d, Tokens: n, Repetitions: len(series[0]), Method: "snapshot", Row: row}
+	if b.rePrefill {
+		r.Method = "prefill"
+	}
+	if r.TokensPerSec, err = statOf(series[0]); err != nil {
 		return r, err
 	}
 	r.MsPerToken, err = statOf(pooled)
 	return r, err
 }
 
-// profile runs one pass of each phase with the block profiler on (apart
-// from the timed repetitions, which it would perturb) and returns each
-// block type's share of the forward time. The embedding lookup counts as
-// "other".
-func (b *timing) profile(w workload.Workload) (map[string]float64, error) {
-	b.model.SetProfiler(true)
-	b.model.ResetProfile()
-	defer b.model.SetProfiler(false)
-	for _, l := range w.PromptLengths {
-		b.model.Reset()
-		if _, err := b.model.Prefill(b.tokens[:l]); err != nil {
-			return nil, err
-		}
-	}
-	for _, d := range w.DecodeDepths {
-		b.model.Reset()
-		if d > 0 {
-			if _, err := b.model.Prefill(b.tokens[:d]); err != nil {
-				return nil, err
-			}
-		}
-		for i := 0; i < w.DecodeTokens; i++ {
-			if _, err := b.model.Decode(b.tokens[(d+i)%len(b.tokens)]); err != nil {
-				return nil, err
-			}
-		}
-	}
+// shares returns each block type's share of the forward time of the
+// profiled passes (one untimed pass per row, apart from the timed
+// repetitions, which the profiler would perturb). The embedding lookup
+// counts as "other".
+func (b *timing) shares() (map[string]float64, error) {
 	prof := b.model.Profile()
 	var total time.Duration
 	for _, v := range prof {

@@ -52,7 +52,7 @@ func TestCheckJobNamesTheField(t *testing.T) {
 		}, "kv_heads"},
 		"precision": {func(j *wire.Job) { j.Workload.Precision = "int3" }, "workload.precision"},
 		"kv type":   {func(j *wire.Job) { j.Workload.KVType = "q4" }, "workload.kv_type"},
-		"threads":   {func(j *wire.Job) { j.Workload.Threads = 0 }, "workload.threads"},
+		"threads":   {func(j *wire.Job) { j.Workload.Threads = -1 }, "workload.threads"},
 		"nothing":   {func(j *wire.Job) { j.Workload.PromptLengths, j.Workload.DecodeDepths = nil, nil }, "workload.prompt_lengths"},
 		"tokens":    {func(j *wire.Job) { j.Workload.DecodeTokens = 0 }, "workload.decode_tokens"},
 		"length":    {func(j *wire.Job) { j.Workload.PromptLengths = []int{0} }, "workload.prompt_lengths[0]"},

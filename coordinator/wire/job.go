@@ -76,6 +76,27 @@ type PrefillResult struct {
 	// TTFTms is the prefill plus the first decode step, in ms.
 	TTFTms      Stat `json:"ttft_ms"`
 	Repetitions int  `json:"repetitions"`
+	Row
+}
+
+// Row is what every timed row (a pp or a tg test) carries besides its
+// speeds: its own memory and how clean its repetitions were.
+type Row struct {
+	// PeakRSSBytes is the peak resident set while this row ran: the
+	// caches were sized for its context and the peak was reset before it
+	// (Measurement.PeakRSSPerContext), else the process's peak so far.
+	PeakRSSBytes int64 `json:"peak_rss_bytes,omitempty"`
+	// Memory is the analytic memory at this row's context.
+	Memory *MemoryBreakdown `json:"memory,omitempty"`
+	// Discarded counts repetitions thrown away because a used core ran
+	// throttled (below its reference clock, or past the throttle
+	// temperature) while they ran; they were repeated.
+	Discarded int `json:"discarded,omitempty"`
+	// Throttled is set when the row could not get enough clean
+	// repetitions within its bound: some of its samples ran throttled.
+	Throttled bool `json:"throttled,omitempty"`
+	// ThrottleReasons are the first few reasons given, for people.
+	ThrottleReasons []string `json:"throttle_reasons,omitempty"`
 }
 
 // DecodeResult is tg<N> @ d<D>.
@@ -87,6 +108,11 @@ type DecodeResult struct {
 	// and P95 are the decode latency percentiles.
 	MsPerToken  Stat `json:"ms_per_token"`
 	Repetitions int  `json:"repetitions"`
+	// Method is how each repetition reached the depth: "snapshot" (the
+	// depth prefilled once, the decode state restored before every
+	// repetition) or "prefill" (prefilled again every time).
+	Method string `json:"method,omitempty"`
+	Row
 }
 
 // MemoryBreakdown is the analytic memory of the built model at the
@@ -114,6 +140,23 @@ type Measurement struct {
 	AgentVersion  string          `json:"agent_version"`
 	KernelVariant string          `json:"kernel_variant"`
 	Threads       int             `json:"threads"`
+	// CPUs are the logical CPUs the workers were given, worker i on
+	// CPUs[i mod len(CPUs)], fastest first; Placement is the rule that
+	// chose them ("auto", "fastest", "mask 0x…"), with a note when the
+	// choice is unusual; Pinned says whether the workers were pinned to
+	// them (Linux and Android), else placement was not possible and the
+	// OS scheduled the workers.
+	CPUs      []int  `json:"cpus,omitempty"`
+	Placement string `json:"placement,omitempty"`
+	Pinned    bool   `json:"pinned"`
+	// Discarded is the total of the rows' discarded repetitions;
+	// Throttled is set when any row is.
+	Discarded int  `json:"discarded,omitempty"`
+	Throttled bool `json:"throttled,omitempty"`
+	// PeakRSSPerContext says each row's PeakRSSBytes is its own (the peak
+	// was reset between rows: Linux and Android /proc/self/clear_refs);
+	// otherwise a row's peak is the process's peak up to that row.
+	PeakRSSPerContext bool `json:"peak_rss_per_context,omitempty"`
 	Precision     arch.Precision  `json:"precision"`
 	Params        int64           `json:"params"`
 	Prefill       []PrefillResult `json:"prefill"`

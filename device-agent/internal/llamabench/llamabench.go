@@ -117,14 +117,15 @@ type Run struct {
 //     together (-pg L,1);
 //   - decode: tg<N> at each depth D (-p 0 -n N -d D).
 //
-// Both use the workload's threads (-t), repetitions (-r) and KV cache type
+// Both use the workload's threads (-t; the caller resolves "auto" to a
+// count first, see the agent's placement), repetitions (-r) and KV cache type
 // (-ctk/-ctv), read the weights into memory (--load-mode none, so the
 // process's peak RSS holds them as the native runtime's does), run on the
 // CPU (-ngl 0) and print JSON. llama-bench runs the product of its lists,
 // so the two phases are two invocations (pp at a depth is not part of the
 // workload). A phase the workload does not measure has no run.
 func Runs(model string, w workload.Workload) []Run {
-	common := []string{"-m", model, "-t", strconv.Itoa(w.Threads), "-r", strconv.Itoa(max(w.Repetitions, 1)),
+	common := []string{"-m", model, "-t", strconv.Itoa(max(int(w.Threads), 1)), "-r", strconv.Itoa(max(w.Repetitions, 1)),
 		"-ctk", kvType(w), "-ctv", kvType(w), "-ngl", "0", "--load-mode", "none", "-o", "json"}
 	var runs []Run
 	if len(w.PromptLengths) > 0 {

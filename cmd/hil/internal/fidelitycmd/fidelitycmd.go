@@ -98,7 +98,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		if len(depths) == 0 {
 			depths = []int{0, 2048}
 		}
-		w := workload.Workload{Precision: arch.Precision(*prec), Threads: *threads, PromptLengths: prompts, DecodeDepths: depths,
+		w := workload.Workload{Precision: arch.Precision(*prec), Threads: workload.Threads(*threads), PromptLengths: prompts, DecodeDepths: depths,
 			DecodeTokens: *gen, Repetitions: *reps, MaxRepetitions: *reps}
 		check, err := cl.CreateFidelity(ctx, *device, api.FidelityRequest{Specs: list, Workload: w, TimeoutSeconds: *timeout})
 		if err != nil {
