@@ -16,10 +16,12 @@ import (
 // row.
 //
 // The reference clock is cpuinfo_max_freq on Arm (a cluster's clock is
-// shared and its maximum holds with every core busy) and, on x86, what
-// the row's warm-up ran at: boost clocks above the all-core clock are
-// reached by one or two cores only, so the hardware maximum would
-// condemn every repetition.
+// shared and its maximum holds with every core busy) and, on x86, the
+// fastest clock a warm-up of this job ran at: boost clocks above the
+// all-core clock are reached by one or two cores only, so the hardware
+// maximum would condemn every repetition. (A laptop already throttled at
+// its first warm-up is therefore not caught on x86; its temperature may
+// be.)
 type guard struct {
 	ctx        context.Context
 	s          *hw.Sampler
@@ -43,17 +45,17 @@ func newGuard(ctx context.Context, env hw.Env, used []int, maxDiscard int) *guar
 // sample reads the clocks and temperatures now.
 func (g *guard) sample() hw.Sample { return g.s.Sample(g.ctx) }
 
-// reference takes the reference clocks right after a warm-up (x86 only,
-// see guard).
+// reference raises the reference clocks to those read right after a
+// warm-up (x86 only, see guard).
 func (g *guard) reference() {
 	if !g.warmRef {
 		return
 	}
-	g.lim.ReferenceKHz = map[int]int64{}
+	if g.lim.ReferenceKHz == nil {
+		g.lim.ReferenceKHz = map[int]int64{}
+	}
 	for _, c := range g.s.Clocks(g.ctx) {
-		if c.CurKHz > 0 {
-			g.lim.ReferenceKHz[c.CPU] = c.CurKHz
-		}
+		g.lim.ReferenceKHz[c.CPU] = max(g.lim.ReferenceKHz[c.CPU], c.CurKHz)
 	}
 }
 
