@@ -20,7 +20,9 @@ import (
 	"time"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/device-agent/internal/hw"
 	"github.com/hilsearch/hilsearch/device-agent/internal/llamabench"
+	"github.com/hilsearch/hilsearch/device-agent/internal/placement"
 	"github.com/hilsearch/hilsearch/kernels"
 	"github.com/hilsearch/hilsearch/kernels/roofline"
 	"github.com/hilsearch/hilsearch/workload"
@@ -38,12 +40,19 @@ type benchConfig struct {
 	Prompts     []int
 	Gens        []int
 	Depths      []int
-	Threads     int
-	Reps        int
-	JSON        bool
-	Seed        uint64
-	KVF32       bool
-	Profile     bool
+	// Threads is "auto" (one worker per prime or performance core) or a
+	// count that fills the fastest cores first; Mask is llama-bench's -C
+	// (empty: none). See choosePlacement.
+	Threads workload.Threads
+	Mask    string
+	// RePrefill fills the depth before every repetition instead of
+	// restoring a snapshot of it (--depth-method prefill).
+	RePrefill bool
+	Reps      int
+	JSON      bool
+	Seed      uint64
+	KVF32     bool
+	Profile   bool
 	// Runtimes are the runtimes each (arch, precision) row runs on, in
 	// order (workload.Runtimes names); LlamaBench is the llama-bench of the
 	// llama.cpp runtime.
@@ -79,6 +88,24 @@ type benchResult struct {
 	Precision     string    `json:"precision"`
 	KernelVariant string    `json:"kernel_variant"`
 	PeakRSSBytes  int64     `json:"peak_rss_bytes"`
+	// PeakRSSPerTest says PeakRSSBytes is this test's own peak (caches
+	// sized for its context, the peak reset before it: Linux/Android);
+	// else it is the process's peak up to the test.
+	PeakRSSPerTest bool `json:"peak_rss_per_test"`
+	// AnalyticBytes is arch's memory estimate at the test's context
+	// (weights, KV cache, recurrent state, scratch).
+	AnalyticBytes int64 `json:"analytic_bytes"`
+	// CPUMask is llama-bench's cpu_mask: the workers' CPUs as a hex
+	// mask; CPUs lists them in the order workers take them; Pinned says
+	// whether each worker was pinned to its CPU; Placement names the
+	// rule.
+	CPUMask   string `json:"cpu_mask"`
+	CPUs      []int  `json:"cpus,omitempty"`
+	Pinned    bool   `json:"pinned"`
+	Placement string `json:"placement"`
+	// DepthMethod is how a test at depth reached it: "snapshot" (filled
+	// once, restored before each repetition) or "prefill".
+	DepthMethod string `json:"depth_method,omitempty"`
 	// ProfileNs is the time per block type of one extra, untimed
 	// repetition (only with --profile; in round 1).
 	ProfileNs map[string]int64 `json:"profile_ns,omitempty"`
@@ -155,7 +182,7 @@ func (l *intList) Set(s string) error {
 }
 
 func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
-	c := benchConfig{Prompts: []int{512}, Gens: []int{128}, Depths: []int{0}, Reps: 5, Threads: runtime.NumCPU()}
+	c := benchConfig{Prompts: []int{512}, Gens: []int{128}, Depths: []int{0}, Reps: 5, Threads: workload.ThreadsAuto}
 	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	fs.Usage = func() {
@@ -182,7 +209,14 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 	fs.Var(&intList{v: &c.Prompts}, "p", "prompt lengths, comma-separated (0 = no pp test)")
 	fs.Var(&intList{v: &c.Gens}, "n", "generation lengths, comma-separated (0 = no tg test)")
 	fs.Var(&intList{v: &c.Depths}, "d", "context depths filled (untimed) before each test, comma-separated")
-	fs.IntVar(&c.Threads, "t", c.Threads, "worker threads")
+	fs.Func("t", `worker threads: "auto" (one per prime or performance core, the default) or a count (the fastest cores first)`, func(v string) error {
+		n, err := workload.ParseThreads(v)
+		c.Threads = n
+		return err
+	})
+	fs.StringVar(&c.Mask, "C", "", "CPU mask in hex as llama-bench's -C (0xf0 = CPUs 4-7): the workers run on these CPUs; with -t N, N workers share them")
+	depthMethod := "snapshot"
+	fs.StringVar(&depthMethod, "depth-method", depthMethod, "how tests at depth -d reach it: snapshot (fill once, restore before each repetition) or prefill (fill before each repetition)")
 	fs.IntVar(&c.Reps, "r", c.Reps, "timed repetitions per test")
 	fs.BoolVar(&c.JSON, "json", false, "print a JSON array instead of a table")
 	fs.Uint64Var(&c.Seed, "seed", 1, "seed of the random weights and tokens")
@@ -220,8 +254,8 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 		return c, fmt.Errorf("--rounds %d: need at least 1 round", c.Rounds)
 	case c.RooflineMiB < 0:
 		return c, fmt.Errorf("--roofline-buffer %d: must not be negative", c.RooflineMiB)
-	case c.Threads < 1:
-		return c, fmt.Errorf("-t %d: need at least 1 thread", c.Threads)
+	case depthMethod != "snapshot" && depthMethod != "prefill":
+		return c, fmt.Errorf("--depth-method %q is not snapshot or prefill", depthMethod)
 	case c.Reps < 1:
 		return c, fmt.Errorf("-r %d: need at least 1 repetition", c.Reps)
 	case kv != "f16" && kv != "f32":
@@ -248,6 +282,12 @@ func parseBenchArgs(args []string, stderr io.Writer) (benchConfig, error) {
 			return c, errors.New("--runtime llama.cpp: no llama-bench (give --llama-bench or set " + envLlamaBench + ")")
 		}
 		c.LlamaBench = p
+	}
+	c.RePrefill = depthMethod == "prefill"
+	if c.Mask != "" {
+		if _, err := placement.ParseMask(c.Mask); err != nil {
+			return c, fmt.Errorf("-C: %w", err)
+		}
 	}
 	if len(c.Depths) == 0 {
 		c.Depths = []int{0}
@@ -315,6 +355,27 @@ func runBench(ctx context.Context, args []string, st IO) error {
 	if err != nil {
 		return err
 	}
+	prof, err := hw.Collect(ctx, liveEnv())
+	if err != nil {
+		return err
+	}
+	choice, err := choosePlacement(prof.CPU, c.Threads, c.Mask)
+	if err != nil {
+		return err
+	}
+	pins := pin(choice)
+	defer pins.Release()
+	threads := choice.Threads
+	// The llama.cpp rows get the same CPUs: -t and -C (--cpu-strict 1).
+	c.Threads, c.Mask = workload.Threads(threads), ""
+	if len(choice.CPUs) > 0 {
+		c.Mask = placement.Mask(choice.CPUs)
+	}
+	pinned := "pinned"
+	if !pins.Pinned {
+		pinned = "not pinned: " + pins.Note
+	}
+	fmt.Fprintf(st.Stderr, "bench: %d threads, cpus %s (%s), %s\n", threads, choice.List(), pins.Describe(), pinned)
 	var tests []benchTest
 	maxCtx, maxPrompt := 1, 0
 	for _, d := range c.Depths {
@@ -377,7 +438,7 @@ func runBench(ctx context.Context, args []string, st IO) error {
 			buf[i] = uint64(i)
 		}
 		machine = &benchMachine{BandwidthBufferBytes: 8 * int64(len(buf)), BandwidthPasses: rooflinePasses,
-			FMAPasses: rooflinePasses, FMAPassNs: fmaPassDur.Nanoseconds(), Threads: c.Threads, Variant: roofline.Variant()}
+			FMAPasses: rooflinePasses, FMAPassNs: fmaPassDur.Nanoseconds(), Threads: threads, Variant: roofline.Variant()}
 		need += machine.BandwidthBufferBytes
 	}
 	// With several rounds, models built once and kept save a build per row
@@ -408,11 +469,11 @@ func runBench(ctx context.Context, args []string, st IO) error {
 	seq := 0
 	for round := 1; round <= c.Rounds; round++ {
 		if machine != nil {
-			bw, err := roofline.Bandwidth(buf, c.Threads, rooflinePasses)
+			bw, err := roofline.Bandwidth(buf, threads, rooflinePasses)
 			if err != nil {
 				return err
 			}
-			fma, err := roofline.FMAPeak(c.Threads, rooflinePasses, fmaPassDur)
+			fma, err := roofline.FMAPeak(threads, rooflinePasses, fmaPassDur)
 			if err != nil {
 				return err
 			}
@@ -420,7 +481,7 @@ func runBench(ctx context.Context, args []string, st IO) error {
 			machine.FMARounds = append(machine.FMARounds, fma.FLOPsPerSec)
 			if c.Rounds > 1 || !c.JSON {
 				fmt.Fprintf(st.Stderr, "bench: round %d: read bandwidth %.2f GB/s, FMA peak %.1f GFLOP/s (%s, %d threads)\n",
-					round, bw.BytesPerSec/1e9, fma.FLOPsPerSec/1e9, bw.Variant, c.Threads)
+					round, bw.BytesPerSec/1e9, fma.FLOPsPerSec/1e9, bw.Variant, threads)
 			}
 		}
 		for _, row := range rows {
@@ -432,7 +493,11 @@ func runBench(ctx context.Context, args []string, st IO) error {
 			}
 			m := row.model
 			if m == nil {
-				if m, err = kernels.BuildWith(row.spec, row.prec, maxCtx, c.Threads, c.Seed, kernels.Options{KVF32: c.KVF32}); err != nil {
+				if m, err = kernels.BuildWith(row.spec, row.prec, maxCtx, threads, c.Seed, kernels.Options{KVF32: c.KVF32, WorkerStart: pins.Start(threads)}); err != nil {
+					return err
+				}
+				if err := pins.Wait(); err != nil {
+					m.Close()
 					return err
 				}
 				row.weights = m.Memory().Weights
@@ -441,9 +506,16 @@ func runBench(ctx context.Context, args []string, st IO) error {
 				}
 			}
 			tokens := benchTokens(row.spec.Vocab, maxCtx, c.Seed)
-			prefixes := map[int]*kernels.Checkpoint{} // depth → its prefilled prefix
 			for i, t := range tests {
-				samples, err := timeBenchTest(ctx, m, tokens, t, c.Reps, prefixes)
+				// The test's own context: caches sized for it, the previous
+				// test's freed, the peak reset (Linux/Android), so each
+				// test's peak RSS is its own.
+				if err := m.SetContext(max(1, t.d+t.p+t.n)); err != nil {
+					return err
+				}
+				debug.FreeOSMemory()
+				perTest := resetPeakRSS()
+				samples, err := timeBenchTest(ctx, m, tokens, t, c.Reps, c.RePrefill)
 				if err != nil {
 					return err
 				}
@@ -451,9 +523,14 @@ func runBench(ctx context.Context, args []string, st IO) error {
 				if round == 1 {
 					*r = benchResult{
 						Runtime: workload.RuntimeNative, ModelType: row.name + " " + string(row.prec), ModelSize: row.weights,
-						ModelNParams: row.spec.Params().Total, NThreads: c.Threads, NPrompt: t.p, NGen: t.n, NDepth: t.d,
+						ModelNParams: row.spec.Params().Total, NThreads: threads, NPrompt: t.p, NGen: t.n, NDepth: t.d,
 						TypeK: kvType, TypeV: kvType, CPUInfo: cpuModelName(), TestTime: time.Now().UTC().Format(time.RFC3339),
 						Precision: string(row.prec), KernelVariant: kernels.Variant(),
+						PeakRSSPerTest: perTest, AnalyticBytes: row.spec.MemoryEstimate(row.prec, max(1, t.d+t.p+t.n), c.KVF32, t.p).Total,
+						CPUMask: placement.Mask(choice.CPUs), CPUs: choice.CPUs, Pinned: pins.Pinned, Placement: pins.Describe(),
+					}
+					if t.d > 0 {
+						r.DepthMethod = map[bool]string{false: "snapshot", true: "prefill"}[c.RePrefill]
 					}
 					if c.Profile {
 						if r.ProfileNs, err = profileBenchTest(ctx, m, tokens, t); err != nil {
@@ -462,6 +539,7 @@ func runBench(ctx context.Context, args []string, st IO) error {
 					}
 				}
 				rr := benchRound{Round: round, Seq: seq, PeakRSSBytes: selfPeakRSS()}
+				r.PeakRSSPerTest = r.PeakRSSPerTest && perTest
 				fillRoundStats(&rr, samples, t.p+t.n)
 				r.Rounds = append(r.Rounds, rr)
 				seq++
@@ -538,8 +616,11 @@ func benchLlamaRound(ctx context.Context, c benchConfig, row *benchRow, tests []
 		}
 		return strings.Join(s, ",")
 	}
-	args := []string{"-m", row.gguf, "-p", join(ps), "-n", join(ns), "-d", join(c.Depths), "-t", strconv.Itoa(c.Threads), "-r", strconv.Itoa(c.Reps),
+	args := []string{"-m", row.gguf, "-p", join(ps), "-n", join(ns), "-d", join(c.Depths), "-t", strconv.Itoa(int(c.Threads)), "-r", strconv.Itoa(c.Reps),
 		"-ctk", kvType, "-ctv", kvType, "-ngl", "0", "--load-mode", "none", "-o", "json"}
+	if c.Mask != "" {
+		args = append(args, "-C", c.Mask, "--cpu-strict", "1")
+	}
 	out, peak, fail := runLlamaBench(ctx, c.LlamaBench, args, childLimits{})
 	if fail != nil {
 		return fmt.Errorf("%s %s on llama.cpp: %s", row.name, row.prec, fail.Error)
@@ -576,7 +657,7 @@ func printBenchTable(st IO, results []benchResult, rounds int, machine *benchMac
 	if rounds > 1 {
 		ts = fmt.Sprintf("t/s (median [min-max] of %d rounds)", rounds)
 	}
-	head, line := "model\t size\t params\t runtime\t backend\t threads\t test\t "+ts+"\t", "-----\t ----\t ------\t -------\t -------\t -------\t ----\t ---\t"
+	head, line := "model\t size\t params\t runtime\t backend\t threads\t cpus\t test\t "+ts+"\t peak RSS\t estimate\t", "-----\t ----\t ------\t -------\t -------\t -------\t ----\t ----\t ---\t --------\t --------\t"
 	if machine != nil {
 		head += " roofline\t"
 		line += " --------\t"
@@ -599,8 +680,19 @@ func printBenchTable(st IO, results []benchResult, rounds int, machine *benchMac
 		if r.Runtime == workload.RuntimeLlamaCpp {
 			backend = r.LlamaBuild
 		}
-		fmt.Fprintf(tw, "%s\t %.2f MiB\t %.2f M\t %s\t %s\t %d\t %s\t %s\t", r.ModelType,
-			float64(r.ModelSize)/(1<<20), float64(r.ModelNParams)/1e6, r.Runtime, backend, r.NThreads, test, cell)
+		cpus := hw.FormatCPUList(slices.Sorted(slices.Values(r.CPUs)))
+		if cpus == "" {
+			cpus = "-"
+		} else if !r.Pinned {
+			cpus += " (unpinned)"
+		}
+		peak := fmt.Sprintf("%.1f MiB", float64(r.PeakRSSBytes)/(1<<20))
+		if !r.PeakRSSPerTest {
+			peak += " (process)"
+		}
+		fmt.Fprintf(tw, "%s\t %.2f MiB\t %.2f M\t %s\t %s\t %d\t %s\t %s\t %s\t %s\t %.1f MiB\t", r.ModelType,
+			float64(r.ModelSize)/(1<<20), float64(r.ModelNParams)/1e6, r.Runtime, backend, r.NThreads, cpus, test, cell,
+			peak, float64(r.AnalyticBytes)/(1<<20))
 		if machine != nil {
 			if r.NGen > 0 {
 				fmt.Fprintf(tw, " %.2f GB/s = %.1f%% of BW\t", r.DecodeBytesPerSec/1e9, 100*r.DecodeBWFraction)
@@ -652,26 +744,35 @@ func finishResult(r *benchResult, tokens int) {
 	r.MedianTs, r.MinTs, r.MaxTs = medianMinMax(means)
 }
 
-// timeBenchTest runs one untimed warm-up and reps timed repetitions of t,
-// clearing the model's cache before each. At depth d each run starts from
-// the d-token prefix: prefilled (untimed) the first time and kept in
-// prefixes, restored from there afterwards (llama-bench likewise prefills a
-// depth once and restores its state). The garbage collector is off inside
-// the timed region (the model allocated everything at build time).
-func timeBenchTest(ctx context.Context, m *kernels.Model, tokens []int32, t benchTest, reps int, prefixes map[int]*kernels.Checkpoint) ([]int64, error) {
-	run := func(gen int) (int64, error) {
+// timeBenchTest runs one untimed warm-up and reps timed repetitions of t.
+// The depth is filled once, untimed, and its decode state restored before
+// each repetition (kernels.Snapshot), or, with rePrefill, filled again
+// before each. The
+// garbage collector is off inside the timed region (the model allocated
+// everything at build time).
+func timeBenchTest(ctx context.Context, m *kernels.Model, tokens []int32, t benchTest, reps int, rePrefill bool) ([]int64, error) {
+	fill := func() error {
 		m.Reset()
 		if t.d > 0 {
-			if cp := prefixes[t.d]; cp != nil {
-				if err := m.Restore(cp); err != nil {
-					return 0, err
-				}
-			} else {
-				if _, err := m.Prefill(tokens[:t.d]); err != nil {
-					return 0, err
-				}
-				prefixes[t.d] = m.Save()
+			if _, err := m.Prefill(tokens[:t.d]); err != nil {
+				return err
 			}
+		}
+		return nil
+	}
+	if err := fill(); err != nil {
+		return nil, err
+	}
+	snap := m.Snapshot()
+	run := func(gen int) (int64, error) {
+		var err error
+		if rePrefill {
+			err = fill()
+		} else {
+			err = m.RestoreSnapshot(snap)
+		}
+		if err != nil {
+			return 0, err
 		}
 		runtime.GC()
 		old := debug.SetGCPercent(-1)

@@ -421,7 +421,7 @@ func (b *timing) decode(d, n int, row wire.Row) (wire.DecodeResult, error) {
 		if b.rePrefill {
 			return fill()
 		}
-		return b.model.Restore(snap)
+		return b.model.RestoreSnapshot(snap)
 	}
 	run := func() (tps float64, steps []float64, err error) {
 		if err := start(); err != nil {

@@ -35,7 +35,7 @@ func (m *Model) SetContext(n int) error {
 	return nil
 }
 
-// Snapshot is the decode state of a model at one position: what Restore
+// Snapshot is the decode state of a model at one position: what RestoreSnapshot
 // needs to return the model there without recomputing the prefix.
 //
 // A cache that holds the model's whole context is append-only (a token at
@@ -43,6 +43,9 @@ func (m *Model) SetContext(n int) error {
 // intact in the cache itself and are not copied. The snapshot copies the
 // recurrent state (conv, linear-attention and SSM state, a few hundred KiB)
 // and the rings of sliding-window layers, which later tokens overwrite.
+// Unlike a Checkpoint (Save/Restore, a full copy of the caches), it adds
+// no KV-sized copy, so the peak RSS of a row measured at depth stays the
+// model's own; it holds only within one sequence (ErrStaleSnapshot).
 type Snapshot struct {
 	m     *Model
 	gen   uint64
@@ -70,10 +73,10 @@ func (m *Model) Snapshot() *Snapshot {
 // context changed) since the snapshot: the cache no longer holds its prefix.
 var ErrStaleSnapshot = errors.New("restore: the model was reset since the snapshot")
 
-// Restore returns the model to the snapshot's position and state: the
+// RestoreSnapshot returns the model to the snapshot's position and state: the
 // next Decode computes exactly what it computed right after the snapshot
 // was taken. It copies; it does not recompute the prefix.
-func (m *Model) Restore(s *Snapshot) error {
+func (m *Model) RestoreSnapshot(s *Snapshot) error {
 	if s == nil || s.m != m {
 		return errors.New("restore: the snapshot is of another model")
 	}

@@ -47,7 +47,7 @@ func TestSnapshotRestoreEqualsRePrefill(t *testing.T) {
 			}
 			snap := m.Snapshot()
 			for rep := range 3 {
-				if err := m.Restore(snap); err != nil {
+				if err := m.RestoreSnapshot(snap); err != nil {
 					t.Fatal(err)
 				}
 				if m.Pos() != depth {
@@ -63,7 +63,7 @@ func TestSnapshotRestoreEqualsRePrefill(t *testing.T) {
 				}
 			}
 			m.Reset()
-			if err := m.Restore(snap); !errors.Is(err, ErrStaleSnapshot) {
+			if err := m.RestoreSnapshot(snap); !errors.Is(err, ErrStaleSnapshot) {
 				t.Fatalf("Restore after Reset: %v, want ErrStaleSnapshot", err)
 			}
 		})
