@@ -135,11 +135,11 @@ type Thermal struct {
 
 // Measurement is everything one job measured.
 type Measurement struct {
-	SpecHash      string          `json:"spec_hash"`
-	WorkloadHash  string          `json:"workload_hash"`
-	AgentVersion  string          `json:"agent_version"`
-	KernelVariant string          `json:"kernel_variant"`
-	Threads       int             `json:"threads"`
+	SpecHash      string `json:"spec_hash"`
+	WorkloadHash  string `json:"workload_hash"`
+	AgentVersion  string `json:"agent_version"`
+	KernelVariant string `json:"kernel_variant"`
+	Threads       int    `json:"threads"`
 	// CPUs are the logical CPUs the workers were given, worker i on
 	// CPUs[i mod len(CPUs)], fastest first; Placement is the rule that
 	// chose them ("auto", "fastest", "mask 0x…"), with a note when the
@@ -156,11 +156,11 @@ type Measurement struct {
 	// PeakRSSPerContext says each row's PeakRSSBytes is its own (the peak
 	// was reset between rows: Linux and Android /proc/self/clear_refs);
 	// otherwise a row's peak is the process's peak up to that row.
-	PeakRSSPerContext bool `json:"peak_rss_per_context,omitempty"`
-	Precision     arch.Precision  `json:"precision"`
-	Params        int64           `json:"params"`
-	Prefill       []PrefillResult `json:"prefill"`
-	Decode        []DecodeResult  `json:"decode"`
+	PeakRSSPerContext bool            `json:"peak_rss_per_context,omitempty"`
+	Precision         arch.Precision  `json:"precision"`
+	Params            int64           `json:"params"`
+	Prefill           []PrefillResult `json:"prefill"`
+	Decode            []DecodeResult  `json:"decode"`
 	// BlockTimeShare is the fraction of forward time per block type
 	// (conv, gqa, swa, linear_attn, ssm, ffn, head, other).
 	BlockTimeShare map[string]float64 `json:"block_time_share"`

@@ -16,9 +16,11 @@ import (
 
 // Values maps a measurement to the metric values objectives and
 // constraints refer to, without those the measurement's runtime lacks
-// (wire.Measurement.Absent). peak_rss_mb is the measuring child's peak over the
-// whole job, whose largest context is the workload's largest; it is
-// reported at every context of the workload.
+// (wire.Measurement.Absent). peak_rss_mb at a prompt length or decode
+// depth is that row's own peak when the agent measured peaks per context
+// (Measurement.PeakRSSPerContext); otherwise, and for contexts without a
+// row of their own, the job's peak, whose largest context is the
+// workload's largest.
 func Values(m *wire.Measurement, w workload.Workload) search.Values {
 	v := search.Values{}
 	for _, p := range m.Prefill {
@@ -34,6 +36,18 @@ func Values(m *wire.Measurement, w workload.Workload) search.Values {
 	rss := float64(m.PeakRSSBytes) / (1 << 20)
 	for _, c := range append(slices.Clone(w.PromptLengths), w.DecodeDepths...) {
 		v[search.MetricKey{Metric: search.MetricPeakRSS, At: c}] = rss
+	}
+	if m.PeakRSSPerContext {
+		for _, p := range m.Prefill {
+			if p.PeakRSSBytes > 0 {
+				v[search.MetricKey{Metric: search.MetricPeakRSS, At: p.PromptLength}] = float64(p.PeakRSSBytes) / (1 << 20)
+			}
+		}
+		for _, d := range m.Decode {
+			if d.PeakRSSBytes > 0 {
+				v[search.MetricKey{Metric: search.MetricPeakRSS, At: d.Depth}] = float64(d.PeakRSSBytes) / (1 << 20)
+			}
+		}
 	}
 	return v
 }
