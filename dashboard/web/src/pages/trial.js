@@ -69,6 +69,8 @@ export async function trialPage(main, [id, number], onLeave) {
                 ["Agent", m.agent_version],
                 ["Kernel variant", m.kernel_variant],
                 ["Threads", m.threads],
+                ["Cores", m.cpus ? `${m.cpus.join(", ")} (${m.pinned ? "pinned" : "not pinned"}; ${m.placement || ""})` : m.placement],
+                ["Throttling", m.discarded || m.throttled ? `${m.discarded || 0} repetitions discarded${m.throttled ? ", some samples throttled" : ""}` : null],
                 ["Precision", m.precision],
                 ["CPU", m.cpu_model],
                 ["Governor", m.governor],
