@@ -81,7 +81,7 @@ func TestParseErrors(t *testing.T) {
 		{"unknown preset", `"lfm2-like"`, `"lfm9"`, `space.preset: unknown preset "lfm9" (known: lfm2-like, hybrid-zoo, lfm2-tiny, hybrid-tiny)`},
 		{"unknown field", `"max_trials": 200`, `"max_trial": 200`, `budget: unknown field "max_trial"`},
 		{"unknown nested field", `{"name": "ryzen", "class"`, `{"name": "ryzen", "klass"`, `targets[1]: unknown field "klass"`},
-		{"wrong type", `"threads": 4`, `"threads": "four"`, `workload.threads: expected int, got JSON string`},
+		{"wrong type", `"threads": 4`, `"threads": "four"`, `workload.threads: expected workload.Threads, got JSON string "four"`},
 		{"unknown algorithm", `"nsga2"`, `"cmaes"`, `algorithm: unknown algorithm "cmaes" (known: random, sobol, nsga2, tpe-parego)`},
 		{"bad duration", `"6h"`, `"six hours"`, `budget.max_wall_time: not a duration: "six hours"`},
 		{"bad precision", `"q4_0"`, `"q3_k"`, `workload.precision: unknown precision "q3_k" (known: f32, f16, q8_0, q4_0)`},
