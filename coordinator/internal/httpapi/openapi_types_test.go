@@ -195,6 +195,11 @@ func (c checker) compare(path string, s map[string]any, typ reflect.Type, top bo
 	}
 	kind, _ := s["type"].(string)
 	switch {
+	case typ == reflect.TypeFor[workload.Threads]():
+		// a count or "auto" (workload.Threads marshals both)
+		if _, ok := s["oneOf"].([]any); !ok {
+			c.t.Errorf("%s: %s is a count or \"auto\", the schema needs a oneOf", path, typ)
+		}
 	case opaque[typ]:
 		if len(s) > 0 && kind != "object" && kind != "" {
 			c.t.Errorf("%s: %s is an object, schema says %q", path, typ, kind)
