@@ -43,8 +43,8 @@ type App struct {
 	Drivers *driver.Manager
 	// Predictors refits each device's predictor after its measurements.
 	Predictors *predictors.Refitter
-	bgDone  chan struct{}
-	stop    context.CancelFunc // stops background consumers
+	bgDone     chan struct{}
+	stop       context.CancelFunc // stops background consumers
 }
 
 // NewLogger builds the slog logger the config asks for.
