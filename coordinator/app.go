@@ -19,6 +19,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
+	"github.com/hilsearch/hilsearch/coordinator/internal/predictors"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 )
 
@@ -40,8 +41,10 @@ type App struct {
 	Events  *events.Hub
 	Jobs    *jobs.Manager
 	Drivers *driver.Manager
-	bgDone  chan struct{}
-	stop    context.CancelFunc // stops background consumers
+	// Predictors refits each device's predictor after its measurements.
+	Predictors *predictors.Refitter
+	bgDone     chan struct{}
+	stop       context.CancelFunc // stops background consumers
 }
 
 // NewLogger builds the slog logger the config asks for.
@@ -104,8 +107,12 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	var bg context.Context
 	bg, a.stop = context.WithCancel(context.Background())
 	a.Events = events.NewHub()
+	a.Predictors = predictors.New(a.Store, log)
 	a.Jobs = jobs.New(jobs.Deps{Store: a.Store, Bus: a.Bus, Events: a.Events, Log: log,
-		Ended: func() { a.Drivers.Wake() }})
+		Ended: func() { a.Drivers.Wake() },
+		Measured: func(device, runtime, wh string) {
+			a.Predictors.Notify(predictors.Key{DeviceID: device, Runtime: runtime, WorkloadHash: wh})
+		}})
 	a.Drivers = driver.NewManager(driver.Deps{
 		Store: a.Store, Storage: a.Store.StudyStorage,
 		Jobs: a.Jobs, Events: a.Events, Log: log,
@@ -117,7 +124,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	a.bgDone = make(chan struct{})
 	go func() {
 		defer close(a.bgDone)
+		done := make(chan struct{})
+		go func() { defer close(done); a.Predictors.Run(bg) }()
 		a.Drivers.Run(bg)
+		<-done
 	}()
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		a.Close()

@@ -102,6 +102,10 @@ type Deps struct {
 	// Ended is called when a job reached a final state by a result or an
 	// advisory (the search drivers re-check then). May be nil.
 	Ended func()
+	// Measured is called after a result stored a new measurement, with the
+	// device, the measurement's runtime and workload hash (the predictor
+	// refit, #18). It must not block. May be nil.
+	Measured func(deviceID, runtime, workloadHash string)
 	// RepublishEvery is the period of the republish loop. Defaults to 2s.
 	RepublishEvery time.Duration
 }
@@ -118,6 +122,9 @@ func New(d Deps) *Manager {
 	}
 	if d.Ended == nil {
 		d.Ended = func() {}
+	}
+	if d.Measured == nil {
+		d.Measured = func(string, string, string) {}
 	}
 	if d.RepublishEvery == 0 {
 		d.RepublishEvery = 2 * time.Second
@@ -289,6 +296,9 @@ func (m *Manager) onResult(ctx context.Context, deviceID, jobID string, data []b
 		m.d.Log.Info("result stored", "job", r.JobID, "device", deviceID, "status", r.Status, "fail_kind", r.FailKind)
 		m.d.Events.Publish(api.JobEvent{ID: r.JobID, DeviceID: deviceID, State: state, Status: r.Status})
 		m.d.Ended()
+		if state == api.JobDone && r.Measurement != nil {
+			m.d.Measured(deviceID, r.Measurement.RuntimeName(), r.Measurement.WorkloadHash)
+		}
 	}
 	return bus.Ack
 }
