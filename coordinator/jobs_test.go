@@ -66,7 +66,7 @@ func TestJobAPIValidation(t *testing.T) {
 		{"invalid spec", map[string]any{"spec": json.RawMessage(badSpec), "workload": tinyWorkload}, `layers[1].gqa.kv_heads`},
 		{"unknown preset", map[string]any{"preset": "gpt-5", "workload": tinyWorkload}, `"field":"preset"`},
 		{"bad precision", map[string]any{"preset": "lfm2-350m", "workload": workload.Workload{Precision: "q3_k", Threads: 1, PromptLengths: []int{8}}}, `workload.precision`},
-		{"no threads", map[string]any{"preset": "lfm2-350m", "workload": workload.Workload{Precision: "f32", PromptLengths: []int{8}}}, `workload.threads`},
+		{"negative threads", map[string]any{"preset": "lfm2-350m", "workload": workload.Workload{Precision: "f32", Threads: -1, PromptLengths: []int{8}}}, `workload.threads`},
 		{"nothing to measure", map[string]any{"preset": "lfm2-350m", "workload": workload.Workload{Precision: "f32", Threads: 1}}, `workload.prompt_lengths`},
 		{"beyond context", map[string]any{"spec": json.RawMessage(tinySpec), "workload": workload.Workload{Precision: "f32", Threads: 1, PromptLengths: []int{4096}}}, `max_context`},
 		{"decode without tokens", map[string]any{"spec": json.RawMessage(tinySpec), "workload": workload.Workload{Precision: "f32", Threads: 1, DecodeDepths: []int{0}}}, `workload.decode_tokens`},

@@ -430,7 +430,7 @@ func TestBrowser(t *testing.T) {
 	for k, v := range tinySpace {
 		sel := dp(k)
 		if k == "workload.threads" {
-			v = "0"
+			v = "-1"
 		}
 		b.setField(sel, v)
 	}

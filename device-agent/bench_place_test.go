@@ -28,6 +28,9 @@ func kvHeavySpec() arch.Spec {
 // difference follows the KV cache bytes the estimate gives. Every row names
 // its pinned cores.
 func TestBenchPeakPerTest(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector inflates RSS; .ci/run runs this test without -race")
+	}
 	if runtime.GOOS != "linux" {
 		t.Skip("per-test peaks need /proc/self/clear_refs")
 	}
