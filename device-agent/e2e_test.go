@@ -293,23 +293,38 @@ func TestKillAgentDuringMeasurement(t *testing.T) {
 	cfgPath, cfg := enrollProc(t, c, dir, "kill-agent")
 	state := filepath.Join(dir, "state")
 	first := startAgent(t, runArgs(cfgPath, state)...)
+	overlap := watchOverlap(t, first.cmd.Process.Pid)
 	w := agent.SlowWorkload()
 	id := createJob(t, c, cfg.DeviceID, agent.SlowSpecJSON, w, nil)
 	waitRunning(t, c, first, id)
-	if runtime.GOOS == "linux" && len(childrenOf(first.cmd.Process.Pid)) != 1 {
-		t.Fatalf("measuring children before the kill: %v", childrenOf(first.cmd.Process.Pid))
+	kids := childrenOf(first.cmd.Process.Pid)
+	if runtime.GOOS == "linux" && len(kids) != 1 {
+		t.Fatalf("measuring children before the kill: %v", kids)
 	}
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	first.wait(t, 10*time.Second)
-	// The orphaned measuring child notices and exits by itself.
-	testenv.Eventually(t, 10*time.Second, func() error {
-		if pids := childrenOf(first.cmd.Process.Pid); len(pids) > 0 {
-			return fmt.Errorf("measuring child %v still running", pids)
+	killed := time.Now()
+	// The orphaned measuring child dies with its agent: gone (or a zombie
+	// waiting for init) within 100 ms of the kill -9 (issue #16).
+	var gone time.Duration
+	for _, pid := range kids {
+		for alive(pid) {
+			if time.Since(killed) > 5*time.Second {
+				t.Fatalf("measuring child %d still alive 5 s after its agent was killed", pid)
+			}
+			time.Sleep(time.Millisecond)
 		}
-		return nil
-	})
+		gone = time.Since(killed)
+	}
+	t.Logf("measuring child gone %v after kill -9 of its agent", gone)
+	if gone > 100*time.Millisecond {
+		t.Fatalf("measuring child outlived its agent by %v, want <= 100ms", gone)
+	}
+	first.wait(t, 10*time.Second)
+	if pids := childrenOf(first.cmd.Process.Pid); len(pids) > 0 {
+		t.Fatalf("measuring children %v still running", pids)
+	}
 	if strings.Contains(first.out.String(), "measured") {
 		t.Fatalf("the measurement finished before the kill; make slowWorkload slower:\n%s", first.out.String())
 	}
@@ -318,7 +333,11 @@ func TestKillAgentDuringMeasurement(t *testing.T) {
 	}
 
 	second := startAgent(t, runArgs(cfgPath, state)...)
+	overlap.add(second.cmd.Process.Pid)
 	j := waitJob(t, c, id, 120*time.Second, "done", "failed")
+	if n := overlap.stop(); n > 1 {
+		t.Fatalf("%d measuring children of this device were alive at the same time", n)
+	}
 	if j.State != "done" {
 		t.Fatalf("job %s after restart: %s %s %s", id, j.State, deref(j.FailKind), deref(j.Error))
 	}
@@ -352,6 +371,77 @@ func childrenOf(agentPID int) []int {
 		}
 	}
 	return pids
+}
+
+// overlapWatch samples /proc every millisecond for the measuring
+// children of a set of agent processes (one device: a first run and its
+// restart) and keeps the largest number alive at once.
+type overlapWatch struct {
+	mu   sync.Mutex
+	pids []int
+	max  int
+	quit chan struct{}
+	done chan struct{}
+}
+
+func watchOverlap(t *testing.T, pid int) *overlapWatch {
+	w := &overlapWatch{pids: []int{pid}, quit: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for {
+			select {
+			case <-w.quit:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			w.mu.Lock()
+			pids := append([]int(nil), w.pids...)
+			w.mu.Unlock()
+			n := 0
+			for _, p := range pids {
+				for _, k := range childrenOf(p) {
+					if alive(k) {
+						n++
+					}
+				}
+			}
+			w.mu.Lock()
+			w.max = max(w.max, n)
+			w.mu.Unlock()
+		}
+	}()
+	t.Cleanup(func() { w.stop() })
+	return w
+}
+
+func (w *overlapWatch) add(pid int) {
+	w.mu.Lock()
+	w.pids = append(w.pids, pid)
+	w.mu.Unlock()
+}
+
+// stop ends the sampling and returns the largest overlap seen.
+func (w *overlapWatch) stop() int {
+	select {
+	case <-w.quit:
+	default:
+		close(w.quit)
+	}
+	<-w.done
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.max
+}
+
+// alive reports whether pid exists and is not a zombie (Linux /proc).
+func alive(pid int) bool {
+	stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	// pid (comm) S ...: the state follows the last ')'.
+	i := bytes.LastIndexByte(stat, ')')
+	return i < 0 || i+2 >= len(stat) || (stat[i+2] != 'Z' && stat[i+2] != 'X')
 }
 
 func TestSIGTERMDuringMeasurementReturnsTheJob(t *testing.T) {

@@ -74,14 +74,17 @@ func runMeasure(ctx context.Context, args []string, st IO) error {
 
 // watchParent ends the child when the agent that started it dies (for
 // example kill -9), so an orphaned measurement never competes with the
-// next one. Only when run under an agent (HIL_AGENT_PARENT set).
+// next one. Only when run under an agent (HIL_AGENT_PARENT set). On Linux
+// and Android the kernel's parent-death signal does this at once and on
+// Windows the job object does (childproc_*.go); the poll is the fallback
+// elsewhere and for the instant between fork and prctl.
 func watchParent(ctx context.Context) {
 	want, err := strconv.Atoi(os.Getenv(envAgentParent))
 	if err != nil || want <= 1 {
 		return
 	}
 	go func() {
-		t := time.NewTicker(100 * time.Millisecond)
+		t := time.NewTicker(20 * time.Millisecond)
 		defer t.Stop()
 		for {
 			select {

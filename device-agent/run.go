@@ -123,6 +123,7 @@ func runRun(ctx context.Context, args []string, st IO) error {
 	}
 	log := slog.New(slog.NewTextHandler(st.Stderr, &slog.HandlerOptions{Level: o.logLevel}))
 	child.Nice, child.Log = o.nice, log
+	child.LockPath = filepath.Join(o.stateDir, "measure.lock")
 	a, err := newRunner(ctx, cfg, o, child, liveEnv(), log)
 	if err != nil {
 		return err
@@ -433,6 +434,14 @@ func (a *runner) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 		lim := a.limits(&job)
 		log.Info("measuring", "timeout", lim.Timeout, "memory_cap", fmtBytes(lim.MemoryCap))
 		r, err = superviseChild(jobCtx, a.child, msg.Data(), job.ID, lim)
+	}
+	if errors.Is(err, errChildAlive) {
+		// Checked, not assumed: never two measuring children at once.
+		log.Error("job returned to the queue", "err", err)
+		if err := msg.NakWithDelay(5 * time.Second); err != nil {
+			log.Warn("nak job", "err", err)
+		}
+		return nil
 	}
 	if err != nil {
 		if ctx.Err() != nil { // shutdown: return the job for another run

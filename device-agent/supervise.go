@@ -37,6 +37,12 @@ type childCommand struct {
 	Nice int
 	// Log receives a warning when Nice cannot be applied; may be nil.
 	Log *slog.Logger
+	// LockPath, when set, is the measurement lock: a child is started only
+	// once no earlier child holding it is alive (see acquireChildSlot),
+	// waiting at most LockWait (default 5 s) before errChildAlive.
+	LockPath string
+	LockWait time.Duration
+	slot     *childSlot
 }
 
 // selfChild returns the command that re-executes this binary as
@@ -52,6 +58,10 @@ func selfChild() (childCommand, error) {
 // errInterrupted means the child was stopped because ctx ended; there is
 // no result.
 var errInterrupted = errors.New("measurement interrupted")
+
+// errChildAlive means an earlier measuring child of this agent is still
+// alive, so no new measurement was started.
+var errChildAlive = errors.New("an earlier measuring child is still alive; not starting another measurement")
 
 // stderrTail keeps the last bytes a child wrote to stderr.
 type stderrTail struct{ b []byte }
@@ -73,7 +83,23 @@ func (t *stderrTail) Write(p []byte) (int, error) {
 // a result is FailCrash; those are results too. When ctx ends the child is
 // killed and errInterrupted returned.
 func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID string, lim childLimits) (wire.Result, error) {
+	if cc.LockPath != "" {
+		wait := cc.LockWait
+		if wait <= 0 {
+			wait = 5 * time.Second
+		}
+		slot, err := acquireChildSlot(cc.LockPath, wait)
+		if err != nil {
+			return wire.Result{}, err
+		}
+		defer slot.release()
+		cc.slot = slot
+	}
 	cmd := exec.Command(cc.Path, cc.Args...)
+	prepareChild(cmd)
+	if cc.slot != nil {
+		cc.slot.inherit(cmd)
+	}
 	cmd.Env = append(append(os.Environ(), cc.Env...), envAgentParent+"="+strconv.Itoa(os.Getpid()),
 		envChildTimeout+"="+lim.Timeout.String(), envChildMemoryCap+"="+strconv.FormatInt(lim.MemoryCap, 10))
 	cmd.Stdin = bytes.NewReader(job)
@@ -88,6 +114,16 @@ func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID stri
 	if err != nil {
 		return failed(jobID, wire.FailCrash, fmt.Sprintf("start measuring child: %v", err)), nil
 	}
+	if cc.slot != nil {
+		cc.slot.started()
+	}
+	release, err := containChild(cmd.Process)
+	if err != nil {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		return failed(jobID, wire.FailInternal, fmt.Sprintf("contain measuring child: %v", err)), nil
+	}
+	defer release()
 	o := superviseProcess(ctx, cmd, lim)
 	if o.interrupted {
 		return wire.Result{}, errInterrupted

@@ -1,0 +1,26 @@
+//go:build linux
+
+package agent
+
+import (
+	"os"
+	"os/exec"
+	"syscall"
+)
+
+// prepareChild makes the kernel kill the measuring child (SIGKILL) the
+// moment the agent dies, kill -9 included (PR_SET_PDEATHSIG; Linux and
+// Android). Strictly the signal follows the forking thread, not the
+// process: the Go runtime never ends a thread that is not locked to a
+// goroutine, and startNiced unlocks the one it locks, so in practice it
+// is the agent's death. The child's own parent poll (watchParent) stays as
+// the fallback for the window between fork and prctl.
+func prepareChild(cmd *exec.Cmd) {
+	if cmd.SysProcAttr == nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{}
+	}
+	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
+}
+
+// containChild has nothing to do on Linux: Pdeathsig is set at fork.
+func containChild(*os.Process) (release func(), err error) { return func() {}, nil }
