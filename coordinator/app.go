@@ -89,16 +89,28 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 			return nil, fmt.Errorf("data dir: %w", err)
 		}
 	}
-	a.Bus, err = bus.Start(ctx, bus.Options{
-		ExternalURL: cfg.NATSURL, Listen: cfg.NATSListen, StoreDir: storeDir,
-		AdvertiseURLs: cfg.NATSAdvertise, Logger: log, AckWait: cfg.JobAckWait,
-	})
+	auth, err := bus.LoadAuthority(cfg.DataDir)
 	if err != nil {
 		a.Close()
 		return nil, err
 	}
-	if !a.Bus.Embedded() {
-		log.Warn("external NATS: per-agent subject permissions must be configured on that server", "url", redactURL(cfg.NATSURL))
+	revoked, err := a.Store.Identities(ctx, true)
+	if err != nil {
+		a.Close()
+		return nil, fmt.Errorf("load revoked identities: %w", err)
+	}
+	revokedKeys := make([]string, len(revoked))
+	for i, id := range revoked {
+		revokedKeys[i] = id.NKey
+	}
+	a.Bus, err = bus.Start(ctx, bus.Options{
+		ExternalURL: cfg.NATSURL, Listen: cfg.NATSListen, StoreDir: storeDir,
+		AdvertiseURLs: cfg.NATSAdvertise, Logger: log, AckWait: cfg.JobAckWait,
+		Auth: auth, RevokedKeys: revokedKeys, AllowOpenServer: cfg.NATSAllowOpen,
+	})
+	if err != nil {
+		a.Close()
+		return nil, err
 	}
 	if err := a.restoreIdentities(ctx); err != nil {
 		a.Close()

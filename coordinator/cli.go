@@ -6,6 +6,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 )
 
@@ -33,6 +37,8 @@ func Main(ctx context.Context, args []string, getenv func(string) string, stdout
 		err = cmdMigrate(ctx, args[1:], getenv, stdout, stderr)
 	case "token":
 		err = cmdToken(ctx, args[1:], getenv, stdout, stderr)
+	case "nats-config":
+		err = cmdNATSConfig(args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, Version)
 	default:
@@ -62,6 +68,9 @@ commands:
   token create   mint an API token (--name N [--scope S] [--ttl D])
   token list     list API tokens (never their secrets)
   token revoke   revoke an API token by ID and end its dashboard sessions
+  nats-config    write the nats-server configuration (operator, system account,
+                 resolver) for an external NATS server or cluster; creates the
+                 NATS authority's keys in the data dir on first use
   version        print the version
 
 Every command takes the configuration flags below; 'coordinator <command> -h'
@@ -279,6 +288,45 @@ func flagTakesValue(arg string) bool {
 	}
 	bf, ok := f.Value.(interface{ IsBoolFlag() bool })
 	return !ok || !bf.IsBoolFlag()
+}
+
+func cmdNATSConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var out string
+	sc := bus.ServerConfig{Listen: "0.0.0.0:4222", StoreDir: "/data/jetstream", ResolverDir: "/data/jwt"}
+	cfg, err := LoadConfig("nats-config", args, getenv, stderr, func(fs *flag.FlagSet) {
+		fs.StringVar(&out, "out", "", "write the configuration to this file (default: standard output)")
+		fs.StringVar(&sc.Listen, "server-listen", sc.Listen, "the NATS server's client listen address")
+		fs.StringVar(&sc.StoreDir, "server-store-dir", sc.StoreDir, "the NATS server's JetStream directory")
+		fs.StringVar(&sc.ResolverDir, "server-resolver-dir", sc.ResolverDir, "the NATS server's account JWT directory (resolver type full)")
+		fs.StringVar(&sc.Name, "server-name", "", "server_name (required and unique per node in a cluster)")
+		fs.IntVar(&sc.MaxPayload, "server-max-payload", 8<<20, "max_payload in bytes")
+	})
+	if err != nil {
+		return flagErr(err)
+	}
+	if cfg.DataDir == "" {
+		return errors.New("HIL_DATA_DIR (--data-dir) is empty: the NATS authority's keys live there")
+	}
+	if _, _, err := net.SplitHostPort(sc.Listen); err != nil {
+		return fmt.Errorf("--server-listen %q: %w", sc.Listen, err)
+	}
+	auth, err := bus.LoadAuthority(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	text, err := auth.ServerConfigText(sc)
+	if err != nil {
+		return err
+	}
+	if out == "" {
+		_, err = io.WriteString(stdout, text)
+		return err
+	}
+	if err := os.WriteFile(out, []byte(text), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(stderr, "wrote %s (operator %s; the signing keys stay in %s)\n", out, auth.OperatorPublicKey(), filepath.Join(cfg.DataDir, bus.AuthFile))
+	return nil
 }
 
 func flagErr(err error) error {

@@ -48,6 +48,11 @@ type Config struct {
 	// listen address, with this machine's first LAN IPv4 address when it
 	// listens on every interface.
 	Advertise string `yaml:"advertise"`
+	// NATSAllowOpen lets the coordinator use a NATS server that accepts
+	// clients without credentials (HIL_NATS_ALLOW_OPEN). For tests only:
+	// on such a server anyone can forge results. Defaults to false: the
+	// coordinator refuses to start.
+	NATSAllowOpen bool `yaml:"nats_allow_open"`
 	// AdminToken, when set, is accepted as an admin API token
 	// (HIL_ADMIN_TOKEN). Defaults to "": one is generated on first start.
 	AdminToken string `yaml:"admin_token"`
@@ -108,6 +113,7 @@ var envVars = []struct{ env, flag string }{
 	{"HIL_NATS_LISTEN", "nats-listen"},
 	{"HIL_NATS_ADVERTISE", "nats-advertise"},
 	{"HIL_ADVERTISE", "advertise"},
+	{"HIL_NATS_ALLOW_OPEN", "nats-allow-open"},
 	{"HIL_ADMIN_TOKEN", "admin-token"},
 	{"HIL_ENROLL_TTL", "enroll-ttl"},
 	{"HIL_TOKEN_TTL", "token-ttl"},
@@ -148,6 +154,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.NATSListen, "nats-listen", c.NATSListen, "embedded NATS client listen address (env HIL_NATS_LISTEN)")
 	fs.Var(listFlag{&c.NATSAdvertise}, "nats-advertise", "comma-separated NATS URLs handed to agents (env HIL_NATS_ADVERTISE; default: the embedded server's URL)")
 	fs.StringVar(&c.Advertise, "advertise", c.Advertise, "the coordinator's HTTP URL handed to devices, e.g. http://192.168.1.20:8080 (env HIL_ADVERTISE; default: the listen address, with this machine's LAN address when listening on all interfaces)")
+	fs.BoolVar(&c.NATSAllowOpen, "nats-allow-open", c.NATSAllowOpen, "TESTS ONLY: accept a NATS server that lets clients in without credentials (env HIL_NATS_ALLOW_OPEN)")
 	fs.StringVar(&c.AdminToken, "admin-token", c.AdminToken, "accept this secret as an admin API token (env HIL_ADMIN_TOKEN; prefer the env var: flags show in ps)")
 	fs.DurationVar(&c.EnrollTTL, "enroll-ttl", c.EnrollTTL, "default life of an enrollment token (env HIL_ENROLL_TTL)")
 	fs.DurationVar(&c.TokenTTL, "token-ttl", c.TokenTTL, "default life of a new API token; 0: no expiry (env HIL_TOKEN_TTL)")

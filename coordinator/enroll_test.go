@@ -361,7 +361,7 @@ func TestRestartRestoresIdentities(t *testing.T) {
 	if err := c.App.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
-	c2 := testenv.Start(t, func(cfg *coordinator.Config) { cfg.DatabaseURL = c.DSN })
+	c2 := testenv.Start(t, func(cfg *coordinator.Config) { cfg.DatabaseURL, cfg.DataDir = c.DSN, c.DataDir })
 	live.Resp.NATS.URLs = c2.App.Bus.ClientURLs()
 	gone.Resp.NATS.URLs = c2.App.Bus.ClientURLs()
 	nc, err := live.connect(t, nil)

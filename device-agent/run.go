@@ -154,6 +154,8 @@ type runner struct {
 	closed      chan struct{}
 	permDenied  atomic.Value // string: the last permissions violation
 
+	jwtMu sync.Mutex // guards cfg.NATS.JWT (read by nats.go at every connect)
+
 	mu    sync.Mutex
 	jobID string // job being measured, "" when idle
 	// cancelJob stops the running job's cooling wait or child (set while
@@ -252,14 +254,15 @@ func (a *runner) connect() error {
 	if err != nil {
 		return errors.New("identity: invalid seed")
 	}
-	pub, err := kp.PublicKey()
-	if err != nil {
+	if _, err := kp.PublicKey(); err != nil {
 		return errors.New("identity: invalid seed")
 	}
 	var closeOnce sync.Once
 	nc, err := nats.Connect(strings.Join(a.cfg.NATS.URLs, ","),
 		nats.Name("device-agent "+a.cfg.DeviceID),
-		nats.Nkey(pub, kp.Sign),
+		// The JWT is read at every (re)connect: a refreshed one is used
+		// from the next connection on.
+		nats.UserJWT(a.userJWT, kp.Sign),
 		nats.CustomInboxPrefix(a.cfg.NATS.InboxPrefix),
 		nats.RetryOnFailedConnect(true),
 		nats.MaxReconnects(-1),
@@ -277,7 +280,14 @@ func (a *runner) connect() error {
 			a.reconnected.Store(true)
 		}),
 		nats.ClosedHandler(func(*nats.Conn) { closeOnce.Do(func() { close(a.closed) }) }),
-		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
+		nats.ErrorHandler(func(nc *nats.Conn, _ *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrAuthRevoked) {
+				// Revoked: final. Without Close nats.go would keep
+				// reconnecting to the other servers of a cluster.
+				a.log.Error("NATS identity revoked", "err", err)
+				go nc.Close()
+				return
+			}
 			if errors.Is(err, nats.ErrPermissionViolation) || strings.Contains(strings.ToLower(err.Error()), "permissions violation") {
 				a.permDenied.Store(err.Error())
 			}
@@ -294,6 +304,16 @@ func (a *runner) connect() error {
 		return fmt.Errorf("jetstream: %w", err)
 	}
 	return nil
+}
+
+// userJWT is the agent's current NATS user JWT.
+func (a *runner) userJWT() (string, error) {
+	a.jwtMu.Lock()
+	defer a.jwtMu.Unlock()
+	if a.cfg.NATS.JWT == "" {
+		return "", errors.New("the identity file has no NATS JWT (enrolled with a coordinator before JWT auth): enroll again with --force")
+	}
+	return a.cfg.NATS.JWT, nil
 }
 
 // bindOwnConsumer binds the agent's own consumer, retrying while NATS is

@@ -64,7 +64,8 @@ func (a *Agent) Enroll(t testing.TB, c *Coordinator, class string) {
 
 // Connect opens a NATS connection with the agent's identity.
 func (a *Agent) Connect(urls []string, opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.Nkey(a.Pub, a.KP.Sign), nats.CustomInboxPrefix(a.Resp.NATS.InboxPrefix), nats.MaxReconnects(0)}, opts...)
+	j := a.Resp.NATS.JWT
+	opts = append([]nats.Option{nats.UserJWT(func() (string, error) { return j, nil }, a.KP.Sign), nats.CustomInboxPrefix(a.Resp.NATS.InboxPrefix), nats.MaxReconnects(0)}, opts...)
 	return nats.Connect(strings.Join(urls, ","), opts...)
 }
 

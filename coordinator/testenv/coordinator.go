@@ -25,6 +25,8 @@ type Coordinator struct {
 	URL   string // http://127.0.0.1:port
 	DSN   string
 	Token string
+	// DataDir is the coordinator's data directory (NATS authority, store).
+	DataDir string
 
 	nc *nats.Conn // Conn, opened on first use
 	js jetstream.JetStream
@@ -56,7 +58,7 @@ func Start(t testing.TB, mutate func(*coordinator.Config)) *Coordinator {
 		defer cancel()
 		_ = app.Shutdown(ctx)
 	})
-	return &Coordinator{App: app, URL: "http://" + app.Addr(), DSN: dsn, Token: AdminToken}
+	return &Coordinator{App: app, URL: "http://" + app.Addr(), DSN: dsn, Token: AdminToken, DataDir: cfg.DataDir}
 }
 
 // Do sends a request with the admin token (unless token is "") and returns

@@ -37,6 +37,12 @@ type NATSIdentity struct {
 	URLs []string `json:"urls"`
 	// NKey is the public key the agent authenticates with.
 	NKey string `json:"nkey"`
+	// JWT is the agent's NATS user JWT, signed by the coordinator for NKey
+	// with exactly the subjects below (nats.UserJWT with the agent's own
+	// seed). It expires; the agent fetches a new one from
+	// POST /api/v1/agents/nats-jwt (NATSJWTRequest) when half its life has
+	// passed. Not secret: useless without the seed.
+	JWT string `json:"jwt,omitempty"`
 	// InboxPrefix must be passed to nats.CustomInboxPrefix: the agent may
 	// only subscribe below it.
 	InboxPrefix   string `json:"inbox_prefix"`

@@ -1,6 +1,9 @@
 // Package bus runs the coordinator's messaging: an embedded NATS server with
 // JetStream (or a connection to an external one), the JOBS and RESULTS
-// streams, per-agent consumers, and per-agent NATS identities.
+// streams, per-agent consumers, and per-agent NATS identities. Both modes
+// use the same decentralized JWT auth (Authority): the embedded server is
+// started from the very configuration `coordinator nats-config` writes for
+// an external one.
 package bus
 
 import (
@@ -10,6 +13,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,8 +29,20 @@ import (
 // Options configure the bus.
 type Options struct {
 	// ExternalURL connects to an external NATS server instead of embedding
-	// one. Agent identities are then the external server's business.
+	// one; that server must run the configuration of Auth
+	// (Authority.ServerConfigText). Comma-separated URLs are seeds of one
+	// cluster.
 	ExternalURL string
+	// Auth is the trust chain the server runs and the coordinator signs
+	// with. Required.
+	Auth *Authority
+	// RevokedKeys are agent keys revoked earlier (from the database): they
+	// are in the first account JWT pushed.
+	RevokedKeys []string
+	// AllowOpenServer lets the coordinator use a NATS server that accepts
+	// clients without credentials. For tests only: such a server lets
+	// anyone forge results.
+	AllowOpenServer bool
 	// Listen is the embedded server's client address, host:port (port 0 or
 	// -1: random).
 	Listen string
@@ -47,9 +64,9 @@ type Options struct {
 type Bus struct {
 	opts   Options
 	srv    *server.Server
-	auth   *authenticator
-	kp     nkeys.KeyPair // the coordinator's own NKey (embedded server)
+	auth   *Authority
 	nc     *nats.Conn
+	sys    *nats.Conn // system-account user: pushes account JWTs
 	js     jetstream.JetStream
 	log    *slog.Logger
 	jobs   jetstream.Stream
@@ -72,29 +89,40 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	b := &Bus{opts: o, log: o.Logger}
-	kp, err := nkeys.CreateUser()
-	if err != nil {
+	if o.Auth == nil {
+		return nil, errors.New("bus: no NATS authority")
+	}
+	b := &Bus{opts: o, log: o.Logger, auth: o.Auth}
+	o.Auth.Revoke(o.RevokedKeys...)
+	if o.ExternalURL == "" {
+		if err := b.startServer(); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.checkClosed(); err != nil {
+		b.Close()
 		return nil, err
 	}
-	b.kp = kp
-	pub, _ := kp.PublicKey()
-	var copts []nats.Option
-	copts = append(copts, nats.Name("hilsearch-coordinator"), nats.MaxReconnects(-1),
+	var err error
+	if b.sys, err = b.dial("hilsearch-coordinator-sys", b.auth.sysUser); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connect to NATS as the system user: %w", err)
+	}
+	if err := b.PushAccount(ctx); err != nil {
+		b.Close()
+		return nil, err
+	}
+	b.nc, err = b.dial("hilsearch-coordinator", b.auth.coordinatorUser,
 		nats.ErrorHandler(func(_ *nats.Conn, _ *nats.Subscription, err error) {
 			b.log.Warn("nats async error", "err", err)
 		}))
-	url := o.ExternalURL
-	if url == "" {
-		if err := b.startServer(pub); err != nil {
-			return nil, err
-		}
-		copts = append(copts, nats.InProcessServer(b.srv), nats.Nkey(pub, kp.Sign))
-	}
-	b.nc, err = nats.Connect(url, copts...)
 	if err != nil {
 		b.Close()
 		return nil, fmt.Errorf("connect to NATS: %w", err)
+	}
+	if !b.nc.AuthRequired() && !o.AllowOpenServer {
+		b.Close()
+		return nil, fmt.Errorf("NATS server %s does not require authentication; refusing to start", b.nc.ConnectedUrlRedacted())
 	}
 	if b.js, err = jetstream.New(b.nc); err != nil {
 		b.Close()
@@ -107,7 +135,96 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 	return b, nil
 }
 
-func (b *Bus) startServer(coordPub string) error {
+// dial connects with the JWT and key user returns.
+func (b *Bus) dial(name string, user func() (string, nkeys.KeyPair, error), extra ...nats.Option) (*nats.Conn, error) {
+	j, k, err := user()
+	if err != nil {
+		return nil, err
+	}
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1),
+		nats.UserJWT(func() (string, error) { return j, nil }, k.Sign)}
+	url := b.opts.ExternalURL
+	if b.srv != nil {
+		opts = append(opts, nats.InProcessServer(b.srv))
+	}
+	return nats.Connect(url, append(opts, extra...)...)
+}
+
+// urls are the client URLs the refusal check probes.
+func (b *Bus) urls() []string {
+	if b.srv != nil {
+		return []string{b.srv.ClientURL()}
+	}
+	var out []string
+	for _, u := range strings.Split(b.opts.ExternalURL, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// ErrOpenServer means a NATS server accepted a client without credentials.
+var ErrOpenServer = errors.New("NATS server accepts clients without credentials")
+
+// checkClosed dials every URL without credentials: the coordinator starts
+// only if each one refuses (an open server lets anyone publish forged
+// results). A network error is not a refusal either: it is returned.
+func (b *Bus) checkClosed() error {
+	if b.opts.AllowOpenServer {
+		b.log.Warn("NATS open-server check disabled (tests only)")
+		return nil
+	}
+	for _, u := range b.urls() {
+		nc, err := nats.Connect(u, nats.NoReconnect(), nats.Timeout(5*time.Second))
+		if err == nil {
+			nc.Close()
+			return fmt.Errorf("%w: %s; refusing to start (run it with the configuration of `coordinator nats-config`)", ErrOpenServer, u)
+		}
+		if !errors.Is(err, nats.ErrAuthorization) {
+			return fmt.Errorf("probe NATS %s without credentials: %w", u, err)
+		}
+	}
+	return nil
+}
+
+// PushAccount sends the application account JWT (with the current
+// revocations) to the NATS servers through the system account. Revoked
+// users' open connections are closed by each server on receipt.
+func (b *Bus) PushAccount(ctx context.Context) error {
+	acc, err := b.auth.AppAccountJWT()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	m, err := b.sys.RequestWithContext(ctx, "$SYS.REQ.CLAIMS.UPDATE", []byte(acc))
+	if err != nil {
+		return fmt.Errorf("push NATS account: %w", err)
+	}
+	var r struct {
+		Data *struct {
+			Code    int    `json:"code"`
+			Message string `json:"message"`
+		} `json:"data"`
+		Error *struct {
+			Code        int    `json:"code"`
+			Description string `json:"description"`
+		} `json:"error"`
+	}
+	if err := json.Unmarshal(m.Data, &r); err != nil {
+		return fmt.Errorf("push NATS account: reply %q: %w", m.Data, err)
+	}
+	if r.Error != nil {
+		return fmt.Errorf("push NATS account: %d %s", r.Error.Code, r.Error.Description)
+	}
+	if r.Data == nil || r.Data.Code != 200 {
+		return fmt.Errorf("push NATS account: unexpected reply %s", m.Data)
+	}
+	return nil
+}
+
+func (b *Bus) startServer() error {
 	host, portStr, err := net.SplitHostPort(b.opts.Listen)
 	if err != nil {
 		return fmt.Errorf("nats listen address %q: %w", b.opts.Listen, err)
@@ -119,19 +236,27 @@ func (b *Bus) startServer(coordPub string) error {
 	if port == 0 {
 		port = server.RANDOM_PORT
 	}
-	b.auth = newAuthenticator(coordPub)
-	sopts := &server.Options{
-		ServerName:                 "hilsearch",
-		Host:                       host,
-		Port:                       port,
-		JetStream:                  true,
-		StoreDir:                   b.opts.StoreDir,
-		NoSigs:                     true,
-		NoLog:                      true,
-		AlwaysEnableNonce:          true,
-		CustomClientAuthentication: b.auth,
-		MaxPayload:                 8 << 20,
+	// The embedded server runs the configuration an external one would:
+	// one code path for authentication.
+	conf, err := b.auth.ServerConfigText(ServerConfig{
+		Name:     "hilsearch",
+		Listen:   net.JoinHostPort(host, strconv.Itoa(max(port, 0))),
+		StoreDir: b.opts.StoreDir, ResolverDir: filepath.Join(b.opts.StoreDir, "jwt"),
+		MaxPayload: 8 << 20,
+	})
+	if err != nil {
+		return err
 	}
+	confPath := filepath.Join(b.opts.StoreDir, "nats-server.conf")
+	if err := os.WriteFile(confPath, []byte(conf), 0o600); err != nil {
+		return fmt.Errorf("embedded nats config: %w", err)
+	}
+	sopts, err := server.ProcessConfigFile(confPath)
+	if err != nil {
+		return fmt.Errorf("embedded nats config %s: %w", confPath, err)
+	}
+	sopts.Port = port
+	sopts.NoSigs, sopts.NoLog = true, true
 	s, err := server.NewServer(sopts)
 	if err != nil {
 		return fmt.Errorf("embedded nats: %w", err)
@@ -213,23 +338,37 @@ func (b *Bus) AddAgent(ctx context.Context, id Identity) error {
 	if _, err := b.jobs.CreateOrUpdateConsumer(ctx, c); err != nil {
 		return fmt.Errorf("create consumer %s: %w", c.Durable, err)
 	}
-	if b.auth != nil {
-		b.auth.set(id)
-	}
 	return nil
 }
 
-// RemoveAgent revokes an identity at once: the key can no longer connect,
-// open connections using it are closed, its consumer is deleted and its
-// pending jobs are purged. It returns how many jobs were cancelled.
+// AgentJWTTTL is the life of an agent's user JWT; agents fetch a fresh one
+// (POST /api/v1/agents/nats-jwt) when half of it has passed.
+const AgentJWTTTL = 30 * 24 * time.Hour
+
+// IssueAgentJWT signs the user JWT of an enrolled agent: exactly the
+// subjects of AgentPermissions. It fails for a revoked key.
+func (b *Bus) IssueAgentJWT(id Identity) (string, error) {
+	if !ValidToken(id.DeviceID) {
+		return "", fmt.Errorf("agent %q: not a valid subject token", id.DeviceID)
+	}
+	return b.auth.IssueUser(AgentUser(id))
+}
+
+// RemoveAgent revokes an identity at once: the key is put on the account's
+// revocation list and the account JWT pushed, so the key can no longer
+// connect and the servers close its open connections; its consumer is
+// deleted and its pending jobs are purged. It returns how many jobs were
+// cancelled.
 func (b *Bus) RemoveAgent(ctx context.Context, id Identity) (uint64, error) {
-	if b.auth != nil {
-		b.auth.remove(id.NKey)
-		b.kick(id.NKey)
+	var errs []error
+	if !b.auth.IsRevoked(id.NKey) {
+		b.auth.Revoke(id.NKey)
+		if err := b.PushAccount(ctx); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	var errs []error
 	if err := b.jobs.DeleteConsumer(ctx, AgentConsumer(id.DeviceID)); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
 		errs = append(errs, fmt.Errorf("delete consumer: %w", err))
 	}
@@ -255,23 +394,6 @@ func (b *Bus) pendingFor(ctx context.Context, deviceID string) (uint64, error) {
 	return n, nil
 }
 
-// kick closes every client connection authenticated with nkey.
-func (b *Bus) kick(nkey string) {
-	if b.srv == nil {
-		return
-	}
-	cz, err := b.srv.Connz(&server.ConnzOptions{User: nkey, Username: true, Limit: 10000})
-	if err != nil {
-		b.log.Warn("list nats connections", "err", err)
-		return
-	}
-	for _, c := range cz.Conns {
-		if c.AuthorizedUser == nkey {
-			_ = b.srv.DisconnectClientByID(c.Cid)
-		}
-	}
-}
-
 // PendingJobs is the number of messages waiting in JOBS.
 func (b *Bus) PendingJobs(ctx context.Context) (uint64, error) {
 	info, err := b.jobs.Info(ctx)
@@ -294,12 +416,7 @@ func (b *Bus) Ready(ctx context.Context) error {
 // for operator tools and tests (testenv); the caller closes it. The bus's
 // own connection is never handed out.
 func (b *Bus) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	url := b.opts.ExternalURL
-	if b.srv != nil {
-		pub, _ := b.kp.PublicKey()
-		opts = append([]nats.Option{nats.InProcessServer(b.srv), nats.Nkey(pub, b.kp.Sign)}, opts...)
-	}
-	return nats.Connect(url, opts...)
+	return b.dial("hilsearch-coordinator-tool", b.auth.coordinatorUser, opts...)
 }
 
 // Close unsubscribes, drains the connection and shuts the embedded server
@@ -311,6 +428,9 @@ func (b *Bus) Close() {
 	}
 	b.subs = nil
 	b.mu.Unlock()
+	if b.sys != nil {
+		b.sys.Close()
+	}
 	if b.nc != nil {
 		_ = b.nc.Drain()
 		deadline := time.Now().Add(5 * time.Second)

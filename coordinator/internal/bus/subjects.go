@@ -1,11 +1,10 @@
 package bus
 
 import (
-	"encoding/base64"
 	"regexp"
 	"time"
 
-	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/jwt/v2"
 )
 
 // Stream and subject layout (design §5).
@@ -41,31 +40,33 @@ var tokenRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)
 // part of a consumer name (lower-case letters, digits, dashes).
 func ValidToken(s string) bool { return tokenRE.MatchString(s) }
 
+// Identity is one agent's NATS identity: its public NKey and what it may do.
+type Identity struct {
+	DeviceID string
+	Class    string
+	NKey     string
+}
+
 // AgentPermissions are the only subjects an agent may use: pull and ack its
 // own consumer, publish its own results and heartbeats, receive on its own
 // inbox and control subjects, and answer control requests.
-func AgentPermissions(id Identity) *server.Permissions {
+func AgentPermissions(id Identity) jwt.Permissions {
 	cons := AgentConsumer(id.DeviceID)
-	pub := []string{
-		ResultsPrefix(id.DeviceID) + ".>",
+	var p jwt.Permissions
+	p.Pub.Allow.Add(
+		ResultsPrefix(id.DeviceID)+".>",
 		HeartbeatSubject(id.DeviceID),
-		"$JS.API.CONSUMER.INFO." + StreamJobs + "." + cons,
-		"$JS.API.CONSUMER.MSG.NEXT." + StreamJobs + "." + cons,
-		"$JS.ACK." + StreamJobs + "." + cons + ".>",
-	}
-	return &server.Permissions{
-		Publish: &server.SubjectPermission{Allow: pub},
-		Subscribe: &server.SubjectPermission{Allow: []string{
-			InboxPrefix(id.DeviceID) + ".>",
-			ControlSubject(id.DeviceID) + ".>",
-		}},
-		Response: &server.ResponsePermission{MaxMsgs: 1, Expires: time.Minute},
-	}
+		"$JS.API.CONSUMER.INFO."+StreamJobs+"."+cons,
+		"$JS.API.CONSUMER.MSG.NEXT."+StreamJobs+"."+cons,
+		"$JS.ACK."+StreamJobs+"."+cons+".>",
+	)
+	p.Sub.Allow.Add(InboxPrefix(id.DeviceID)+".>", ControlSubject(id.DeviceID)+".>")
+	p.Resp = &jwt.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
+	return p
 }
 
-func decodeSig(sig string) ([]byte, error) {
-	if b, err := base64.RawURLEncoding.DecodeString(sig); err == nil {
-		return b, nil
-	}
-	return base64.StdEncoding.DecodeString(sig)
+// AgentUser is the NATS user of an enrolled agent (see Authority.IssueUser;
+// an evaluator's user will be built the same way with its own permissions).
+func AgentUser(id Identity) UserSpec {
+	return UserSpec{NKey: id.NKey, Name: "agent-" + id.DeviceID, Permissions: AgentPermissions(id), TTL: AgentJWTTTL}
 }

@@ -105,12 +105,17 @@ func (s *Server) enroll(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	var added *bus.Identity
+	var userJWT string
 	d, err := s.d.Store.Enroll(ctx, req, func(d api.Device) error {
 		id := bus.Identity{DeviceID: d.ID, Class: d.Class, NKey: d.NKey}
+		j, err := s.d.Bus.IssueAgentJWT(id)
+		if err != nil {
+			return err
+		}
 		if err := s.d.Bus.AddAgent(ctx, id); err != nil {
 			return err
 		}
-		added = &id
+		added, userJWT = &id, j
 		return nil
 	})
 	switch {
@@ -145,6 +150,7 @@ func (s *Server) enroll(c *gin.Context) {
 		NATS: wire.NATSIdentity{
 			URLs:           s.d.Bus.ClientURLs(),
 			NKey:           d.NKey,
+			JWT:            userJWT,
 			InboxPrefix:    bus.InboxPrefix(d.ID),
 			Stream:         bus.StreamJobs,
 			AgentConsumer:  bus.AgentConsumer(d.ID),
