@@ -116,6 +116,10 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		a.Close()
 		return nil, err
 	}
+	if err := a.Bus.OnJWTRequest(a.renewAgentJWT); err != nil {
+		a.Close()
+		return nil, err
+	}
 	var bg context.Context
 	bg, a.stop = context.WithCancel(context.Background())
 	a.Events = events.NewHub()
@@ -218,6 +222,20 @@ func (a *App) restoreIdentities(ctx context.Context) error {
 	}
 	a.log.Info("agent identities loaded", "count", len(ids))
 	return nil
+}
+
+// renewAgentJWT issues a live device a fresh NATS user JWT.
+func (a *App) renewAgentJWT(deviceID string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	d, err := a.Store.GetDevice(ctx, deviceID)
+	if err != nil {
+		return "", err
+	}
+	if d.RevokedAt != nil {
+		return "", bus.ErrRevokedKey
+	}
+	return a.Bus.IssueAgentJWT(bus.Identity{DeviceID: d.ID, Class: d.Class, NKey: d.NKey})
 }
 
 // Shutdown stops accepting requests, waits for running ones, and closes

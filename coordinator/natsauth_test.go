@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nats.go"
 
 	"github.com/hilsearch/hilsearch/coordinator"
@@ -148,6 +149,27 @@ func TestExternalNATSAuth(t *testing.T) {
 	}
 	if err := nb.Flush(); err != nil {
 		t.Fatal(err)
+	}
+
+	// Renewal: B asks for a fresh JWT on its own subject and can connect
+	// with it; asking on A's subject is refused.
+	m, err := nb.Request(b.Resp.NATS.JWTSubject, nil, 10*time.Second)
+	if err != nil {
+		t.Fatalf("renew B's JWT: %v", err)
+	}
+	uc, err := jwt.DecodeUserClaims(string(m.Data))
+	if err != nil || uc.Subject != b.Pub || uc.Expires == 0 {
+		t.Fatalf("renewed JWT: %v %+v", err, uc)
+	}
+	renewed := *b
+	renewed.Resp.NATS.JWT = string(m.Data)
+	if nc, err := renewed.connect(t, nil); err != nil {
+		t.Fatalf("connect with the renewed JWT: %v", err)
+	} else {
+		nc.Close()
+	}
+	if _, err := nb.Request(bus.JWTSubject(a.Resp.DeviceID), nil, 2*time.Second); err == nil {
+		t.Fatal("B obtained A's JWT")
 	}
 
 	// Revocation: A's open connection is dropped and its next one refused.

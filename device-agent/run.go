@@ -212,6 +212,7 @@ func (a *runner) run(ctx context.Context) error {
 	hbCtx, stopHB := context.WithCancel(ctx)
 	defer stopHB()
 	go a.heartbeats(hbCtx)
+	go a.renewJWTLoop(hbCtx)
 
 	if err := a.bindOwnConsumer(ctx); err != nil {
 		return err

@@ -39,10 +39,11 @@ type NATSIdentity struct {
 	NKey string `json:"nkey"`
 	// JWT is the agent's NATS user JWT, signed by the coordinator for NKey
 	// with exactly the subjects below (nats.UserJWT with the agent's own
-	// seed). It expires; the agent fetches a new one from
-	// POST /api/v1/agents/nats-jwt (NATSJWTRequest) when half its life has
-	// passed. Not secret: useless without the seed.
-	JWT string `json:"jwt,omitempty"`
+	// seed). It expires; once half its life has passed the agent asks for
+	// a new one with an empty request on JWTSubject, answered with the new
+	// JWT as the body. Not secret: useless without the seed.
+	JWT        string `json:"jwt,omitempty"`
+	JWTSubject string `json:"jwt_subject,omitempty"`
 	// InboxPrefix must be passed to nats.CustomInboxPrefix: the agent may
 	// only subscribe below it.
 	InboxPrefix   string `json:"inbox_prefix"`

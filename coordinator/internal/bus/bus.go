@@ -560,6 +560,22 @@ func (b *Bus) OnHeartbeat(handle func(deviceID string, data []byte)) error {
 	})
 }
 
+// OnJWTRequest answers agents' requests for a fresh user JWT
+// (jwt.<deviceID>; the subject names the requesting device, which its NATS
+// permissions guarantee) with the JWT issue returns, or "error: …".
+func (b *Bus) OnJWTRequest(issue func(deviceID string) (string, error)) error {
+	return b.subscribe(JWTSubject("*"), func(m *nats.Msg) {
+		id := strings.TrimPrefix(m.Subject, JWTSubject(""))
+		j, err := issue(id)
+		if err != nil {
+			b.log.Warn("agent JWT renewal refused", "device", id, "err", err)
+			_ = m.Respond([]byte("error: " + err.Error()))
+			return
+		}
+		_ = m.Respond([]byte(j))
+	})
+}
+
 func (b *Bus) subscribe(subj string, h nats.MsgHandler) error {
 	sub, err := b.nc.Subscribe(subj, h)
 	if err != nil {

@@ -31,6 +31,10 @@ func HeartbeatSubject(deviceID string) string { return "hb." + deviceID }
 // ControlSubject is the prefix of control requests to an agent.
 func ControlSubject(deviceID string) string { return "ctl." + deviceID }
 
+// JWTSubject is where an agent requests a fresh user JWT (empty request,
+// the JWT as the reply).
+func JWTSubject(deviceID string) string { return "jwt." + deviceID }
+
 // InboxPrefix is the agent's private inbox prefix (nats.CustomInboxPrefix).
 func InboxPrefix(deviceID string) string { return "_INBOX_" + deviceID }
 
@@ -56,6 +60,7 @@ func AgentPermissions(id Identity) jwt.Permissions {
 	p.Pub.Allow.Add(
 		ResultsPrefix(id.DeviceID)+".>",
 		HeartbeatSubject(id.DeviceID),
+		JWTSubject(id.DeviceID),
 		"$JS.API.CONSUMER.INFO."+StreamJobs+"."+cons,
 		"$JS.API.CONSUMER.MSG.NEXT."+StreamJobs+"."+cons,
 		"$JS.ACK."+StreamJobs+"."+cons+".>",

@@ -151,6 +151,7 @@ func (s *Server) enroll(c *gin.Context) {
 			URLs:           s.d.Bus.ClientURLs(),
 			NKey:           d.NKey,
 			JWT:            userJWT,
+			JWTSubject:     bus.JWTSubject(d.ID),
 			InboxPrefix:    bus.InboxPrefix(d.ID),
 			Stream:         bus.StreamJobs,
 			AgentConsumer:  bus.AgentConsumer(d.ID),
