@@ -290,17 +290,21 @@ func flagTakesValue(arg string) bool {
 	return !ok || !bf.IsBoolFlag()
 }
 
-func cmdNATSConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	var out string
-	sc := bus.ServerConfig{Listen: "0.0.0.0:4222", StoreDir: "/data/jetstream", ResolverDir: "/data/jwt"}
-	cfg, err := LoadConfig("nats-config", args, getenv, stderr, func(fs *flag.FlagSet) {
-		fs.StringVar(&out, "out", "", "write the configuration to this file (default: standard output)")
+func natsConfigFlags(out *string, sc *bus.ServerConfig) func(*flag.FlagSet) {
+	return func(fs *flag.FlagSet) {
+		fs.StringVar(out, "out", "", "write the configuration to this file (default: standard output)")
 		fs.StringVar(&sc.Listen, "server-listen", sc.Listen, "the NATS server's client listen address")
 		fs.StringVar(&sc.StoreDir, "server-store-dir", sc.StoreDir, "the NATS server's JetStream directory")
 		fs.StringVar(&sc.ResolverDir, "server-resolver-dir", sc.ResolverDir, "the NATS server's account JWT directory (resolver type full)")
 		fs.StringVar(&sc.Name, "server-name", "", "server_name (required and unique per node in a cluster)")
 		fs.IntVar(&sc.MaxPayload, "server-max-payload", 8<<20, "max_payload in bytes")
-	})
+	}
+}
+
+func cmdNATSConfig(args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	var out string
+	sc := bus.ServerConfig{Listen: "0.0.0.0:4222", StoreDir: "/data/jetstream", ResolverDir: "/data/jwt"}
+	cfg, err := LoadConfig("nats-config", args, getenv, stderr, natsConfigFlags(&out, &sc))
 	if err != nil {
 		return flagErr(err)
 	}

@@ -8,6 +8,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
 )
 
@@ -39,6 +40,24 @@ func TestDockerCompose(t *testing.T) {
 	nats, ok := doc.Services["nats"]
 	if !ok || !strings.HasPrefix(nats.Image, "nats:") || !contains(nats.Command, "-js") {
 		t.Errorf("nats service must run nats with JetStream (-js), got %+v", nats)
+	}
+	// NATS runs the configuration `coordinator nats-config` writes (JWT
+	// auth), and the coordinator's flags parse that command line.
+	nc, ok := doc.Services["nats-config"]
+	if !ok || len(nc.Command) == 0 || nc.Command[0] != "nats-config" || nc.Build.Dockerfile != "Dockerfile" {
+		t.Fatalf("a nats-config service must run `coordinator nats-config`, got %+v", nc)
+	}
+	out := ""
+	for i, a := range nc.Command {
+		if a == "--out" && i+1 < len(nc.Command) {
+			out = nc.Command[i+1]
+		}
+	}
+	if out == "" || !contains(nats.Command, "-c") || nats.Command[indexOf(nats.Command, "-c")+1] != out {
+		t.Errorf("nats must run the config nats-config writes (%q), got %v", out, nats.Command)
+	}
+	if _, err := LoadConfig("nats-config", nc.Command[1:], func(k string) string { return nc.Environment[k] }, os.Stderr, natsConfigFlags(new(string), new(bus.ServerConfig))); err != nil {
+		t.Errorf("nats-config command line: %v", err)
 	}
 	co, ok := doc.Services["coordinator"]
 	if !ok || co.Build.Dockerfile != "Dockerfile" || co.Build.Context != "." {
@@ -114,6 +133,15 @@ func TestMakefileAgentTargets(t *testing.T) {
 	if strings.Join(got, " ") != strings.Join(httpapi.AgentTargets, " ") {
 		t.Errorf("Makefile builds %v, the coordinator serves %v", got, httpapi.AgentTargets)
 	}
+}
+
+func indexOf(xs []string, s string) int {
+	for i, x := range xs {
+		if x == s {
+			return i
+		}
+	}
+	return -1
 }
 
 func contains(xs []string, s string) bool {
