@@ -566,8 +566,8 @@ func agentConn(t *testing.T, cfg *agent.Config) *nats.Conn {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pub, _ := kp.PublicKey()
-	nc, err := nats.Connect(strings.Join(cfg.NATS.URLs, ","), nats.Nkey(pub, kp.Sign),
+	j := cfg.NATS.JWT
+	nc, err := nats.Connect(strings.Join(cfg.NATS.URLs, ","), nats.UserJWT(func() (string, error) { return j, nil }, kp.Sign),
 		nats.CustomInboxPrefix(cfg.NATS.InboxPrefix), nats.MaxReconnects(0))
 	if err != nil {
 		t.Fatal(err)
@@ -647,14 +647,25 @@ func TestRefusedIdentities(t *testing.T) {
 	pathA, cfgA := enrollProc(t, c, dirA, "agent-a")
 	_, cfgB := enrollProc(t, c, dirB, "agent-b")
 
-	// B's key with A's device: NATS lets B in, but not onto A's consumer.
+	// B's key and JWT with A's device: NATS lets B in, but not onto A's
+	// consumer.
 	forged := *cfgA
-	forged.Seed, forged.NATS.NKey = cfgB.Seed, cfgB.NATS.NKey
+	forged.Seed, forged.NATS.NKey, forged.NATS.JWT = cfgB.Seed, cfgB.NATS.NKey, cfgB.NATS.JWT
 	forgedPath := filepath.Join(t.TempDir(), "forged.json")
 	if err := agent.SaveConfig(forgedPath, &forged); err != nil {
 		t.Fatal(err)
 	}
 	code, out := runAgentCmd(t, runArgs(forgedPath, t.TempDir())...)
+	// B's key with A's JWT: the JWT names another key; refused at connect.
+	mixed := *cfgA
+	mixed.Seed, mixed.NATS.NKey = cfgB.Seed, cfgB.NATS.NKey
+	mixedPath := filepath.Join(t.TempDir(), "mixed.json")
+	if err := agent.SaveConfig(mixedPath, &mixed); err != nil {
+		t.Fatal(err)
+	}
+	if code, out := runAgentCmd(t, runArgs(mixedPath, t.TempDir())...); code == 0 || !strings.Contains(strings.ToLower(out), "authorization violation") {
+		t.Fatalf("agent with another device's JWT: exit %d\n%s", code, out)
+	}
 	if code == 0 || !strings.Contains(out, "identity refused") || !strings.Contains(strings.ToLower(out), "permissions violation") {
 		t.Fatalf("agent with another device's identity: exit %d\n%s", code, out)
 	}
