@@ -297,9 +297,15 @@ func TestKillAgentDuringMeasurement(t *testing.T) {
 	w := agent.SlowWorkload()
 	id := createJob(t, c, cfg.DeviceID, agent.SlowSpecJSON, w, nil)
 	waitRunning(t, c, first, id)
-	kids := childrenOf(first.cmd.Process.Pid)
-	if runtime.GOOS == "linux" && len(kids) != 1 {
-		t.Fatalf("measuring children before the kill: %v", kids)
+	// The "measuring" log line comes just before the child is started.
+	var kids []int
+	if runtime.GOOS == "linux" {
+		testenv.Eventually(t, 10*time.Second, func() error {
+			if kids = childrenOf(first.cmd.Process.Pid); len(kids) != 1 {
+				return fmt.Errorf("measuring children before the kill: %v", kids)
+			}
+			return nil
+		})
 	}
 	if err := first.cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
