@@ -8,14 +8,16 @@ import (
 	"syscall"
 )
 
-// prepareChild makes the kernel kill the measuring child (SIGKILL) the
-// moment the agent dies, kill -9 included (PR_SET_PDEATHSIG; Linux and
-// Android). Strictly the signal follows the forking thread, not the
+// dieWithParent makes the kernel kill cmd (SIGKILL) the moment the
+// process that starts it dies, kill -9 included (PR_SET_PDEATHSIG; Linux
+// and Android): the measuring child dies with its agent, and a llama-bench
+// with the measuring child the agent killed (timeout, memory cap,
+// shutdown). Strictly the signal follows the forking thread, not the
 // process: the Go runtime never ends a thread that is not locked to a
 // goroutine, and startNiced unlocks the one it locks, so in practice it
 // is the agent's death. The child's own parent poll (watchParent) stays as
 // the fallback for the window between fork and prctl.
-func prepareChild(cmd *exec.Cmd) {
+func dieWithParent(cmd *exec.Cmd) {
 	if cmd.SysProcAttr == nil {
 		cmd.SysProcAttr = &syscall.SysProcAttr{}
 	}

@@ -7,9 +7,10 @@ import (
 	"os/exec"
 )
 
-// prepareChild: no parent-death signal on this OS (Darwin, the BSDs); the
-// measuring child polls its parent instead (watchParent, every 20 ms).
-func prepareChild(*exec.Cmd) {}
+// dieWithParent: no parent-death signal on this OS (Darwin, the BSDs); the
+// measuring child polls its parent instead (watchParent, every 20 ms). A
+// llama-bench whose measuring child was killed runs to its end.
+func dieWithParent(*exec.Cmd) {}
 
-// containChild has nothing to do here; see prepareChild.
+// containChild has nothing to do here; see dieWithParent.
 func containChild(*os.Process) (release func(), err error) { return func() {}, nil }

@@ -11,9 +11,10 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// prepareChild has nothing to do on Windows: the child is put into a job
-// object after it started (containChild).
-func prepareChild(*exec.Cmd) {}
+// dieWithParent has nothing to do on Windows: the measuring child is put
+// into a job object after it started (containChild), and whatever it
+// starts is in that job too. (llama-bench is not run on Windows.)
+func dieWithParent(*exec.Cmd) {}
 
 // containChild puts the measuring child into a new job object with
 // JOB_OBJECT_LIMIT_KILL_ON_JOB_CLOSE. The agent holds the only handle, so

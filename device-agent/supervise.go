@@ -96,7 +96,7 @@ func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID stri
 		cc.slot = slot
 	}
 	cmd := exec.Command(cc.Path, cc.Args...)
-	prepareChild(cmd)
+	dieWithParent(cmd)
 	if cc.slot != nil {
 		cc.slot.inherit(cmd)
 	}
