@@ -112,6 +112,9 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		a.Close()
 		return nil, err
 	}
+	if !a.Bus.Embedded() {
+		log.Info("external NATS: JWT auth verified (anonymous clients refused)", "url", redactURL(cfg.NATSURL))
+	}
 	if err := a.restoreIdentities(ctx); err != nil {
 		a.Close()
 		return nil, err

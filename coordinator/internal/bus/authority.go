@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,16 +297,4 @@ func (a *Authority) ServerConfigText(c ServerConfig) (string, error) {
 	fmt.Fprintf(&b, "resolver: { type: full, dir: %s, allow_delete: false, interval: \"2m\", timeout: \"1.9s\" }\n", strconv.Quote(c.ResolverDir))
 	fmt.Fprintf(&b, "resolver_preload: {\n  %s: %s\n}\n", a.SysPublicKey(), strconv.Quote(sys))
 	return b.String(), nil
-}
-
-// revokedKeys lists the revoked keys (sorted), for tests and logs.
-func (a *Authority) revokedKeys() []string {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out := make([]string, 0, len(a.revoked))
-	for k := range a.revoked {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }
