@@ -69,9 +69,14 @@ func startExternalNATS(t *testing.T, dataDir string) string {
 			t.Fatalf("seed %s leaked into the configuration or output", name)
 		}
 	}
-	var out bytes.Buffer
+	logPath := filepath.Join(dir, "nats-server.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
 	cmd := exec.Command(debianNATS, "-c", conf)
-	cmd.Stdout, cmd.Stderr = &out, &out
+	cmd.Stdout, cmd.Stderr = logf, logf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -80,7 +85,8 @@ func startExternalNATS(t *testing.T, dataDir string) string {
 	testenv.Eventually(t, 15*time.Second, func() error {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err != nil {
-			return fmt.Errorf("nats-server not listening: %v\n%s", err, out.String())
+			log, _ := os.ReadFile(logPath)
+			return fmt.Errorf("nats-server not listening: %v\n%s", err, log)
 		}
 		c.Close()
 		return nil
