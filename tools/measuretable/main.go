@@ -1,3 +1,5 @@
+//go:build unix
+
 // Command measuretable measures the replay table and the predictor's
 // check sets on this machine with the real runtime: every job runs as a
 // `device-agent measure` child (the agent's own timing protocol, one
