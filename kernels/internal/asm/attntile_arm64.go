@@ -28,45 +28,6 @@ func attnAccumF32NEON(acc *float32, R int, hd int, c *float32, p *float32, ldP i
 //go:noescape
 func attnSoftmaxNEON(s *float32, ldS int, R int, T int, m *float32, l *float32, c *float32)
 
-// scoresOK checks the bounds AttnScores reads and writes and reports
-// whether there is anything for the assembly to do; hd = 0 gives zero
-// scores here.
-func scoresOK(ls int, ldS int, lq, R, hd, lk, nb, blk int, s []float32) bool {
-	if R <= 0 || nb <= 0 {
-		return false
-	}
-	if ldS < 16*nb || blk < 16*hd || lq < R*hd || ls < (R-1)*ldS+16*nb || lk < (nb-1)*blk+16*hd {
-		panic("asm: AttnScores: slice too short or strides overlap")
-	}
-	if hd == 0 {
-		for r := 0; r < R; r++ {
-			clear(s[r*ldS : r*ldS+16*nb])
-		}
-		return false
-	}
-	return true
-}
-
-func accumOK(la, R, hd, lc, lp, ldP, lv, T, ldV int) bool {
-	if R <= 0 || hd <= 0 {
-		return false
-	}
-	if la < R*hd || lc < R || lp < (R-1)*ldP+T || ldP < T || (T > 0 && (ldV < hd || lv < (T-1)*ldV+hd)) {
-		panic("asm: AttnAccum: slice too short or strides overlap")
-	}
-	return true
-}
-
-func softmaxOK(ls, ldS, R, T, lm, ll, lc int) bool {
-	if R <= 0 {
-		return false
-	}
-	if ldS < T || ls < (R-1)*ldS+T || lm < R || ll < R || lc < R {
-		panic("asm: AttnSoftmax: slice too short or strides overlap")
-	}
-	return true
-}
-
 // AttnScoresF16NEON is AttnScoresF16 with NEON: one key block (four
 // registers of 16 lanes, widened by FCVTL) by up to four query rows per
 // pass, or two blocks by one or two rows.

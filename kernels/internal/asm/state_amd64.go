@@ -13,16 +13,6 @@ func stateStepAVX512(s *float32, w int, R int, a, b, c, x, y *float32)
 //go:noescape
 func stateStepAVX2(s *float32, w int, R int, a, b, c, x, y *float32)
 
-func stateStepOK(ls, w int, la, lb, lc, lx, ly int) bool {
-	if la == 0 || w <= 0 {
-		return false
-	}
-	if ls < la*w || lb < la || lc < la || lx < w || ly < w {
-		panic("asm: StateStep: slice too short")
-	}
-	return true
-}
-
 // StateStepAVX512 is StateStep with AVX-512, bit for bit (row widths that
 // are not a multiple of 16 use the reference).
 func StateStepAVX512(s []float32, w int, a, b, c, x, y []float32) {

@@ -9,17 +9,6 @@ package asm
 //go:noescape
 func stateStepNEON(s *float32, w int, R int, a, b, c, x, y *float32)
 
-// stateStepOK repeats the check of state_amd64.go.
-func stateStepOK(ls, w int, la, lb, lc, lx, ly int) bool {
-	if la == 0 || w <= 0 {
-		return false
-	}
-	if ls < la*w || lb < la || lc < la || lx < w || ly < w {
-		panic("asm: StateStep: slice too short")
-	}
-	return true
-}
-
 // StateStepNEON is StateStep with NEON, bit for bit (row widths that are
 // not a multiple of 4 use the reference). On arm64 the Go compiler fuses
 // Axpy's y[i] += a·x[i] into one FMADD, so the reference's write and
