@@ -10,8 +10,7 @@ package asm
 // the reference for shapes the loops do not handle (a head width that is
 // not a multiple of 4 in AttnAccum, a tile that is empty or not a multiple
 // of 16 in AttnSoftmax), so results are always bit-identical to the
-// reference. (scoresOK, accumOK and softmaxOK repeat those of
-// attntile_amd64.go.)
+// reference. The bounds checks are in bounds_simd.go.
 
 //go:noescape
 func attnScoresF16NEON(s *float32, ldS int, q *float32, R int, hd int, kt *uint16, nb int, blk int)
