@@ -133,6 +133,12 @@ func Load(ctx context.Context, s *store.Store, k Key) (*search.Predictor, store.
 	if err != nil {
 		return nil, row, err
 	}
+	return Decode(row)
+}
+
+// Decode restores a stored predictor from its JSON, refitting it when it
+// was stored by another PredictorVersion.
+func Decode(row store.PredictorRow) (*search.Predictor, store.PredictorRow, error) {
 	var p search.Predictor
 	if err := json.Unmarshal(row.Body, &p); err != nil {
 		return nil, row, fmt.Errorf("stored predictor: %w", err)
