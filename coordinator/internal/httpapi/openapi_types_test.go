@@ -80,6 +80,8 @@ var documented = map[string]any{
 	"ExportShare":            api.ExportShare{},
 	"DevicePredictors":       api.DevicePredictors{},
 	"DevicePredictor":        api.DevicePredictor{},
+	"ScreenedCandidate":      api.ScreenedCandidate{},
+	"ScreenedList":           api.ScreenedList{},
 }
 
 // opaque types are documented as a plain object; docs/search.md describes

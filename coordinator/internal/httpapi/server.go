@@ -141,6 +141,7 @@ func New(d Deps) *Server {
 	s.route(authed, "GET", "/searches/:id/trials/:number", readScopes, s.getTrial)
 	s.route(authed, "GET", "/searches/:id/pareto", readScopes, s.pareto)
 	s.route(authed, "GET", "/searches/:id/hypervolume", readScopes, s.hypervolume)
+	s.route(authed, "GET", "/searches/:id/screened", readScopes, s.screened)
 	s.route(authed, "GET", "/searches/:id/export", readScopes, s.export)
 	s.route(authed, "GET", "/searches/:id/references", readScopes, s.getReferences)
 	s.route(authed, "POST", "/searches/:id/references", adminScope, s.measureReferences)

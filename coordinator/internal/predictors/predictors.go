@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
 )
 
@@ -110,7 +112,11 @@ func Refit(ctx context.Context, s *store.Store, k Key) (int, error) {
 		if p == nil {
 			p = &search.Predictor{Version: search.PredictorVersion, Workload: row.Workload}
 		}
-		obs = append(obs, search.Observation{Spec: *spec, Values: vals})
+		o := search.Observation{Spec: *spec, Values: vals}
+		if row.Kind == wire.JobKindProbe {
+			o.Probe = strings.TrimPrefix(spec.Name, search.ProbeNamePrefix)
+		}
+		obs = append(obs, o)
 	}
 	if p == nil {
 		return 0, nil
