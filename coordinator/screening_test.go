@@ -1,10 +1,15 @@
 package coordinator_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -140,4 +145,68 @@ func TestScreenedSearch(t *testing.T) {
 	if code, _ := c.Do(t, "GET", "/api/v1/searches/nope/screened", nil, c.Token); code != 404 {
 		t.Fatalf("screened of an unknown search: %d", code)
 	}
+}
+
+// TestScreenedSearchWithRealAgent: a real device-agent process measures a
+// screened NSGA-II search over the lfm2-like space with the runtime's
+// kernels (tiny workload), and the space's block probes: the search
+// measures its budget, fewer than it proposed, and serves the screened-out
+// candidates. It logs the device time the screened candidates would have
+// taken at the median measurement time of its trials (an estimate: a
+// screened candidate's own time is unknown).
+func TestScreenedSearchWithRealAgent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: the real agent measures lfm2-sized models and probes for minutes")
+	}
+	bin := buildAgent(t)
+	c := testenv.Start(t, nil)
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "agent.json")
+	tok := enrollmentToken(t, c)
+	if out, err := exec.Command(bin, "enroll", "--coordinator", c.URL, "--token", tok, "--config", cfg, "--name", "e2e", "--tags", "local").CombinedOutput(); err != nil {
+		t.Fatalf("enroll: %v: %s", err, out)
+	}
+	var ac struct {
+		DeviceID string `json:"device_id"`
+	}
+	data, _ := os.ReadFile(cfg)
+	if err := json.Unmarshal(data, &ac); err != nil || ac.DeviceID == "" {
+		t.Fatalf("agent config: %v %s", err, data)
+	}
+	run := exec.Command(bin, "run", "--config", cfg, "--state-dir", filepath.Join(dir, "state"))
+	var logs bytes.Buffer
+	run.Stdout, run.Stderr = &logs, &logs
+	if err := run.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = run.Process.Signal(syscall.SIGTERM)
+		_ = run.Wait()
+		if t.Failed() {
+			t.Logf("agent log:\n%s", logs.String())
+		}
+	}()
+	const trials, warmup, batch = 7, 4, 6
+	spec := screenedSpec(strings.NewReplacer(
+		`"prompt_lengths":[512],"decode_depths":[0],"decode_length":16`,
+		`"prompt_lengths":[8],"decode_depths":[0],"decode_length":2,"repetitions":2,"max_repetitions":3`,
+		`"max_in_flight_per_device":2`, `"max_in_flight_per_device":1`,
+		`"population":6`, `"population":4`,
+	).Replace(testenv.SearchSpec(ac.DeviceID, "nsga2", trials)), warmup, batch)
+	id := createSearch(t, c, spec)
+	se := waitSearch(t, c, id, 12*time.Minute, func(s searchState) bool { return s.State == "finished" || s.State == "failed" })
+	if se.State != "finished" {
+		t.Fatalf("search ended %s: %+v", se.State, se)
+	}
+	n := checkScreened(t, c, id, ac.DeviceID, trials, warmup, batch)
+	// Every trial and probe was measured by the real agent.
+	if m := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM measurements m JOIN jobs j ON j.id = m.job_id
+		WHERE j.device_id = $1 AND m.kernel_variant <> 'stand-in' AND (m.metrics->>'peak_rss_bytes')::bigint > 0`, ac.DeviceID); m < trials {
+		t.Fatalf("%d real measurements, want at least %d", m, trials)
+	}
+	med := testenv.Query[float64](t, c.DSN, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY
+		extract(epoch FROM (m.metrics->>'finished_at')::timestamptz - (m.metrics->>'started_at')::timestamptz))
+		FROM trial_targets tt JOIN measurements m ON m.job_id = tt.job_id WHERE tt.search_id = $1`, id)
+	t.Logf("proposed %d, measured %d, screened out %d; at the median measurement time %.1fs that is about %.0fs of device time saved",
+		trials+n, trials, n, med, float64(n)*med)
 }
