@@ -27,7 +27,7 @@ type prediction struct {
 // screened (the optimizer records them as pruned, so none is proposed
 // again) and returns the best with its prediction. Otherwise it asks for
 // one candidate, measured unscreened; a device whose predictor has no
-// block probe yet gets the space's probes (requestProbes).
+// block probe yet gets the space's probes once (requestProbes).
 func (d *driver) propose(ctx context.Context, number, measured int, assign map[string]string) (search.Candidate, *prediction, error) {
 	if !d.spec.ScreeningActive(measured) || d.m.d.Predictor == nil {
 		c, err := d.opt.Ask(ctx)

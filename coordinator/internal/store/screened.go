@@ -49,11 +49,11 @@ func (s *Store) ListScreened(ctx context.Context, searchID string) ([]api.Screen
 	})
 }
 
-// ProbeJobs counts a device's block-probe jobs of one workload hash that
-// did not fail or get cancelled (queued, running or done).
+// ProbeJobs counts a device's block-probe jobs of one workload hash, in
+// any state (probes are queued once: a device that fails them is not
+// asked again and again).
 func (s *Store) ProbeJobs(ctx context.Context, deviceID, workloadHash string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE device_id = $1 AND workload_hash = $2 AND kind = 'probe'
-		AND state NOT IN ('failed', 'cancelled')`, deviceID, workloadHash).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE device_id = $1 AND workload_hash = $2 AND kind = 'probe'`, deviceID, workloadHash).Scan(&n)
 	return n, err
 }
