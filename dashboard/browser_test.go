@@ -576,6 +576,13 @@ func TestBrowser(t *testing.T) {
 	nObj := eval[int](b, `document.querySelectorAll("table.predicted tbody tr").length`)
 	bars := eval[int](b, `document.querySelectorAll("table.predicted .errbar .errbar-range").length`)
 	ticks := eval[int](b, `document.querySelectorAll("table.predicted .errbar .errbar-measured").length`)
+	// The bar (±1 std) has a width, and the prediction (10% above the
+	// measured value) is drawn right of the measured tick.
+	if !eval[bool](b, `[...document.querySelectorAll("table.predicted .errbar")].every(e => {
+		const r = e.querySelector(".errbar-range").getBoundingClientRect(), d = e.querySelector(".errbar-mean").getBoundingClientRect(), m = e.querySelector(".errbar-measured").getBoundingClientRect();
+		return r.width > 0 && d.left > m.left; })`) {
+		t.Fatal("the error bars are not drawn: no width, or the prediction is not right of the measured tick")
+	}
 	errs := eval[[]string](b, `[...document.querySelectorAll("table.predicted td[data-label=error]")].map(td => td.textContent)`)
 	if nObj < 2 || bars != nObj || ticks != nObj || len(errs) != nObj {
 		t.Fatalf("prediction table: %d rows, %d error bars, %d measured ticks, errors %q", nObj, bars, ticks, errs)

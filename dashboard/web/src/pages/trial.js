@@ -47,12 +47,19 @@ function errorBar(measured, mean, sd) {
   const lo = Math.min(...vals);
   const hi = Math.max(...vals);
   const pct = (v) => (hi > lo ? (100 * (v - lo)) / (hi - lo) : 50).toFixed(1) + "%";
+  // Positions are set through the CSSOM: the page's CSP refuses style attributes.
+  const at = (cls, left, width) => {
+    const el = h("span", { class: cls });
+    el.style.left = left;
+    if (width) el.style.width = width;
+    return el;
+  };
   return h(
     "div",
     { class: "errbar", role: "img", "aria-label": `predicted ${fmtNum(mean)} ± ${fmtNum(sd)}${measured === undefined ? "" : `, measured ${fmtNum(measured)}`}` },
-    h("span", { class: "errbar-range", style: `left:${pct(mean - sd)};width:calc(${pct(mean + sd)} - ${pct(mean - sd)})` }),
-    h("span", { class: "errbar-mean", style: `left:${pct(mean)}` }),
-    measured === undefined ? null : h("span", { class: "errbar-measured", style: `left:${pct(measured)}` }),
+    at("errbar-range", pct(mean - sd), `calc(${pct(mean + sd)} - ${pct(mean - sd)})`),
+    at("errbar-mean", pct(mean)),
+    measured === undefined ? null : at("errbar-measured", pct(measured)),
   );
 }
 
