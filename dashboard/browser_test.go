@@ -593,6 +593,12 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	b.shotOf(shots, "trial-predicted-desktop", `table.predicted`)
+	// A candidate screened out (also made by SQL: this search never
+	// screened) is counted in the search's progress.
+	testenv.Exec(t, c.DSN, `INSERT INTO screened (search_id, study_trial, round, arch, arch_hash, params, layers, predicted, predicted_std, violation, ehvi, reason)
+		SELECT search_id, -1, number, arch, 'synthetic', params, layers, predicted, predicted_std, 0, 0, 'synthetic' FROM trials WHERE search_id = $1 AND number = $2::int`, searchID, frontNum)
+	b.goTo("#/searches")
+	b.waitJS("screened count", fmt.Sprintf(`document.querySelector('tr[data-search=%q] .progress-text').textContent.includes("1 screened out by the predictor")`, searchID), 20*time.Second)
 
 	// Pause/resume/cancel are offered by state: the finished search has
 	// none; a running one is paused, resumed and cancelled from the list,
