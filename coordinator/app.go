@@ -21,6 +21,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/predictors"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/search"
 )
 
 // Version is the coordinator's version, set by the linker for releases.
@@ -135,6 +136,13 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	a.Drivers = driver.NewManager(driver.Deps{
 		Store: a.Store, Storage: a.Store.StudyStorage,
 		Jobs: a.Jobs, Events: a.Events, Log: log,
+		Predictor: func(ctx context.Context, dev, runtime, wh string) (*search.Predictor, error) {
+			p, _, err := predictors.Load(ctx, a.Store, predictors.Key{DeviceID: dev, Runtime: runtime, WorkloadHash: wh})
+			if errors.Is(err, store.ErrNotFound) {
+				return nil, nil
+			}
+			return p, err
+		},
 	})
 	if err := a.Jobs.Start(bg); err != nil {
 		a.Close()

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
+
 	"github.com/hilsearch/hilsearch/coordinator/internal/predictors"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/testenv"
@@ -38,6 +40,31 @@ func TestPredictorRefitAndRestart(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+	// The API serves it: every metric's model with its fit error and rows.
+	code, body := c.Do(t, "GET", "/api/v1/devices/"+dev+"/predictor", nil, c.Token)
+	if code != 200 {
+		t.Fatalf("GET predictor: %d %s", code, body)
+	}
+	var served api.DevicePredictors
+	if err := json.Unmarshal(body, &served); err != nil {
+		t.Fatal(err)
+	}
+	if served.DeviceID != dev || len(served.Predictors) != 1 || served.Predictors[0].Measurements != want ||
+		served.Predictors[0].Predictor == nil || len(served.Predictors[0].Predictor.Models) == 0 || served.Predictors[0].FittedAt.IsZero() {
+		t.Fatalf("GET predictor: %s", body)
+	}
+	for key, m := range served.Predictors[0].Predictor.Models {
+		if m.N != want || len(m.Coef) != len(m.Features) || len(m.Residuals) != want || !(m.Sigma > 0) {
+			t.Fatalf("served %s: n=%d coef=%d features=%d residuals=%d sigma=%g", key, m.N, len(m.Coef), len(m.Features), len(m.Residuals), m.Sigma)
+		}
+	}
+	if code, body := c.Do(t, "GET", "/api/v1/devices/no-such-device/predictor", nil, c.Token); code != 404 {
+		t.Fatalf("GET predictor of an unknown device: %d %s", code, body)
+	}
+	if code, _ := c.Do(t, "GET", "/api/v1/devices/"+dev+"/predictor", nil, ""); code != 401 {
+		t.Fatalf("GET predictor without a token: %d", code)
+	}
+
 	sctx, scancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer scancel()
 	if err := c.App.Shutdown(sctx); err != nil {

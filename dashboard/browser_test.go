@@ -559,6 +559,46 @@ func TestBrowser(t *testing.T) {
 	if n := eval[int](b, `document.querySelectorAll("table.measurement tbody tr").length`); n < 4 {
 		t.Fatalf("trial page shows %d measurement rows, want pp, TTFT, tg and latency", n)
 	}
+	// A trial chosen by predictor screening shows its prediction (with an
+	// error bar) beside each measured objective. This search was too short
+	// to screen, so the prediction is set by SQL in this test's private
+	// schema: 10% above the measured value, ±5%.
+	if n := eval[int](b, `document.querySelectorAll("table.predicted").length`); n != 0 {
+		t.Fatalf("an unscreened trial shows %d prediction tables", n)
+	}
+	frontNum := front[strings.LastIndex(front, "/")+1:]
+	testenv.Exec(t, c.DSN, `UPDATE trials SET predicted = (SELECT array_agg(v * 1.1 ORDER BY i) FROM unnest(objectives) WITH ORDINALITY AS u(v, i)),
+		predicted_std = (SELECT array_agg(v * 0.05 ORDER BY i) FROM unnest(objectives) WITH ORDINALITY AS u(v, i))
+		WHERE search_id = $1 AND number = $2::int`, searchID, frontNum)
+	b.goTo("#/searches")
+	b.goTo(front)
+	b.waitJS("prediction table", `document.querySelectorAll("table.predicted tbody tr").length > 0`, 10*time.Second)
+	nObj := eval[int](b, `document.querySelectorAll("table.predicted tbody tr").length`)
+	bars := eval[int](b, `document.querySelectorAll("table.predicted .errbar .errbar-range").length`)
+	ticks := eval[int](b, `document.querySelectorAll("table.predicted .errbar .errbar-measured").length`)
+	// The bar (±1 std) has a width, and the prediction (10% above the
+	// measured value) is drawn right of the measured tick.
+	if !eval[bool](b, `[...document.querySelectorAll("table.predicted .errbar")].every(e => {
+		const r = e.querySelector(".errbar-range").getBoundingClientRect(), d = e.querySelector(".errbar-mean").getBoundingClientRect(), m = e.querySelector(".errbar-measured").getBoundingClientRect();
+		return r.width > 0 && d.left > m.left; })`) {
+		t.Fatal("the error bars are not drawn: no width, or the prediction is not right of the measured tick")
+	}
+	errs := eval[[]string](b, `[...document.querySelectorAll("table.predicted td[data-label=error]")].map(td => td.textContent)`)
+	if nObj < 2 || bars != nObj || ticks != nObj || len(errs) != nObj {
+		t.Fatalf("prediction table: %d rows, %d error bars, %d measured ticks, errors %q", nObj, bars, ticks, errs)
+	}
+	for _, e := range errs {
+		if e != "10 %" {
+			t.Fatalf("prediction error shown as %q, want 10 %%", e)
+		}
+	}
+	b.shotOf(shots, "trial-predicted-desktop", `table.predicted`)
+	// A candidate screened out (also made by SQL: this search never
+	// screened) is counted in the search's progress.
+	testenv.Exec(t, c.DSN, `INSERT INTO screened (search_id, study_trial, round, arch, arch_hash, params, layers, predicted, predicted_std, violation, ehvi, reason)
+		SELECT search_id, -1, number, arch, 'synthetic', params, layers, predicted, predicted_std, 0, 0, 'synthetic' FROM trials WHERE search_id = $1 AND number = $2::int`, searchID, frontNum)
+	b.goTo("#/searches")
+	b.waitJS("screened count", fmt.Sprintf(`document.querySelector('tr[data-search=%q] .progress-text').textContent.includes("1 screened out by the predictor")`, searchID), 20*time.Second)
 
 	// Pause/resume/cancel are offered by state: the finished search has
 	// none; a running one is paused, resumed and cancelled from the list,

@@ -113,8 +113,8 @@ func checkJob(job *wire.Job) (*arch.Spec, workload.Workload, error) {
 	if job.ID == "" {
 		return nil, workload.Workload{}, errors.New("id: missing")
 	}
-	if job.Kind != "" && job.Kind != wire.JobKindMeasure {
-		return nil, workload.Workload{}, fmt.Errorf("kind %q: only %q is supported", job.Kind, wire.JobKindMeasure)
+	if job.Kind != "" && job.Kind != wire.JobKindMeasure && job.Kind != wire.JobKindProbe {
+		return nil, workload.Workload{}, fmt.Errorf("kind %q: only %q and %q are supported", job.Kind, wire.JobKindMeasure, wire.JobKindProbe)
 	}
 	if len(job.Spec) == 0 {
 		return nil, workload.Workload{}, errors.New("spec: missing")

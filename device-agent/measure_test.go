@@ -80,6 +80,11 @@ func TestCheckJobNamesTheField(t *testing.T) {
 	if _, _, err := checkJob(tinyJob("j")); err != nil {
 		t.Fatal(err)
 	}
+	probe := tinyJob("p")
+	probe.Kind = wire.JobKindProbe // a block probe is timed like any spec
+	if _, _, err := checkJob(probe); err != nil {
+		t.Fatal(err)
+	}
 }
 
 func TestRunMeasureCommand(t *testing.T) {

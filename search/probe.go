@@ -9,6 +9,9 @@ import (
 // DefaultProbeRepeat is the number of identical layers in a block probe.
 const DefaultProbeRepeat = 4
 
+// ProbeNamePrefix starts the name of a probe's network (Probe.Spec).
+const ProbeNamePrefix = "probe "
+
 // Probe is a block probe: a small network of Repeat identical layers of
 // one block (a mixer of one shape with one FFN width, possibly none) at one
 // hidden size, with the space's vocabulary. A device times it like any
@@ -41,7 +44,7 @@ func (p Probe) Spec(maxContext int) arch.Spec {
 		n = DefaultProbeRepeat
 	}
 	s := arch.Spec{
-		Name: "probe " + p.Name, Vocab: p.Vocab, Hidden: p.Hidden, TiedEmbeddings: p.Tied,
+		Name: ProbeNamePrefix + p.Name, Vocab: p.Vocab, Hidden: p.Hidden, TiedEmbeddings: p.Tied,
 		NormEps: DefaultNormEps, MaxContext: maxContext, Layers: make([]arch.Layer, n),
 	}
 	for i := range s.Layers {

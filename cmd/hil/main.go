@@ -13,6 +13,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/cmd/hil/internal/archcmd"
 	"github.com/hilsearch/hilsearch/cmd/hil/internal/fidelitycmd"
+	"github.com/hilsearch/hilsearch/cmd/hil/internal/predictcmd"
 	"github.com/hilsearch/hilsearch/cmd/hil/internal/searchcmd"
 )
 
@@ -24,6 +25,7 @@ type command func(ctx context.Context, args []string, stdout, stderr io.Writer) 
 var commands = map[string]command{
 	"arch":     archcmd.Main,
 	"fidelity": fidelitycmd.Main,
+	"predict":  predictcmd.Main,
 	"search":   searchcmd.Main,
 }
 

@@ -35,6 +35,9 @@ type Progress struct {
 	Failed    int `json:"failed"`
 	// Rejected counts candidates rejected before any device time.
 	Rejected int `json:"rejected"`
+	// Screened counts candidates the predictor screened out (proposed,
+	// predicted, not measured; GET /api/v1/searches/{id}/screened).
+	Screened int `json:"screened"`
 }
 
 // SearchList is the body of GET /api/v1/searches, newest first.
@@ -106,6 +109,11 @@ type Trial struct {
 	// units; Violation is 0 when every constraint is met.
 	Objectives []float64 `json:"objectives,omitempty"`
 	Violation  *float64  `json:"violation,omitempty"`
+	// Predicted and PredictedStd are the objectives the device predictors
+	// predicted when screening chose this trial (same order and units;
+	// one standard deviation); absent for a trial dispatched unscreened.
+	Predicted    []float64 `json:"predicted,omitempty"`
+	PredictedStd []float64 `json:"predicted_std,omitempty"`
 	// Rank is the trial's front number among the search's complete
 	// trials under constrained domination (0: on the Pareto front; see
 	// search.Spec.Ranks); absent for a trial that is not complete.
@@ -131,6 +139,33 @@ type TrialTarget struct {
 	JobState    JobState          `json:"job_state,omitempty"`
 	JobError    *string           `json:"job_error,omitempty"`
 	Measurement *wire.Measurement `json:"measurement,omitempty"`
+}
+
+// ScreenedCandidate is a candidate that predictor screening did not send to
+// a device: its prediction, its expected hypervolume improvement and why it
+// was left out. Round is the number of the trial its round dispatched.
+type ScreenedCandidate struct {
+	Round    int             `json:"round"`
+	Arch     json.RawMessage `json:"arch"`
+	ArchHash string          `json:"arch_hash"`
+	Params   int64           `json:"params"`
+	Layers   []string        `json:"layers"`
+	// Predicted and PredictedStd are the predicted objectives (spec order,
+	// natural units, one standard deviation); Violation the predicted
+	// constraint violation (0: predicted feasible).
+	Predicted    []float64 `json:"predicted"`
+	PredictedStd []float64 `json:"predicted_std"`
+	Violation    float64   `json:"violation"`
+	// EHVI is the expected hypervolume improvement times the probability
+	// of feasibility it was ranked by.
+	EHVI      float64   `json:"ehvi"`
+	Reason    string    `json:"reason"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// ScreenedList is the body of GET /api/v1/searches/{id}/screened, by round.
+type ScreenedList struct {
+	Screened []ScreenedCandidate `json:"screened"`
 }
 
 // TrialPage is one page of GET /api/v1/searches/{id}/trials.

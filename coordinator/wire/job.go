@@ -9,8 +9,16 @@ import (
 	"github.com/hilsearch/hilsearch/workload"
 )
 
-// JobKindMeasure is the only job kind so far: build a spec and time it.
-const JobKindMeasure = "measure"
+// Job kinds. An agent does the same for both: build the spec and time it
+// under the workload. A probe's measurement enters only its device's
+// predictor (a block probe, search.Probe), never a search's results.
+const (
+	// JobKindMeasure measures a candidate or a user's spec.
+	JobKindMeasure = "measure"
+	// JobKindProbe measures a block probe (#18): a few identical layers of
+	// one block, from which the device's predictor separates block costs.
+	JobKindProbe = "probe"
+)
 
 // Job is one message on JOBS (subject jobs.agent.<id>.measure). Its
 // Nats-Msg-Id is ID.

@@ -109,7 +109,7 @@ func (d *driver) pickDevice(ctx context.Context, t search.Target, inflight, take
 
 // dispatch starts trials while the budget allows and every target has a
 // device with room.
-func (d *driver) dispatch(ctx context.Context, total int) error {
+func (d *driver) dispatch(ctx context.Context, total, measured int) error {
 	inflight, err := d.st().InFlight(ctx, d.id)
 	if err != nil {
 		return err
@@ -129,7 +129,7 @@ func (d *driver) dispatch(ctx context.Context, total int) error {
 			assign[t.Name] = dev
 			taken[dev]++
 		}
-		cand, err := d.opt.Ask(ctx)
+		cand, pred, err := d.propose(ctx, total, measured, assign)
 		if errors.Is(err, search.ErrSpaceExhausted) {
 			state := api.SearchFinished
 			if total == 0 {
@@ -147,7 +147,7 @@ func (d *driver) dispatch(ctx context.Context, total int) error {
 			}
 			_ = d.st().SetRejected(ctx, d.id, n)
 		}
-		if err := d.startTrial(ctx, total, cand, assign, inflight); err != nil {
+		if err := d.startTrial(ctx, total, cand, pred, assign, inflight); err != nil {
 			return err
 		}
 		total++
@@ -155,18 +155,17 @@ func (d *driver) dispatch(ctx context.Context, total int) error {
 	return nil
 }
 
-func (d *driver) startTrial(ctx context.Context, number int, cand search.Candidate, assign map[string]string, inflight map[string]int) error {
+func (d *driver) startTrial(ctx context.Context, number int, cand search.Candidate, pred *prediction, assign map[string]string, inflight map[string]int) error {
 	specJSON, err := cand.Arch.JSON()
 	if err != nil {
 		return err
 	}
 	hash := cand.Arch.Hash()
-	layers := make([]string, len(cand.Arch.Layers))
-	for i, l := range cand.Arch.Layers {
-		layers[i] = string(l.Mixer)
-	}
 	trial := store.TrialRow{StudyTrial: cand.TrialID, Trial: api.Trial{SearchID: d.id, Number: number, Arch: specJSON, ArchHash: hash,
-		Params: cand.Params, Layers: layers}}
+		Params: cand.Params, Layers: mixers(&cand.Arch)}}
+	if pred != nil {
+		trial.Predicted, trial.PredictedStd = pred.mean, pred.std
+	}
 	var reqs []jobs.Request
 	for _, t := range d.spec.Targets {
 		dev := assign[t.Name]

@@ -38,6 +38,10 @@ type Deps struct {
 	Log    *slog.Logger
 	// Poll is how often drivers re-check without a wake-up. Defaults to 1s.
 	Poll time.Duration
+	// Predictor returns the fitted predictor of a device, runtime and
+	// workload hash, or nil when there is none yet. Nil turns predictor
+	// screening off.
+	Predictor func(ctx context.Context, deviceID, runtime, workloadHash string) (*search.Predictor, error)
 }
 
 // Manager starts a driver for every active search whose advisory lock it
@@ -285,7 +289,7 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 		}
 		return false, nil
 	}
-	return false, d.dispatch(ctx, total)
+	return false, d.dispatch(ctx, total, complete)
 }
 
 // noCompleteTrial explains why a search ends without any complete trial.

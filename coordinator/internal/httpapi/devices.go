@@ -15,6 +15,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
+	"github.com/hilsearch/hilsearch/coordinator/internal/predictors"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
@@ -263,4 +264,33 @@ func (s *Server) deleteDevice(c *gin.Context) {
 	}
 	s.d.Log.Info("device revoked", "device", d.ID, "cancelled_jobs", n)
 	c.JSON(http.StatusOK, api.RevokeResponse{Device: d, CancelledJobs: n})
+}
+
+// getPredictors serves a device's fitted predictors (read scope).
+func (s *Server) getPredictors(c *gin.Context) {
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	if _, err := s.d.Store.GetDevice(ctx, id); errors.Is(err, store.ErrNotFound) {
+		fail(c, ErrDeviceNotFound, nil)
+		return
+	} else if err != nil {
+		s.internal(c, "get device", err)
+		return
+	}
+	rows, err := s.d.Store.Predictors(ctx, id)
+	if err != nil {
+		s.internal(c, "list predictors", err)
+		return
+	}
+	out := api.DevicePredictors{DeviceID: id, Predictors: []api.DevicePredictor{}}
+	for _, r := range rows {
+		p, _, err := predictors.Decode(r)
+		if err != nil {
+			s.internal(c, "decode predictor", err)
+			return
+		}
+		out.Predictors = append(out.Predictors, api.DevicePredictor{Runtime: r.Runtime, WorkloadHash: r.WorkloadHash,
+			Measurements: r.Measurements, FittedAt: r.FittedAt, Predictor: p})
+	}
+	c.JSON(http.StatusOK, out)
 }

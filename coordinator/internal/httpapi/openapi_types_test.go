@@ -78,6 +78,10 @@ var documented = map[string]any{
 	"DeviceEvent":            api.DeviceEvent{},
 	"ExportCheck":            api.ExportCheck{},
 	"ExportShare":            api.ExportShare{},
+	"DevicePredictors":       api.DevicePredictors{},
+	"DevicePredictor":        api.DevicePredictor{},
+	"ScreenedCandidate":      api.ScreenedCandidate{},
+	"ScreenedList":           api.ScreenedList{},
 }
 
 // opaque types are documented as a plain object; docs/search.md describes
@@ -85,6 +89,7 @@ var documented = map[string]any{
 var opaque = map[reflect.Type]bool{
 	reflect.TypeOf(search.Spec{}):      true,
 	reflect.TypeOf(search.Space{}):     true,
+	reflect.TypeOf(search.Predictor{}): true,
 	reflect.TypeOf(json.RawMessage{}):  true,
 	reflect.TypeOf((*any)(nil)).Elem(): true,
 }

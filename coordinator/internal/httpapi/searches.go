@@ -725,3 +725,20 @@ func (s *Server) events(c *gin.Context) {
 		w.Flush()
 	}
 }
+
+// screened serves the candidates predictor screening left out, by round.
+func (s *Server) screened(c *gin.Context) {
+	se, ok := s.loadSearch(c)
+	if !ok {
+		return
+	}
+	list, err := s.d.Store.ListScreened(c.Request.Context(), se.ID)
+	if err != nil {
+		s.internal(c, "list screened", err)
+		return
+	}
+	if list == nil {
+		list = []api.ScreenedCandidate{}
+	}
+	c.JSON(http.StatusOK, api.ScreenedList{Screened: list})
+}

@@ -22,6 +22,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
+
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/dashboard"
 )
@@ -121,6 +122,7 @@ func New(d Deps) *Server {
 	s.route(authed, "GET", "/devices/:id", everyScope, s.getDevice)
 	s.route(authed, "PATCH", "/devices/:id", adminScope, s.patchDevice)
 	s.route(authed, "DELETE", "/devices/:id", adminScope, s.deleteDevice)
+	s.route(authed, "GET", "/devices/:id/predictor", readScopes, s.getPredictors)
 	s.route(authed, "POST", "/devices/:id/jobs", adminScope, s.createJob)
 	s.route(authed, "GET", "/jobs/:id", readScopes, s.getJob)
 	s.route(authed, "POST", "/devices/:id/fidelity", adminScope, s.createFidelity)
@@ -139,6 +141,7 @@ func New(d Deps) *Server {
 	s.route(authed, "GET", "/searches/:id/trials/:number", readScopes, s.getTrial)
 	s.route(authed, "GET", "/searches/:id/pareto", readScopes, s.pareto)
 	s.route(authed, "GET", "/searches/:id/hypervolume", readScopes, s.hypervolume)
+	s.route(authed, "GET", "/searches/:id/screened", readScopes, s.screened)
 	s.route(authed, "GET", "/searches/:id/export", readScopes, s.export)
 	s.route(authed, "GET", "/searches/:id/references", readScopes, s.getReferences)
 	s.route(authed, "POST", "/searches/:id/references", adminScope, s.measureReferences)

@@ -76,6 +76,8 @@ type Request struct {
 	// Target is, for a trial's job, the name of the trial target it
 	// measures: Create links that target to the job.
 	Target string
+	// Kind is wire.JobKindMeasure (the default, "") or wire.JobKindProbe.
+	Kind string
 }
 
 // Check reports what is wrong with r, naming the fields as the jobs API
@@ -178,7 +180,11 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 			return nil, fmt.Errorf("encode spec: %w", err)
 		}
 		w := r.Workload.Normalize()
-		jobs[i] = api.Job{ID: store.NewJobID(), DeviceID: r.DeviceID, Kind: wire.JobKindMeasure, Spec: spec, SpecHash: r.Spec.Hash(),
+		kind := r.Kind
+		if kind == "" {
+			kind = wire.JobKindMeasure
+		}
+		jobs[i] = api.Job{ID: store.NewJobID(), DeviceID: r.DeviceID, Kind: kind, Spec: spec, SpecHash: r.Spec.Hash(),
 			Workload: w, WorkloadHash: w.Hash(), State: api.JobQueued, TimeoutS: r.TimeoutSeconds, MemoryLimit: r.MemoryLimitBytes}
 		createdBy = r.CreatedBy
 		if trial != nil {

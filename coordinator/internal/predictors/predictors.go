@@ -11,12 +11,14 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
 )
 
@@ -110,7 +112,11 @@ func Refit(ctx context.Context, s *store.Store, k Key) (int, error) {
 		if p == nil {
 			p = &search.Predictor{Version: search.PredictorVersion, Workload: row.Workload}
 		}
-		obs = append(obs, search.Observation{Spec: *spec, Values: vals})
+		o := search.Observation{Spec: *spec, Values: vals}
+		if row.Kind == wire.JobKindProbe {
+			o.Probe = strings.TrimPrefix(spec.Name, search.ProbeNamePrefix)
+		}
+		obs = append(obs, o)
 	}
 	if p == nil {
 		return 0, nil
@@ -133,6 +139,12 @@ func Load(ctx context.Context, s *store.Store, k Key) (*search.Predictor, store.
 	if err != nil {
 		return nil, row, err
 	}
+	return Decode(row)
+}
+
+// Decode restores a stored predictor from its JSON, refitting it when it
+// was stored by another PredictorVersion.
+func Decode(row store.PredictorRow) (*search.Predictor, store.PredictorRow, error) {
 	var p search.Predictor
 	if err := json.Unmarshal(row.Body, &p); err != nil {
 		return nil, row, fmt.Errorf("stored predictor: %w", err)

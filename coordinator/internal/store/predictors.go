@@ -18,6 +18,8 @@ type MeasuredRow struct {
 	Spec        json.RawMessage
 	Workload    workload.Workload
 	Measurement wire.Measurement
+	// Kind is the job's kind (wire.JobKindProbe for a block probe).
+	Kind string
 }
 
 // PredictorRow is a stored fitted predictor (its JSON body).
@@ -33,14 +35,14 @@ type PredictorRow struct {
 // MeasurementsFor returns every measurement of a device under one runtime
 // and workload hash, oldest first, with its job's spec and workload.
 func (s *Store) MeasurementsFor(ctx context.Context, deviceID, runtime, workloadHash string) ([]MeasuredRow, error) {
-	rows, err := s.pool.Query(ctx, `SELECT j.spec, j.workload, m.metrics FROM measurements m JOIN jobs j ON j.id = m.job_id
+	rows, err := s.pool.Query(ctx, `SELECT j.spec, j.workload, m.metrics, j.kind FROM measurements m JOIN jobs j ON j.id = m.job_id
 		WHERE m.device_id = $1 AND m.runtime = $2 AND m.workload_hash = $3 ORDER BY m.id`, deviceID, runtime, workloadHash)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (MeasuredRow, error) {
 		var m MeasuredRow
-		err := r.Scan(&m.Spec, &m.Workload, &m.Measurement)
+		err := r.Scan(&m.Spec, &m.Workload, &m.Measurement, &m.Kind)
 		return m, err
 	})
 }

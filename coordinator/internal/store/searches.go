@@ -21,12 +21,13 @@ const searchCols = `s.id, s.name, s.spec, s.state, s.error, s.created_at, s.upda
 	coalesce((s.spec->'budget'->>'max_trials')::int, 0),
 	(SELECT count(*) FILTER (WHERE state = 'running') FROM trials t WHERE t.search_id = s.id),
 	(SELECT count(*) FILTER (WHERE state = 'complete') FROM trials t WHERE t.search_id = s.id),
-	(SELECT count(*) FILTER (WHERE state = 'failed') FROM trials t WHERE t.search_id = s.id)`
+	(SELECT count(*) FILTER (WHERE state = 'failed') FROM trials t WHERE t.search_id = s.id),
+	(SELECT count(*) FROM screened x WHERE x.search_id = s.id)`
 
 func scanSearch(row pgx.Row) (api.Search, error) {
 	var s api.Search
 	err := row.Scan(&s.ID, &s.Name, &s.Spec, &s.State, &s.Error, &s.CreatedAt, &s.UpdatedAt, &s.FinishedAt,
-		&s.Progress.Rejected, &s.Progress.MaxTrials, &s.Progress.Running, &s.Progress.Complete, &s.Progress.Failed)
+		&s.Progress.Rejected, &s.Progress.MaxTrials, &s.Progress.Running, &s.Progress.Complete, &s.Progress.Failed, &s.Progress.Screened)
 	return s, err
 }
 
@@ -137,8 +138,9 @@ func (s *Store) InsertTrial(ctx context.Context, t TrialRow, jobs []api.Job) err
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO trials (search_id, number, study_trial, arch, arch_hash, params, layers)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)`, t.SearchID, t.Number, t.StudyTrial, t.Arch, t.ArchHash, t.Params, t.Layers); err != nil {
+		if _, err := tx.Exec(ctx, `INSERT INTO trials (search_id, number, study_trial, arch, arch_hash, params, layers, predicted, predicted_std)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`, t.SearchID, t.Number, t.StudyTrial, t.Arch, t.ArchHash, t.Params, t.Layers,
+			t.Predicted, t.PredictedStd); err != nil {
 			return fmt.Errorf("insert trial: %w", err)
 		}
 		for _, tt := range t.Targets {
@@ -421,11 +423,11 @@ func (s *Store) GetTrial(ctx context.Context, searchID string, number int) (api.
 }
 
 const trialCols = `search_id, number, study_trial, arch, arch_hash, params, layers, state, objectives,
-	violation, error, created_at, finished_at`
+	violation, error, created_at, finished_at, predicted, predicted_std`
 
 func trialDest(t *TrialRow) []any {
 	return []any{&t.SearchID, &t.Number, &t.StudyTrial, &t.Arch, &t.ArchHash, &t.Params, &t.Layers, &t.State,
-		&t.Objectives, &t.Violation, &t.Error, &t.CreatedAt, &t.FinishedAt}
+		&t.Objectives, &t.Violation, &t.Error, &t.CreatedAt, &t.FinishedAt, &t.Predicted, &t.PredictedStd}
 }
 
 // MatchDevices lists live devices matching explicit IDs, or a class

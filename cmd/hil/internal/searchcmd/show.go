@@ -71,9 +71,14 @@ func waitingText(s api.Search) string {
 	return strings.Join(parts, "; ")
 }
 
-// progressText is "12/20 complete, 1 failed, 2 running, 30 rejected".
+// progressText is "12/20 complete, 1 failed, 2 running, 30 rejected",
+// plus ", 40 screened" once predictor screening left candidates out.
 func progressText(p api.Progress) string {
-	return fmt.Sprintf("%d/%d complete, %d failed, %d running, %d rejected", p.Complete, p.MaxTrials, p.Failed, p.Running, p.Rejected)
+	s := fmt.Sprintf("%d/%d complete, %d failed, %d running, %d rejected", p.Complete, p.MaxTrials, p.Failed, p.Running, p.Rejected)
+	if p.Screened > 0 {
+		s += fmt.Sprintf(", %d screened", p.Screened)
+	}
+	return s
 }
 
 // show runs "hil search show ID".

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/hilsearch/hilsearch/coordinator/api"
 )
 
 // TestWatchReconnects checks, against a scripted coordinator, that watch
@@ -106,5 +108,16 @@ func TestWatchTerminalRedraw(t *testing.T) {
 		"\r[#############-------] 12/20 complete, 1 failed, 2 running, 30 rejected, HV 0.734\x1b[K"
 	if out.String() != want {
 		t.Fatalf("got %q\nwant %q", out.String(), want)
+	}
+}
+
+func TestProgressTextScreened(t *testing.T) {
+	p := api.Progress{MaxTrials: 20, Complete: 12, Failed: 1, Running: 2, Rejected: 30}
+	if got, want := progressText(p), "12/20 complete, 1 failed, 2 running, 30 rejected"; got != want {
+		t.Fatalf("%q, want %q", got, want)
+	}
+	p.Screened = 40
+	if got, want := progressText(p), "12/20 complete, 1 failed, 2 running, 30 rejected, 40 screened"; got != want {
+		t.Fatalf("%q, want %q", got, want)
 	}
 }

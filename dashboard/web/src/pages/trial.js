@@ -40,6 +40,61 @@ function measurementTable(m) {
   );
 }
 
+// errorBar draws the prediction (dot, ±1 standard deviation as a bar) and
+// the measured value (a tick) on one scale spanning both.
+function errorBar(measured, mean, sd) {
+  const vals = [mean - 2 * sd, mean + 2 * sd].concat(measured === undefined ? [] : [measured]);
+  const lo = Math.min(...vals);
+  const hi = Math.max(...vals);
+  const pct = (v) => (hi > lo ? (100 * (v - lo)) / (hi - lo) : 50).toFixed(1) + "%";
+  // Positions are set through the CSSOM: the page's CSP refuses style attributes.
+  const at = (cls, left, width) => {
+    const el = h("span", { class: cls });
+    el.style.left = left;
+    if (width) el.style.width = width;
+    return el;
+  };
+  return h(
+    "div",
+    { class: "errbar", role: "img", "aria-label": `predicted ${fmtNum(mean)} ± ${fmtNum(sd)}${measured === undefined ? "" : `, measured ${fmtNum(measured)}`}` },
+    at("errbar-range", pct(mean - sd), `calc(${pct(mean + sd)} - ${pct(mean - sd)})`),
+    at("errbar-mean", pct(mean)),
+    measured === undefined ? null : at("errbar-measured", pct(measured)),
+  );
+}
+
+// objectivesTable shows each objective's measured value beside what the
+// device predictors predicted when screening chose the trial.
+function objectivesTable(objs, t) {
+  return h(
+    "div",
+    { class: "table-wrap" },
+    h(
+      "table",
+      { class: "predicted" },
+      h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Objective"), h("th", { scope: "col" }, "Measured"), h("th", { scope: "col" }, "Predicted ± std"), h("th", { scope: "col" }, "Error"), h("th", { scope: "col" }, "Prediction (bar: ±1 std) vs measured (tick)"))),
+      h(
+        "tbody",
+        {},
+        objs.map((o, i) => {
+          const m = t.objectives ? t.objectives[i] : undefined;
+          const p = t.predicted[i];
+          const sd = t.predicted_std ? t.predicted_std[i] : 0;
+          return h(
+            "tr",
+            {},
+            h("th", { scope: "row" }, objLabel(o)),
+            h("td", { "data-label": "measured" }, m === undefined ? "—" : fmtNum(m)),
+            h("td", { "data-label": "predicted" }, sd > 0 ? `${fmtNum(p)} ± ${fmtNum(sd)}` : fmtNum(p)),
+            h("td", { "data-label": "error" }, m === undefined || !m ? "—" : `${fmtNum((100 * (p - m)) / m)} %`),
+            h("td", {}, sd > 0 ? errorBar(m, p, sd) : null),
+          );
+        }),
+      ),
+    ),
+  );
+}
+
 function kv(pairs) {
   return h("dl", { class: "kv" }, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
@@ -108,7 +163,9 @@ export async function trialPage(main, [id, number], onLeave) {
         "section",
         { class: "card" },
         h("h2", {}, "Objectives"),
-        kv(objs.map((o, i) => [objLabel(o), t.objectives ? fmtNum(t.objectives[i]) : "—"])),
+        t.predicted
+          ? [objectivesTable(objs, t), h("p", { class: "hint" }, "Predicted by the device's predictor when screening chose this trial among the candidates it scored.")]
+          : kv(objs.map((o, i) => [objLabel(o), t.objectives ? fmtNum(t.objectives[i]) : "—"])),
       ),
       targets,
     );
