@@ -21,6 +21,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // Drivers is what the API needs of the search drivers.
@@ -223,16 +224,35 @@ func (s *Server) searchPresets(c *gin.Context) {
 }
 
 func (s *Server) listSearches(c *gin.Context) {
+	rt := c.Query("runtime")
+	if rt != "" && !slices.Contains(workload.Runtimes, rt) {
+		fail(c, ErrBadQuery, api.FieldError{Field: "runtime", Message: fmt.Sprintf("unknown runtime %q (one of %s)", rt, strings.Join(workload.Runtimes, ", "))})
+		return
+	}
 	ss, err := s.d.Store.ListSearches(c.Request.Context())
 	if err != nil {
 		s.internal(c, "list searches", err)
 		return
+	}
+	if rt != "" {
+		// ?runtime= keeps the searches whose workload names it.
+		ss = slices.DeleteFunc(ss, func(se api.Search) bool { return searchRuntime(se) != rt })
 	}
 	if err := s.withWaiting(c.Request.Context(), ss); err != nil {
 		s.internal(c, "match devices", err)
 		return
 	}
 	c.JSON(http.StatusOK, api.SearchList{Searches: ss})
+}
+
+// searchRuntime is the runtime a stored search's workload names (native
+// when unset or when the stored spec does not parse).
+func searchRuntime(se api.Search) string {
+	var sp struct {
+		Workload workload.Workload `json:"workload"`
+	}
+	_ = json.Unmarshal(se.Spec, &sp)
+	return sp.Workload.RuntimeName()
 }
 
 func (s *Server) loadSearch(c *gin.Context) (api.Search, bool) {
