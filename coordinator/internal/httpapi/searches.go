@@ -91,7 +91,7 @@ func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]api.Fie
 		}
 		if len(devs) > 0 && offers == 0 {
 			errs = append(errs, api.FieldError{Field: fmt.Sprintf("targets[%d]", i),
-				Message: fmt.Sprintf("target %q: no matching device offers runtime %s (workload.runtime); its agent must find llama-bench when it enrolls", t.Name, rt)})
+				Message: fmt.Sprintf("target %q: no matching device offers runtime %s (workload.runtime); its agent must find a llama-bench (when it enrolls or starts)", t.Name, rt)})
 		}
 	}
 	return errs, nil
