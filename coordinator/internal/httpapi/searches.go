@@ -149,6 +149,12 @@ func (s *Server) createSearch(c *gin.Context) {
 		s.internal(c, "check targets", err)
 		return
 	}
+	if len(errs) == 0 && spec.Guard != nil {
+		if errs, err = s.queueGuard(ctx, spec, principal(c).ID); err != nil {
+			s.internal(c, "queue the search guard", err)
+			return
+		}
+	}
 	if len(errs) > 0 {
 		fail(c, ErrSearchInvalid, errs)
 		return
@@ -275,6 +281,12 @@ func (s *Server) getSearch(c *gin.Context) {
 			s.internal(c, "match devices", err)
 			return
 		}
+		g, err := s.guardReport(c.Request.Context(), se)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.internal(c, "search guard", err)
+			return
+		}
+		ss[0].Guard = g
 		c.JSON(http.StatusOK, ss[0])
 	}
 }
