@@ -184,5 +184,26 @@ func TestBrowserRuntimes(t *testing.T) {
 	b.goTo("#/searches/" + nativeID)
 	b.waitJS("cross-check shown again", fmt.Sprintf(`document.getElementById("cross-check-chart").dataset.check === %q && !document.getElementById("cross-check-chart").hidden`, checkID), 20*time.Second)
 	checkLabels(t, b, "search with cross-check")
+
+	// A search with a fidelity guard shows the guard's result.
+	guarded := create(strings.Replace(testenv.SearchSpec(a.Resp.DeviceID, "random", 2), `"algorithm"`, `"guard":{"min_spearman":0.9},"algorithm"`, 1))
+	var se api.Search
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		_, body := c.Do(t, "GET", "/api/v1/searches/"+guarded, nil, c.Token)
+		se = api.Search{}
+		_ = json.Unmarshal(body, &se)
+		if se.State != "finished" || se.Guard == nil || !se.Guard.Done {
+			return fmt.Errorf("guarded search %s, guard %+v", se.State, se.Guard)
+		}
+		return nil
+	})
+	b.goTo("#/searches/" + guarded)
+	b.waitJS("guard shown", `(document.getElementById("guard") || {dataset: {}}).dataset.done === "true"`, 20*time.Second)
+	shown := eval[string](b, `document.getElementById("guard").textContent`)
+	for _, m := range se.Guard.Metrics {
+		if m.Spearman == nil || !strings.Contains(shown, m.Metric+" "+strconv.FormatFloat(*m.Spearman, 'f', 2, 64)) || !strings.Contains(shown, "passed on "+a.Resp.DeviceID) {
+			t.Fatalf("guard shown as %q; API: %s %v on %s", shown, m.Metric, m.Spearman, se.Guard.DeviceID)
+		}
+	}
 	b.checkConsole()
 }

@@ -120,6 +120,16 @@ export function runtimeOf(se) {
   return (se.spec && se.spec.workload && se.spec.workload.runtime) || "native";
 }
 
+/** guardNote shows the search's fidelity guard (spec "guard"), or null. */
+function guardNote(se) {
+  const g = se.guard;
+  if (!g) return null;
+  const rho = (g.metrics || []).map((m) => `${m.metric} ${m.spearman === null || m.spearman === undefined ? "—" : m.spearman.toFixed(2)}`).join(", ");
+  if (!g.done) return h("p", { id: "guard", class: "banner banner-warn", role: "status", "data-done": "false" }, `Fidelity guard: the LFM2 presets are being timed on both runtimes of ${g.device_id} (cross-check ${g.check_id}); the search starts its trials when that ends.`);
+  if (g.warning) return h("p", { id: "guard", class: "banner banner-warn", role: "status", "data-done": "true" }, `Fidelity guard (Spearman below ${g.min_spearman}): ${g.warning}.`);
+  return h("p", { id: "guard", class: "muted", "data-done": "true" }, `Fidelity guard passed on ${g.device_id}: Spearman rank correlation of native and llama.cpp over the LFM2 presets ${rho} (threshold ${g.min_spearman}).`);
+}
+
 /** searchDetailPage: Pareto scatter, hypervolume, trials table, live. */
 export async function searchDetailPage(main, [id], onLeave) {
   let se = await api("GET", `/api/v1/searches/${id}`);
@@ -127,7 +137,7 @@ export async function searchDetailPage(main, [id], onLeave) {
   const progress = h("div");
   let headState = null;
   function renderHead() {
-    fill(progress, progressBar(se.progress), se.error ? h("p", { class: "banner banner-error" }, se.error) : null, waitingNote(se));
+    fill(progress, progressBar(se.progress), se.error ? h("p", { class: "banner banner-error" }, se.error) : null, waitingNote(se), guardNote(se));
     // Rebuild the title and buttons only when the state changed, so a
     // button is not swapped under the pointer by a live update.
     if (headState === se.state) return;
