@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -153,5 +154,117 @@ func TestFidelityCheck(t *testing.T) {
 	}
 	if code, _ := c.Do(t, "GET", "/api/v1/fidelity/fnope", nil, c.Token); code != http.StatusNotFound {
 		t.Errorf("unknown check: %d", code)
+	}
+}
+
+// TestSearchGuard: a search with a guard first cross-checks the LFM2
+// presets on both runtimes of a target device that offers llama.cpp and
+// starts no trial until every job of that cross-check ended; its page
+// (GET) reports the guard. A guard with no device to run on is refused
+// (400) and creates nothing.
+func TestSearchGuard(t *testing.T) {
+	c := testenv.Start(t, nil)
+	plain := newAgent(t)
+	plain.enroll(t, c, enrollmentToken(t, c), "x86-test-8g")
+	spec := func(dev, guard string) string {
+		return strings.Replace(testenv.SearchSpec(dev, "random", 3), `"algorithm"`, `"guard":`+guard+`,"algorithm"`, 1)
+	}
+	for name, bad := range map[string]string{
+		"no llama.cpp device": spec(plain.Resp.DeviceID, `{}`),
+		"named device lacks":  spec(plain.Resp.DeviceID, `{"device":"`+plain.Resp.DeviceID+`"}`),
+		"check id given":      spec(plain.Resp.DeviceID, `{"check_id":"fx"}`),
+		"threshold":           spec(plain.Resp.DeviceID, `{"min_spearman":2}`),
+	} {
+		code, resp := c.Do(t, "POST", "/api/v1/searches", bad, c.Token)
+		if code != http.StatusBadRequest || !strings.Contains(string(resp), `"guard`) {
+			t.Errorf("%s: %d %s", name, code, resp)
+		}
+	}
+	if n := testenv.QueryInt(t, c.DSN, `SELECT (SELECT count(*) FROM searches) + (SELECT count(*) FROM fidelity_checks) + (SELECT count(*) FROM jobs)`); n != 0 {
+		t.Fatalf("refused guards created %d rows", n)
+	}
+
+	a := testenv.NewAgent(t)
+	body := map[string]any{"token": c.EnrollmentToken(t), "nkey": a.Pub, "class": "x86-test-8g", "name": "stand-in",
+		"profile": map[string]any{"runtimes": []map[string]any{{"name": "llama.cpp", "path": "/opt/llama-bench"}}}}
+	code, resp := c.Do(t, "POST", "/api/v1/agents/enroll", body, "")
+	if code != http.StatusCreated || json.Unmarshal(resp, &a.Resp) != nil {
+		t.Fatalf("enroll: %d %s", code, resp)
+	}
+	// The device is online (its heartbeats) but measures nothing yet, so
+	// the guard's jobs stay queued: a search without a guard starts trials
+	// on it, the guarded one does not.
+	nc, err := a.Connect(a.Resp.NATS.URLs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	beats, stopBeats := context.WithCancel(context.Background())
+	go func() {
+		for beats.Err() == nil {
+			_ = nc.Publish(a.Resp.NATS.HeartbeatSubj, []byte(`{"status":"idle"}`))
+			select {
+			case <-beats.Done():
+			case <-time.After(time.Second):
+			}
+		}
+	}()
+	id := createSearch(t, c, spec(a.Resp.DeviceID, `{"min_spearman":0.9}`))
+	control := createSearch(t, c, testenv.SearchSpec(a.Resp.DeviceID, "random", 1))
+	testenv.Eventually(t, time.Minute, func() error {
+		if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM trials WHERE search_id = $1`, control); n == 0 {
+			return errors.New("the search without a guard has no trial yet")
+		}
+		return nil
+	})
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM trials WHERE search_id = $1`, id); n != 0 {
+		t.Fatalf("the guarded search started %d trials before its cross-check was measured", n)
+	}
+	stopBeats()
+	nc.Close()
+	get := func() api.Search {
+		_, body := c.Do(t, "GET", "/api/v1/searches/"+id, nil, c.Token)
+		var se api.Search
+		if err := json.Unmarshal(body, &se); err != nil {
+			t.Fatal(err)
+		}
+		return se
+	}
+	g := get().Guard
+	if g == nil || g.CheckID == "" || g.DeviceID != a.Resp.DeviceID || g.Done || g.MinSpearman != 0.9 {
+		t.Fatalf("guard before any measurement: %+v", g)
+	}
+	// The four LFM2 presets, each on both runtimes.
+	if n := testenv.QueryInt(t, c.DSN, `SELECT jsonb_array_length(entries) FROM fidelity_checks WHERE id = $1`, g.CheckID); n != 4 {
+		t.Fatalf("the guard cross-checks %d presets, want the 4 LFM2 ones", n)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.RunStandIn(ctx, func() []string { return a.Resp.NATS.URLs })
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		if se := get(); se.State != "finished" {
+			return fmt.Errorf("search %s, progress %+v", se.State, se.Progress)
+		}
+		return nil
+	})
+	g = get().Guard
+	if !g.Done || len(g.Metrics) != 2 || g.Warning != "" {
+		t.Fatalf("guard after the search: %+v (the stand-in gives both runtimes the same numbers: no warning)", g)
+	}
+	for _, m := range g.Metrics {
+		if m.N != 4 || m.Spearman == nil || *m.Spearman < 0.99 {
+			t.Errorf("guard %s: n %d, Spearman %v", m.Metric, m.N, m.Spearman)
+		}
+	}
+	// No trial started before the guard's last job ended.
+	guardJobs := `SELECT x.v FROM fidelity_checks f, jsonb_array_elements(f.entries) e, jsonb_each_text(e->'jobs') AS x(k, v) WHERE f.id = $1`
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(finished_at) FROM jobs WHERE id IN (`+guardJobs+`)`, g.CheckID); n != 8 {
+		t.Fatalf("%d of the guard's 8 jobs finished", n)
+	}
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM trials WHERE search_id = $2 AND created_at <
+		(SELECT max(finished_at) FROM jobs WHERE id IN (`+guardJobs+`))`, g.CheckID, id); n != 0 {
+		t.Fatalf("%d trials started before the guard ended", n)
+	}
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM trials WHERE search_id = $1`, id); n == 0 {
+		t.Fatal("the search ran no trial after its guard")
 	}
 }

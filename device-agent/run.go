@@ -145,6 +145,11 @@ type runner struct {
 	// llamaBench is the llama-bench this agent runs for llama.cpp jobs, ""
 	// when it has none.
 	llamaBench string
+	// runtimes are the runtimes besides native found at start (set once in
+	// newRunner, read-only after): every heartbeat carries them, and the
+	// coordinator refreshes the device's profile when they differ from the
+	// enrolled ones.
+	runtimes *[]wire.RuntimeInfo
 
 	nc   *nats.Conn
 	js   jetstream.JetStream
@@ -191,6 +196,19 @@ func newRunner(ctx context.Context, cfg *Config, o runOptions, child childComman
 		a.llamaBench = path
 		a.child.Env = append(a.child.Env, envLlamaBench+"="+path)
 		log.Info("llama.cpp runtime", "llama_bench", path)
+	}
+	// Probe what it found as enrollment does, so the profile the
+	// coordinator keeps follows a llama-bench added, rebuilt or removed
+	// since (reported with the heartbeats; no re-enrollment).
+	rts, notes := discoverRuntimes(ctx, lb)
+	for _, n := range notes {
+		log.Warn(n)
+	}
+	if rts == nil {
+		rts = []wire.RuntimeInfo{}
+	}
+	if ctx.Err() == nil {
+		a.runtimes = &rts
 	}
 	return a, nil
 }
@@ -636,7 +654,7 @@ func (a *runner) heartbeats(ctx context.Context) {
 
 func (a *runner) sendHeartbeat(ctx context.Context) {
 	job := a.currentJob()
-	hb := wire.Heartbeat{Status: "idle", JobID: job, AgentVersion: Version, TempC: a.cpuTemp(ctx)}
+	hb := wire.Heartbeat{Status: "idle", JobID: job, AgentVersion: Version, TempC: a.cpuTemp(ctx), Runtimes: a.runtimes}
 	if job != "" {
 		hb.Status = "busy"
 	}

@@ -41,6 +41,30 @@ type Spec struct {
 	// exportable in that format: the others are rejected before any
 	// device time, like parameter-budget violators (RejectNotExportable).
 	Export arch.Format `json:"export,omitempty"`
+	// Guard, when set, cross-checks the native runtime against llama.cpp
+	// before the search spends device time (see Guard).
+	Guard *Guard `json:"guard,omitempty"`
+}
+
+// DefaultMinSpearman is a guard's default threshold.
+const DefaultMinSpearman = 0.8
+
+// Guard is a search's fidelity guard: before its first trial the
+// coordinator times the released LFM2 presets that fit the workload on
+// both runtimes (native and llama.cpp) of one target device, and the
+// search warns when a metric's Spearman rank correlation over them is
+// below MinSpearman (the native runtime would rank candidates differently
+// from the release runtime on that device). The search waits for the
+// cross-check, then runs whatever it found.
+type Guard struct {
+	// MinSpearman is the threshold (-1..1; default DefaultMinSpearman).
+	MinSpearman float64 `json:"min_spearman,omitempty"`
+	// Device is the device to cross-check on; by default the first online
+	// device of the targets whose agent offers llama.cpp.
+	Device string `json:"device,omitempty"`
+	// CheckID is the cross-check the coordinator queued for the guard; set
+	// by the coordinator, not by the user.
+	CheckID string `json:"check_id,omitempty"`
 }
 
 // Space is the search space. A candidate has a layer count n in Layers, a

@@ -99,6 +99,9 @@ func (s *Spec) applyDefaults() {
 			s.NSGA2.Mutation = DefaultMutation
 		}
 	}
+	if s.Guard != nil && s.Guard.MinSpearman == 0 {
+		s.Guard.MinSpearman = DefaultMinSpearman
+	}
 	if s.Algorithm == AlgoTPEParEGO {
 		if s.TPE == nil {
 			s.TPE = &TPEOptions{}
@@ -304,6 +307,9 @@ func (s *Spec) Validate() error {
 		case sc.Samples < 0 || sc.Samples > MaxScreenSamples:
 			fe.add("screening.samples", fmt.Sprintf("must be between 1 and %d", MaxScreenSamples))
 		}
+	}
+	if g := s.Guard; g != nil && !(g.MinSpearman >= -1 && g.MinSpearman <= 1) {
+		fe.add("guard.min_spearman", "must be in [-1, 1]")
 	}
 	if len(fe.list) == 0 && s.Export != "" {
 		s.checkExportable(&fe)

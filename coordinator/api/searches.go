@@ -25,6 +25,26 @@ type Search struct {
 	// WaitingFor names the targets of a running search that no online
 	// device matches: its trials wait until one of their devices is online.
 	WaitingFor []string `json:"waiting_for,omitempty"`
+	// Guard is the state of the search's fidelity guard (spec "guard"),
+	// in GET /api/v1/searches/{id} only.
+	Guard *GuardReport `json:"guard,omitempty"`
+}
+
+// GuardReport is the state of a search's fidelity guard (search.Guard):
+// the cross-check of the LFM2 presets on both runtimes of one device that
+// runs before the search's first trial.
+type GuardReport struct {
+	CheckID     string  `json:"check_id"`
+	DeviceID    string  `json:"device_id"`
+	MinSpearman float64 `json:"min_spearman"`
+	// Done: every job of the cross-check ended; the search's trials wait
+	// until then.
+	Done    bool             `json:"done"`
+	Metrics []FidelityMetric `json:"metrics,omitempty"`
+	// Warning names the metrics whose rank correlation is below
+	// MinSpearman or could not be computed (once Done; empty when every
+	// metric agrees).
+	Warning string `json:"warning,omitempty"`
 }
 
 // Progress counts a search's trials.

@@ -67,4 +67,11 @@ type Heartbeat struct {
 	// JobID is the job being measured, when busy.
 	JobID        string `json:"job_id,omitempty"`
 	AgentVersion string `json:"agent_version,omitempty"`
+	// Runtimes are the runtimes besides native the agent found when it
+	// started (its profile's "runtimes"): the coordinator replaces the
+	// stored profile's list when it differs, so a device gains or loses
+	// llama.cpp without re-enrolling. Nil (an agent that has not probed
+	// yet, or an older one) leaves the stored list alone; an empty list
+	// clears it.
+	Runtimes *[]RuntimeInfo `json:"runtimes,omitempty"`
 }

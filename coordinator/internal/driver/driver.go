@@ -289,7 +289,37 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 		}
 		return false, nil
 	}
+	if pending, err := d.guardPending(ctx); err != nil || pending {
+		return false, err
+	}
 	return false, d.dispatch(ctx, total, complete)
+}
+
+// guardPending reports whether the search's fidelity guard (spec "guard")
+// still has jobs that have not ended: until then the search starts no
+// trial, so the cross-check runs before the search spends device time on
+// candidates. A guard whose cross-check is gone holds nothing back.
+func (d *driver) guardPending(ctx context.Context) (bool, error) {
+	g := d.spec.Guard
+	if g == nil || g.CheckID == "" {
+		return false, nil
+	}
+	f, byID, err := d.st().GetFidelity(ctx, g.CheckID)
+	if errors.Is(err, store.ErrNotFound) {
+		d.log.Warn("the search guard's cross-check is gone; not waiting for it", "check", g.CheckID)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	for _, e := range f.Entries {
+		for _, id := range e.Jobs {
+			if j, ok := byID[id]; ok && !j.State.Final() {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
 }
 
 // noCompleteTrial explains why a search ends without any complete trial.

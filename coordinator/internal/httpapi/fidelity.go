@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"math"
@@ -51,10 +52,37 @@ func (s *Server) createFidelity(c *gin.Context) {
 	if rts := wire.ProfileRuntimes(dev.Profile); !slices.Contains(rts, workload.RuntimeLlamaCpp) {
 		errs = append(errs, api.FieldError{Field: "device", Message: "device " + dev.ID + " offers no llama.cpp runtime (its profile lists " + strings.Join(rts, ", ") + ")"})
 	}
-	check := api.FidelityCheck{ID: store.NewFidelityID(), DeviceID: dev.ID, Workload: req.Workload.Normalize()}
+	check, ferrs, err := s.queueFidelity(ctx, dev.ID, req.Specs, req.Workload, req.TimeoutSeconds, principal(c).ID, len(errs) > 0)
+	errs = append(errs, ferrs...)
+	var ve *jobs.ValidationError
+	switch {
+	case len(errs) > 0:
+		failFields(c, errs...)
+		return
+	case errors.As(err, &ve):
+		failFields(c, ve.Fields...)
+		return
+	case errors.Is(err, jobs.ErrDeviceNotFound):
+		fail(c, ErrDeviceNotFound, nil)
+		return
+	case err != nil:
+		s.internal(c, "create fidelity check", err)
+		return
+	}
+	s.d.Log.Info("fidelity check created", "id", check.ID, "device", dev.ID, "specs", len(check.Entries))
+	c.JSON(http.StatusAccepted, check)
+}
+
+// queueFidelity resolves specs, creates one job per spec and runtime on
+// the device and stores the cross-check. Bad specs come back as field
+// errors (and nothing is created); so does any earlier error the caller
+// found (refuse: resolve the specs for their errors, create nothing).
+func (s *Server) queueFidelity(ctx context.Context, deviceID string, specs []api.FidelitySpec, w workload.Workload, timeout int, by int64, refuse bool) (api.FidelityCheck, []api.FieldError, error) {
+	check := api.FidelityCheck{ID: store.NewFidelityID(), DeviceID: deviceID, Workload: w.Normalize()}
+	var errs []api.FieldError
 	var reqs []jobs.Request
 	names := map[string]bool{}
-	for i, fs := range req.Specs {
+	for i, fs := range specs {
 		spec, ferrs := resolveSpec(fs.Spec, fs.Preset)
 		for _, e := range ferrs {
 			e.Field = fmt.Sprintf("specs[%d].%s", i, e.Field)
@@ -76,40 +104,28 @@ func (s *Server) createFidelity(c *gin.Context) {
 		names[name] = true
 		e := api.FidelityEntry{Name: name, SpecHash: spec.Hash(), Params: spec.Params().Total, Jobs: map[string]string{}}
 		for _, rt := range workload.Runtimes {
-			w := req.Workload
-			w.Runtime = rt
-			reqs = append(reqs, jobs.Request{DeviceID: dev.ID, Spec: spec, Workload: w, TimeoutSeconds: req.TimeoutSeconds, CreatedBy: principal(c).ID})
+			jw := w
+			jw.Runtime = rt
+			reqs = append(reqs, jobs.Request{DeviceID: deviceID, Spec: spec, Workload: jw, TimeoutSeconds: timeout, CreatedBy: by})
 		}
 		check.Entries = append(check.Entries, e)
 	}
-	if len(errs) > 0 {
-		failFields(c, errs...)
-		return
+	if len(errs) > 0 || refuse {
+		return check, errs, nil
 	}
 	created, err := s.d.Jobs.Create(ctx, reqs, nil)
-	var ve *jobs.ValidationError
-	switch {
-	case errors.As(err, &ve):
-		failFields(c, ve.Fields...)
-		return
-	case errors.Is(err, jobs.ErrDeviceNotFound):
-		fail(c, ErrDeviceNotFound, nil)
-		return
-	case errors.Is(err, jobs.ErrNotPublished):
+	if errors.Is(err, jobs.ErrNotPublished) {
 		s.d.Log.Warn("fidelity jobs stored but not all published; they will be retried", "err", err)
-	case err != nil:
-		s.internal(c, "create fidelity jobs", err)
-		return
+	} else if err != nil {
+		return check, nil, err
 	}
 	for i, j := range created {
 		check.Entries[i/len(workload.Runtimes)].Jobs[j.Workload.RuntimeName()] = j.ID
 	}
-	if err := s.d.Store.CreateFidelity(ctx, &check, principal(c).ID); err != nil {
-		s.internal(c, "store fidelity check", err)
-		return
+	if err := s.d.Store.CreateFidelity(ctx, &check, by); err != nil {
+		return check, nil, err
 	}
-	s.d.Log.Info("fidelity check created", "id", check.ID, "device", dev.ID, "specs", len(check.Entries))
-	c.JSON(http.StatusAccepted, check)
+	return check, nil, nil
 }
 
 // getFidelity answers a cross-check's report; ?with=ID,… adds the specs

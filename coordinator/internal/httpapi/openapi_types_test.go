@@ -44,6 +44,7 @@ var documented = map[string]any{
 	"FidelityFigure":         api.FidelityFigure{},
 	"FidelityRow":            api.FidelityRow{},
 	"FidelityMetric":         api.FidelityMetric{},
+	"GuardReport":            api.GuardReport{},
 	"FidelityReport":         api.FidelityReport{},
 	"JobRequest":             api.JobRequest{},
 	"Measurement":            wire.Measurement{},

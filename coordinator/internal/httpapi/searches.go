@@ -21,6 +21,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
+	"github.com/hilsearch/hilsearch/workload"
 )
 
 // Drivers is what the API needs of the search drivers.
@@ -90,7 +91,7 @@ func (s *Server) checkTargets(ctx context.Context, spec *search.Spec) ([]api.Fie
 		}
 		if len(devs) > 0 && offers == 0 {
 			errs = append(errs, api.FieldError{Field: fmt.Sprintf("targets[%d]", i),
-				Message: fmt.Sprintf("target %q: no matching device offers runtime %s (workload.runtime); its agent must find llama-bench when it enrolls", t.Name, rt)})
+				Message: fmt.Sprintf("target %q: no matching device offers runtime %s (workload.runtime); its agent must find a llama-bench (when it enrolls or starts)", t.Name, rt)})
 		}
 	}
 	return errs, nil
@@ -147,6 +148,12 @@ func (s *Server) createSearch(c *gin.Context) {
 	if err != nil {
 		s.internal(c, "check targets", err)
 		return
+	}
+	if len(errs) == 0 && spec.Guard != nil {
+		if errs, err = s.queueGuard(ctx, spec, principal(c).ID); err != nil {
+			s.internal(c, "queue the search guard", err)
+			return
+		}
 	}
 	if len(errs) > 0 {
 		fail(c, ErrSearchInvalid, errs)
@@ -223,16 +230,35 @@ func (s *Server) searchPresets(c *gin.Context) {
 }
 
 func (s *Server) listSearches(c *gin.Context) {
+	rt := c.Query("runtime")
+	if rt != "" && !slices.Contains(workload.Runtimes, rt) {
+		fail(c, ErrBadQuery, api.FieldError{Field: "runtime", Message: fmt.Sprintf("unknown runtime %q (one of %s)", rt, strings.Join(workload.Runtimes, ", "))})
+		return
+	}
 	ss, err := s.d.Store.ListSearches(c.Request.Context())
 	if err != nil {
 		s.internal(c, "list searches", err)
 		return
+	}
+	if rt != "" {
+		// ?runtime= keeps the searches whose workload names it.
+		ss = slices.DeleteFunc(ss, func(se api.Search) bool { return searchRuntime(se) != rt })
 	}
 	if err := s.withWaiting(c.Request.Context(), ss); err != nil {
 		s.internal(c, "match devices", err)
 		return
 	}
 	c.JSON(http.StatusOK, api.SearchList{Searches: ss})
+}
+
+// searchRuntime is the runtime a stored search's workload names (native
+// when unset or when the stored spec does not parse).
+func searchRuntime(se api.Search) string {
+	var sp struct {
+		Workload workload.Workload `json:"workload"`
+	}
+	_ = json.Unmarshal(se.Spec, &sp)
+	return sp.Workload.RuntimeName()
 }
 
 func (s *Server) loadSearch(c *gin.Context) (api.Search, bool) {
@@ -255,6 +281,12 @@ func (s *Server) getSearch(c *gin.Context) {
 			s.internal(c, "match devices", err)
 			return
 		}
+		g, err := s.guardReport(c.Request.Context(), se)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.internal(c, "search guard", err)
+			return
+		}
+		ss[0].Guard = g
 		c.JSON(http.StatusOK, ss[0])
 	}
 }

@@ -20,6 +20,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
+	"sync"
 	"time"
 
 	"github.com/hilsearch/hilsearch/arch"
@@ -115,6 +117,12 @@ type Deps struct {
 // Manager owns the job state machine. Create it with New, then Start it.
 type Manager struct {
 	d Deps
+
+	// rtMu guards runtimes: per device, the runtimes list (canonical JSON)
+	// last written to its profile from a heartbeat, so a beat that repeats
+	// it writes nothing.
+	rtMu     sync.Mutex
+	runtimes map[string]string
 }
 
 // New returns a manager; call Start.
@@ -131,7 +139,7 @@ func New(d Deps) *Manager {
 	if d.RepublishEvery == 0 {
 		d.RepublishEvery = 2 * time.Second
 	}
-	return &Manager{d: d}
+	return &Manager{d: d, runtimes: map[string]string{}}
 }
 
 // Start publishes the jobs stored but never published, subscribes to
@@ -354,11 +362,63 @@ func (m *Manager) onHeartbeat(deviceID string, data []byte) {
 		status = api.DeviceBusy
 	}
 	m.d.Events.Publish(api.DeviceEvent{ID: deviceID, Status: status, TempC: hb.TempC})
+	if hb.Runtimes != nil {
+		m.refreshRuntimes(ctx, deviceID, *hb.Runtimes)
+	}
 	if hb.Status == "busy" && hb.JobID != "" {
 		if err := m.d.Store.MarkJobRunning(ctx, hb.JobID, deviceID, 0); err != nil {
 			m.d.Log.Error("mark job running", "job", hb.JobID, "err", err)
 		}
 	}
+}
+
+// maxRuntimes bounds the runtimes list an agent may report.
+const maxRuntimes = 8
+
+// refreshRuntimes stores the runtimes an agent reported in its heartbeat
+// as its device profile's "runtimes" when they differ from the stored ones
+// (an agent restarted with or without a llama-bench), so the device need
+// not re-enroll. Entries naming no known runtime besides native are
+// dropped, and overlong fields cut.
+func (m *Manager) refreshRuntimes(ctx context.Context, deviceID string, rts []wire.RuntimeInfo) {
+	clean := []wire.RuntimeInfo{}
+	for _, r := range rts {
+		if r.Name == workload.RuntimeNative || !slices.Contains(workload.Runtimes, r.Name) || len(clean) == maxRuntimes {
+			continue
+		}
+		r.Path, r.Version, r.BuildCommit, r.Backends = cut(r.Path, 1024), cut(r.Version, 512), cut(r.BuildCommit, 64), cut(r.Backends, 256)
+		clean = append(clean, r)
+	}
+	data, _ := json.Marshal(clean)
+	m.rtMu.Lock()
+	same := m.runtimes[deviceID] == string(data)
+	m.rtMu.Unlock()
+	if same {
+		return
+	}
+	changed, err := m.d.Store.SetDeviceRuntimes(ctx, deviceID, data)
+	if err != nil {
+		m.d.Log.Error("refresh device runtimes", "device", deviceID, "err", err)
+		return
+	}
+	m.rtMu.Lock()
+	m.runtimes[deviceID] = string(data)
+	m.rtMu.Unlock()
+	if changed {
+		names := make([]string, len(clean))
+		for i, r := range clean {
+			names[i] = r.Name
+		}
+		m.d.Log.Info("device runtimes refreshed from its agent", "device", deviceID, "runtimes", names)
+	}
+}
+
+// cut shortens s to at most n bytes.
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
 }
 
 // CancelForSearch withdraws a search's unfinished jobs: an undelivered one

@@ -224,6 +224,18 @@ func (s *Store) RecordHeartbeat(ctx context.Context, deviceID string, hb Heartbe
 	})
 }
 
+// SetDeviceRuntimes replaces the "runtimes" field of a live device's
+// profile with runtimes (a JSON array of wire.RuntimeInfo) and reports
+// whether it changed. An unknown or revoked device changes nothing.
+func (s *Store) SetDeviceRuntimes(ctx context.Context, deviceID string, runtimes json.RawMessage) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE devices SET profile = jsonb_set(coalesce(profile, '{}'), '{runtimes}', $2::jsonb)
+		WHERE id = $1 AND revoked_at IS NULL AND coalesce(profile->'runtimes', '[]'::jsonb) IS DISTINCT FROM $2::jsonb`, deviceID, string(runtimes))
+	if err != nil {
+		return false, err
+	}
+	return tag.RowsAffected() > 0, nil
+}
+
 // PruneHeartbeats deletes heartbeat history older than keep.
 func (s *Store) PruneHeartbeats(ctx context.Context, keep time.Duration) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM heartbeats WHERE at < now() - make_interval(secs => $1)`, keep.Seconds())

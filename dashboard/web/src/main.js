@@ -14,7 +14,7 @@ import { tokensPage } from "./pages/tokens.js";
 const routes = [
   [/^#\/signin$/, signInPage, "Sign in"],
   [/^#\/devices$/, devicesPage, "Devices"],
-  [/^#\/searches$/, searchesPage, "Searches"],
+  [/^#\/searches(?:\?[\w.=&%-]*)?$/, searchesPage, "Searches"],
   [/^#\/searches\/new$/, newSearchPage, "New search"],
   [/^#\/searches\/([\w-]+)$/, searchDetailPage, "Search"],
   [/^#\/searches\/([\w-]+)\/trials\/(\d+)$/, trialPage, "Trial"],

@@ -24,10 +24,12 @@ type benchRow struct {
 	AvgTS     float64 `json:"avg_ts"`
 }
 
-// TestLlamaBenchOptIn exports as q4_0 GGUF the lfm2-350m and llama-3.2-1b
-// presets and every spec of arch/testdata/export that has a llama.cpp
-// family (one per newly mapped block type: lfm2 with sliding window and
-// per-layer KV heads, deci, openelm, step35, mamba2, granitehybrid), runs
+// TestLlamaBenchOptIn exports as q4_0 GGUF the lfm2-350m, llama-3.2-1b and
+// qwen3-0.6b presets and every spec of arch/testdata/export that has a
+// llama.cpp family (one per newly mapped block type: lfm2 with sliding
+// window and per-layer KV heads, deci, openelm, step35, mamba2,
+// granitehybrid), checks that together they cover every GGUF family the
+// export writes (ggufFamilies), runs
 // llama.cpp's llama-bench on each ("-p 16 -n 4 -r 1 -o json"), and checks
 // that both tests ran, that llama.cpp names the expected architecture, and
 // that its parameter count and model size equal arch's Params().Total and
@@ -42,7 +44,7 @@ func TestLlamaBenchOptIn(t *testing.T) {
 		t.Skip("set HIL_LLAMA_BENCH=/path/to/llama-bench to run llama.cpp on our GGUF exports")
 	}
 	type job struct{ ref, name string }
-	jobs := []job{{"lfm2-350m", "lfm2-350m"}, {"llama-3.2-1b", "llama-3.2-1b"}}
+	jobs := []job{{"lfm2-350m", "lfm2-350m"}, {"llama-3.2-1b", "llama-3.2-1b"}, {"qwen3-0.6b", "qwen3-0.6b"}}
 	specs, err := filepath.Glob(filepath.Join("..", "..", "..", "..", "arch", "testdata", "export", "*.json"))
 	if err != nil || len(specs) == 0 {
 		t.Fatalf("no export specs: %v", err)
@@ -52,6 +54,7 @@ func TestLlamaBenchOptIn(t *testing.T) {
 	}
 	dir := t.TempDir()
 	ran := 0
+	covered := map[arch.Family]bool{}
 	for _, j := range jobs {
 		s, err := load(j.ref)
 		if err != nil {
@@ -62,6 +65,7 @@ func TestLlamaBenchOptIn(t *testing.T) {
 			t.Logf("%s: not exportable to GGUF (checked in arch): %v", j.name, err)
 			continue
 		}
+		covered[fam] = true
 		t.Run(j.name, func(t *testing.T) {
 			path := filepath.Join(dir, j.name+".gguf")
 			if code, _, errs := runArch(t, "export", j.ref, "--format", "gguf", "--precision", "q4_0", "--seed", "1", "-o", path); code != 0 {
@@ -108,7 +112,17 @@ func TestLlamaBenchOptIn(t *testing.T) {
 	if ran < 8 {
 		t.Errorf("only %d exports ran; every newly mapped block type should", ran)
 	}
+	for _, f := range ggufFamilies {
+		if !covered[f] {
+			t.Errorf("no spec of the GGUF family %s ran in llama.cpp", f)
+		}
+	}
 }
+
+// ggufFamilies are the llama.cpp architectures arch.Spec.GGUFFamily can
+// choose (arch/families.go).
+var ggufFamilies = []arch.Family{arch.FamilyLFM2, arch.FamilyLlama, arch.FamilyQwen3, arch.FamilyDeci, arch.FamilyOpenELM,
+	arch.FamilyStep35, arch.FamilyMamba2, arch.FamilyGraniteHybrid}
 
 func tail(s string, n int) string {
 	if len(s) > n {

@@ -2,6 +2,7 @@ import { api, on, debounce } from "../api.js";
 import { h, fill, badge, button, banner, fmtParams, fmtNum, fmtInt, layerStrip, mixerLegend, MIXERS, field } from "../ui.js";
 import { progressBar, stateButtons, waitingNote } from "./searches.js";
 import { chart, disposeChart } from "../charts.js";
+import { crossCheckCard } from "./crosscheck.js";
 
 // METRICS names each metric, its unit and what its "at" is.
 const METRICS = {
@@ -114,6 +115,21 @@ export function downloadLink(href, label, attrs) {
   return a;
 }
 
+/** runtimeOf is the runtime a search's workload names. */
+export function runtimeOf(se) {
+  return (se.spec && se.spec.workload && se.spec.workload.runtime) || "native";
+}
+
+/** guardNote shows the search's fidelity guard (spec "guard"), or null. */
+function guardNote(se) {
+  const g = se.guard;
+  if (!g) return null;
+  const rho = (g.metrics || []).map((m) => `${m.metric} ${m.spearman === null || m.spearman === undefined ? "—" : m.spearman.toFixed(2)}`).join(", ");
+  if (!g.done) return h("p", { id: "guard", class: "banner banner-warn", role: "status", "data-done": "false" }, `Fidelity guard: the LFM2 presets are being timed on both runtimes of ${g.device_id} (cross-check ${g.check_id}); the search starts its trials when that ends.`);
+  if (g.warning) return h("p", { id: "guard", class: "banner banner-warn", role: "status", "data-done": "true" }, `Fidelity guard (Spearman below ${g.min_spearman}): ${g.warning}.`);
+  return h("p", { id: "guard", class: "muted", "data-done": "true" }, `Fidelity guard passed on ${g.device_id}: Spearman rank correlation of native and llama.cpp over the LFM2 presets ${rho} (threshold ${g.min_spearman}).`);
+}
+
 /** searchDetailPage: Pareto scatter, hypervolume, trials table, live. */
 export async function searchDetailPage(main, [id], onLeave) {
   let se = await api("GET", `/api/v1/searches/${id}`);
@@ -121,7 +137,7 @@ export async function searchDetailPage(main, [id], onLeave) {
   const progress = h("div");
   let headState = null;
   function renderHead() {
-    fill(progress, progressBar(se.progress), se.error ? h("p", { class: "banner banner-error" }, se.error) : null, waitingNote(se));
+    fill(progress, progressBar(se.progress), se.error ? h("p", { class: "banner banner-error" }, se.error) : null, waitingNote(se), guardNote(se));
     // Rebuild the title and buttons only when the state changed, so a
     // button is not swapped under the pointer by a live update.
     if (headState === se.state) return;
@@ -129,6 +145,7 @@ export async function searchDetailPage(main, [id], onLeave) {
     fill(
       head,
       h("h1", {}, se.name, " ", badge(se.state)),
+      h("p", { id: "search-runtime", class: "muted" }, `Runtime: ${runtimeOf(se)}`),
       h("div", { class: "actions" }, stateButtons(se, refreshHead), downloadLink(`/api/v1/searches/${id}/export?format=csv`, "All trials (CSV)", { id: "export-csv" })),
     );
   }
@@ -421,6 +438,7 @@ export async function searchDetailPage(main, [id], onLeave) {
   mixerSel.addEventListener("change", () => ((q.mixer = mixerSel.value), (q.offset = 0), loadTrials()));
   limitSel.addEventListener("change", () => ((q.limit = Number(limitSel.value)), (q.offset = 0), loadTrials()));
 
+  const xcheck = crossCheckCard(id, () => se, () => pareto, onLeave);
   main.append(
     head,
     progress,
@@ -448,17 +466,18 @@ export async function searchDetailPage(main, [id], onLeave) {
     parallelCard,
     h("section", { class: "card" }, h("h2", {}, "Hypervolume over trials"), hvEl, hvNote),
     h("section", { class: "card" }, frontBox, mixerLegend()),
+    xcheck.card,
     h("section", { class: "card" }, h("h2", {}, "Trials"), h("div", { class: "toolbar" }, field("State", stateSel), field("Layer type", mixerSel), field("Per page", limitSel)), trialsBox, pager),
   );
   renderHead();
   await loadPareto();
-  await Promise.all([loadHV(), loadTrials()]);
+  await Promise.all([loadHV(), loadTrials(), xcheck.load()]);
 
   const refresh = debounce(async () => {
     try {
       await refreshHead();
       await loadPareto();
-      await Promise.all([loadHV(), loadTrials()]);
+      await Promise.all([loadHV(), loadTrials(), xcheck.refreshDevices()]);
     } catch (err) {
       banner(err.message, "error");
     }

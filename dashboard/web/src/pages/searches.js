@@ -1,5 +1,5 @@
 import { api, on, debounce } from "../api.js";
-import { h, fill, badge, button, banner, fmtTime } from "../ui.js";
+import { h, fill, badge, button, banner, fmtTime, field } from "../ui.js";
 
 /** progressBar shows complete/failed/running of max_trials. */
 export function progressBar(p) {
@@ -53,17 +53,26 @@ export async function searchesPage(main, _params, onLeave) {
       "tr",
       { "data-search": se.id, "data-state": se.state },
       h("td", { "data-label": "Name" }, h("a", { href: `#/searches/${se.id}` }, se.name), h("br"), h("code", { class: "muted" }, se.id)),
+      h("td", { "data-label": "Runtime", class: "runtime" }, (se.spec && se.spec.workload && se.spec.workload.runtime) || "native"),
       h("td", { "data-label": "State" }, badge(se.state), se.error ? h("p", { class: "muted" }, se.error) : null, waitingNote(se)),
       h("td", { "data-label": "Progress" }, progressBar(se.progress)),
       h("td", { "data-label": "Created" }, fmtTime(se.created_at)),
       h("td", { "data-label": "Actions", class: "actions" }, stateButtons(se, () => refresh(se.id))),
     );
   }
+  // The runtime filter is the API's (?runtime=), kept in the page's URL.
+  const runtimeSel = h("select", { id: "filter-runtime" }, [["", "any"], ["native", "native"], ["llama.cpp", "llama.cpp"]].map(([v, l]) => h("option", { value: v }, l)));
+  runtimeSel.value = new URLSearchParams(location.hash.split("?")[1] || "").get("runtime") || "";
+  let loadSeq = 0;
   async function load() {
-    const { searches } = await api("GET", "/api/v1/searches");
+    const n = ++loadSeq;
+    const rt = runtimeSel.value;
+    const { searches } = await api("GET", "/api/v1/searches" + (rt ? `?runtime=${encodeURIComponent(rt)}` : ""));
+    if (n !== loadSeq) return; // a newer load is under way
     rows.clear();
     fill(tbody);
-    if (!searches.length) tbody.appendChild(h("tr", {}, h("td", { colspan: 5 }, "No search yet.")));
+    tbody.dataset.runtime = rt;
+    if (!searches.length) tbody.appendChild(h("tr", {}, h("td", { colspan: 6 }, rt ? `No search on runtime ${rt}.` : "No search yet.")));
     for (const se of searches) {
       const tr = row(se);
       rows.set(se.id, tr);
@@ -84,6 +93,7 @@ export async function searchesPage(main, _params, onLeave) {
         latest.set(id, n);
         const se = await api("GET", `/api/v1/searches/${id}`);
         if (latest.get(id) !== n) continue;
+        if (runtimeSel.value && ((se.spec && se.spec.workload && se.spec.workload.runtime) || "native") !== runtimeSel.value) continue; // filtered out
         const old = rows.get(id);
         if (!old) {
           await load();
@@ -94,7 +104,7 @@ export async function searchesPage(main, _params, onLeave) {
           // Same state: refresh the cells in place, so a button the user is
           // about to press is not swapped under the pointer.
           const fresh = [...tr.cells];
-          for (let i = 0; i < 4; i++) old.cells[i].replaceWith(fresh[i]);
+          for (let i = 0; i < 5; i++) old.cells[i].replaceWith(fresh[i]);
         } else {
           rows.set(id, tr);
           old.replaceWith(tr);
@@ -110,12 +120,18 @@ export async function searchesPage(main, _params, onLeave) {
   }
   main.append(
     h("div", { class: "page-head" }, h("h1", {}, "Searches"), h("a", { href: "#/searches/new", class: "button primary" }, "New search")),
+    h("div", { class: "toolbar" }, field("Runtime", runtimeSel)),
     h(
       "div",
       { class: "table-wrap" },
-      h("table", {}, h("caption", { class: "sr-only" }, "Searches"), h("thead", {}, h("tr", {}, ["Name", "State", "Progress", "Created", "Actions"].map((t) => h("th", { scope: "col" }, t)))), tbody),
+      h("table", {}, h("caption", { class: "sr-only" }, "Searches"), h("thead", {}, h("tr", {}, ["Name", "Runtime", "State", "Progress", "Created", "Actions"].map((t) => h("th", { scope: "col" }, t)))), tbody),
     ),
   );
+  runtimeSel.addEventListener("change", () => {
+    // Keep the filter in the URL without a new history entry or a re-route.
+    history.replaceState(null, "", "#/searches" + (runtimeSel.value ? `?runtime=${encodeURIComponent(runtimeSel.value)}` : ""));
+    load().catch((err) => banner(err.message, "error"));
+  });
   await load();
   onLeave(on("search", (ev) => refresh(ev.id)));
   // A device coming online ends a wait: re-read the waiting searches.

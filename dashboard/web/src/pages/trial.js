@@ -121,6 +121,9 @@ export async function trialPage(main, [id, number], onLeave) {
         m
           ? [
               kv([
+                ["Runtime", m.runtime || "native"],
+                ["llama-bench", m.llama_bench ? `${m.llama_bench.path || ""}${m.llama_bench.build_commit ? ` (build ${m.llama_bench.build_commit})` : ""}` : null],
+                ["Not given by this runtime", m.absent && m.absent.length ? m.absent.join(", ") : null],
                 ["Agent", m.agent_version],
                 ["Kernel variant", m.kernel_variant],
                 ["Threads", m.threads],
