@@ -151,8 +151,11 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 		}
 		reported = true
 		pts, _ := a.Store.CompletePoints(ctx, searchID)
-		front := paretoFront(se, pts)
+		front, rec := paretoFront(se, pts)
 		fmt.Fprintf(out, "demo search %s: %d trials complete, %d failed; Pareto front: trials %v\n", se.State, se.Progress.Complete, se.Progress.Failed, front)
+		if rec >= 0 {
+			fmt.Fprintf(out, "recommended: trial %d (the front's knee); export it: go run ./cmd/hil search export %s --format json|hf|gguf -o FILE (hil search show %s lists the formats each front trial exports to)\n", rec, searchID, searchID)
+		}
 	}
 	check()
 	for {
@@ -366,17 +369,23 @@ func ensureDemoSearch(ctx context.Context, a *App, base, token, deviceID, idFile
 	return se.ID, os.WriteFile(idFile, []byte(se.ID+"\n"), 0o600)
 }
 
-// paretoFront returns the trial numbers on a search's constrained front.
-func paretoFront(se api.Search, pts []store.TrialPoint) []int {
+// paretoFront returns the trial numbers on a search's constrained front
+// and the recommended one (-1 when there is none).
+func paretoFront(se api.Search, pts []store.TrialPoint) ([]int, int) {
 	spec, err := search.Parse(se.Spec)
 	if err != nil {
-		return nil
+		return nil, -1
 	}
+	res := driver.Results(pts)
 	front := []int{}
-	for _, i := range spec.Front(driver.Results(pts)) {
+	for _, i := range spec.Front(res) {
 		front = append(front, pts[i].Number)
 	}
-	return front
+	rec := -1
+	if i := spec.Recommend(res); i >= 0 {
+		rec = pts[i].Number
+	}
+	return front, rec
 }
 
 // alreadyRunning fails at once when this configuration's HTTP or NATS port

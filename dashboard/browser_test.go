@@ -727,6 +727,8 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("cancel: %d %s", code, body)
 	}
 
+	testReferences(t, b, c, shots)
+
 	// Screenshots of every page at both sizes; every control has a label.
 	for _, vp := range []struct {
 		name string
@@ -939,5 +941,70 @@ func checkNoHorizontalScroll(t *testing.T, b *browser, page string, width int64)
 	t.Helper()
 	if w := eval[int64](b, `document.documentElement.scrollWidth`); w > width+1 {
 		t.Errorf("%s at width %d: the page is %d px wide", page, width, w)
+	}
+}
+
+// testReferences measures the LFM2 references of a search whose constraint
+// (at most 10⁹ parameters) two of them break, from the page's button, and
+// checks that the chart draws those two apart from the others (hollow,
+// "breaking a constraint"), as the API classifies them. The references are
+// measured by testenv's stand-in agent (analytic numbers, on a device of
+// their own, into this test's database only): the real agent would take
+// minutes per LFM2 model, and the drawing depends on feasibility, not on
+// the numbers.
+func testReferences(t *testing.T, b *browser, c *testenv.Coordinator, shots string) {
+	t.Helper()
+	standIn := testenv.NewAgent(t)
+	standIn.Enroll(t, c, "refs-standin")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go standIn.RunStandIn(ctx, c.App.Bus.ClientURLs)
+	var spec map[string]any
+	if err := json.Unmarshal([]byte(testenv.SearchSpec(standIn.Resp.DeviceID, "random", 2)), &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec["name"] = "references against a parameter cap"
+	spec["constraints"] = []any{map[string]any{"metric": "params", "max": 1e9}}
+	code, data := c.Do(t, "POST", "/api/v1/searches", spec, c.Token)
+	var se struct{ ID string }
+	if err := json.Unmarshal(data, &se); code != 201 || err != nil {
+		t.Fatalf("create search: %d %s", code, data)
+	}
+	b.goTo("#/searches/" + se.ID)
+	b.waitJS("chart", `document.getElementById("pareto-chart").dataset.references === "0"`, 20*time.Second)
+	b.do("measure references", 10*time.Second, chromedp.Click(chromedp.ID("measure-references")))
+	var refs struct {
+		References []struct {
+			Preset             string
+			Measured, Feasible bool
+		}
+	}
+	testenv.Eventually(t, 2*time.Minute, func() error {
+		_, body := c.Do(t, "GET", "/api/v1/searches/"+se.ID+"/references", nil, c.Token)
+		refs.References = nil
+		if err := json.Unmarshal(body, &refs); err != nil {
+			return err
+		}
+		for _, r := range refs.References {
+			if !r.Measured {
+				return fmt.Errorf("not measured yet: %s", body)
+			}
+		}
+		return nil
+	})
+	bad := 0
+	for _, r := range refs.References {
+		if !r.Feasible {
+			bad++
+		}
+	}
+	if bad == 0 || bad == len(refs.References) {
+		t.Fatalf("references %+v: want some within the 10⁹-parameter cap and some above it", refs.References)
+	}
+	want := fmt.Sprintf("%d breaking a constraint (hollow)", bad)
+	b.waitJS("references drawn", fmt.Sprintf(`(() => { const d = document.getElementById("pareto-chart").dataset; return d.references === "%d" && d.referencesInfeasible === "%d" && document.getElementById("reference-note").textContent.includes(%q); })()`, len(refs.References), bad, want), 30*time.Second)
+	b.shotOf(shots, "references-desktop", `#pareto-chart`)
+	if code, body := c.Do(t, "POST", "/api/v1/searches/"+se.ID+"/cancel", nil, c.Token); code != 200 && code != 409 {
+		t.Fatalf("cancel: %d %s", code, body)
 	}
 }
