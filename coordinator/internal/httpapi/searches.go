@@ -48,7 +48,32 @@ func (s *Server) readSearchBody(c *gin.Context) (*search.Spec, bool) {
 		fail(c, ErrSearchInvalid, []api.FieldError{{Message: err.Error()}})
 		return nil, false
 	}
+	errs, err := s.resolveScores(c, spec)
+	if err != nil {
+		s.internal(c, "look evaluators up", err)
+		return nil, false
+	}
+	if len(errs) > 0 {
+		fail(c, ErrSearchInvalid, errs)
+		return nil, false
+	}
 	return spec, true
+}
+
+// resolveScores checks the spec's "<score>@<evaluator>" references
+// against the registered evaluators and sets their default directions.
+func (s *Server) resolveScores(c *gin.Context, spec *search.Spec) ([]api.FieldError, error) {
+	if len(spec.ScoreRefs()) == 0 {
+		return nil, nil
+	}
+	if s.d.Evals == nil {
+		return []api.FieldError{{Field: "objectives", Message: "this coordinator runs no evaluation manager, so no <score>@<evaluator> can be used"}}, nil
+	}
+	lookup, err := s.d.Evals.Lookup(c.Request.Context())
+	if err != nil {
+		return nil, err
+	}
+	return fieldErrors(spec.ResolveScores(lookup)), nil
 }
 
 // fieldErrors are a search spec's validation errors as the API's.
@@ -198,11 +223,17 @@ func (s *Server) validateSearch(c *gin.Context) {
 		c.JSON(http.StatusOK, api.SearchPreview{Errors: []api.FieldError{{Message: err.Error()}}})
 		return
 	}
+	serrs, err := s.resolveScores(c, spec)
+	if err != nil {
+		s.internal(c, "look evaluators up", err)
+		return
+	}
 	errs, err := s.checkTargets(c.Request.Context(), spec)
 	if err != nil {
 		s.internal(c, "check targets", err)
 		return
 	}
+	errs = append(serrs, errs...)
 	_, warnings, err := s.offlineTargets(c.Request.Context(), spec)
 	if err != nil {
 		s.internal(c, "check targets", err)
@@ -359,6 +390,16 @@ func (s *Server) listTrials(c *gin.Context) {
 	if err != nil {
 		s.internal(c, "list trials", err)
 		return
+	}
+	if len(trials) > 0 {
+		evs, err := s.d.Store.TrialEvaluations(c.Request.Context(), se.ID, -1)
+		if err != nil {
+			s.internal(c, "list evaluations", err)
+			return
+		}
+		for i := range trials {
+			trials[i].Evaluations = evs[trials[i].Number]
+		}
 	}
 	// Ranks need every complete trial of the search; a page without a
 	// complete trial needs none.
