@@ -395,3 +395,18 @@ func (s *Store) DispatchedEvalJobs(ctx context.Context, evaluator string) (int, 
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM evaluation_jobs WHERE evaluator = $1 AND state IN ('queued', 'dispatched') AND deadline IS NOT NULL`, evaluator).Scan(&n)
 	return n, err
 }
+
+// ReplaceEvaluator registers reg with secret whether or not a live
+// evaluator of its name exists (a restarted local worker with a new URL
+// and secret); the name keeps its jobs and cache.
+func (s *Store) ReplaceEvaluator(ctx context.Context, reg wire.EvaluatorRegistration, secret string) (EvaluatorRow, error) {
+	body, err := json.Marshal(reg)
+	if err != nil {
+		return EvaluatorRow{}, err
+	}
+	return scanEvaluator(s.pool.QueryRow(ctx, `INSERT INTO evaluators (name, transport, registration, version, url, secret)
+		VALUES ($1, $2, $3, $4, NULLIF($5, ''), NULLIF($6, ''))
+		ON CONFLICT (name) DO UPDATE SET transport = $2, registration = $3, version = $4, url = NULLIF($5, ''),
+			secret = NULLIF($6, ''), prev_secret = NULL, prev_until = NULL, revoked_at = NULL
+		RETURNING `+evaluatorCols, reg.Name, reg.Transport, body, reg.Version, reg.URL, secret))
+}
