@@ -3,6 +3,7 @@ package coordinator_test
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -309,10 +310,26 @@ func TestWebhookEvaluatorScoresSearch(t *testing.T) {
 	if e.jobs.Load() >= jobsSent+6 {
 		t.Fatalf("the second search sent %d jobs; the cache was not used", e.jobs.Load()-jobsSent)
 	}
-	// CSV carries the score column.
+	// CSV carries a column per score and the constraint's score values.
 	code, body = c.Do(t, "GET", "/api/v1/searches/"+id+"/export?format=csv", nil, c.Token)
-	if code != 200 || !strings.Contains(strings.SplitN(string(body), "\n", 2)[0], "attn_share@standin") {
-		t.Fatalf("csv header: %d %s", code, strings.SplitN(string(body), "\n", 2)[0])
+	rows, err := csv.NewReader(bytes.NewReader(body)).ReadAll()
+	if code != 200 || err != nil || len(rows) != 7 {
+		t.Fatalf("csv: %d %v %s", code, err, body)
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		col[h] = i
+	}
+	ls, ok1 := col["standin_loss@standin"]
+	as, ok2 := col["attn_share@standin"]
+	cs, ok3 := col["constraint standin_loss@standin max 0.99"]
+	if !ok1 || !ok2 || !ok3 {
+		t.Fatalf("csv header %v", rows[0])
+	}
+	for _, r := range rows[1:] {
+		if r[ls] == "" || r[as] == "" || r[cs] != r[ls] {
+			t.Fatalf("csv row %v (header %v)", r, rows[0])
+		}
 	}
 }
 

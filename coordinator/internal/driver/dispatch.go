@@ -53,6 +53,17 @@ func Values(m *wire.Measurement, w workload.Workload) search.Values {
 	return v
 }
 
+// ScoreValues are an answered evaluation's scores as the values of the
+// pseudo-target named after its evaluator ("<score>@<evaluator>" reads
+// them at At 0).
+func ScoreValues(e api.Evaluation) search.Values {
+	v := search.Values{}
+	for k, x := range e.Scores {
+		v[search.MetricKey{Metric: search.Metric(k)}] = x
+	}
+	return v
+}
+
 // Results turns a search's stored complete trials into results for
 // search's fronts and hypervolume, in the same order: result i is pts[i].
 // Only the outcome is set. search.Result.Number is the goptuna trial
@@ -245,11 +256,7 @@ func (d *driver) collect(ctx context.Context) error {
 		for _, e := range evals[t.Number] {
 			switch e.State {
 			case api.EvalAnswered:
-				v := search.Values{}
-				for k, x := range e.Scores {
-					v[search.MetricKey{Metric: search.Metric(k)}] = x
-				}
-				measured[e.Evaluator] = v
+				measured[e.Evaluator] = ScoreValues(e)
 			case api.EvalFailed, api.EvalCancelled:
 				failure = fmt.Sprintf("evaluator %s: %s", e.Evaluator, e.State)
 				if e.Error != nil {

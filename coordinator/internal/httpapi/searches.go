@@ -661,6 +661,29 @@ func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 		s.internal(c, "list trials", err)
 		return
 	}
+	evs, err := s.d.Store.TrialEvaluations(ctx, se.ID, -1)
+	if err != nil {
+		s.internal(c, "list evaluations", err)
+		return
+	}
+	// One column per score of every evaluator the search uses
+	// ("<score>@<evaluator>"), whether or not an objective names it.
+	var scoreCols []search.ScoreRef
+	for _, t := range trials {
+		for _, e := range evs[t.Number] {
+			for k := range e.Scores {
+				if r := (search.ScoreRef{Score: k, Evaluator: e.Evaluator}); !slices.Contains(scoreCols, r) {
+					scoreCols = append(scoreCols, r)
+				}
+			}
+		}
+	}
+	slices.SortFunc(scoreCols, func(a, b search.ScoreRef) int {
+		return strings.Compare(a.Evaluator+"\x00"+a.Score, b.Evaluator+"\x00"+b.Score)
+	})
+	for i := range trials {
+		trials[i].Evaluations = evs[trials[i].Number]
+	}
 	rank := map[int]int{}
 	for i, r := range spec.Ranks(res) {
 		rank[pts[i].Number] = r
@@ -698,6 +721,9 @@ func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 		}
 		head = append(head, "constraint "+search.MetricLabel(k.Metric, k.At)+bound)
 	}
+	for _, r := range scoreCols {
+		head = append(head, r.Score+"@"+r.Evaluator)
+	}
 	head = append(head, "error")
 	_ = w.Write(head)
 	for _, t := range trials {
@@ -734,6 +760,15 @@ func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 				row = append(row, v)
 			}
 		}
+		for _, r := range scoreCols {
+			v := ""
+			for _, e := range t.Evaluations {
+				if x, ok := e.Scores[r.Score]; ok && e.Evaluator == r.Evaluator {
+					v = csvFloat(x)
+				}
+			}
+			row = append(row, v)
+		}
 		e := ""
 		if t.Error != nil {
 			e = *t.Error
@@ -753,6 +788,11 @@ func constraintValues(spec *search.Spec, t api.Trial, tts []api.TrialTarget) []f
 	for _, tt := range tts {
 		if tt.Measurement != nil {
 			measured[tt.Target] = driver.Values(tt.Measurement, spec.Workload)
+		}
+	}
+	for _, e := range t.Evaluations {
+		if e.State == api.EvalAnswered {
+			measured[e.Evaluator] = driver.ScoreValues(e)
 		}
 	}
 	vals, err := spec.ConstraintValues(t.Params, measured)
