@@ -296,6 +296,12 @@ func TestWebhookEvaluatorScoresSearch(t *testing.T) {
 	if code, body := e.post(last.url, forged, secret); code != 200 || !strings.Contains(body, "duplicate") {
 		t.Errorf("second answer: %d %s", code, body)
 	}
+	// Signed answers PostgreSQL cannot store are refused with a 4xx.
+	for _, b := range [][]byte{bytes.Replace(last.body, []byte(`"ok"`), []byte(`"ok\u0000"`), 1), append(bytes.Clone(last.body[:len(last.body)-1]), []byte(",\"x\":\"\xff\"}")...)} {
+		if code, body := e.post(last.url, b, secret); code != 400 {
+			t.Errorf("answer %q: %d %s, want 400", b, code, body)
+		}
+	}
 	after := testenv.QueryString(t, c.DSN, `SELECT string_agg(id || state || coalesce(scores::text, ''), ',' ORDER BY id) FROM evaluation_jobs`)
 	if after != before {
 		t.Fatalf("refused callbacks changed the evaluation jobs:\n%s\n%s", before, after)

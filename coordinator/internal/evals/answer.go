@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/http"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
@@ -103,6 +104,13 @@ func (m *Manager) Answer(ctx context.Context, id string, hdr http.Header, body [
 func checkAnswer(body []byte, j store.EvalJobRow, ev store.EvaluatorRow) (*wire.EvalAnswer, string) {
 	if len(body) > MaxAnswer {
 		return nil, "the answer exceeds 1 MiB"
+	}
+	// PostgreSQL's jsonb stores neither invalid UTF-8 nor NUL.
+	if !utf8.Valid(body) {
+		return nil, "the answer is not valid UTF-8"
+	}
+	if bytes.Contains(body, []byte(`\u0000`)) {
+		return nil, "the answer contains a NUL character (\\u0000)"
 	}
 	var a wire.EvalAnswer
 	dec := json.NewDecoder(bytes.NewReader(body))
