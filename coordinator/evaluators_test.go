@@ -297,7 +297,7 @@ func TestWebhookEvaluatorScoresSearch(t *testing.T) {
 		t.Errorf("second answer: %d %s", code, body)
 	}
 	// Signed answers PostgreSQL cannot store are refused with a 4xx.
-	for _, b := range [][]byte{bytes.Replace(last.body, []byte(`"ok"`), []byte(`"ok\u0000"`), 1), append(bytes.Clone(last.body[:len(last.body)-1]), []byte(",\"x\":\"\xff\"}")...)} {
+	for _, b := range [][]byte{append(bytes.Clone(last.body[:len(last.body)-1]), []byte(`,"details":{"k":"a\u0000"}}`)...), append(bytes.Clone(last.body[:len(last.body)-1]), []byte(",\"x\":\"\xff\"}")...)} {
 		if code, body := e.post(last.url, b, secret); code != 400 {
 			t.Errorf("answer %q: %d %s, want 400", b, code, body)
 		}
