@@ -285,6 +285,11 @@ func (d *driver) collect(ctx context.Context) error {
 			if err := d.finish(ctx, t, nil, failure); err != nil {
 				return err
 			}
+			if d.m.d.Evals != nil {
+				if err := d.m.d.Evals.CancelForTrial(ctx, d.id, t.Number, failure); err != nil {
+					return err
+				}
+			}
 		case !pending:
 			out, err := d.spec.Outcome(t.Params, measured)
 			if err != nil {

@@ -480,7 +480,13 @@ func (m *Manager) deliver(ctx context.Context, j store.EvalJobRow, ev store.Eval
 
 // CancelForSearch cancels a search's open evaluation jobs.
 func (m *Manager) CancelForSearch(ctx context.Context, searchID string) error {
-	return m.failOpen(ctx, searchID, "", api.EvalCancelled, "search cancelled")
+	return m.failOpen(ctx, searchID, "", -1, api.EvalCancelled, "search cancelled")
+}
+
+// CancelForTrial cancels a failed trial's open evaluation jobs (their
+// scores can no longer change the trial), freeing their evaluators' slots.
+func (m *Manager) CancelForTrial(ctx context.Context, searchID string, trial int, reason string) error {
+	return m.failOpen(ctx, searchID, "", trial, api.EvalCancelled, "trial failed: "+reason)
 }
 
 // Revoke removes an evaluator: it is revoked and its open jobs fail with
@@ -489,11 +495,11 @@ func (m *Manager) Revoke(ctx context.Context, name string) error {
 	if err := m.d.Store.RevokeEvaluator(ctx, name); err != nil {
 		return err
 	}
-	return m.failOpen(ctx, "", name, api.EvalFailed, "evaluator removed")
+	return m.failOpen(ctx, "", name, -1, api.EvalFailed, "evaluator removed")
 }
 
-func (m *Manager) failOpen(ctx context.Context, searchID, evaluator string, to api.EvalState, reason string) error {
-	open, err := m.d.Store.OpenEvalJobsOf(ctx, searchID, evaluator)
+func (m *Manager) failOpen(ctx context.Context, searchID, evaluator string, trial int, to api.EvalState, reason string) error {
+	open, err := m.d.Store.OpenEvalJobsOf(ctx, searchID, evaluator, trial)
 	if err != nil {
 		return err
 	}

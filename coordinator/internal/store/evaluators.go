@@ -211,10 +211,11 @@ func (s *Store) OpenEvalJobs(ctx context.Context) ([]EvalJobRow, error) {
 	return s.evalJobs(ctx, `state IN ('queued', 'dispatched') ORDER BY created_at, id`)
 }
 
-// OpenEvalJobsOf returns a search's (or, with searchID "", an
-// evaluator's) open evaluation jobs.
-func (s *Store) OpenEvalJobsOf(ctx context.Context, searchID, evaluator string) ([]EvalJobRow, error) {
-	return s.evalJobs(ctx, `state IN ('queued', 'dispatched') AND ($1 = '' OR search_id = $1) AND ($2 = '' OR evaluator = $2) ORDER BY id`, searchID, evaluator)
+// OpenEvalJobsOf returns the open evaluation jobs of a search (or, with
+// searchID "", of an evaluator), of one trial when trial >= 0.
+func (s *Store) OpenEvalJobsOf(ctx context.Context, searchID, evaluator string, trial int) ([]EvalJobRow, error) {
+	return s.evalJobs(ctx, `state IN ('queued', 'dispatched') AND ($1 = '' OR search_id = $1) AND ($2 = '' OR evaluator = $2)
+		AND ($3 < 0 OR trial = $3) ORDER BY id`, searchID, evaluator, trial)
 }
 
 func (s *Store) evalJobs(ctx context.Context, where string, args ...any) ([]EvalJobRow, error) {
