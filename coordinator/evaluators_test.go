@@ -32,6 +32,9 @@ type standInEvaluator struct {
 	name   string
 	silent bool
 	srv    *httptest.Server
+	// failWith, when set, gives the failure (or nil for ok) to answer
+	// the n-th job delivery with (n from 1).
+	failWith func(n int64) *wire.EvalError
 	secret atomic.Value // string, set after registration
 	jobs   atomic.Int64
 	mu     sync.Mutex
@@ -79,7 +82,7 @@ func (e *standInEvaluator) serve(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(400)
 		return
 	}
-	e.jobs.Add(1)
+	n := e.jobs.Add(1)
 	w.WriteHeader(202)
 	_, _ = w.Write([]byte(`{"job_id":"` + job.JobID + `","state":"accepted"}`))
 	if e.silent {
@@ -100,6 +103,11 @@ func (e *standInEvaluator) serve(w http.ResponseWriter, r *http.Request) {
 		share := float64(attn) / float64(len(a.Layers))
 		ans := wire.EvalAnswer{Protocol: 1, Type: wire.TypeEvalAnswer, JobID: job.JobID, Evaluator: e.name, EvaluatorVersion: "0.1.0", Status: "ok",
 			Scores: map[string]float64{"attn_share": share, "standin_loss": 1 - share}}
+		if e.failWith != nil {
+			if f := e.failWith(n); f != nil {
+				ans.Status, ans.Scores, ans.Error = "failed", nil, f
+			}
+		}
 		b, _ := json.Marshal(ans)
 		e.post(job.CallbackURL, b, secret)
 	}()
@@ -362,5 +370,46 @@ func TestEvaluatorThatNeverAnswersTimesOut(t *testing.T) {
 	}
 	if e.jobs.Load() != 1 {
 		t.Fatalf("the job was sent %d times, want once", e.jobs.Load())
+	}
+}
+
+func TestEvaluatorFailuresRetryAndFailTrial(t *testing.T) {
+	c := testenv.Start(t, nil)
+	a := newAgent(t)
+	a.enroll(t, c, enrollmentToken(t, c), "x86-test-8g")
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	a.Agent.RunStandIn(ctx, c.App.Bus.ClientURLs)
+
+	// A retryable failure is sent again (same job ID) and then succeeds.
+	flaky := newStandInEvaluator(t, "flaky", false)
+	flaky.failWith = func(n int64) *wire.EvalError {
+		if n == 1 {
+			return &wire.EvalError{Kind: wire.EvalInternal, Message: "worker hiccup", Retryable: true}
+		}
+		return nil
+	}
+	registerEvaluator(t, c, flaky)
+	id := createSearch(t, c, scoreSearchSpec(a.Resp.DeviceID, "flaky", 1, ""))
+	se := waitSearch(t, c, id, 90*time.Second, func(s searchState) bool { return s.State == "finished" })
+	if se.Progress.Complete != 1 || flaky.jobs.Load() != 2 {
+		t.Fatalf("progress %+v after %d deliveries, want 1 complete after 2", se.Progress, flaky.jobs.Load())
+	}
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM evaluation_jobs WHERE search_id = $1 AND state = 'answered' AND attempt = 1`, id); n != 1 {
+		t.Fatalf("%d answered jobs on their second attempt", n)
+	}
+
+	// A non-retryable failure fails the trial once, with the evaluator's
+	// message.
+	broken := newStandInEvaluator(t, "broken", false)
+	broken.failWith = func(int64) *wire.EvalError {
+		return &wire.EvalError{Kind: wire.EvalUnsupported, Message: "layers[0].mixer: mixer 'conv' is not implemented by this evaluator"}
+	}
+	registerEvaluator(t, c, broken)
+	id = createSearch(t, c, scoreSearchSpec(a.Resp.DeviceID, "broken", 1, ""))
+	se = waitSearch(t, c, id, 90*time.Second, func(s searchState) bool { return s.State == "finished" })
+	msg := testenv.QueryString(t, c.DSN, `SELECT error FROM trials WHERE search_id = $1`, id)
+	if se.Progress.Failed != 1 || msg != "evaluator broken: unsupported: layers[0].mixer: mixer 'conv' is not implemented by this evaluator" || broken.jobs.Load() != 1 {
+		t.Fatalf("progress %+v, trial error %q, %d deliveries", se.Progress, msg, broken.jobs.Load())
 	}
 }
