@@ -446,7 +446,7 @@ func (m *Manager) deliver(ctx context.Context, j store.EvalJobRow, ev store.Eval
 	switch {
 	case err == nil && code == http.StatusAccepted || err == nil && code == http.StatusOK:
 		m.forget(j.ID)
-		return m.d.Store.SetEvalJobDispatched(ctx, j.ID)
+		return m.d.Store.SetEvalJobDispatched(ctx, j.ID, j.Attempt)
 	case err == nil && (code == 400 || code == 401 || code == 409 || code == 413):
 		what := "refused the job"
 		if code == 401 {

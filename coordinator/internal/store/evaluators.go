@@ -243,9 +243,13 @@ func (s *Store) SetEvalJobSent(ctx context.Context, id string, job json.RawMessa
 	return err
 }
 
-// SetEvalJobDispatched moves a queued job to dispatched.
-func (s *Store) SetEvalJobDispatched(ctx context.Context, id string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE evaluation_jobs SET state = 'dispatched', updated_at = now() WHERE id = $1 AND state = 'queued'`, id)
+// SetEvalJobDispatched moves a queued job to dispatched once the worker
+// accepted attempt. An answer may arrive before this (the worker answers
+// at once): a job answered, or queued again for its next attempt, in the
+// meantime is left as it is.
+func (s *Store) SetEvalJobDispatched(ctx context.Context, id string, attempt int) error {
+	_, err := s.pool.Exec(ctx, `UPDATE evaluation_jobs SET state = 'dispatched', updated_at = now()
+		WHERE id = $1 AND state = 'queued' AND attempt = $2 AND deadline IS NOT NULL`, id, attempt)
 	return err
 }
 
