@@ -37,6 +37,9 @@ func TestScoreRefsParseAndResolve(t *testing.T) {
 	if len(errs) != 0 || s.Objectives[1].Direction != Maximize {
 		t.Fatalf("resolve: %v, direction %q", errs, s.Objectives[1].Direction)
 	}
+	if s.ScreeningActive(1000) {
+		t.Fatal("a search with evaluator scores screens with device predictors, which cannot predict them")
+	}
 	settings, seed, timeout := s.EvaluatorUseOf("mqar")
 	if string(settings) != `{"steps": 10}` || seed != 0 || timeout.Seconds() != 30 {
 		t.Fatalf("use: %s %d %s", settings, seed, timeout)

@@ -13,7 +13,7 @@ import (
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
-// Evaluators and evaluation jobs (docs/evaluators.md, migration 008). The
+// Evaluators and evaluation jobs (docs/evaluators.md, migration 009). The
 // evaluation job state machine is driven by internal/evals only; these
 // are its queries.
 
