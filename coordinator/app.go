@@ -11,11 +11,13 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
+	"github.com/hilsearch/hilsearch/coordinator/internal/evals"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/httpapi"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
@@ -42,6 +44,10 @@ type App struct {
 	Events  *events.Hub
 	Jobs    *jobs.Manager
 	Drivers *driver.Manager
+	// Evals owns the evaluation jobs.
+	Evals *evals.Manager
+	// publicURL is where evaluators send answers (set once listening).
+	publicURL atomic.Value
 	// Predictors refits each device's predictor after its measurements.
 	Predictors *predictors.Refitter
 	bgDone     chan struct{}
@@ -133,9 +139,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		Measured: func(device, runtime, wh string) {
 			a.Predictors.Notify(predictors.Key{DeviceID: device, Runtime: runtime, WorkloadHash: wh})
 		}})
+	grace := cfg.EvalGrace
+	if grace == 0 {
+		grace = -1 // evals.Deps: 0 is its default, negative is none
+	}
+	a.Evals = evals.New(evals.Deps{Store: a.Store, Log: log, Grace: grace,
+		Wake:      func() { a.Drivers.Wake() },
+		PublicURL: func() string { s, _ := a.publicURL.Load().(string); return s }})
 	a.Drivers = driver.NewManager(driver.Deps{
 		Store: a.Store, Storage: a.Store.StudyStorage,
-		Jobs: a.Jobs, Events: a.Events, Log: log,
+		Jobs: a.Jobs, Evals: a.Evals, Events: a.Events, Log: log,
 		Predictor: func(ctx context.Context, dev, runtime, wh string) (*search.Predictor, error) {
 			p, _, err := predictors.Load(ctx, a.Store, predictors.Key{DeviceID: dev, Runtime: runtime, WorkloadHash: wh})
 			if errors.Is(err, store.ErrNotFound) {
@@ -153,8 +166,11 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 		defer close(a.bgDone)
 		done := make(chan struct{})
 		go func() { defer close(done); a.Predictors.Run(bg) }()
+		evDone := make(chan struct{})
+		go func() { defer close(evDone); a.Evals.Run(bg) }()
 		a.Drivers.Run(bg)
 		<-done
+		<-evDone
 	}()
 	if a.ln, err = net.Listen("tcp", cfg.Listen); err != nil {
 		a.Close()
@@ -164,11 +180,16 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	if advertise == "" {
 		advertise = advertiseURL(a.ln.Addr(), lanIPv4())
 	}
+	if cfg.PublicURL != "" {
+		a.publicURL.Store(strings.TrimRight(cfg.PublicURL, "/"))
+	} else {
+		a.publicURL.Store(strings.TrimRight(advertise, "/"))
+	}
 	proxies, _ := cfg.trustedProxies() // checked by Validate
 	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
 		AdvertiseURL: strings.TrimRight(advertise, "/"),
 		AgentDir:     cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers,
-		TokenTTL: cfg.TokenTTL, SessionTTL: cfg.SessionTTL, ProxyHeader: cfg.ProxyHeader, TrustedProxies: proxies})
+		TokenTTL: cfg.TokenTTL, SessionTTL: cfg.SessionTTL, ProxyHeader: cfg.ProxyHeader, TrustedProxies: proxies, Evals: a.Evals})
 	a.srv = &http.Server{Handler: a.HTTP.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -78,12 +78,13 @@ lists them. Priority: flags > environment > YAML file (--config) > defaults.
 
 `
 
-type serveOpts struct{ check, dev bool }
+type serveOpts struct{ check, dev, withEvaluator bool }
 
 func serveFlags(o *serveOpts) func(*flag.FlagSet) {
 	return func(fs *flag.FlagSet) {
 		fs.BoolVar(&o.check, "check-config", false, "validate the configuration and exit")
 		fs.BoolVar(&o.dev, "dev", false, "one-command local run: PostgreSQL from DATABASE_URL or a private cluster in the data dir, a local agent enrolled automatically, and a demo search")
+		fs.BoolVar(&o.withEvaluator, "with-evaluator", false, "with --dev: also start the reference MQAR evaluator (evaluators/mqar, "+SystemPython+" with PyTorch) and register it as evaluator mqar")
 	}
 }
 
@@ -100,8 +101,11 @@ func cmdServe(ctx context.Context, args []string, getenv func(string) string, st
 		fmt.Fprintln(stdout, "configuration OK")
 		return nil
 	}
+	if o.withEvaluator && !o.dev {
+		return errors.New("--with-evaluator needs --dev")
+	}
 	if o.dev {
-		return RunDev(ctx, cfg, NewLogger(cfg, stderr), stdout)
+		return RunDevWith(ctx, cfg, NewLogger(cfg, stderr), stdout, DevOptions{WithEvaluator: o.withEvaluator})
 	}
 	return Run(ctx, cfg, NewLogger(cfg, stderr), stdout)
 }

@@ -84,6 +84,14 @@ type Config struct {
 	// report before JetStream redelivers it (HIL_JOB_ACK_WAIT). Agents
 	// report progress every third of it. Defaults to 30s.
 	JobAckWait time.Duration `yaml:"job_ack_wait"`
+	// EvalGrace is how long after its deadline an evaluation job's answer
+	// is still awaited before the job fails with a timeout
+	// (HIL_EVAL_GRACE; docs/evaluators.md §3.4). Defaults to 60s.
+	EvalGrace time.Duration `yaml:"eval_grace"`
+	// PublicURL is the coordinator's HTTP URL as evaluators reach it, for
+	// their answer callbacks (HIL_PUBLIC_URL); default: the advertised
+	// URL.
+	PublicURL string `yaml:"public_url"`
 }
 
 // Default returns the built-in configuration.
@@ -100,6 +108,7 @@ func Default() Config {
 		LogFormat:       "text",
 		ShutdownTimeout: 15 * time.Second,
 		JobAckWait:      30 * time.Second,
+		EvalGrace:       60 * time.Second,
 	}
 }
 
@@ -123,6 +132,8 @@ var envVars = []struct{ env, flag string }{
 	{"HIL_LOG_LEVEL", "log-level"},
 	{"HIL_LOG_FORMAT", "log-format"},
 	{"HIL_JOB_ACK_WAIT", "job-ack-wait"},
+	{"HIL_EVAL_GRACE", "eval-grace"},
+	{"HIL_PUBLIC_URL", "public-url"},
 }
 
 type listFlag struct{ v *[]string }
@@ -165,6 +176,8 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, "text or json (env HIL_LOG_FORMAT)")
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, "how long graceful shutdown may take")
 	fs.DurationVar(&c.JobAckWait, "job-ack-wait", c.JobAckWait, "redeliver a job after this long without an ack or progress report (env HIL_JOB_ACK_WAIT)")
+	fs.DurationVar(&c.EvalGrace, "eval-grace", c.EvalGrace, "wait this long after an evaluation job's deadline before failing it (env HIL_EVAL_GRACE)")
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the coordinator's HTTP URL as evaluators reach it, for answer callbacks (env HIL_PUBLIC_URL; default: the advertised URL)")
 }
 
 // LoadConfig parses args (flags of one subcommand) with getenv and the
@@ -311,6 +324,12 @@ func (c Config) Validate() error {
 	case "text", "json":
 	default:
 		errs = append(errs, fmt.Errorf("HIL_LOG_FORMAT (--log-format) %q must be text or json", c.LogFormat))
+	}
+	if c.EvalGrace < 0 || c.EvalGrace > time.Hour {
+		errs = append(errs, fmt.Errorf("HIL_EVAL_GRACE (--eval-grace) %v must be between 0s and 1h", c.EvalGrace))
+	}
+	if c.PublicURL != "" && !strings.HasPrefix(c.PublicURL, "http://") && !strings.HasPrefix(c.PublicURL, "https://") {
+		errs = append(errs, fmt.Errorf("HIL_PUBLIC_URL (--public-url) %q must be an http:// or https:// URL", c.PublicURL))
 	}
 	if c.JobAckWait < time.Second || c.JobAckWait > time.Hour {
 		errs = append(errs, fmt.Errorf("HIL_JOB_ACK_WAIT (--job-ack-wait) %v must be between 1s and 1h", c.JobAckWait))

@@ -51,6 +51,18 @@ const devPostgresPort = 55433
 // search. Everything lives in the data directory and is reused on the next
 // start; ctx's end stops it all in order.
 func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) error {
+	return RunDevWith(ctx, cfg, log, out, DevOptions{})
+}
+
+// DevOptions are the choices of `serve --dev`.
+type DevOptions struct {
+	// WithEvaluator also starts the reference MQAR evaluator and
+	// registers it.
+	WithEvaluator bool
+}
+
+// RunDevWith is RunDev with options.
+func RunDevWith(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer, o DevOptions) error {
 	if err := alreadyRunning(ctx, cfg); err != nil {
 		return err
 	}
@@ -130,6 +142,19 @@ func RunDev(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) er
 		return err
 	}
 	defer stopAgent()
+	if o.WithEvaluator {
+		root, err := moduleRoot(ctx)
+		if err != nil {
+			return fmt.Errorf("--with-evaluator needs the source tree (evaluators/mqar): %w", err)
+		}
+		fmt.Fprintln(out, "starting the reference MQAR evaluator (evaluators/mqar)…")
+		ev, err := StartReferenceEvaluator(ctx, a, root, filepath.Join(cfg.DataDir, "evaluator"), log)
+		if err != nil {
+			return err
+		}
+		defer ev.Stop()
+		fmt.Fprintf(out, "reference evaluator %q registered (webhook %s); name \"mqar_accuracy@%s\" in a search's objectives\n", ev.Name, ev.URL, ev.Name)
+	}
 
 	searchID, err := ensureDemoSearch(ctx, a, base, cfg.AdminToken, deviceID, filepath.Join(cfg.DataDir, "demo-search"))
 	if err != nil {

@@ -599,6 +599,24 @@ func TestBrowser(t *testing.T) {
 		SELECT search_id, -1, number, arch, 'synthetic', params, layers, predicted, predicted_std, 0, 0, 'synthetic' FROM trials WHERE search_id = $1 AND number = $2::int`, searchID, frontNum)
 	b.goTo("#/searches")
 	b.waitJS("screened count", fmt.Sprintf(`document.querySelector('tr[data-search=%q] .progress-text').textContent.includes("1 screened out by the predictor")`, searchID), 20*time.Second)
+	// A trial's quality evaluation (issue 19) is shown with its scores:
+	// one stored here for the front trial, as the evaluation manager
+	// stores an answer.
+	var evSearch string
+	var evTrial int
+	if _, err := fmt.Sscanf(strings.ReplaceAll(strings.TrimPrefix(front, "#/searches/"), "/trials/", " "), "%s %d", &evSearch, &evTrial); err != nil {
+		t.Fatalf("front trial link %q: %v", front, err)
+	}
+	testenv.Exec(t, c.DSN, `INSERT INTO evaluators (name, transport, registration, version, url, secret)
+		VALUES ('mqar', 'webhook', '{"protocol":1,"type":"evaluator_registration","name":"mqar","version":"1.0.0","transport":"webhook","url":"http://127.0.0.1:9/v1/jobs","scores":[{"name":"mqar_accuracy","direction":"maximize"}]}', '1.0.0', 'http://127.0.0.1:9/v1/jobs', 'hilwhs_browser_test_secret_000000')`)
+	testenv.Exec(t, c.DSN, `INSERT INTO evaluation_jobs (id, search_id, trial, evaluator, state, arch_hash, settings_hash, job, timeout_s, deadline, scores, answer)
+		VALUES ('e00000000000000b1', $1, $2, 'mqar', 'answered', 'h', 's', '{}', 60, now(), '{"mqar_accuracy":0.875,"mqar_loss":0.5}',
+		'{"evaluator_version":"1.0.0","details":{"narrow_params":1234}}')`, evSearch, evTrial)
+	b.goTo(front)
+	b.waitJS("evaluation card", `!!document.querySelector('section.evaluation[data-evaluator="mqar"] [data-score="mqar_accuracy"]')`, 20*time.Second)
+	if got := eval[string](b, `document.querySelector('section.evaluation[data-evaluator="mqar"]').innerText`); !strings.Contains(got, "mqar_accuracy@mqar") || !strings.Contains(got, "0.875") || !strings.Contains(got, "1.0.0") || !strings.Contains(got, "answered") {
+		t.Fatalf("trial page evaluation card: %q", got)
+	}
 
 	// Pause/resume/cancel are offered by state: the finished search has
 	// none; a running one is paused, resumed and cancelled from the list,

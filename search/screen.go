@@ -67,8 +67,13 @@ func (o *ScreeningOptions) withDefaults() ScreeningOptions {
 func (s *Spec) ScreeningOptions() ScreeningOptions { return s.Screening.withDefaults() }
 
 // ScreeningActive reports whether a search that has measured `measured`
-// trials screens its next candidates.
+// trials screens its next candidates. A search with evaluator scores
+// ("<score>@<evaluator>") does not screen: the device predictors cannot
+// predict a score.
 func (s *Spec) ScreeningActive(measured int) bool {
+	if len(s.ScoreRefs()) > 0 {
+		return false
+	}
 	o := s.ScreeningOptions()
 	return !o.Off && measured >= o.WarmupTrials
 }

@@ -23,6 +23,9 @@ type Spec struct {
 	// Constraints bound metrics; violators are kept, marked infeasible and
 	// dominated by every feasible candidate.
 	Constraints []Constraint `json:"constraints,omitempty"`
+	// Evaluators configures the evaluators whose scores objectives and
+	// constraints name ("<score>@<evaluator>"; scores.go).
+	Evaluators map[string]EvaluatorUse `json:"evaluators,omitempty"`
 	// Budget limits the search.
 	Budget Budget `json:"budget"`
 	// Algorithm is one of "random", "sobol", "nsga2", "tpe-parego".

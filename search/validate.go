@@ -224,7 +224,8 @@ func (s *Spec) Validate() error {
 		f := fmt.Sprintf("objectives[%d]", i)
 		s.validateMetricRef(&fe, f, o.Metric, o.At, targets)
 		// An unknown metric has no natural direction to default to: its
-		// own error is enough.
+		// own error is enough. A score's defaults to the one its evaluator
+		// declares (ResolveScores).
 		if m, _ := splitMetric(o.Metric); (o.Direction != "" || m.Valid()) && o.Direction != Minimize && o.Direction != Maximize {
 			fe.add(f+".direction", fmt.Sprintf("must be %q or %q, got %q", Minimize, Maximize, o.Direction))
 		}
@@ -234,6 +235,7 @@ func (s *Spec) Validate() error {
 		}
 		seen[key] = i
 	}
+	s.validateEvaluators(&fe, targets)
 	for i, c := range s.Constraints {
 		f := fmt.Sprintf("constraints[%d]", i)
 		s.validateMetricRef(&fe, f, c.Metric, c.At, targets)
@@ -330,7 +332,7 @@ func (s *Spec) checkExportable(fe *fieldErrs) {
 
 func (s *Spec) needsTargets() bool {
 	for _, o := range s.Objectives {
-		if m, _ := splitMetric(o.Metric); m != MetricParams {
+		if m, _ := splitMetric(o.Metric); m != MetricParams && !s.isScoreRef(o.Metric) {
 			return true
 		}
 	}
@@ -343,6 +345,9 @@ func (s *Spec) validateMetricRef(fe *fieldErrs, f, ref string, at int, targets m
 	switch {
 	case ref == "":
 		fe.add(f+".metric", "missing")
+		return
+	case s.isScoreRef(ref):
+		validateScoreRef(fe, f, ref, at)
 		return
 	case !m.Valid():
 		fe.add(f+".metric", fmt.Sprintf("unknown metric %q", string(m)))

@@ -145,6 +145,9 @@ type Trial struct {
 	CreatedAt  time.Time     `json:"created_at"`
 	FinishedAt *time.Time    `json:"finished_at,omitempty"`
 	Targets    []TrialTarget `json:"targets,omitempty"`
+	// Evaluations are the trial's quality evaluations, one per evaluator
+	// the search uses (read with one trial, and with trial pages).
+	Evaluations []Evaluation `json:"evaluations,omitempty"`
 }
 
 // TrialTarget links a trial's target to the job or cached measurement

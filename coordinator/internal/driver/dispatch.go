@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 
+	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
@@ -48,6 +49,17 @@ func Values(m *wire.Measurement, w workload.Workload) search.Values {
 				v[search.MetricKey{Metric: search.MetricPeakRSS, At: d.Depth}] = float64(d.PeakRSSBytes) / (1 << 20)
 			}
 		}
+	}
+	return v
+}
+
+// ScoreValues are an answered evaluation's scores as the values of the
+// pseudo-target named after its evaluator ("<score>@<evaluator>" reads
+// them at At 0).
+func ScoreValues(e api.Evaluation) search.Values {
+	v := search.Values{}
+	for k, x := range e.Scores {
+		v[search.MetricKey{Metric: search.Metric(k)}] = x
 	}
 	return v
 }
@@ -187,9 +199,24 @@ func (d *driver) startTrial(ctx context.Context, number int, cand search.Candida
 	if _, err := d.m.d.Jobs.Create(ctx, reqs, &trial); err != nil && !errors.Is(err, jobs.ErrNotPublished) {
 		return err
 	}
+	if err := d.ensureEvaluations(ctx, number, &cand.Arch); err != nil {
+		return err
+	}
 	d.log.Info("trial started", "trial", number, "params", cand.Params, "jobs", len(reqs), "cached", len(trial.Targets)-len(reqs))
 	d.m.d.Events.Publish(api.TrialEvent{SearchID: d.id, Number: number, State: api.TrialRunning})
 	return nil
+}
+
+// ensureEvaluations has the evaluation manager create the trial's
+// evaluation jobs (idempotent).
+func (d *driver) ensureEvaluations(ctx context.Context, number int, a *arch.Spec) error {
+	if len(d.spec.EvaluatorNames()) == 0 {
+		return nil
+	}
+	if d.m.d.Evals == nil {
+		return errors.New("the search names evaluator scores but this coordinator runs no evaluation manager")
+	}
+	return d.m.d.Evals.Ensure(ctx, d.id, d.spec, number, a)
 }
 
 // collect finishes running trials whose targets all reported, and
@@ -206,10 +233,39 @@ func (d *driver) collect(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	evals, err := d.st().TrialEvaluations(ctx, d.id, -1)
+	if err != nil {
+		return err
+	}
 	for _, t := range running {
 		measured := map[string]search.Values{}
 		var failure string
 		pending := false
+		if n := len(d.spec.EvaluatorNames()); len(evals[t.Number]) < n {
+			// A coordinator that stopped between storing the trial and its
+			// evaluation jobs: create the missing ones now.
+			a, err := arch.Parse(t.Arch)
+			if err != nil {
+				return fmt.Errorf("trial %d: stored arch: %w", t.Number, err)
+			}
+			if err := d.ensureEvaluations(ctx, t.Number, a); err != nil {
+				return err
+			}
+			pending = true
+		}
+		for _, e := range evals[t.Number] {
+			switch e.State {
+			case api.EvalAnswered:
+				measured[e.Evaluator] = ScoreValues(e)
+			case api.EvalFailed, api.EvalCancelled:
+				failure = fmt.Sprintf("evaluator %s: %s", e.Evaluator, e.State)
+				if e.Error != nil {
+					failure = *e.Error
+				}
+			default:
+				pending = true
+			}
+		}
 		for _, tt := range targets[t.Number] {
 			switch {
 			case tt.Measurement != nil:
@@ -228,6 +284,11 @@ func (d *driver) collect(ctx context.Context) error {
 		case failure != "":
 			if err := d.finish(ctx, t, nil, failure); err != nil {
 				return err
+			}
+			if d.m.d.Evals != nil {
+				if err := d.m.d.Evals.CancelForTrial(ctx, d.id, t.Number, failure); err != nil {
+					return err
+				}
 			}
 		case !pending:
 			out, err := d.spec.Outcome(t.Params, measured)
@@ -282,6 +343,11 @@ func (d *driver) finish(ctx context.Context, t store.TrialRow, out *search.Outco
 func (d *driver) cancelOutstanding(ctx context.Context) error {
 	if err := d.m.d.Jobs.CancelForSearch(ctx, d.id); err != nil {
 		return err
+	}
+	if d.m.d.Evals != nil {
+		if err := d.m.d.Evals.CancelForSearch(ctx, d.id); err != nil {
+			return err
+		}
 	}
 	running, err := d.st().RunningTrials(ctx, d.id)
 	if err != nil {

@@ -18,6 +18,7 @@ import (
 	"github.com/c-bata/goptuna"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/internal/evals"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
@@ -33,7 +34,11 @@ type Deps struct {
 	Storage func() *studystore.Storage
 	// Jobs creates and cancels the measurement jobs (the job state
 	// machine's owner).
-	Jobs   *jobs.Manager
+	Jobs *jobs.Manager
+	// Evals creates and ends the evaluation jobs (their state machine's
+	// owner); nil when the coordinator runs none (a search naming a score
+	// is then refused at creation).
+	Evals  *evals.Manager
 	Events *events.Hub
 	Log    *slog.Logger
 	// Poll is how often drivers re-check without a wake-up. Defaults to 1s.

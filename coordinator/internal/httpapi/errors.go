@@ -56,6 +56,7 @@ var Catalogue = []APIError{
 	ErrDeviceNotFound, ErrJobNotFound, ErrDownloadNotFound, ErrDownloadUnavailable,
 	ErrSearchInvalid, ErrSearchNotFound, ErrSearchState, ErrTrialNotFound, ErrFidelityNotFound, ErrNotExportable, ErrCSRF,
 	ErrForbidden, ErrTokenNotFound, ErrBadText, ErrBadPath,
+	ErrEvaluatorNotFound, ErrEvaluatorExists, ErrEvaluatorNATS, ErrNoEvaluators,
 	ErrRouteNotFound, ErrMethodNotAllowed, ErrCapacity, ErrUnavailable, ErrInternal,
 }
 

@@ -83,6 +83,12 @@ var documented = map[string]any{
 	"DevicePredictor":        api.DevicePredictor{},
 	"ScreenedCandidate":      api.ScreenedCandidate{},
 	"ScreenedList":           api.ScreenedList{},
+	"EvaluatorRegistration":  wire.EvaluatorRegistration{},
+	"Evaluator":              api.Evaluator{},
+	"EvaluatorCreated":       api.EvaluatorCreated{},
+	"EvaluatorSecret":        api.EvaluatorSecret{},
+	"Evaluation":             api.Evaluation{},
+	"EvalAnswerReply":        api.EvalAnswerReply{},
 }
 
 // opaque types are documented as a plain object; docs/search.md describes
@@ -93,6 +99,8 @@ var opaque = map[reflect.Type]bool{
 	reflect.TypeOf(search.Predictor{}): true,
 	reflect.TypeOf(json.RawMessage{}):  true,
 	reflect.TypeOf((*any)(nil)).Elem(): true,
+	// docs/evaluators/registration.schema.json specifies it.
+	reflect.TypeOf(wire.EvaluatorRegistration{}): true,
 }
 
 // notBodies are api types that are not JSON bodies: query parameters (the

@@ -48,7 +48,32 @@ func (s *Server) readSearchBody(c *gin.Context) (*search.Spec, bool) {
 		fail(c, ErrSearchInvalid, []api.FieldError{{Message: err.Error()}})
 		return nil, false
 	}
+	errs, err := s.resolveScores(c, spec)
+	if err != nil {
+		s.internal(c, "look evaluators up", err)
+		return nil, false
+	}
+	if len(errs) > 0 {
+		fail(c, ErrSearchInvalid, errs)
+		return nil, false
+	}
 	return spec, true
+}
+
+// resolveScores checks the spec's "<score>@<evaluator>" references
+// against the registered evaluators and sets their default directions.
+func (s *Server) resolveScores(c *gin.Context, spec *search.Spec) ([]api.FieldError, error) {
+	if len(spec.ScoreRefs()) == 0 {
+		return nil, nil
+	}
+	if s.d.Evals == nil {
+		return []api.FieldError{{Field: "objectives", Message: "this coordinator runs no evaluation manager, so no <score>@<evaluator> can be used"}}, nil
+	}
+	lookup, err := s.d.Evals.Lookup(c.Request.Context())
+	if err != nil {
+		return nil, err
+	}
+	return fieldErrors(spec.ResolveScores(lookup)), nil
 }
 
 // fieldErrors are a search spec's validation errors as the API's.
@@ -198,11 +223,17 @@ func (s *Server) validateSearch(c *gin.Context) {
 		c.JSON(http.StatusOK, api.SearchPreview{Errors: []api.FieldError{{Message: err.Error()}}})
 		return
 	}
+	serrs, err := s.resolveScores(c, spec)
+	if err != nil {
+		s.internal(c, "look evaluators up", err)
+		return
+	}
 	errs, err := s.checkTargets(c.Request.Context(), spec)
 	if err != nil {
 		s.internal(c, "check targets", err)
 		return
 	}
+	errs = append(serrs, errs...)
 	_, warnings, err := s.offlineTargets(c.Request.Context(), spec)
 	if err != nil {
 		s.internal(c, "check targets", err)
@@ -359,6 +390,16 @@ func (s *Server) listTrials(c *gin.Context) {
 	if err != nil {
 		s.internal(c, "list trials", err)
 		return
+	}
+	if len(trials) > 0 {
+		evs, err := s.d.Store.TrialEvaluations(c.Request.Context(), se.ID, -1)
+		if err != nil {
+			s.internal(c, "list evaluations", err)
+			return
+		}
+		for i := range trials {
+			trials[i].Evaluations = evs[trials[i].Number]
+		}
 	}
 	// Ranks need every complete trial of the search; a page without a
 	// complete trial needs none.
@@ -620,6 +661,29 @@ func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 		s.internal(c, "list trials", err)
 		return
 	}
+	evs, err := s.d.Store.TrialEvaluations(ctx, se.ID, -1)
+	if err != nil {
+		s.internal(c, "list evaluations", err)
+		return
+	}
+	// One column per score of every evaluator the search uses
+	// ("<score>@<evaluator>"), whether or not an objective names it.
+	var scoreCols []search.ScoreRef
+	for _, t := range trials {
+		for _, e := range evs[t.Number] {
+			for k := range e.Scores {
+				if r := (search.ScoreRef{Score: k, Evaluator: e.Evaluator}); !slices.Contains(scoreCols, r) {
+					scoreCols = append(scoreCols, r)
+				}
+			}
+		}
+	}
+	slices.SortFunc(scoreCols, func(a, b search.ScoreRef) int {
+		return strings.Compare(a.Evaluator+"\x00"+a.Score, b.Evaluator+"\x00"+b.Score)
+	})
+	for i := range trials {
+		trials[i].Evaluations = evs[trials[i].Number]
+	}
 	rank := map[int]int{}
 	for i, r := range spec.Ranks(res) {
 		rank[pts[i].Number] = r
@@ -657,6 +721,9 @@ func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 		}
 		head = append(head, "constraint "+search.MetricLabel(k.Metric, k.At)+bound)
 	}
+	for _, r := range scoreCols {
+		head = append(head, r.Score+"@"+r.Evaluator)
+	}
 	head = append(head, "error")
 	_ = w.Write(head)
 	for _, t := range trials {
@@ -693,6 +760,15 @@ func (s *Server) exportCSV(c *gin.Context, se api.Search) {
 				row = append(row, v)
 			}
 		}
+		for _, r := range scoreCols {
+			v := ""
+			for _, e := range t.Evaluations {
+				if x, ok := e.Scores[r.Score]; ok && e.Evaluator == r.Evaluator {
+					v = csvFloat(x)
+				}
+			}
+			row = append(row, v)
+		}
 		e := ""
 		if t.Error != nil {
 			e = *t.Error
@@ -712,6 +788,11 @@ func constraintValues(spec *search.Spec, t api.Trial, tts []api.TrialTarget) []f
 	for _, tt := range tts {
 		if tt.Measurement != nil {
 			measured[tt.Target] = driver.Values(tt.Measurement, spec.Workload)
+		}
+	}
+	for _, e := range t.Evaluations {
+		if e.State == api.EvalAnswered {
+			measured[e.Evaluator] = driver.ScoreValues(e)
 		}
 	}
 	vals, err := spec.ConstraintValues(t.Params, measured)

@@ -20,6 +20,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
+	"github.com/hilsearch/hilsearch/coordinator/internal/evals"
 	"github.com/hilsearch/hilsearch/coordinator/internal/events"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
 
@@ -60,6 +61,9 @@ type Deps struct {
 	// cookies are then Secure.
 	ProxyHeader    string
 	TrustedProxies []netip.Prefix
+	// Evals owns the evaluation jobs (internal/evals); nil: evaluator
+	// routes answer 503.
+	Evals *evals.Manager
 }
 
 // Server holds the router and its metrics.
@@ -113,6 +117,7 @@ func New(d Deps) *Server {
 	// Every authenticated route names the token scopes that may call it
 	// (scopes.go); RouteScopes reports them and a test checks each one.
 	s.route(authed, "GET", "/openapi.json", everyScope, s.openapi)
+	s.registerEvaluatorRoutes(v1, authed)
 	s.route(authed, "GET", "/session", everyScope, s.session)
 	s.route(authed, "GET", "/tokens", adminScope, s.listTokens)
 	s.route(authed, "POST", "/tokens", adminScope, s.createToken)

@@ -418,7 +418,12 @@ func (s *Store) GetTrial(ctx context.Context, searchID string, number int) (api.
 		return t.Trial, err
 	}
 	tts, err := s.TrialTargets(ctx, searchID, "", number)
+	if err != nil {
+		return t.Trial, err
+	}
 	t.Targets = tts[number]
+	evs, err := s.TrialEvaluations(ctx, searchID, number)
+	t.Evaluations = evs[number]
 	return t.Trial, err
 }
 

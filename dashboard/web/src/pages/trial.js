@@ -143,6 +143,25 @@ export async function trialPage(main, [id, number], onLeave) {
           : h("p", { class: "muted" }, "Not measured yet."),
       );
     });
+    const evaluations = (t.evaluations || []).map((e) =>
+      h(
+        "section",
+        { class: "card evaluation", "data-evaluator": e.evaluator },
+        h("h2", {}, `Evaluator ${e.evaluator}`, " ", badge(e.state)),
+        kv([
+          ...Object.entries(e.scores || {})
+            .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+            .map(([k, v]) => [`${k}@${e.evaluator}`, h("span", { class: "score", "data-score": k }, fmtNum(v))]),
+          ["Job", e.job_id],
+          ["Evaluator version", e.version],
+          ["From the cache", e.cached ? "yes (no job was sent)" : null],
+          ["Attempt", e.attempt ? String(e.attempt + 1) : null],
+          ["Deadline", e.deadline && (e.state === "queued" || e.state === "dispatched") ? fmtTime(e.deadline) : null],
+          ["Error", e.error],
+        ]),
+        e.details ? h("details", {}, h("summary", {}, "Details"), h("pre", { class: "json" }, JSON.stringify(e.details, null, 2))) : null,
+      ),
+    );
     fill(
       box,
       h("div", { class: "page-head" }, h("h1", {}, `Trial #${t.number} `, badge(t.state)), h("a", { href: `#/searches/${id}` }, `Back to ${se.name}`)),
@@ -170,6 +189,7 @@ export async function trialPage(main, [id, number], onLeave) {
           ? [objectivesTable(objs, t), h("p", { class: "hint" }, "Predicted by the device's predictor when screening chose this trial among the candidates it scored.")]
           : kv(objs.map((o, i) => [objLabel(o), t.objectives ? fmtNum(t.objectives[i]) : "—"])),
       ),
+      evaluations,
       targets,
     );
   }
