@@ -253,3 +253,56 @@ func TestEnergyUnavailableHere(t *testing.T) {
 		}
 	}
 }
+
+// TestSustainedDecode: a 3-second sustained run with stand-in sources: the
+// clock of the used cores (clockFS) drops to 40 % of its maximum 1.5 s
+// after the job starts, and RAPL (powerFS) draws 10 W. The trajectory has
+// its windows, the early ones clean at 3000 MHz, the late ones throttled at
+// 1200 MHz, the first and last spans' speeds, and energy per token.
+func TestSustainedDecode(t *testing.T) {
+	env := liveEnv()
+	t0 := time.Now()
+	cfs := newClockFS(env.FS, func(int) bool { return time.Since(t0) > 1500*time.Millisecond })
+	p := newPowerFS(cfs)
+	p.rapl(10)
+	env.FS = p
+	job := tinyJob("sustained")
+	job.Workload.SustainedSeconds = 3
+	res := measureJob(context.Background(), job, env)
+	if res.Status != wire.ResultOK {
+		t.Fatalf("%s: %s", res.FailKind, res.Error)
+	}
+	s := res.Measurement.Sustained
+	if s == nil {
+		t.Fatal("no sustained run")
+	}
+	t.Logf("sustained: %.2f s at d%d, first %.0f tok/s, last %.0f tok/s (ratio %.2f), %d windows of %.1f s",
+		s.Seconds, s.Depth, s.FirstTPS, s.LastTPS, s.Ratio, len(s.Windows), s.WindowSeconds)
+	if s.Depth != 0 || s.Tokens != job.Workload.DecodeTokens || s.Seconds < 3 || s.WindowSeconds != 0.5 || s.SpanSeconds != 1 {
+		t.Errorf("run %+v", s)
+	}
+	if len(s.Windows) < 4 || s.FirstTPS <= 0 || s.LastTPS <= 0 || s.Ratio != s.LastTPS/s.FirstTPS {
+		t.Fatalf("trajectory %+v", s)
+	}
+	total := 0
+	for i, w := range s.Windows {
+		total += w.Tokens
+		if w.Tokens <= 0 || w.TokensPerSec <= 0 || (i > 0 && w.StartSeconds <= s.Windows[i-1].StartSeconds) {
+			t.Errorf("window %d: %+v", i, w)
+		}
+	}
+	first, last := s.Windows[0], s.Windows[len(s.Windows)-1]
+	if first.Throttled || first.MinClockMHz != 3000 || !last.Throttled || last.MinClockMHz != 1200 {
+		t.Errorf("first window %+v, last %+v: want clean at 3000 MHz, then throttled at 1200", first, last)
+	}
+	if !s.Throttled || !res.Measurement.Throttled {
+		t.Errorf("run throttled %v, measurement %v", s.Throttled, res.Measurement.Throttled)
+	}
+	if s.Energy == nil || s.Energy.Source != "rapl:package-0" || s.Energy.MJPerToken == nil {
+		t.Fatalf("energy %+v", s.Energy)
+	}
+	// 10 W over at least the decode time of the tokens.
+	if low := 10 * 1000 * 3 / float64(total); s.Energy.MJPerToken.Median < low*0.999 {
+		t.Errorf("%.4g mJ/token over %d tokens in 3 s at 10 W, want at least %.4g", s.Energy.MJPerToken.Median, total, low)
+	}
+}
