@@ -41,7 +41,7 @@ func (p *powerFS) dynamic(name string, f func() string) {
 }
 
 func (p *powerFS) Open(name string) (fs.File, error) {
-	for _, pre := range []string{"sys/class/powercap", "sys/class/power_supply"} {
+	for _, pre := range []string{"sys/class/powercap", "sys/class/power_supply", "sys/devices/system/cpu/cpufreq"} {
 		if name == pre || strings.HasPrefix(name, pre+"/") {
 			if f, ok := p.dyn[name]; ok {
 				p.mu.Lock()
