@@ -153,6 +153,7 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 		KernelVariant: kernels.Variant(), Precision: w.Precision,
 		Params: spec.Params().Total, StartedAt: time.Now().UTC(),
 	}
+	_ = disableTHP() // per-row peaks count what each row touches (thp_linux.go)
 	cpu := fillEnvironment(ctx, m, env)
 	choice, err := choosePlacement(cpu, w.Threads, "")
 	if err != nil {
