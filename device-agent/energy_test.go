@@ -62,14 +62,14 @@ func (p *powerFS) Open(name string) (fs.File, error) {
 }
 
 // rapl adds a package zone and its core subzone whose counters grow at
-// watts (the subzone at half), wrapping at 2^32 µJ.
+// watts, wrapping at 2^32 µJ.
 func (p *powerFS) rapl(watts float64) {
 	t0 := time.Now()
 	const wrap = 1 << 32
 	for _, z := range []struct {
 		dir, name string
 		share     float64
-	}{{"intel-rapl:0", "package-0", 1}, {"intel-rapl:0/intel-rapl:0:0", "core", 0.5}} {
+	}{{"intel-rapl:0", "package-0", 1}, {"intel-rapl:0/intel-rapl:0:0", "core", 1}} {
 		d := "sys/class/powercap/" + z.dir + "/"
 		p.put(d+"name", z.name)
 		p.put(d+"max_energy_range_uj", fmt.Sprint(wrap))
@@ -83,7 +83,7 @@ func (p *powerFS) rapl(watts float64) {
 	// in sys/class/powercap); the meter must count only the package.
 	d := "sys/class/powercap/intel-rapl:0:0/"
 	p.put(d+"name", "core")
-	p.dynamic(d+"energy_uj", func() string { return fmt.Sprint(int64(watts * 0.5 * time.Since(t0).Seconds() * 1e6)) })
+	p.dynamic(d+"energy_uj", func() string { return fmt.Sprint(int64(watts * time.Since(t0).Seconds() * 1e6)) })
 }
 
 // battery adds a discharging battery drawing µA at µV, and a USB supply
@@ -112,9 +112,11 @@ func (p *powerFS) battery(microA, microV int64, plugged func() bool) {
 
 // checkEnergy checks that every row's energy per token agrees with the
 // stand-in's power and the row's own speed: at least watts×1000/tps mJ
-// per token (the energy bracket contains the timed one) and, at the
-// median, within 30 % of it (the bracket adds a file read or two).
-func checkEnergy(t *testing.T, m *wire.Measurement, source string, watts float64) {
+// per token (the energy bracket contains the timed one) and, when upper
+// is above 0, a median below upper times that (a bound loose enough for a
+// loaded machine's preemptions, tight enough to catch a counter counted
+// twice).
+func checkEnergy(t *testing.T, m *wire.Measurement, source string, watts, upper float64) {
 	t.Helper()
 	check := func(name string, r wire.Row, tps wire.Stat) {
 		t.Helper()
@@ -135,7 +137,7 @@ func checkEnergy(t *testing.T, m *wire.Measurement, source string, watts float64
 		}
 		want := watts * 1000 / tps.Median
 		t.Logf("%s: %.4g mJ/token (stand-in power × time: %.4g)", name, e.MJPerToken.Median, want)
-		if got := e.MJPerToken.Median; got > want*1.3 {
+		if got := e.MJPerToken.Median; upper > 0 && got > want*upper {
 			t.Errorf("%s: %.4g mJ/token, want about %.4g", name, got, want)
 		}
 	}
@@ -148,7 +150,8 @@ func checkEnergy(t *testing.T, m *wire.Measurement, source string, watts float64
 }
 
 // TestEnergyPerTokenRAPL: a stand-in RAPL package zone drawing 10 W (its
-// core subzone at 5 W, listed twice as powercap does) gives every row
+// core subzone, listed twice as powercap does, also at 10 W so counting it
+// would double the figure) gives every row
 // 10 W × its time per token, counted once, across a counter wrap.
 func TestEnergyPerTokenRAPL(t *testing.T) {
 	env := liveEnv()
@@ -162,7 +165,7 @@ func TestEnergyPerTokenRAPL(t *testing.T) {
 	if res.Status != wire.ResultOK {
 		t.Fatalf("%s: %s", res.FailKind, res.Error)
 	}
-	checkEnergy(t, res.Measurement, "rapl:package-0", 10)
+	checkEnergy(t, res.Measurement, "rapl:package-0", 10, 1.9)
 }
 
 // TestEnergyPerTokenBattery: a stand-in battery discharging 0.5 A at 4 V
@@ -182,7 +185,10 @@ func TestEnergyPerTokenBattery(t *testing.T) {
 		if res.Status != wire.ResultOK {
 			t.Fatalf("%s: %s", res.FailKind, res.Error)
 		}
-		checkEnergy(t, res.Measurement, "battery", 2)
+		// The poller's start and stop are not small beside these
+		// millisecond rows (on a phone a row lasts seconds), so only the
+		// lower bound is checked.
+		checkEnergy(t, res.Measurement, "battery", 2, 0)
 		if g := res.Measurement.Gates; g != nil && g.PowerChanged {
 			t.Errorf("power changed: %+v", g)
 		}
