@@ -24,5 +24,6 @@ func dieWithParent(cmd *exec.Cmd) {
 	cmd.SysProcAttr.Pdeathsig = syscall.SIGKILL
 }
 
-// containChild has nothing to do on Linux: Pdeathsig is set at fork.
-func containChild(*os.Process) (release func(), err error) { return func() {}, nil }
+// containChild has nothing to do on Linux: Pdeathsig is set at fork, and
+// the memory cap is a cgroup (memcap_linux.go).
+func containChild(*os.Process, int64) (contained, error) { return contained{release: func() {}}, nil }

@@ -153,6 +153,7 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 		KernelVariant: kernels.Variant(), Precision: w.Precision,
 		Params: spec.Params().Total, StartedAt: time.Now().UTC(),
 	}
+	_ = disableTHP() // per-row peaks count what each row touches (thp_linux.go)
 	cpu := fillEnvironment(ctx, m, env)
 	choice, err := choosePlacement(cpu, w.Threads, "")
 	if err != nil {
@@ -182,6 +183,7 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 		ctl:   stats.Controller{MinReps: w.Repetitions, MaxReps: w.MaxRepetitions, MaxRelSpread: w.MaxRelSpread},
 		guard: newGuard(ctx, env, choice.CPUs, w.Normalize().MaxRepetitions),
 	}
+	b.energy = newEnergyMeter(ctx, b.guard.s)
 	b.model.ResetProfile()
 	// The timed regions run with the collector off: the model allocated
 	// everything at Build (and at each SetContext), so the heap does not
@@ -220,6 +222,21 @@ func measureJob(ctx context.Context, job *wire.Job, env hw.Env) (res wire.Result
 		}
 		b.finishRow(&dr.Row, m)
 		m.Decode = append(m.Decode, dr)
+	}
+	if w.SustainedSeconds > 0 && len(w.DecodeDepths) > 0 {
+		if err := ctx.Err(); err != nil {
+			return failed(job.ID, wire.FailInternal, "interrupted: "+err.Error())
+		}
+		d := w.DecodeDepths[0]
+		if _, err := b.context(d + w.DecodeTokens); err != nil {
+			return failed(job.ID, wire.FailInternal, fmt.Sprintf("sustained decode @d%d: %v", d, err))
+		}
+		sus, err := b.sustained(ctx, d, w.DecodeTokens, time.Duration(w.SustainedSeconds)*time.Second)
+		if err != nil {
+			return failed(job.ID, wire.FailInternal, fmt.Sprintf("sustained decode @d%d: %v", d, err))
+		}
+		m.Sustained = sus
+		m.Throttled = m.Throttled || sus.Throttled
 	}
 	share, err := b.shares()
 	if err != nil {
@@ -295,6 +312,11 @@ type timing struct {
 	rePrefill bool
 	// peakReset is false once /proc/self/clear_refs could not be written.
 	peakReset bool
+	// energy measures each timed phase's energy.
+	energy *energyMeter
+	// power is the power state (powerState) last sampled; a row in whose
+	// samples it changes (from the previous row's last, too) is marked.
+	power string
 }
 
 // context sizes the model's caches for the next row's context, frees the
@@ -317,6 +339,12 @@ func (b *timing) finishRow(r *wire.Row, m *wire.Measurement) {
 	m.PeakRSSPerContext = m.PeakRSSPerContext && b.peakReset
 	m.Discarded += r.Discarded
 	m.Throttled = m.Throttled || r.Throttled
+	if r.PowerChanged {
+		if m.Gates == nil {
+			m.Gates = &wire.Gates{}
+		}
+		m.Gates.PowerChanged = true
+	}
 }
 
 // repeat runs repetitions until the controller is satisfied. rep runs one
@@ -332,7 +360,16 @@ func (b *timing) repeat(row *wire.Row, nseries int, rep func() (vals []float64, 
 		if err != nil {
 			return nil, err
 		}
-		if v := b.guard.judge(before, b.guard.sample()); v.Throttled {
+		after := b.guard.sample()
+		for _, s := range []hw.Sample{before, after} {
+			p := powerState(s.Battery)
+			if b.power == "" {
+				b.power = p
+			}
+			row.PowerChanged = row.PowerChanged || p != b.power
+			b.power = p
+		}
+		if v := b.guard.judge(before, after); v.Throttled {
 			if len(row.ThrottleReasons) < 3 && len(v.Reasons) > 0 {
 				row.ThrottleReasons = append(row.ThrottleReasons, v.Reasons[0])
 			}
@@ -362,13 +399,16 @@ func (b *timing) repeat(row *wire.Row, nseries int, rep func() (vals []float64, 
 // from an empty cache until the controller is satisfied; then one more,
 // untimed, with the block profiler on.
 func (b *timing) prefill(l int, row wire.Row) (wire.PrefillResult, error) {
+	en := b.energy.row(l)
 	run := func() (tps, ttftMS float64, err error) {
 		b.model.Reset()
+		en.begin()
 		t0 := time.Now()
 		if _, err := b.model.Prefill(b.tokens[:l]); err != nil {
 			return 0, 0, err
 		}
 		t1 := time.Now()
+		en.end()
 		if _, err := b.model.Decode(b.tokens[l]); err != nil {
 			return 0, 0, err
 		}
@@ -381,7 +421,7 @@ func (b *timing) prefill(l int, row wire.Row) (wire.PrefillResult, error) {
 	b.guard.reference()
 	series, err := b.repeat(&row, 2, func() ([]float64, func(), error) {
 		a, c, err := run()
-		return []float64{a, c}, nil, err
+		return []float64{a, c}, en.keep, err
 	})
 	if err != nil {
 		return wire.PrefillResult{}, err
@@ -393,6 +433,7 @@ func (b *timing) prefill(l int, row wire.Row) (wire.PrefillResult, error) {
 	if err != nil {
 		return wire.PrefillResult{}, err
 	}
+	row.Energy = en.result(len(series[0]))
 	r := wire.PrefillResult{PromptLength: l, Repetitions: len(series[0]), Row: row}
 	if r.TokensPerSec, err = statOf(series[0]); err != nil {
 		return r, err
@@ -426,11 +467,13 @@ func (b *timing) decode(d, n int, row wire.Row) (wire.DecodeResult, error) {
 		}
 		return b.model.RestoreSnapshot(snap)
 	}
+	en := b.energy.row(n)
 	run := func() (tps float64, steps []float64, err error) {
 		if err := start(); err != nil {
 			return 0, nil, err
 		}
 		steps = lat[:0]
+		en.begin()
 		t0 := time.Now()
 		prev := t0
 		for i := 0; i < n; i++ {
@@ -441,6 +484,7 @@ func (b *timing) decode(d, n int, row wire.Row) (wire.DecodeResult, error) {
 			steps = append(steps, float64(now.Sub(prev).Nanoseconds())/1e6)
 			prev = now
 		}
+		en.end()
 		return float64(n) / prev.Sub(t0).Seconds(), steps, nil
 	}
 	if _, _, err := run(); err != nil { // warm-up
@@ -450,7 +494,7 @@ func (b *timing) decode(d, n int, row wire.Row) (wire.DecodeResult, error) {
 	var pooled []float64
 	series, err := b.repeat(&row, 1, func() ([]float64, func(), error) {
 		a, steps, err := run()
-		return []float64{a}, func() { pooled = append(pooled, steps...) }, err
+		return []float64{a}, func() { pooled = append(pooled, steps...); en.keep() }, err
 	})
 	if err != nil {
 		return wire.DecodeResult{}, err
@@ -466,6 +510,7 @@ func (b *timing) decode(d, n int, row wire.Row) (wire.DecodeResult, error) {
 	if err != nil {
 		return wire.DecodeResult{}, err
 	}
+	row.Energy = en.result(len(series[0]))
 	r := wire.DecodeResult{Depth: d, Tokens: n, Repetitions: len(series[0]), Method: "snapshot", Row: row}
 	if b.rePrefill {
 		r.Method = "prefill"

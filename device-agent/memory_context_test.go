@@ -18,12 +18,13 @@ import (
 // KV/state estimate says. About a minute here (the 8191-token fill);
 // skipped with -short.
 //
-// The tolerance is 10 %, not the 5 % the issue asks for: in a fresh
-// process the deeper row also touches 8 MiB of a 32 MiB anonymous Go
-// runtime mapping (smaps: AnonHugePages 8192 kB, VmFlags nh: four 2 MiB
-// transparent huge pages) that the first row did not, so the difference
-// measured 98.2 MiB against 90.0 MiB analytic (+9.1 %). Measured again in
-// the same process the difference is 90.5 MiB (+0.5 %).
+// The tolerance is the issue's 5 %. Earlier runs in a fresh process
+// measured +6.85 % to +9.1 %: the deeper row also touched 8 MiB of a
+// 32 MiB anonymous mapping outside the Go heap as four 2 MiB transparent
+// huge pages (smaps AnonHugePages 8192 kB). The measuring child now turns
+// THP off (disableTHP, PR_SET_THP_DISABLE); with it one run measured
+// +0.32 %. One run without it measured +2.41 %, so the extra varies from
+// run to run and THP is the likely, not the proven, cause.
 func TestPeakRSSPerContextLFM2(t *testing.T) {
 	if raceEnabled {
 		t.Skip("the race detector inflates RSS; .ci/run runs this test without -race")
@@ -58,7 +59,7 @@ func TestPeakRSSPerContextLFM2(t *testing.T) {
 	if big.Memory.KV-small.Memory.KV != est {
 		t.Errorf("the runtime's KV difference %d differs from arch's %d", big.Memory.KV-small.Memory.KV, est)
 	}
-	if math.Abs(float64(got)/float64(est)-1) > 0.10 {
-		t.Fatalf("peak difference %.2f MiB, analytic %.2f MiB: more than 10%% apart", mib(got), mib(est))
+	if math.Abs(float64(got)/float64(est)-1) > 0.05 {
+		t.Fatalf("peak difference %.2f MiB, analytic %.2f MiB: more than 5%% apart", mib(got), mib(est))
 	}
 }

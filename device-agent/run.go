@@ -43,6 +43,10 @@ type runOptions struct {
 	jsTimeout time.Duration
 	// nice is the measuring child's nice value (0: unchanged).
 	nice int
+	// minBattery refuses jobs (returns them to the queue for a minute)
+	// while the device runs on its battery below this charge, in percent
+	// (0: no gate).
+	minBattery int
 	// llamaBench is --llama-bench (see llamaBenchPath).
 	llamaBench string
 	logLevel   slog.Level
@@ -69,6 +73,7 @@ func runRun(ctx context.Context, args []string, st IO) error {
 	fl.DurationVar(&o.heartbeat, "heartbeat", o.heartbeat, "heartbeat interval")
 	fl.IntVar(&o.nice, "nice", 0, "scheduling nice value of the measuring child, -20…19, as llama-bench --prio; negative values need CAP_SYS_NICE (Linux/Android)")
 	fl.StringVar(&o.llamaBench, "llama-bench", "", "llama.cpp's llama-bench executable, for jobs with runtime llama.cpp. Defaults to the identity file's llama_bench, then $"+envLlamaBench+", then llama-bench on PATH")
+	fl.IntVar(&o.minBattery, "min-battery", 0, "refuse jobs while the device runs on its battery below this charge, in percent (0: no gate; a job is also marked when its power state changes mid-row)")
 	verbose := fl.Bool("v", false, "log debug messages")
 	fl.Usage = func() {
 		fmt.Fprintln(st.Stderr, "usage: device-agent run [--config FILE] [--state-dir DIR] [flags]\n\n"+
@@ -95,6 +100,8 @@ func runRun(ctx context.Context, args []string, st IO) error {
 		return fmt.Errorf("--job-timeout %v: must be positive", o.timeout)
 	case o.memFraction <= 0 || o.memFraction > 1:
 		return fmt.Errorf("--memory-fraction %v: must be in (0, 1]", o.memFraction)
+	case o.minBattery < 0 || o.minBattery > 100:
+		return fmt.Errorf("--min-battery %d: must be between 0 and 100", o.minBattery)
 	case o.nice < -20 || o.nice > 19:
 		return fmt.Errorf("--nice %d: must be between -20 and 19", o.nice)
 	case o.heartbeat < time.Second:
@@ -466,7 +473,16 @@ func (a *runner) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 		a.cancelJob = nil
 		a.mu.Unlock()
 	}()
-	a.waitCool(jobCtx, log)
+	var gates wire.Gates
+	if refuse := a.batteryGate(jobCtx, &gates); refuse != "" {
+		log.Warn("job returned to the queue", "reason", refuse)
+		if err := msg.NakWithDelay(time.Minute); err != nil {
+			log.Warn("nak job", "err", err)
+		}
+		return nil
+	}
+	cool := a.waitCool(jobCtx, log)
+	gates.CooldownWaitMS, gates.CooldownTimedOut, gates.CooldownTempC = cool.CooldownWaitMS, cool.CooldownTimedOut, cool.CooldownTempC
 	var r wire.Result
 	err = jobCtx.Err()
 	if err == nil {
@@ -495,6 +511,7 @@ func (a *runner) handle(ctx context.Context, msg jetstream.Msg, ackWait time.Dur
 		return nil
 	}
 	r.DeviceID, r.Attempt = a.cfg.DeviceID, attempt
+	recordGates(r.Measurement, gates)
 	if r.Status == wire.ResultOK {
 		log.Info("measured")
 	} else {
@@ -661,33 +678,6 @@ func (a *runner) sendHeartbeat(ctx context.Context) {
 	data, _ := json.Marshal(hb)
 	if err := a.nc.Publish(a.cfg.NATS.HeartbeatSubj, data); err != nil {
 		a.log.Debug("heartbeat", "err", err)
-	}
-}
-
-// waitCool waits, bounded by coolMaxWait, until the CPU is within
-// coolThreshold °C of its idle baseline. Without sensors it returns at
-// once.
-func (a *runner) waitCool(ctx context.Context, log *slog.Logger) {
-	a.mu.Lock()
-	base := a.baseline
-	a.mu.Unlock()
-	if base == nil || a.o.coolMaxWait == 0 {
-		return
-	}
-	deadline := time.Now().Add(a.o.coolMaxWait)
-	for {
-		s := hw.TakeSnapshot(ctx, a.env)
-		if s.CPUTempC == nil || *s.CPUTempC <= *base+a.o.coolThreshold {
-			return
-		}
-		if time.Now().After(deadline) {
-			log.Warn("device still warm; measuring anyway", "temp_c", *s.CPUTempC, "idle_c", *base, "waited", a.o.coolMaxWait)
-			return
-		}
-		log.Debug("waiting for the device to cool", "temp_c", *s.CPUTempC, "idle_c", *base)
-		if !sleepCtx(ctx, a.o.coolPoll) {
-			return
-		}
 	}
 }
 

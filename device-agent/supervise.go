@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/hilsearch/hilsearch/coordinator/wire"
@@ -95,19 +96,49 @@ func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID stri
 		defer slot.release()
 		cc.slot = slot
 	}
-	cmd := exec.Command(cc.Path, cc.Args...)
-	dieWithParent(cmd)
-	if cc.slot != nil {
-		cc.slot.inherit(cmd)
-	}
-	cmd.Env = append(append(os.Environ(), cc.Env...), envAgentParent+"="+strconv.Itoa(os.Getpid()),
-		envChildTimeout+"="+lim.Timeout.String(), envChildMemoryCap+"="+strconv.FormatInt(lim.MemoryCap, 10))
-	cmd.Stdin = bytes.NewReader(job)
 	var stdout bytes.Buffer
 	var stderr stderrTail
-	cmd.Stdout = &stdout
-	cmd.Stderr = &stderr
+	newCmd := func() *exec.Cmd {
+		cmd := exec.Command(cc.Path, cc.Args...)
+		dieWithParent(cmd)
+		if cc.slot != nil {
+			cc.slot.inherit(cmd)
+		}
+		cmd.Env = append(append(os.Environ(), cc.Env...), envAgentParent+"="+strconv.Itoa(os.Getpid()),
+			envChildTimeout+"="+lim.Timeout.String(), envChildMemoryCap+"="+strconv.FormatInt(lim.MemoryCap, 10))
+		cmd.Stdin = bytes.NewReader(job)
+		cmd.Stdout = &stdout
+		cmd.Stderr = &stderr
+		return cmd
+	}
+	// The memory cap: the OS's where the agent may set one (a cgroup v2
+	// group on Linux; on Windows the job object of containChild), else the
+	// RSS poll of superviseProcess.
+	capKind := capNone
+	var oc *osCap
+	if lim.MemoryCap > 0 {
+		capKind = capRSSPoll
+		c, err := newOSCap(lim.MemoryCap, strconv.Itoa(os.Getpid())+"-"+strconv.FormatUint(capSeq.Add(1), 10))
+		switch {
+		case err == nil:
+			oc, capKind = c, c.kind
+			defer c.close()
+		case cc.Log != nil:
+			cc.Log.Debug("memory cap by RSS poll", "why", err)
+		}
+	}
+	cmd := newCmd()
+	if oc != nil {
+		oc.before(cmd)
+	}
 	niceErr, err := startNiced(cmd, cc.Nice)
+	if err != nil && oc != nil && oc.retry != nil {
+		// e.g. a kernel before 5.7 (no CLONE_INTO_CGROUP): start, then move.
+		cmd = newCmd()
+		oc.before(cmd)
+		oc.retry(cmd)
+		niceErr, err = startNiced(cmd, cc.Nice)
+	}
 	if niceErr != nil && cc.Log != nil {
 		cc.Log.Warn("measuring at normal priority", "nice", cc.Nice, "err", niceErr)
 	}
@@ -117,16 +148,40 @@ func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID stri
 	if cc.slot != nil {
 		cc.slot.started()
 	}
-	release, err := containChild(cmd.Process)
+	if oc != nil {
+		if err := oc.after(cmd.Process); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			return failed(jobID, wire.FailInternal, fmt.Sprintf("put measuring child into its cgroup: %v", err)), nil
+		}
+	}
+	jobCap := int64(0)
+	if oc == nil {
+		jobCap = lim.MemoryCap
+	}
+	contained, err := containChild(cmd.Process, jobCap)
 	if err != nil {
 		_ = cmd.Process.Kill()
 		_ = cmd.Wait()
 		return failed(jobID, wire.FailInternal, fmt.Sprintf("contain measuring child: %v", err)), nil
 	}
-	defer release()
-	o := superviseProcess(ctx, cmd, lim)
+	defer contained.release()
+	if contained.capKind != "" {
+		oc, capKind = &osCap{kind: contained.capKind, exceeded: contained.exceeded}, contained.capKind
+	}
+	pollLim := lim
+	if oc != nil {
+		pollLim.MemoryCap = 0 // the OS enforces it
+	}
+	o := superviseProcess(ctx, cmd, pollLim)
 	if o.interrupted {
 		return wire.Result{}, errInterrupted
+	}
+	if oc != nil && o.killedFor == "" && o.waitErr != nil {
+		if hit, peak := oc.exceeded(); hit {
+			return failed(jobID, wire.FailOOM, fmt.Sprintf("measuring child reached its memory cap of %s (%s; peak %s) and was stopped%s",
+				fmtBytes(lim.MemoryCap), capKind, fmtBytes(peak), stderrSuffix(stderr.b))), nil
+		}
 	}
 	switch {
 	case o.killedFor == wire.FailTimeout:
@@ -150,8 +205,14 @@ func superviseChild(ctx context.Context, cc childCommand, job []byte, jobID stri
 	if res.JobID != jobID {
 		return failed(jobID, wire.FailInternal, fmt.Sprintf("measuring child answered for job %q", res.JobID)), nil
 	}
+	if res.Measurement != nil {
+		res.Measurement.MemoryCap = capKind
+	}
 	return res, nil
 }
+
+// capSeq numbers the cgroups of one agent's children.
+var capSeq atomic.Uint64
 
 // procOutcome is how a supervised process ended.
 type procOutcome struct {

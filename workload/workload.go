@@ -66,7 +66,18 @@ type Workload struct {
 	// hashes of workloads stored before the field existed do not change;
 	// RuntimeName gives the name.
 	Runtime string `json:"runtime,omitempty"`
+	// SustainedSeconds, when above 0, adds a sustained-decode run after the
+	// rows: the native runtime decodes at the smallest decode depth without
+	// pause for this long and reports the throughput trajectory (first and
+	// last minute, the steady state a warm device keeps). At most
+	// MaxSustainedSeconds, so a job still fits the agent's default
+	// 30-minute limit. 0 (the default, omitted in JSON so older hashes hold)
+	// runs none.
+	SustainedSeconds int `json:"sustained_seconds,omitempty"`
 }
+
+// MaxSustainedSeconds bounds Workload.SustainedSeconds.
+const MaxSustainedSeconds = 20 * 60
 
 // Runtimes a workload may name.
 const (
@@ -279,6 +290,14 @@ func (w Workload) Check(spec *arch.Spec, add func(field, message string)) {
 			}
 			seen[x] = true
 		}
+	}
+	switch {
+	case w.SustainedSeconds < 0 || w.SustainedSeconds > MaxSustainedSeconds:
+		addf("sustained_seconds", "must be between 0 and %d, got %d", MaxSustainedSeconds, w.SustainedSeconds)
+	case w.SustainedSeconds > 0 && len(w.DecodeDepths) == 0:
+		addf("sustained_seconds", "needs a decode depth to decode at")
+	case w.SustainedSeconds > 0 && w.RuntimeName() != RuntimeNative:
+		addf("sustained_seconds", "only the native runtime runs a sustained decode")
 	}
 	lengths("prompt_lengths", w.PromptLengths, 1)
 	lengths("decode_depths", w.DecodeDepths, 0)

@@ -84,6 +84,9 @@ func TestCheckNamesTheField(t *testing.T) {
 		"max repetitions":  {func(w *Workload) { w.Repetitions, w.MaxRepetitions = 5, 3 }, `max_repetitions: must be between repetitions and 100`},
 		"rel spread":       {func(w *Workload) { w.MaxRelSpread = 2 }, `max_rel_spread: must be between 0 and 1`},
 		"runtime":          {func(w *Workload) { w.Runtime = "onnx" }, `runtime: unknown runtime "onnx" (known: native, llama.cpp)`},
+		"sustained range":  {func(w *Workload) { w.SustainedSeconds = 1201 }, `sustained_seconds: must be between 0 and 1200, got 1201`},
+		"sustained depth":  {func(w *Workload) { w.SustainedSeconds, w.DecodeDepths = 60, nil }, `sustained_seconds: needs a decode depth`},
+		"sustained llama":  {func(w *Workload) { w.SustainedSeconds, w.Runtime = 60, RuntimeLlamaCpp }, `sustained_seconds: only the native runtime`},
 		"beyond context":   {func(w *Workload) { w.PromptLengths = []int{64} }, `prompt_lengths: the workload reaches context 65, beyond the spec's max_context 64`},
 	}
 	for name, tc := range cases {

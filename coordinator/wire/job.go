@@ -105,6 +105,92 @@ type Row struct {
 	Throttled bool `json:"throttled,omitempty"`
 	// ThrottleReasons are the first few reasons given, for people.
 	ThrottleReasons []string `json:"throttle_reasons,omitempty"`
+	// Energy is the row's energy per token, or why there is none.
+	Energy *Energy `json:"energy,omitempty"`
+	// PowerChanged is set when the device's power state (plugged in or
+	// not, charging or not) changed while the row ran; its speeds and
+	// energy mix two states.
+	PowerChanged bool `json:"power_changed,omitempty"`
+}
+
+// Energy is the energy a row's timed phase used per token (prompt token
+// for a prefill row, generated token for a decode row), one sample per
+// kept repetition.
+type Energy struct {
+	// Source names what measured it: "rapl:<zones>" (Linux powercap
+	// energy counters, read at the edges of each timed phase) or
+	// "battery" (Android/Linux power_supply current × voltage, sampled
+	// every 100 ms during the phase: the whole device's draw, screen
+	// included). Tests use stand-in sources whose names say so.
+	Source string `json:"source,omitempty"`
+	// MJPerToken is millijoules per token; nil when Unavailable.
+	MJPerToken *Stat `json:"mj_per_token,omitempty"`
+	// Unavailable says why the row has no energy figure.
+	Unavailable string `json:"unavailable,omitempty"`
+}
+
+// Sustained is the sustained-decode run (workload.SustainedSeconds):
+// decode tokens continuously at one depth for a set time and report how
+// the speed moves as the device heats up.
+type Sustained struct {
+	// Depth is the context depth decoded at (the workload's smallest
+	// decode depth); the decode state is restored to it every Tokens
+	// tokens.
+	Depth  int `json:"depth"`
+	Tokens int `json:"tokens"`
+	// Seconds is how long it ran.
+	Seconds float64 `json:"seconds"`
+	// Windows is the throughput trajectory, one entry per WindowSeconds.
+	WindowSeconds float64           `json:"window_seconds"`
+	Windows       []SustainedWindow `json:"windows"`
+	// FirstTPS and LastTPS are the decode tokens/s over the first and the
+	// last span of SpanSeconds (a minute, or a third of the run when it is
+	// shorter than three minutes); LastTPS is the steady state the device
+	// sustains. Ratio is LastTPS / FirstTPS.
+	SpanSeconds float64 `json:"span_seconds"`
+	FirstTPS    float64 `json:"first_tps"`
+	LastTPS     float64 `json:"last_tps"`
+	Ratio       float64 `json:"ratio"`
+	// Throttled is set when any window ran throttled.
+	Throttled bool `json:"throttled,omitempty"`
+	// Energy is the energy per generated token over the whole run.
+	Energy *Energy `json:"energy,omitempty"`
+}
+
+// SustainedWindow is one window of a sustained run.
+type SustainedWindow struct {
+	// StartSeconds is the window's start from the run's start.
+	StartSeconds float64 `json:"start_s"`
+	Tokens       int     `json:"tokens"`
+	TokensPerSec float64 `json:"tokens_per_sec"`
+	// MinClockMHz is the lowest clock of a used core read at the window's
+	// end, MaxTempC the hottest CPU sensor; 0 when unreadable.
+	MinClockMHz float64 `json:"min_clock_mhz,omitempty"`
+	MaxTempC    float64 `json:"max_temp_c,omitempty"`
+	// Throttled: the guard judged the window throttled.
+	Throttled bool `json:"throttled,omitempty"`
+}
+
+// Gates records the checks made before (and while) a measurement ran:
+// the cool-down wait and the battery and charging gates (device-agent
+// configuration).
+type Gates struct {
+	// CooldownWaitMS is how long the agent waited for the device to cool
+	// (temperature back near its idle baseline and, where readable, clocks
+	// back to their maximum); CooldownTimedOut says it gave up waiting and
+	// measured anyway; CooldownTempC is the CPU temperature it started at.
+	CooldownWaitMS   int64    `json:"cooldown_wait_ms,omitempty"`
+	CooldownTimedOut bool     `json:"cooldown_timed_out,omitempty"`
+	CooldownTempC    *float64 `json:"cooldown_temp_c,omitempty"`
+	// BatteryPercent and Plugged are the battery state at the start (nil:
+	// no battery readable); Charging is its status "Charging".
+	BatteryPercent *int  `json:"battery_percent,omitempty"`
+	Plugged        *bool `json:"plugged,omitempty"`
+	Charging       bool  `json:"charging,omitempty"`
+	// MinBatteryPercent is the configured gate (0: none).
+	MinBatteryPercent int `json:"min_battery_percent,omitempty"`
+	// PowerChanged is set when any row's power state changed mid-row.
+	PowerChanged bool `json:"power_changed,omitempty"`
 }
 
 // DecodeResult is tg<N> @ d<D>.
@@ -164,11 +250,20 @@ type Measurement struct {
 	// PeakRSSPerContext says each row's PeakRSSBytes is its own (the peak
 	// was reset between rows: Linux and Android /proc/self/clear_refs);
 	// otherwise a row's peak is the process's peak up to that row.
-	PeakRSSPerContext bool            `json:"peak_rss_per_context,omitempty"`
-	Precision         arch.Precision  `json:"precision"`
-	Params            int64           `json:"params"`
-	Prefill           []PrefillResult `json:"prefill"`
-	Decode            []DecodeResult  `json:"decode"`
+	PeakRSSPerContext bool `json:"peak_rss_per_context,omitempty"`
+	// MemoryCap is how the agent capped the child's memory: "cgroup
+	// memory.max" (Linux cgroup v2), "job object" (Windows process memory
+	// limit), "rss poll" (RSS read every 20 ms, the child killed above the
+	// cap) or "none"; set by the agent, empty when measured by hand.
+	MemoryCap string `json:"memory_cap,omitempty"`
+	// Gates are the pre-measurement checks (cool-down, battery).
+	Gates *Gates `json:"gates,omitempty"`
+	// Sustained is the sustained-decode run, when the workload asks for it.
+	Sustained *Sustained      `json:"sustained,omitempty"`
+	Precision arch.Precision  `json:"precision"`
+	Params    int64           `json:"params"`
+	Prefill   []PrefillResult `json:"prefill"`
+	Decode    []DecodeResult  `json:"decode"`
 	// BlockTimeShare is the fraction of forward time per block type
 	// (conv, gqa, swa, linear_attn, ssm, ffn, head, other).
 	BlockTimeShare map[string]float64 `json:"block_time_share"`
