@@ -134,7 +134,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	bg, a.stop = context.WithCancel(context.Background())
 	a.Events = events.NewHub()
 	a.Predictors = predictors.New(a.Store, log)
-	a.Jobs = jobs.New(jobs.Deps{Store: a.Store, Bus: a.Bus, Events: a.Events, Log: log,
+	a.Jobs = jobs.New(jobs.Deps{Store: a.Store, Bus: a.Bus, Events: a.Events, Log: log, LostAfter: cfg.DeviceLostAfter,
 		Ended: func() { a.Drivers.Wake() },
 		Measured: func(device, runtime, wh string) {
 			a.Predictors.Notify(predictors.Key{DeviceID: device, Runtime: runtime, WorkloadHash: wh})

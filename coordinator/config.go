@@ -92,6 +92,11 @@ type Config struct {
 	// their answer callbacks (HIL_PUBLIC_URL); default: the advertised
 	// URL.
 	PublicURL string `yaml:"public_url"`
+	// DeviceLostAfter is how long a device may send no heartbeat before
+	// its unfinished jobs fail with device_lost and their trials' targets
+	// are re-dispatched to another matching device
+	// (HIL_DEVICE_LOST_AFTER). Defaults to 60s.
+	DeviceLostAfter time.Duration `yaml:"device_lost_after"`
 }
 
 // Default returns the built-in configuration.
@@ -109,6 +114,7 @@ func Default() Config {
 		ShutdownTimeout: 15 * time.Second,
 		JobAckWait:      30 * time.Second,
 		EvalGrace:       60 * time.Second,
+		DeviceLostAfter: 60 * time.Second,
 	}
 }
 
@@ -134,6 +140,7 @@ var envVars = []struct{ env, flag string }{
 	{"HIL_JOB_ACK_WAIT", "job-ack-wait"},
 	{"HIL_EVAL_GRACE", "eval-grace"},
 	{"HIL_PUBLIC_URL", "public-url"},
+	{"HIL_DEVICE_LOST_AFTER", "device-lost-after"},
 }
 
 type listFlag struct{ v *[]string }
@@ -178,6 +185,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.JobAckWait, "job-ack-wait", c.JobAckWait, "redeliver a job after this long without an ack or progress report (env HIL_JOB_ACK_WAIT)")
 	fs.DurationVar(&c.EvalGrace, "eval-grace", c.EvalGrace, "wait this long after an evaluation job's deadline before failing it (env HIL_EVAL_GRACE)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the coordinator's HTTP URL as evaluators reach it, for answer callbacks (env HIL_PUBLIC_URL; default: the advertised URL)")
+	fs.DurationVar(&c.DeviceLostAfter, "device-lost-after", c.DeviceLostAfter, "fail a device's unfinished jobs with device_lost and re-dispatch them after this long without a heartbeat (env HIL_DEVICE_LOST_AFTER)")
 }
 
 // LoadConfig parses args (flags of one subcommand) with getenv and the
@@ -333,6 +341,9 @@ func (c Config) Validate() error {
 	}
 	if c.JobAckWait < time.Second || c.JobAckWait > time.Hour {
 		errs = append(errs, fmt.Errorf("HIL_JOB_ACK_WAIT (--job-ack-wait) %v must be between 1s and 1h", c.JobAckWait))
+	}
+	if c.DeviceLostAfter < time.Second || c.DeviceLostAfter > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("HIL_DEVICE_LOST_AFTER (--device-lost-after) %v must be between 1s and 24h", c.DeviceLostAfter))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))

@@ -382,16 +382,32 @@ func (a *runner) consumer(ctx context.Context, name string) (jetstream.Consumer,
 	return c, nil
 }
 
-// nextJob pulls one job from the agent's own consumer. It returns a nil
-// message when there is no work. Only one message is ever requested (no
-// prefetch: a buffered job's AckWait would run while it waits).
+// nextJob pulls one job: from the agent's own consumer, then (when the
+// identity names one) from its class's shared consumer, each waiting half
+// of fetchWait. It returns a nil message when there is no work. Only one
+// message is ever requested (no prefetch: a buffered job's AckWait would
+// run while it waits).
 func (a *runner) nextJob(ctx context.Context) (jetstream.Msg, time.Duration, error) {
-	name := a.cfg.NATS.AgentConsumer
+	names := []string{a.cfg.NATS.AgentConsumer}
+	if a.cfg.NATS.ClassConsumer != "" {
+		names = append(names, a.cfg.NATS.ClassConsumer)
+	}
+	for _, name := range names {
+		msg, ackWait, err := a.pull(ctx, name, a.o.fetchWait/time.Duration(len(names)))
+		if msg != nil || err != nil {
+			return msg, ackWait, err
+		}
+	}
+	return nil, 0, nil
+}
+
+// pull waits up to wait for one message of the consumer name.
+func (a *runner) pull(ctx context.Context, name string, wait time.Duration) (jetstream.Msg, time.Duration, error) {
 	c, err := a.consumer(ctx, name)
 	if err != nil {
 		return nil, 0, err
 	}
-	fctx, cancel := context.WithTimeout(ctx, a.o.fetchWait)
+	fctx, cancel := context.WithTimeout(ctx, wait)
 	msg, err := c.Next(jetstream.FetchContext(fctx))
 	cancel()
 	if err != nil {

@@ -49,9 +49,11 @@ type NATSIdentity struct {
 	InboxPrefix   string `json:"inbox_prefix"`
 	Stream        string `json:"stream"`
 	AgentConsumer string `json:"agent_consumer"`
-	// ClassConsumer is no longer sent or used (no jobs are published per
-	// device class yet). It stays so that the identity files of agents
-	// enrolled before, which name one, still load.
+	// ClassConsumer is the durable consumer shared by every agent of the
+	// device's class (jobs.class.<class>.<kind>): the agent pulls from it
+	// as well as from AgentConsumer. Empty in identity files of agents
+	// enrolled before class dispatch: such an agent pulls its own
+	// consumer only.
 	ClassConsumer  string `json:"class_consumer,omitempty"`
 	ResultsSubject string `json:"results_subject"` // prefix: results.<id>.<jobID>
 	HeartbeatSubj  string `json:"heartbeat_subject"`

@@ -284,6 +284,32 @@ func (b *Bus) ClientURLs() []string {
 	return []string{b.opts.ExternalURL}
 }
 
+// ClientURLsFor are the URLs handed to an agent that reached the HTTP API
+// at the local address via (nil: unknown): ClientURLs, except that an
+// embedded server listening on all interfaces (whose own URL would name
+// 0.0.0.0 or ::) is named by via, the address the agent already reached
+// this machine at, with the server's port.
+func (b *Bus) ClientURLsFor(via net.IP) []string {
+	if len(b.opts.AdvertiseURLs) > 0 || b.srv == nil || via == nil || via.IsUnspecified() {
+		return b.ClientURLs()
+	}
+	host, _, err := net.SplitHostPort(b.opts.Listen)
+	if err != nil {
+		return b.ClientURLs()
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return b.ClientURLs()
+	}
+	addr, ok := b.srv.Addr().(*net.TCPAddr)
+	if !ok {
+		return b.ClientURLs()
+	}
+	if v4 := via.To4(); v4 != nil {
+		via = v4
+	}
+	return []string{"nats://" + net.JoinHostPort(via.String(), strconv.Itoa(addr.Port))}
+}
+
 func (b *Bus) ensureStreams(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -335,6 +361,12 @@ func (b *Bus) AddAgent(ctx context.Context, id Identity) error {
 		AckWait:       b.opts.AckWait,
 		MaxDeliver:    b.opts.MaxDeliver,
 	}
+	if _, err := b.jobs.CreateOrUpdateConsumer(ctx, c); err != nil {
+		return fmt.Errorf("create consumer %s: %w", c.Durable, err)
+	}
+	// The class's shared consumer: the same settings, one per class,
+	// whichever agent of the class enrolled first creates it.
+	c.Durable, c.FilterSubject = ClassConsumer(id.Class), "jobs.class."+id.Class+".>"
 	if _, err := b.jobs.CreateOrUpdateConsumer(ctx, c); err != nil {
 		return fmt.Errorf("create consumer %s: %w", c.Durable, err)
 	}
@@ -452,6 +484,21 @@ func (b *Bus) PublishJob(ctx context.Context, deviceID, kind, jobID string, data
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	ack, err := b.js.Publish(ctx, AgentJobSubject(deviceID, kind), data, jetstream.WithMsgID(jobID))
+	if err != nil {
+		return 0, fmt.Errorf("publish job %s: %w", jobID, err)
+	}
+	return ack.Sequence, nil
+}
+
+// PublishClassJob puts a job on the shared subject of a device class (any
+// agent of the class may take it), like PublishJob.
+func (b *Bus) PublishClassJob(ctx context.Context, class, kind, jobID string, data []byte) (uint64, error) {
+	if !ValidToken(class) {
+		return 0, fmt.Errorf("publish job %s: class %q is not a valid subject token", jobID, class)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ack, err := b.js.Publish(ctx, ClassJobSubject(class, kind), data, jetstream.WithMsgID(jobID))
 	if err != nil {
 		return 0, fmt.Errorf("publish job %s: %w", jobID, err)
 	}

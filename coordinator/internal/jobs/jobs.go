@@ -2,8 +2,10 @@
 // job is created here (Create: validated with workload.Check, stored, then
 // published), and every change of a job's state is made here: a heartbeat
 // that names it (running), its agent's result (done or failed), a
-// JetStream advisory (failed: terminated, or out of deliveries), a
-// cancelled search or a revoked device (cancelled). Jobs stored but not
+// JetStream advisory (failed: terminated, or out of deliveries), its
+// device going silent for longer than Deps.LostAfter (failed:
+// device_lost; the driver re-dispatches the trial's target with
+// Redispatch), a cancelled search or a revoked device (cancelled). Jobs stored but not
 // published (NATS was down, or the coordinator died in between) are
 // published again by a background loop. The search drivers and the HTTP
 // handlers call this package; they never change a job themselves. The
@@ -80,6 +82,10 @@ type Request struct {
 	Target string
 	// Kind is wire.JobKindMeasure (the default, "") or wire.JobKindProbe.
 	Kind string
+	// Class, when set, publishes the job on the shared subject of that
+	// device class: any agent of the class may take it (DeviceID is the
+	// device expected; the one that takes it claims the job).
+	Class string
 }
 
 // Check reports what is wrong with r, naming the fields as the jobs API
@@ -112,7 +118,15 @@ type Deps struct {
 	Measured func(deviceID, runtime, workloadHash string)
 	// RepublishEvery is the period of the republish loop. Defaults to 2s.
 	RepublishEvery time.Duration
+	// LostAfter is how long a device may send no heartbeat before its
+	// unfinished jobs fail with device_lost. Defaults to DefaultLostAfter.
+	LostAfter time.Duration
 }
+
+// DefaultLostAfter is the default Deps.LostAfter: six missed heartbeats
+// (agents send one every 10 s), twice the window in which a device counts
+// as online.
+const DefaultLostAfter = 60 * time.Second
 
 // Manager owns the job state machine. Create it with New, then Start it.
 type Manager struct {
@@ -139,6 +153,9 @@ func New(d Deps) *Manager {
 	if d.RepublishEvery == 0 {
 		d.RepublishEvery = 2 * time.Second
 	}
+	if d.LostAfter <= 0 {
+		d.LostAfter = DefaultLostAfter
+	}
 	return &Manager{d: d, runtimes: map[string]string{}}
 }
 
@@ -160,6 +177,7 @@ func (m *Manager) Start(ctx context.Context) error {
 		return err
 	}
 	go m.republishLoop(ctx)
+	go m.lostLoop(ctx)
 	return nil
 }
 
@@ -188,12 +206,7 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 			return nil, fmt.Errorf("encode spec: %w", err)
 		}
 		w := r.Workload.Normalize()
-		kind := r.Kind
-		if kind == "" {
-			kind = wire.JobKindMeasure
-		}
-		jobs[i] = api.Job{ID: store.NewJobID(), DeviceID: r.DeviceID, Kind: kind, Spec: spec, SpecHash: r.Spec.Hash(),
-			Workload: w, WorkloadHash: w.Hash(), State: api.JobQueued, TimeoutS: r.TimeoutSeconds, MemoryLimit: r.MemoryLimitBytes}
+		jobs[i] = newJob(r, spec, w)
 		createdBy = r.CreatedBy
 		if trial != nil {
 			if err := link(trial, r, jobs[i].ID); err != nil {
@@ -226,6 +239,89 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 	return jobs, nil
 }
 
+func newJob(r Request, spec []byte, w workload.Workload) api.Job {
+	kind := r.Kind
+	if kind == "" {
+		kind = wire.JobKindMeasure
+	}
+	return api.Job{ID: store.NewJobID(), DeviceID: r.DeviceID, Class: r.Class, Kind: kind, Spec: spec, SpecHash: r.Spec.Hash(),
+		Workload: w, WorkloadHash: w.Hash(), State: api.JobQueued, TimeoutS: r.TimeoutSeconds, MemoryLimit: r.MemoryLimitBytes}
+}
+
+// Redispatch replaces the lost job lost (failed with device_lost) of a
+// running trial's target by a new job for r, stored and linked to the
+// target in one transaction, then published. Of several calls for one lost
+// job exactly one stores a job; the others get store.ErrAlreadyReplaced.
+// ErrNotPublished: stored, published later by the republish loop.
+func (m *Manager) Redispatch(ctx context.Context, searchID string, number int, lost string, r Request) (api.Job, error) {
+	if r.Spec == nil {
+		return api.Job{}, &ValidationError{Fields: []api.FieldError{{Field: "spec", Message: "required"}}}
+	}
+	if fields := r.Check(); len(fields) > 0 {
+		return api.Job{}, &ValidationError{Fields: fields}
+	}
+	spec, err := r.Spec.JSON()
+	if err != nil {
+		return api.Job{}, fmt.Errorf("encode spec: %w", err)
+	}
+	j := newJob(r, spec, r.Workload.Normalize())
+	j.Replaces = &lost
+	err = m.d.Store.ReplaceTrialJob(ctx, searchID, number, r.Target, &j)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Job{}, fmt.Errorf("%w: %w", ErrDeviceNotFound, err)
+	}
+	if err != nil {
+		return api.Job{}, err
+	}
+	m.d.Log.Info("job re-dispatched", "job", j.ID, "replaces", lost, "device", j.DeviceID, "class", j.Class, "search", searchID, "trial", number)
+	m.d.Events.Publish(api.JobEvent{ID: j.ID, DeviceID: j.DeviceID, State: api.JobQueued})
+	if err := m.publish(ctx, j); err != nil {
+		return j, fmt.Errorf("%w: %w", ErrNotPublished, err)
+	}
+	return j, nil
+}
+
+// lostLoop fails the jobs of devices silent for longer than LostAfter,
+// checking four times per LostAfter.
+func (m *Manager) lostLoop(ctx context.Context) {
+	t := time.NewTicker(max(m.d.LostAfter/4, 250*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := m.FailLost(ctx); err != nil && ctx.Err() == nil {
+			m.d.Log.Warn("fail jobs of lost devices", "err", err)
+		}
+	}
+}
+
+// FailLost ends every unfinished job of a device silent for longer than
+// LostAfter as failed (device_lost), withdraws its message from JOBS (so
+// no agent measures it any more; a result that still arrives is ignored),
+// and returns how many it ended.
+func (m *Manager) FailLost(ctx context.Context) (int, error) {
+	lost, err := m.d.Store.FailLostJobs(ctx, m.d.LostAfter)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range lost {
+		if l.Seq != 0 {
+			if err := m.d.Bus.DeleteJob(ctx, l.Seq); err != nil {
+				m.d.Log.Warn("withdraw job of a lost device", "job", l.ID, "err", err)
+			}
+		}
+		m.d.Log.Warn("device lost: job failed", "job", l.ID, "device", l.DeviceID, "after", m.d.LostAfter)
+		m.d.Events.Publish(api.JobEvent{ID: l.ID, DeviceID: l.DeviceID, State: api.JobFailed})
+	}
+	if len(lost) > 0 {
+		m.d.Ended()
+	}
+	return len(lost), nil
+}
+
 // link points the trial target a request measures at its job.
 func link(t *store.TrialRow, r Request, jobID string) error {
 	for k := range t.Targets {
@@ -250,7 +346,12 @@ func (m *Manager) publish(ctx context.Context, j api.Job) error {
 	if err != nil {
 		return err
 	}
-	seq, err := m.d.Bus.PublishJob(ctx, j.DeviceID, j.Kind, j.ID, data)
+	var seq uint64
+	if j.Class != "" {
+		seq, err = m.d.Bus.PublishClassJob(ctx, j.Class, j.Kind, j.ID, data)
+	} else {
+		seq, err = m.d.Bus.PublishJob(ctx, j.DeviceID, j.Kind, j.ID, data)
+	}
 	if err != nil {
 		return err
 	}
