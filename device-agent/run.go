@@ -597,6 +597,16 @@ func (a *runner) publish(ctx context.Context, r *wire.Result) error {
 	if err != nil {
 		return err
 	}
+	if len(data) > wire.MaxResultBytes {
+		// NATS would refuse it and close the connection: report the
+		// job failed instead, saying why.
+		a.log.Error("result too large; reporting the job failed", "job", r.JobID, "bytes", len(data), "limit", wire.MaxResultBytes)
+		f := failed(r.JobID, wire.FailInternal, fmt.Sprintf("the result is %d bytes, above the %d-byte message limit", len(data), wire.MaxResultBytes))
+		f.DeviceID, f.Attempt = r.DeviceID, r.Attempt
+		if data, err = json.Marshal(f); err != nil {
+			return err
+		}
+	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.o.jsTimeout)
 	defer cancel()
 	ack, err := a.js.Publish(pctx, a.cfg.NATS.ResultsSubject+"."+r.JobID, data, jetstream.WithMsgID(r.JobID))

@@ -60,6 +60,18 @@ type NATSIdentity struct {
 	ControlSubject string `json:"control_subject"` // prefix: ctl.<id>.<verb>
 }
 
+// Size limits of the messages an agent sends. The NATS server enforces
+// MaxMessageBytes on every publish of the application account (the
+// account JWT's payload limit: a larger publish is refused and the
+// connection closed); the coordinator refuses (drops, counts and logs) a
+// heartbeat above MaxHeartbeatBytes and a result above MaxResultBytes.
+// Agents check before they publish.
+const (
+	MaxMessageBytes   = 1 << 20
+	MaxResultBytes    = MaxMessageBytes
+	MaxHeartbeatBytes = 4 << 10
+)
+
 // Heartbeat is published by an agent on hb.<deviceID> every 10 s.
 type Heartbeat struct {
 	// Status is "idle" or "busy".

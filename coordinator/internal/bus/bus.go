@@ -55,8 +55,20 @@ type Options struct {
 	AckWait time.Duration
 	// MaxDeliver bounds redeliveries of one job.
 	MaxDeliver int
-	Logger     *slog.Logger
+	// MaxAgents is the declared capacity: the JOBS stream holds one
+	// consumer per agent plus one per device class, up to MaxAgents +
+	// MaxClasses consumers (enrollment past it answers 503
+	// capacity_exceeded). Defaults to DefaultMaxAgents.
+	MaxAgents int
+	Logger    *slog.Logger
 }
+
+// DefaultMaxAgents is the default declared capacity (Options.MaxAgents).
+const DefaultMaxAgents = 10_000
+
+// MaxClasses is the number of device-class consumers the JOBS stream
+// leaves room for beside MaxAgents.
+const MaxClasses = 1_000
 
 // Bus owns the NATS connection (and the embedded server, if any). Its
 // connection stays inside: the rest of the coordinator publishes and
@@ -85,6 +97,9 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 	}
 	if o.MaxDeliver == 0 {
 		o.MaxDeliver = 5
+	}
+	if o.MaxAgents <= 0 {
+		o.MaxAgents = DefaultMaxAgents
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -320,6 +335,8 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		Retention:  jetstream.WorkQueuePolicy,
 		Storage:    jetstream.FileStorage,
 		Duplicates: 10 * time.Minute,
+		// Explicit: unset, the server caps a stream at 1,000 consumers.
+		MaxConsumers: b.MaxConsumers(),
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", StreamJobs, err)
@@ -345,6 +362,13 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 	}
 	return nil
 }
+
+// MaxConsumers is the JOBS stream's consumer limit: MaxAgents agents and
+// MaxClasses classes.
+func (b *Bus) MaxConsumers() int { return b.opts.MaxAgents + MaxClasses }
+
+// MaxAgents is the declared capacity in agents.
+func (b *Bus) MaxAgents() int { return b.opts.MaxAgents }
 
 // AddAgent lets the identity connect and creates its job consumer. It is
 // idempotent.

@@ -121,6 +121,9 @@ type Deps struct {
 	// LostAfter is how long a device may send no heartbeat before its
 	// unfinished jobs fail with device_lost. Defaults to DefaultLostAfter.
 	LostAfter time.Duration
+	// PresenceEvery is how often queued heartbeats are written to
+	// PostgreSQL, all in one transaction. Defaults to 500ms.
+	PresenceEvery time.Duration
 }
 
 // DefaultLostAfter is the default Deps.LostAfter: six missed heartbeats
@@ -130,7 +133,15 @@ const DefaultLostAfter = 60 * time.Second
 
 // Manager owns the job state machine. Create it with New, then Start it.
 type Manager struct {
-	d Deps
+	d   Deps
+	met metrics
+
+	pmu     sync.Mutex
+	pending map[string]queuedBeat // heartbeats since the last flush
+	// history and running are used by FlushPresence only (one goroutine
+	// at a time: the presence loop, or a caller after Start's).
+	history map[string]time.Time // last heartbeats row per device
+	running map[string]string    // the job last marked running per device
 
 	// rtMu guards runtimes: per device, the runtimes list (canonical JSON)
 	// last written to its profile from a heartbeat, so a beat that repeats
@@ -156,7 +167,11 @@ func New(d Deps) *Manager {
 	if d.LostAfter <= 0 {
 		d.LostAfter = DefaultLostAfter
 	}
-	return &Manager{d: d, runtimes: map[string]string{}}
+	if d.PresenceEvery <= 0 {
+		d.PresenceEvery = 500 * time.Millisecond
+	}
+	return &Manager{d: d, met: newMetrics(d.LostAfter), pending: map[string]queuedBeat{},
+		history: map[string]time.Time{}, running: map[string]string{}, runtimes: map[string]string{}}
 }
 
 // Start publishes the jobs stored but never published, subscribes to
@@ -178,6 +193,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	}
 	go m.republishLoop(ctx)
 	go m.lostLoop(ctx)
+	go m.presenceLoop(ctx)
 	return nil
 }
 
@@ -313,6 +329,7 @@ func (m *Manager) FailLost(ctx context.Context) (int, error) {
 				m.d.Log.Warn("withdraw job of a lost device", "job", l.ID, "err", err)
 			}
 		}
+		m.met.lost.Inc()
 		m.d.Log.Warn("device lost: job failed", "job", l.ID, "device", l.DeviceID, "after", m.d.LostAfter)
 		m.d.Events.Publish(api.JobEvent{ID: l.ID, DeviceID: l.DeviceID, State: api.JobFailed})
 	}
@@ -391,8 +408,14 @@ func (m *Manager) republishLoop(ctx context.Context) {
 // onResult stores an agent's result (idempotently: a redelivered or
 // replayed result changes nothing), which ends its job as done or failed.
 func (m *Manager) onResult(ctx context.Context, deviceID, jobID string, data []byte) bus.Disposition {
+	if len(data) > wire.MaxResultBytes {
+		m.met.results.WithLabelValues("too_large").Inc()
+		m.d.Log.Warn("result refused: too large", "device", deviceID, "job", jobID, "bytes", len(data), "limit", wire.MaxResultBytes)
+		return bus.Term
+	}
 	var r wire.Result
 	if err := json.Unmarshal(data, &r); err != nil || r.JobID != jobID {
+		m.met.results.WithLabelValues("malformed").Inc()
 		m.d.Log.Warn("malformed result", "device", deviceID, "job", jobID, "err", err)
 		return bus.Term
 	}
@@ -401,13 +424,18 @@ func (m *Manager) onResult(ctx context.Context, deviceID, jobID string, data []b
 	state, err := m.d.Store.StoreResult(sctx, deviceID, r)
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrResultMismatch):
+		m.met.results.WithLabelValues("refused").Inc()
 		m.d.Log.Warn("result for an unknown job", "device", deviceID, "job", r.JobID, "err", err)
 		return bus.Term
 	case err != nil:
+		m.met.results.WithLabelValues("retry").Inc()
 		m.d.Log.Error("store result", "job", r.JobID, "err", err)
 		return bus.Retry
 	}
-	if state != "" {
+	if state == "" {
+		m.met.results.WithLabelValues("ignored").Inc()
+	} else {
+		m.met.results.WithLabelValues("stored").Inc()
 		m.d.Log.Info("result stored", "job", r.JobID, "device", deviceID, "status", r.Status, "fail_kind", r.FailKind)
 		m.d.Events.Publish(api.JobEvent{ID: r.JobID, DeviceID: deviceID, State: state, Status: r.Status})
 		m.d.Ended()
@@ -440,37 +468,111 @@ func (m *Manager) onAdvisory(adv bus.JobAdvisory) {
 	}
 }
 
-// onHeartbeat records a device's presence and, when the agent is busy with
-// a job, marks that job running.
+// onHeartbeat checks a heartbeat and queues it for the next presence
+// flush (the latest per device wins); nothing is written per beat. A
+// heartbeat above wire.MaxHeartbeatBytes or not valid is dropped and
+// counted.
 func (m *Manager) onHeartbeat(deviceID string, data []byte) {
+	if len(data) > wire.MaxHeartbeatBytes {
+		m.met.hbRejected.WithLabelValues("too_large").Inc()
+		m.d.Log.Warn("heartbeat refused: too large", "device", deviceID, "bytes", len(data), "limit", wire.MaxHeartbeatBytes)
+		return
+	}
 	var hb wire.Heartbeat
 	if err := json.Unmarshal(data, &hb); err != nil || (hb.Status != "idle" && hb.Status != "busy") {
+		m.met.hbRejected.WithLabelValues("invalid").Inc()
 		m.d.Log.Warn("bad heartbeat", "device", deviceID)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := m.d.Store.RecordHeartbeat(ctx, deviceID, store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: data})
-	if errors.Is(err, store.ErrNotFound) {
-		return // a revoked or unknown device
-	}
-	if err != nil {
-		m.d.Log.Error("record heartbeat", "device", deviceID, "err", err)
-		return
-	}
-	status := api.DeviceOnline
-	if hb.Status == "busy" {
-		status = api.DeviceBusy
-	}
-	m.d.Events.Publish(api.DeviceEvent{ID: deviceID, Status: status, TempC: hb.TempC})
-	if hb.Runtimes != nil {
-		m.refreshRuntimes(ctx, deviceID, *hb.Runtimes)
-	}
-	if hb.Status == "busy" && hb.JobID != "" {
-		if err := m.d.Store.MarkJobRunning(ctx, hb.JobID, deviceID, 0); err != nil {
-			m.d.Log.Error("mark job running", "job", hb.JobID, "err", err)
+	m.met.heartbeats.Inc()
+	m.pmu.Lock()
+	m.pending[deviceID] = queuedBeat{hb: store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: data},
+		job: hb.JobID, runtimes: hb.Runtimes}
+	m.pmu.Unlock()
+}
+
+type queuedBeat struct {
+	hb  store.Heartbeat
+	job string // the job the agent is busy with
+	// runtimes the agent reported, if it did (refreshRuntimes).
+	runtimes *[]wire.RuntimeInfo
+}
+
+// presenceLoop flushes queued heartbeats every PresenceEvery until ctx
+// ends.
+func (m *Manager) presenceLoop(ctx context.Context) {
+	t := time.NewTicker(m.d.PresenceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := m.FlushPresence(ctx); err != nil && ctx.Err() == nil {
+			m.d.Log.Error("record presence", "err", err)
 		}
 	}
+}
+
+// HistoryEvery is the sampling of the heartbeats table: at most one row
+// per device per HistoryEvery.
+const HistoryEvery = time.Minute
+
+// FlushPresence writes the heartbeats queued since the last flush in one
+// transaction (store.RecordPresence), publishes their device events, and
+// marks running the jobs they name for the first time.
+func (m *Manager) FlushPresence(ctx context.Context) error {
+	m.pmu.Lock()
+	queued := m.pending
+	m.pending = map[string]queuedBeat{}
+	m.pmu.Unlock()
+	if len(queued) == 0 {
+		return nil
+	}
+	start := time.Now()
+	batch := make([]store.Presence, 0, len(queued))
+	for id, q := range queued {
+		p := store.Presence{DeviceID: id, Heartbeat: q.hb}
+		if last, ok := m.history[id]; !ok || q.hb.At.Sub(last) >= HistoryEvery {
+			p.History = true
+			m.history[id] = q.hb.At
+		}
+		batch = append(batch, p)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := m.d.Store.RecordPresence(fctx, batch); err != nil {
+		// Put them back unless newer beats arrived meanwhile.
+		m.pmu.Lock()
+		for id, q := range queued {
+			if _, ok := m.pending[id]; !ok {
+				m.pending[id] = q
+			}
+		}
+		m.pmu.Unlock()
+		return err
+	}
+	m.met.flushSeconds.Observe(time.Since(start).Seconds())
+	m.met.flushBatch.Observe(float64(len(batch)))
+	for id, q := range queued {
+		status := api.DeviceOnline
+		if q.hb.Status == "busy" {
+			status = api.DeviceBusy
+		}
+		m.d.Events.Publish(api.DeviceEvent{ID: id, Status: status, TempC: q.hb.TempC})
+		if q.runtimes != nil {
+			m.refreshRuntimes(fctx, id, *q.runtimes)
+		}
+		if q.hb.Status == "busy" && q.job != "" && m.running[id] != q.job {
+			if err := m.d.Store.MarkJobRunning(fctx, q.job, id, 0); err != nil {
+				m.d.Log.Error("mark job running", "job", q.job, "err", err)
+				continue
+			}
+			m.running[id] = q.job
+		}
+	}
+	return nil
 }
 
 // maxRuntimes bounds the runtimes list an agent may report.
