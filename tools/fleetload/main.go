@@ -301,6 +301,18 @@ func run(ctx context.Context, o options) error {
 	}
 	st.mu.Unlock()
 	rss, hwm = co.rss()
+	if code, body, err := do(context.Background(), co, "GET", "/metrics", nil, ""); err != nil || code != 200 {
+		fmt.Println("  metrics:", code, err)
+	} else {
+		for _, l := range strings.Split(string(body), "\n") {
+			for _, p := range []string{"hil_result_batch_results_sum", "hil_result_batch_results_count", "hil_result_batch_seconds_sum",
+				"hil_presence_flush_devices_sum", "hil_presence_flush_devices_count", "hil_presence_flush_seconds_sum", "hil_results_total"} {
+				if strings.HasPrefix(l, p) {
+					fmt.Println("  metric", l)
+				}
+			}
+		}
+	}
 	what := "end to end (first job created to last result stored)"
 	if st.gate != nil {
 		what = "ingestion (all results released at once to last stored)"

@@ -541,27 +541,86 @@ const (
 	Retry
 )
 
-// ResultHandler handles one result an agent published on
-// results.<deviceID>.<jobID>; the subject names the publishing device,
+// ResultMsg is one result an agent published on
+// results.<DeviceID>.<JobID>; the subject names the publishing device,
 // which the agent's NATS permissions guarantee.
-type ResultHandler func(ctx context.Context, deviceID, jobID string, data []byte) Disposition
+type ResultMsg struct {
+	DeviceID, JobID string
+	Data            []byte
+}
 
-// ConsumeResults runs handle for every message of the coordinator's durable
-// consumer on RESULTS until ctx ends, and acks, terminates or redelivers
-// each as handle says.
-func (b *Bus) ConsumeResults(ctx context.Context, handle ResultHandler) error {
+// ResultBatchHandler handles a batch of results and says, for each in
+// order, what becomes of its message.
+type ResultBatchHandler func(ctx context.Context, batch []ResultMsg) []Disposition
+
+// MaxResultBatch bounds the results handled together.
+const MaxResultBatch = 256
+
+// ConsumeResults runs handle on batches of the coordinator's durable
+// consumer on RESULTS until ctx ends: whatever is waiting, up to
+// MaxResultBatch at once (so one PostgreSQL transaction stores many under
+// load), or the first message to arrive when nothing is; it acks,
+// terminates or redelivers each message as handle says.
+func (b *Bus) ConsumeResults(ctx context.Context, handle ResultBatchHandler) error {
 	cons, err := b.result.Consumer(ctx, ResultsConsumer)
 	if err != nil {
 		return fmt.Errorf("results consumer: %w", err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	go func() {
+		for ctx.Err() == nil {
+			batch, err := cons.FetchNoWait(MaxResultBatch)
+			var msgs []jetstream.Msg
+			if err == nil {
+				for m := range batch.Messages() {
+					msgs = append(msgs, m)
+				}
+			}
+			if len(msgs) == 0 {
+				// Nothing waiting: block for the next one.
+				batch, err = cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+				if err != nil {
+					if ctx.Err() == nil {
+						b.log.Debug("results consumer", "err", err)
+						time.Sleep(time.Second)
+					}
+					continue
+				}
+				for m := range batch.Messages() {
+					msgs = append(msgs, m)
+				}
+				if len(msgs) == 0 {
+					continue
+				}
+			}
+			b.handleResults(ctx, msgs, handle)
+		}
+	}()
+	return nil
+}
+
+func (b *Bus) handleResults(ctx context.Context, msgs []jetstream.Msg, handle ResultBatchHandler) {
+	in := make([]ResultMsg, 0, len(msgs))
+	ok := make([]jetstream.Msg, 0, len(msgs))
+	for _, m := range msgs {
 		parts := strings.Split(m.Subject(), ".")
 		if len(parts) != 3 {
 			b.log.Warn("result on unexpected subject", "subject", m.Subject())
 			_ = m.Term()
-			return
+			continue
 		}
-		switch handle(ctx, parts[1], parts[2], m.Data()) {
+		in = append(in, ResultMsg{DeviceID: parts[1], JobID: parts[2], Data: m.Data()})
+		ok = append(ok, m)
+	}
+	if len(in) == 0 {
+		return
+	}
+	disp := handle(ctx, in)
+	for i, m := range ok {
+		d := Retry
+		if i < len(disp) {
+			d = disp[i]
+		}
+		switch d {
 		case Ack:
 			_ = m.Ack()
 		case Term:
@@ -569,21 +628,7 @@ func (b *Bus) ConsumeResults(ctx context.Context, handle ResultHandler) error {
 		case Retry:
 			_ = m.NakWithDelay(2 * time.Second)
 		}
-	},
-		jetstream.PullMaxMessages(16),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				b.log.Debug("results consumer", "err", err)
-			}
-		}))
-	if err != nil {
-		return fmt.Errorf("results consumer: %w", err)
 	}
-	go func() {
-		<-ctx.Done()
-		cc.Stop()
-	}()
-	return nil
 }
 
 // jobAdvisories are the JetStream advisory subjects for jobs that will

@@ -188,7 +188,7 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := m.d.Bus.OnJobAdvisory(m.onAdvisory); err != nil {
 		return err
 	}
-	if err := m.d.Bus.ConsumeResults(ctx, m.onResult); err != nil {
+	if err := m.d.Bus.ConsumeResults(ctx, m.onResults); err != nil {
 		return err
 	}
 	go m.republishLoop(ctx)
@@ -405,45 +405,72 @@ func (m *Manager) republishLoop(ctx context.Context) {
 	}
 }
 
-// onResult stores an agent's result (idempotently: a redelivered or
-// replayed result changes nothing), which ends its job as done or failed.
-func (m *Manager) onResult(ctx context.Context, deviceID, jobID string, data []byte) bus.Disposition {
-	if len(data) > wire.MaxResultBytes {
-		m.met.results.WithLabelValues("too_large").Inc()
-		m.d.Log.Warn("result refused: too large", "device", deviceID, "job", jobID, "bytes", len(data), "limit", wire.MaxResultBytes)
-		return bus.Term
+// onResults stores a batch of agents' results in one transaction
+// (idempotently: a redelivered or replayed result changes nothing), which
+// ends their jobs as done or failed.
+func (m *Manager) onResults(ctx context.Context, batch []bus.ResultMsg) []bus.Disposition {
+	disp := make([]bus.Disposition, len(batch))
+	var in []store.ResultIn
+	var idx []int
+	for i, msg := range batch {
+		if len(msg.Data) > wire.MaxResultBytes {
+			m.met.results.WithLabelValues("too_large").Inc()
+			m.d.Log.Warn("result refused: too large", "device", msg.DeviceID, "job", msg.JobID, "bytes", len(msg.Data), "limit", wire.MaxResultBytes)
+			disp[i] = bus.Term
+			continue
+		}
+		var r wire.Result
+		if err := json.Unmarshal(msg.Data, &r); err != nil || r.JobID != msg.JobID {
+			m.met.results.WithLabelValues("malformed").Inc()
+			m.d.Log.Warn("malformed result", "device", msg.DeviceID, "job", msg.JobID, "err", err)
+			disp[i] = bus.Term
+			continue
+		}
+		in = append(in, store.ResultIn{DeviceID: msg.DeviceID, Result: r})
+		idx = append(idx, i)
 	}
-	var r wire.Result
-	if err := json.Unmarshal(data, &r); err != nil || r.JobID != jobID {
-		m.met.results.WithLabelValues("malformed").Inc()
-		m.d.Log.Warn("malformed result", "device", deviceID, "job", jobID, "err", err)
-		return bus.Term
+	if len(in) == 0 {
+		return disp
 	}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	state, err := m.d.Store.StoreResult(sctx, deviceID, r)
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrResultMismatch):
-		m.met.results.WithLabelValues("refused").Inc()
-		m.d.Log.Warn("result for an unknown job", "device", deviceID, "job", r.JobID, "err", err)
-		return bus.Term
-	case err != nil:
-		m.met.results.WithLabelValues("retry").Inc()
-		m.d.Log.Error("store result", "job", r.JobID, "err", err)
-		return bus.Retry
+	start := time.Now()
+	out, err := m.d.Store.StoreResults(sctx, in)
+	if err != nil {
+		m.met.results.WithLabelValues("retry").Add(float64(len(in)))
+		m.d.Log.Error("store results", "results", len(in), "err", err)
+		for _, i := range idx {
+			disp[i] = bus.Retry
+		}
+		return disp
 	}
-	if state == "" {
-		m.met.results.WithLabelValues("ignored").Inc()
-	} else {
-		m.met.results.WithLabelValues("stored").Inc()
-		m.d.Log.Info("result stored", "job", r.JobID, "device", deviceID, "status", r.Status, "fail_kind", r.FailKind)
-		m.d.Events.Publish(api.JobEvent{ID: r.JobID, DeviceID: deviceID, State: state, Status: r.Status})
-		m.d.Ended()
-		if state == api.JobDone && r.Measurement != nil {
-			m.d.Measured(deviceID, r.Measurement.RuntimeName(), r.Measurement.WorkloadHash)
+	m.met.resultBatch.Observe(float64(len(in)))
+	m.met.resultSeconds.Observe(time.Since(start).Seconds())
+	ended := false
+	for k, o := range out {
+		i, r, deviceID := idx[k], in[k].Result, in[k].DeviceID
+		disp[i] = bus.Ack
+		switch {
+		case o.Err != nil:
+			m.met.results.WithLabelValues("refused").Inc()
+			m.d.Log.Warn("result for an unknown job", "device", deviceID, "job", r.JobID, "err", o.Err)
+			disp[i] = bus.Term
+		case o.State == "":
+			m.met.results.WithLabelValues("ignored").Inc()
+		default:
+			m.met.results.WithLabelValues("stored").Inc()
+			m.d.Log.Info("result stored", "job", r.JobID, "device", deviceID, "status", r.Status, "fail_kind", r.FailKind)
+			m.d.Events.Publish(api.JobEvent{ID: r.JobID, DeviceID: deviceID, State: o.State, Status: r.Status})
+			ended = true
+			if o.State == api.JobDone && r.Measurement != nil {
+				m.d.Measured(deviceID, r.Measurement.RuntimeName(), r.Measurement.WorkloadHash)
+			}
 		}
 	}
-	return bus.Ack
+	if ended {
+		m.d.Ended()
+	}
+	return disp
 }
 
 // onAdvisory fails a job that will never run: an agent terminated it or it

@@ -88,11 +88,67 @@ var ErrResultMismatch = errors.New("result does not belong to the publishing dev
 
 // StoreResult records a result idempotently: the first result of a job
 // decides it, and the job's new state (done or failed) is returned; a
-// replay changes nothing and returns "". A result for a cancelled job is
-// ignored.
+// replay changes nothing and returns "". A result for a cancelled job, or
+// one that failed (its device lost), is ignored.
 func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result) (api.JobState, error) {
 	var state api.JobState
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		state, err = storeResultTx(ctx, tx, deviceID, r)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return state, nil
+}
+
+// ResultIn is one result of a StoreResults batch.
+type ResultIn struct {
+	DeviceID string
+	Result   wire.Result
+}
+
+// ResultOut is what became of one result of a StoreResults batch: State
+// as StoreResult returns it, or Err (ErrNotFound, ErrResultMismatch: the
+// result can never be stored).
+type ResultOut struct {
+	State api.JobState
+	Err   error
+}
+
+// StoreResults stores a batch of results in one transaction (one commit,
+// one WAL flush, whatever the batch's size), each under its own savepoint
+// so a refused result does not undo the others. It returns one outcome per
+// result, in order; an error means none was stored.
+func (s *Store) StoreResults(ctx context.Context, batch []ResultIn) ([]ResultOut, error) {
+	out := make([]ResultOut, len(batch))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for i, in := range batch {
+			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+				st, err := storeResultTx(ctx, sp, in.DeviceID, in.Result)
+				out[i] = ResultOut{State: st}
+				return err
+			})
+			switch {
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrResultMismatch):
+				out[i] = ResultOut{Err: err}
+			case err != nil:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// storeResultTx is StoreResult inside tx.
+func storeResultTx(ctx context.Context, tx pgx.Tx, deviceID string, r wire.Result) (api.JobState, error) {
+	var state api.JobState
+	err := func() error {
 		var owner, runtime string
 		var cur api.JobState
 		err := tx.QueryRow(ctx, `SELECT device_id, state, coalesce(nullif(workload->>'runtime', ''), 'native') FROM jobs WHERE id = $1 FOR UPDATE`,
@@ -144,11 +200,8 @@ func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result)
 			state = api.JobFailed
 		}
 		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	return state, nil
+	}()
+	return state, err
 }
 
 // FailJobBySeq ends the job published at a JOBS sequence as failed, unless
