@@ -262,9 +262,18 @@ func run(ctx context.Context, o options) error {
 		start = time.Now()
 		close(st.gate)
 	}
-	// Wait until every job is final or the deadline.
-	var done, final int64
+	// Wait until every job is final, the deadline, or 90 s without
+	// progress (then say where the stuck jobs are).
+	var done, final, lastFinal int64
+	lastProgress := time.Now()
 	for ctx.Err() == nil {
+		if final > lastFinal {
+			lastFinal, lastProgress = final, time.Now()
+		}
+		if time.Since(lastProgress) > 90*time.Second {
+			diagnose(ctx, dsn, live)
+			break
+		}
 		if err := pgQuery(ctx, dsn, func(c *pgx.Conn) error {
 			return c.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state IN ('done','failed','cancelled')) FROM jobs`).Scan(&done, &final)
 		}); err != nil {
@@ -326,6 +335,59 @@ func run(ctx context.Context, o options) error {
 		return fmt.Errorf("%d lost, %d duplicated", lost, dup)
 	}
 	return nil
+}
+
+// diagnose prints, for up to 10 devices with jobs still queued, what their
+// JOBS consumer reports (through the agent's own identity, which may read
+// its consumer's info) next to the jobs' stream sequences.
+func diagnose(ctx context.Context, dsn string, agents []*agent) {
+	byID := map[string]*agent{}
+	for _, a := range agents {
+		byID[a.id] = a
+	}
+	type stuck struct {
+		dev  string
+		seqs []int64
+	}
+	var list []stuck
+	_ = pgQuery(ctx, dsn, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT device_id, array_agg(stream_seq ORDER BY stream_seq) FROM jobs WHERE state = 'queued'
+			GROUP BY device_id ORDER BY device_id LIMIT 10`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s stuck
+			if err := rows.Scan(&s.dev, &s.seqs); err != nil {
+				return err
+			}
+			list = append(list, s)
+		}
+		return rows.Err()
+	})
+	fmt.Printf("no progress for 90 s; %d+ devices with queued jobs:\n", len(list))
+	for _, s := range list {
+		a := byID[s.dev]
+		if a == nil {
+			continue
+		}
+		_, js := a.conn()
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cons, err := js.Consumer(cctx, a.resp.NATS.Stream, a.resp.NATS.AgentConsumer)
+		if err != nil {
+			fmt.Printf("  %s queued seqs %v: consumer: %v\n", s.dev, s.seqs, err)
+			cancel()
+			continue
+		}
+		info, err := cons.Info(cctx)
+		cancel()
+		if err != nil {
+			fmt.Printf("  %s queued seqs %v: info: %v\n", s.dev, s.seqs, err)
+			continue
+		}
+		fmt.Printf("  %s queued seqs %v: consumer num_pending %d ack_pending %d waiting %d delivered.stream %d ack_floor.stream %d\n",
+			s.dev, s.seqs, info.NumPending, info.NumAckPending, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream)
+	}
 }
 
 // inject spreads the faults over the job phase's first 30 s.
