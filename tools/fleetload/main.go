@@ -665,7 +665,11 @@ func (a *agent) serve(ctx context.Context, st *stats) {
 			if _, cur := a.conn(); cur != js {
 				break // reconnected with a new connection
 			}
-			msg, err := cons.Next(jetstream.FetchMaxWait(10 * time.Second))
+			// A context bound, not FetchMaxWait: a pull in flight when the
+			// server died must not leave the agent waiting for ever.
+			nctx, ncancel := context.WithTimeout(ctx, 10*time.Second)
+			msg, err := cons.Next(jetstream.FetchContext(nctx))
+			ncancel()
 			if err != nil {
 				if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
 					continue
