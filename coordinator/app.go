@@ -112,7 +112,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	}
 	a.Bus, err = bus.Start(ctx, bus.Options{
 		ExternalURL: cfg.NATSURL, Listen: cfg.NATSListen, StoreDir: storeDir,
-		AdvertiseURLs: cfg.NATSAdvertise, Logger: log, AckWait: cfg.JobAckWait,
+		AdvertiseURLs: cfg.NATSAdvertise, Logger: log, AckWait: cfg.JobAckWait, MaxAgents: cfg.MaxAgents,
 		Auth: auth, RevokedKeys: revokedKeys, AllowOpenServer: cfg.NATSAllowOpen,
 	})
 	if err != nil {
@@ -134,7 +134,7 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	bg, a.stop = context.WithCancel(context.Background())
 	a.Events = events.NewHub()
 	a.Predictors = predictors.New(a.Store, log)
-	a.Jobs = jobs.New(jobs.Deps{Store: a.Store, Bus: a.Bus, Events: a.Events, Log: log,
+	a.Jobs = jobs.New(jobs.Deps{Store: a.Store, Bus: a.Bus, Events: a.Events, Log: log, LostAfter: cfg.DeviceLostAfter,
 		Ended: func() { a.Drivers.Wake() },
 		Measured: func(device, runtime, wh string) {
 			a.Predictors.Notify(predictors.Key{DeviceID: device, Runtime: runtime, WorkloadHash: wh})
@@ -189,7 +189,8 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	a.HTTP = httpapi.New(httpapi.Deps{Store: a.Store, Bus: a.Bus, Log: log, EnrollTTL: cfg.EnrollTTL, Version: Version,
 		AdvertiseURL: strings.TrimRight(advertise, "/"),
 		AgentDir:     cfg.AgentDirectory(), Jobs: a.Jobs, Events: a.Events, Drivers: a.Drivers,
-		TokenTTL: cfg.TokenTTL, SessionTTL: cfg.SessionTTL, ProxyHeader: cfg.ProxyHeader, TrustedProxies: proxies, Evals: a.Evals})
+		TokenTTL: cfg.TokenTTL, SessionTTL: cfg.SessionTTL, ProxyHeader: cfg.ProxyHeader, TrustedProxies: proxies, Evals: a.Evals,
+		Collectors: a.Jobs.Collectors()})
 	a.srv = &http.Server{Handler: a.HTTP.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		if err := a.srv.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {

@@ -92,6 +92,15 @@ type Config struct {
 	// their answer callbacks (HIL_PUBLIC_URL); default: the advertised
 	// URL.
 	PublicURL string `yaml:"public_url"`
+	// DeviceLostAfter is how long a device may send no heartbeat before
+	// its unfinished jobs fail with device_lost and their trials' targets
+	// are re-dispatched to another matching device
+	// (HIL_DEVICE_LOST_AFTER). Defaults to 60s.
+	DeviceLostAfter time.Duration `yaml:"device_lost_after"`
+	// MaxAgents is the declared fleet capacity (HIL_MAX_AGENTS): the JOBS
+	// stream holds one consumer per agent; enrollment past it answers 503
+	// capacity_exceeded. Defaults to 10,000.
+	MaxAgents int `yaml:"max_agents"`
 }
 
 // Default returns the built-in configuration.
@@ -109,6 +118,8 @@ func Default() Config {
 		ShutdownTimeout: 15 * time.Second,
 		JobAckWait:      30 * time.Second,
 		EvalGrace:       60 * time.Second,
+		DeviceLostAfter: 60 * time.Second,
+		MaxAgents:       10_000,
 	}
 }
 
@@ -134,6 +145,8 @@ var envVars = []struct{ env, flag string }{
 	{"HIL_JOB_ACK_WAIT", "job-ack-wait"},
 	{"HIL_EVAL_GRACE", "eval-grace"},
 	{"HIL_PUBLIC_URL", "public-url"},
+	{"HIL_DEVICE_LOST_AFTER", "device-lost-after"},
+	{"HIL_MAX_AGENTS", "max-agents"},
 }
 
 type listFlag struct{ v *[]string }
@@ -178,6 +191,8 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.JobAckWait, "job-ack-wait", c.JobAckWait, "redeliver a job after this long without an ack or progress report (env HIL_JOB_ACK_WAIT)")
 	fs.DurationVar(&c.EvalGrace, "eval-grace", c.EvalGrace, "wait this long after an evaluation job's deadline before failing it (env HIL_EVAL_GRACE)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the coordinator's HTTP URL as evaluators reach it, for answer callbacks (env HIL_PUBLIC_URL; default: the advertised URL)")
+	fs.IntVar(&c.MaxAgents, "max-agents", c.MaxAgents, "declared fleet capacity: enrollment past it answers 503 capacity_exceeded (env HIL_MAX_AGENTS)")
+	fs.DurationVar(&c.DeviceLostAfter, "device-lost-after", c.DeviceLostAfter, "fail a device's unfinished jobs with device_lost and re-dispatch them after this long without a heartbeat (env HIL_DEVICE_LOST_AFTER)")
 }
 
 // LoadConfig parses args (flags of one subcommand) with getenv and the
@@ -333,6 +348,12 @@ func (c Config) Validate() error {
 	}
 	if c.JobAckWait < time.Second || c.JobAckWait > time.Hour {
 		errs = append(errs, fmt.Errorf("HIL_JOB_ACK_WAIT (--job-ack-wait) %v must be between 1s and 1h", c.JobAckWait))
+	}
+	if c.MaxAgents < 1 || c.MaxAgents > 1_000_000 {
+		errs = append(errs, fmt.Errorf("HIL_MAX_AGENTS (--max-agents) %d must be between 1 and 1000000", c.MaxAgents))
+	}
+	if c.DeviceLostAfter < time.Second || c.DeviceLostAfter > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("HIL_DEVICE_LOST_AFTER (--device-lost-after) %v must be between 1s and 24h", c.DeviceLostAfter))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))

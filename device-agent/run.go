@@ -389,16 +389,32 @@ func (a *runner) consumer(ctx context.Context, name string) (jetstream.Consumer,
 	return c, nil
 }
 
-// nextJob pulls one job from the agent's own consumer. It returns a nil
-// message when there is no work. Only one message is ever requested (no
-// prefetch: a buffered job's AckWait would run while it waits).
+// nextJob pulls one job: from the agent's own consumer, then (when the
+// identity names one) from its class's shared consumer, each waiting half
+// of fetchWait. It returns a nil message when there is no work. Only one
+// message is ever requested (no prefetch: a buffered job's AckWait would
+// run while it waits).
 func (a *runner) nextJob(ctx context.Context) (jetstream.Msg, time.Duration, error) {
-	name := a.cfg.NATS.AgentConsumer
+	names := []string{a.cfg.NATS.AgentConsumer}
+	if a.cfg.NATS.ClassConsumer != "" {
+		names = append(names, a.cfg.NATS.ClassConsumer)
+	}
+	for _, name := range names {
+		msg, ackWait, err := a.pull(ctx, name, a.o.fetchWait/time.Duration(len(names)))
+		if msg != nil || err != nil {
+			return msg, ackWait, err
+		}
+	}
+	return nil, 0, nil
+}
+
+// pull waits up to wait for one message of the consumer name.
+func (a *runner) pull(ctx context.Context, name string, wait time.Duration) (jetstream.Msg, time.Duration, error) {
 	c, err := a.consumer(ctx, name)
 	if err != nil {
 		return nil, 0, err
 	}
-	fctx, cancel := context.WithTimeout(ctx, a.o.fetchWait)
+	fctx, cancel := context.WithTimeout(ctx, wait)
 	msg, err := c.Next(jetstream.FetchContext(fctx))
 	cancel()
 	if err != nil {
@@ -597,6 +613,16 @@ func (a *runner) publish(ctx context.Context, r *wire.Result) error {
 	data, err := json.Marshal(r)
 	if err != nil {
 		return err
+	}
+	if len(data) > wire.MaxResultBytes {
+		// NATS would refuse it and close the connection: report the
+		// job failed instead, saying why.
+		a.log.Error("result too large; reporting the job failed", "job", r.JobID, "bytes", len(data), "limit", wire.MaxResultBytes)
+		f := failed(r.JobID, wire.FailInternal, fmt.Sprintf("the result is %d bytes, above the %d-byte message limit", len(data), wire.MaxResultBytes))
+		f.DeviceID, f.Attempt = r.DeviceID, r.Attempt
+		if data, err = json.Marshal(f); err != nil {
+			return err
+		}
 	}
 	pctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), a.o.jsTimeout)
 	defer cancel()

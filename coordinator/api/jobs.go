@@ -20,8 +20,15 @@ type JobRequest struct {
 
 // Job is a measurement job (GET /api/v1/jobs/{id}).
 type Job struct {
-	ID       string          `json:"id"`
-	DeviceID string          `json:"device_id"`
+	ID       string `json:"id"`
+	DeviceID string `json:"device_id"`
+	// Class is set for a job published on the shared subject of a device
+	// class: any agent of the class may take it, and DeviceID becomes the
+	// one that did (until then, the device the coordinator expected).
+	Class string `json:"class,omitempty"`
+	// Replaces is the job whose device was lost (fail_kind device_lost)
+	// and which this job re-dispatches.
+	Replaces *string         `json:"replaces,omitempty"`
 	Kind     string          `json:"kind"`
 	Spec     json.RawMessage `json:"spec"`
 	SpecHash string          `json:"spec_hash"`

@@ -24,6 +24,10 @@ type Agent struct {
 	KP   nkeys.KeyPair
 	Pub  string
 	Resp wire.EnrollResponse
+	// Hold, if set, is called by RunStandIn with each job after a busy
+	// heartbeat naming it and before the job is answered: while Hold
+	// blocks, the stand-in sends nothing, as a device that went away.
+	Hold func(jetstream.Msg)
 }
 
 // NewAgent creates a key pair.
@@ -89,21 +93,38 @@ func (a *Agent) RunStandIn(ctx context.Context, urls func() []string) {
 			beat := func() { _ = nc.Publish(a.Resp.NATS.HeartbeatSubj, []byte(`{"status":"idle"}`)) }
 			beat()
 			js, _ := jetstream.New(nc)
+			// Its own consumer and, like the agent, its class's shared one.
+			var conss []jetstream.Consumer
 			cons, err := js.Consumer(ctx, "JOBS", a.Resp.NATS.AgentConsumer)
-			for err == nil && ctx.Err() == nil {
+			conss = append(conss, cons)
+			if err == nil && a.Resp.NATS.ClassConsumer != "" {
+				cons, err = js.Consumer(ctx, "JOBS", a.Resp.NATS.ClassConsumer)
+				conss = append(conss, cons)
+			}
+			for i := 0; err == nil && ctx.Err() == nil; i++ {
 				select {
 				case <-hb.C:
 					beat()
 				default:
 				}
 				var msg jetstream.Msg
-				msg, err = cons.Next(jetstream.FetchMaxWait(500 * time.Millisecond))
-				if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
+				msg, err = conss[i%len(conss)].Next(jetstream.FetchMaxWait(250 * time.Millisecond))
+				if errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout) {
 					err = nil
 					continue
 				}
 				if err != nil {
 					break
+				}
+				if a.Hold != nil {
+					// Busy with the job, as the agent reports it, then
+					// held: no heartbeat until Hold returns.
+					var job wire.Job
+					_ = json.Unmarshal(msg.Data(), &job)
+					hbBusy, _ := json.Marshal(wire.Heartbeat{Status: "busy", JobID: job.ID})
+					_ = nc.Publish(a.Resp.NATS.HeartbeatSubj, hbBusy)
+					_ = nc.Flush()
+					a.Hold(msg)
 				}
 				err = a.answer(ctx, js, ev, msg)
 			}

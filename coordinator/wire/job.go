@@ -46,6 +46,10 @@ const (
 	FailTimeout     = "timeout"      // the child exceeded its time limit
 	FailCrash       = "crash"        // the child died otherwise
 	FailInternal    = "internal"
+	// FailDeviceLost is set by the coordinator, never by an agent: the
+	// job's device sent no heartbeat for longer than the lost threshold.
+	// The trial's target is re-dispatched to another matching device.
+	FailDeviceLost = "device_lost"
 )
 
 // Result is published by the agent on results.<deviceID>.<jobID> with

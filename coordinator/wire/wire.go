@@ -49,14 +49,28 @@ type NATSIdentity struct {
 	InboxPrefix   string `json:"inbox_prefix"`
 	Stream        string `json:"stream"`
 	AgentConsumer string `json:"agent_consumer"`
-	// ClassConsumer is no longer sent or used (no jobs are published per
-	// device class yet). It stays so that the identity files of agents
-	// enrolled before, which name one, still load.
+	// ClassConsumer is the durable consumer shared by every agent of the
+	// device's class (jobs.class.<class>.<kind>): the agent pulls from it
+	// as well as from AgentConsumer. Empty in identity files of agents
+	// enrolled before class dispatch: such an agent pulls its own
+	// consumer only.
 	ClassConsumer  string `json:"class_consumer,omitempty"`
 	ResultsSubject string `json:"results_subject"` // prefix: results.<id>.<jobID>
 	HeartbeatSubj  string `json:"heartbeat_subject"`
 	ControlSubject string `json:"control_subject"` // prefix: ctl.<id>.<verb>
 }
+
+// Size limits of the messages an agent sends. The NATS server enforces
+// MaxMessageBytes on every publish of the application account (the
+// account JWT's payload limit: a larger publish is refused and the
+// connection closed); the coordinator refuses (drops, counts and logs) a
+// heartbeat above MaxHeartbeatBytes and a result above MaxResultBytes.
+// Agents check before they publish.
+const (
+	MaxMessageBytes   = 1 << 20
+	MaxResultBytes    = MaxMessageBytes
+	MaxHeartbeatBytes = 4 << 10
+)
 
 // Heartbeat is published by an agent on hb.<deviceID> every 10 s.
 type Heartbeat struct {

@@ -13,6 +13,8 @@ import (
 
 	"github.com/nats-io/jwt/v2"
 	"github.com/nats-io/nkeys"
+
+	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
 // AuthFile is the file in the coordinator's data directory that holds the
@@ -165,6 +167,10 @@ func (a *Authority) AppAccountJWT() (string, error) {
 	ac.SigningKeys.Add(pub(a.keys.AppSigning))
 	ac.Limits.JetStreamLimits = jwt.JetStreamLimits{DiskStorage: -1, MemoryStorage: -1,
 		Streams: -1, Consumer: -1, MaxAckPending: -1, MemoryMaxStreamBytes: -1, DiskMaxStreamBytes: -1}
+	// Every publish of the account (agents' results and heartbeats, the
+	// coordinator's jobs) is bounded by the server: a larger one is
+	// refused with "Maximum Payload Violation".
+	ac.Limits.Payload = wire.MaxMessageBytes
 	a.mu.Lock()
 	for k, at := range a.revoked {
 		ac.RevokeAt(k, time.Unix(at, 0))

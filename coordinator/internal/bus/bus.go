@@ -55,8 +55,20 @@ type Options struct {
 	AckWait time.Duration
 	// MaxDeliver bounds redeliveries of one job.
 	MaxDeliver int
-	Logger     *slog.Logger
+	// MaxAgents is the declared capacity: the JOBS stream holds one
+	// consumer per agent plus one per device class, up to MaxAgents +
+	// MaxClasses consumers (enrollment past it answers 503
+	// capacity_exceeded). Defaults to DefaultMaxAgents.
+	MaxAgents int
+	Logger    *slog.Logger
 }
+
+// DefaultMaxAgents is the default declared capacity (Options.MaxAgents).
+const DefaultMaxAgents = 10_000
+
+// MaxClasses is the number of device-class consumers the JOBS stream
+// leaves room for beside MaxAgents.
+const MaxClasses = 1_000
 
 // Bus owns the NATS connection (and the embedded server, if any). Its
 // connection stays inside: the rest of the coordinator publishes and
@@ -85,6 +97,9 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 	}
 	if o.MaxDeliver == 0 {
 		o.MaxDeliver = 5
+	}
+	if o.MaxAgents <= 0 {
+		o.MaxAgents = DefaultMaxAgents
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -284,6 +299,32 @@ func (b *Bus) ClientURLs() []string {
 	return []string{b.opts.ExternalURL}
 }
 
+// ClientURLsFor are the URLs handed to an agent that reached the HTTP API
+// at the local address via (nil: unknown): ClientURLs, except that an
+// embedded server listening on all interfaces (whose own URL would name
+// 0.0.0.0 or ::) is named by via, the address the agent already reached
+// this machine at, with the server's port.
+func (b *Bus) ClientURLsFor(via net.IP) []string {
+	if len(b.opts.AdvertiseURLs) > 0 || b.srv == nil || via == nil || via.IsUnspecified() {
+		return b.ClientURLs()
+	}
+	host, _, err := net.SplitHostPort(b.opts.Listen)
+	if err != nil {
+		return b.ClientURLs()
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		return b.ClientURLs()
+	}
+	addr, ok := b.srv.Addr().(*net.TCPAddr)
+	if !ok {
+		return b.ClientURLs()
+	}
+	if v4 := via.To4(); v4 != nil {
+		via = v4
+	}
+	return []string{"nats://" + net.JoinHostPort(via.String(), strconv.Itoa(addr.Port))}
+}
+
 func (b *Bus) ensureStreams(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -294,6 +335,8 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		Retention:  jetstream.WorkQueuePolicy,
 		Storage:    jetstream.FileStorage,
 		Duplicates: 10 * time.Minute,
+		// Explicit: unset, the server caps a stream at 1,000 consumers.
+		MaxConsumers: b.MaxConsumers(),
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", StreamJobs, err)
@@ -320,6 +363,13 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 	return nil
 }
 
+// MaxConsumers is the JOBS stream's consumer limit: MaxAgents agents and
+// MaxClasses classes.
+func (b *Bus) MaxConsumers() int { return b.opts.MaxAgents + MaxClasses }
+
+// MaxAgents is the declared capacity in agents.
+func (b *Bus) MaxAgents() int { return b.opts.MaxAgents }
+
 // AddAgent lets the identity connect and creates its job consumer. It is
 // idempotent.
 func (b *Bus) AddAgent(ctx context.Context, id Identity) error {
@@ -335,6 +385,12 @@ func (b *Bus) AddAgent(ctx context.Context, id Identity) error {
 		AckWait:       b.opts.AckWait,
 		MaxDeliver:    b.opts.MaxDeliver,
 	}
+	if _, err := b.jobs.CreateOrUpdateConsumer(ctx, c); err != nil {
+		return fmt.Errorf("create consumer %s: %w", c.Durable, err)
+	}
+	// The class's shared consumer: the same settings, one per class,
+	// whichever agent of the class enrolled first creates it.
+	c.Durable, c.FilterSubject = ClassConsumer(id.Class), "jobs.class."+id.Class+".>"
 	if _, err := b.jobs.CreateOrUpdateConsumer(ctx, c); err != nil {
 		return fmt.Errorf("create consumer %s: %w", c.Durable, err)
 	}
@@ -458,6 +514,21 @@ func (b *Bus) PublishJob(ctx context.Context, deviceID, kind, jobID string, data
 	return ack.Sequence, nil
 }
 
+// PublishClassJob puts a job on the shared subject of a device class (any
+// agent of the class may take it), like PublishJob.
+func (b *Bus) PublishClassJob(ctx context.Context, class, kind, jobID string, data []byte) (uint64, error) {
+	if !ValidToken(class) {
+		return 0, fmt.Errorf("publish job %s: class %q is not a valid subject token", jobID, class)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	ack, err := b.js.Publish(ctx, ClassJobSubject(class, kind), data, jetstream.WithMsgID(jobID))
+	if err != nil {
+		return 0, fmt.Errorf("publish job %s: %w", jobID, err)
+	}
+	return ack.Sequence, nil
+}
+
 // Disposition is what becomes of a consumed result message.
 type Disposition int
 
@@ -470,27 +541,86 @@ const (
 	Retry
 )
 
-// ResultHandler handles one result an agent published on
-// results.<deviceID>.<jobID>; the subject names the publishing device,
+// ResultMsg is one result an agent published on
+// results.<DeviceID>.<JobID>; the subject names the publishing device,
 // which the agent's NATS permissions guarantee.
-type ResultHandler func(ctx context.Context, deviceID, jobID string, data []byte) Disposition
+type ResultMsg struct {
+	DeviceID, JobID string
+	Data            []byte
+}
 
-// ConsumeResults runs handle for every message of the coordinator's durable
-// consumer on RESULTS until ctx ends, and acks, terminates or redelivers
-// each as handle says.
-func (b *Bus) ConsumeResults(ctx context.Context, handle ResultHandler) error {
+// ResultBatchHandler handles a batch of results and says, for each in
+// order, what becomes of its message.
+type ResultBatchHandler func(ctx context.Context, batch []ResultMsg) []Disposition
+
+// MaxResultBatch bounds the results handled together.
+const MaxResultBatch = 256
+
+// ConsumeResults runs handle on batches of the coordinator's durable
+// consumer on RESULTS until ctx ends: whatever is waiting, up to
+// MaxResultBatch at once (so one PostgreSQL transaction stores many under
+// load), or the first message to arrive when nothing is; it acks,
+// terminates or redelivers each message as handle says.
+func (b *Bus) ConsumeResults(ctx context.Context, handle ResultBatchHandler) error {
 	cons, err := b.result.Consumer(ctx, ResultsConsumer)
 	if err != nil {
 		return fmt.Errorf("results consumer: %w", err)
 	}
-	cc, err := cons.Consume(func(m jetstream.Msg) {
+	go func() {
+		for ctx.Err() == nil {
+			batch, err := cons.FetchNoWait(MaxResultBatch)
+			var msgs []jetstream.Msg
+			if err == nil {
+				for m := range batch.Messages() {
+					msgs = append(msgs, m)
+				}
+			}
+			if len(msgs) == 0 {
+				// Nothing waiting: block for the next one.
+				batch, err = cons.Fetch(1, jetstream.FetchMaxWait(5*time.Second))
+				if err != nil {
+					if ctx.Err() == nil {
+						b.log.Debug("results consumer", "err", err)
+						time.Sleep(time.Second)
+					}
+					continue
+				}
+				for m := range batch.Messages() {
+					msgs = append(msgs, m)
+				}
+				if len(msgs) == 0 {
+					continue
+				}
+			}
+			b.handleResults(ctx, msgs, handle)
+		}
+	}()
+	return nil
+}
+
+func (b *Bus) handleResults(ctx context.Context, msgs []jetstream.Msg, handle ResultBatchHandler) {
+	in := make([]ResultMsg, 0, len(msgs))
+	ok := make([]jetstream.Msg, 0, len(msgs))
+	for _, m := range msgs {
 		parts := strings.Split(m.Subject(), ".")
 		if len(parts) != 3 {
 			b.log.Warn("result on unexpected subject", "subject", m.Subject())
 			_ = m.Term()
-			return
+			continue
 		}
-		switch handle(ctx, parts[1], parts[2], m.Data()) {
+		in = append(in, ResultMsg{DeviceID: parts[1], JobID: parts[2], Data: m.Data()})
+		ok = append(ok, m)
+	}
+	if len(in) == 0 {
+		return
+	}
+	disp := handle(ctx, in)
+	for i, m := range ok {
+		d := Retry
+		if i < len(disp) {
+			d = disp[i]
+		}
+		switch d {
 		case Ack:
 			_ = m.Ack()
 		case Term:
@@ -498,21 +628,7 @@ func (b *Bus) ConsumeResults(ctx context.Context, handle ResultHandler) error {
 		case Retry:
 			_ = m.NakWithDelay(2 * time.Second)
 		}
-	},
-		jetstream.PullMaxMessages(16),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			if !errors.Is(err, jetstream.ErrNoHeartbeat) {
-				b.log.Debug("results consumer", "err", err)
-			}
-		}))
-	if err != nil {
-		return fmt.Errorf("results consumer: %w", err)
 	}
-	go func() {
-		<-ctx.Done()
-		cc.Stop()
-	}()
-	return nil
 }
 
 // jobAdvisories are the JetStream advisory subjects for jobs that will

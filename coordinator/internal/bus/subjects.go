@@ -9,7 +9,7 @@ import (
 
 // Stream and subject layout (design §5).
 const (
-	StreamJobs    = "JOBS"    // work queue: jobs.agent.<id>.<kind>
+	StreamJobs    = "JOBS"    // work queue: jobs.agent.<id>.<kind>, jobs.class.<class>.<kind>
 	StreamResults = "RESULTS" // results.<id>.<jobID>
 	// ResultsConsumer is the coordinator's durable consumer on RESULTS.
 	ResultsConsumer = "coordinator"
@@ -20,6 +20,14 @@ func AgentConsumer(deviceID string) string { return "agt-" + deviceID }
 
 // AgentJobSubject is where a job for one agent is published.
 func AgentJobSubject(deviceID, kind string) string { return "jobs.agent." + deviceID + "." + kind }
+
+// ClassConsumer is the durable pull consumer shared by every agent of a
+// device class: whichever of them pulls a class job measures it.
+func ClassConsumer(class string) string { return "cls-" + class }
+
+// ClassJobSubject is where a job any agent of a class may take is
+// published.
+func ClassJobSubject(class, kind string) string { return "jobs.class." + class + "." + kind }
 
 // ResultsPrefix is the subject prefix of an agent's results:
 // results.<deviceID>.<jobID>.
@@ -52,7 +60,7 @@ type Identity struct {
 }
 
 // AgentPermissions are the only subjects an agent may use: pull and ack its
-// own consumer, publish its own results and heartbeats, receive on its own
+// own consumer and its class's shared consumer, publish its own results and heartbeats, receive on its own
 // inbox and control subjects, and answer control requests.
 func AgentPermissions(id Identity) jwt.Permissions {
 	cons := AgentConsumer(id.DeviceID)
@@ -65,6 +73,14 @@ func AgentPermissions(id Identity) jwt.Permissions {
 		"$JS.API.CONSUMER.MSG.NEXT."+StreamJobs+"."+cons,
 		"$JS.ACK."+StreamJobs+"."+cons+".>",
 	)
+	if ValidToken(id.Class) {
+		cls := ClassConsumer(id.Class)
+		p.Pub.Allow.Add(
+			"$JS.API.CONSUMER.INFO."+StreamJobs+"."+cls,
+			"$JS.API.CONSUMER.MSG.NEXT."+StreamJobs+"."+cls,
+			"$JS.ACK."+StreamJobs+"."+cls+".>",
+		)
+	}
 	p.Sub.Allow.Add(InboxPrefix(id.DeviceID)+".>", ControlSubject(id.DeviceID)+".>")
 	p.Resp = &jwt.ResponsePermission{MaxMsgs: 1, Expires: time.Minute}
 	return p

@@ -189,7 +189,7 @@ func (d *driver) startTrial(ctx context.Context, number int, cand search.Candida
 		if hit {
 			tt.MeasurementID = &mid
 		} else {
-			reqs = append(reqs, jobs.Request{DeviceID: dev, Spec: &cand.Arch, Workload: d.wl, Target: t.Name})
+			reqs = append(reqs, jobs.Request{DeviceID: dev, Spec: &cand.Arch, Workload: d.wl, Target: t.Name, Class: d.sharedClass(t)})
 			inflight[dev]++
 		}
 		trial.Targets = append(trial.Targets, tt)
@@ -219,15 +219,132 @@ func (d *driver) ensureEvaluations(ctx context.Context, number int, a *arch.Spec
 	return d.m.d.Evals.Ensure(ctx, d.id, d.spec, number, a)
 }
 
+// sharedClass is the class whose shared subject t's jobs are published on,
+// or "" to pin them to the device chosen: a target chosen by class alone
+// goes to the class, unless another target of the search names the same
+// class (then the driver spreads the trial's jobs over distinct devices
+// itself, which a shared subject would not).
+func (d *driver) sharedClass(t search.Target) string {
+	if t.Class == "" || len(t.Devices) > 0 || len(t.Tags) > 0 {
+		return ""
+	}
+	for _, o := range d.spec.Targets {
+		if o.Name != t.Name && o.Class == t.Class {
+			return ""
+		}
+	}
+	return t.Class
+}
+
+// redispatchLost gives every running trial's target whose job failed with
+// device_lost a new job on another online matching device. It returns the
+// lost targets still waiting (by trial number and target name): no such
+// device is free now, but one exists. A target with no other live matching
+// device at all, or left when the wall-time budget ran out, is not in the
+// map: collect then fails its trial with the device_lost error.
+func (d *driver) redispatchLost(ctx context.Context, outOfTime bool) (map[int]map[string]bool, error) {
+	lost, err := d.st().LostTargets(ctx, d.id)
+	if err != nil || len(lost) == 0 || outOfTime {
+		return nil, err
+	}
+	inflight, err := d.st().InFlight(ctx, d.id)
+	if err != nil {
+		return nil, err
+	}
+	limit := max(d.spec.Budget.MaxInFlightPerDevice, 1)
+	trials, err := d.st().TrialTargets(ctx, d.id, api.TrialRunning, -1)
+	if err != nil {
+		return nil, err
+	}
+	waiting := map[int]map[string]bool{}
+	for _, l := range lost {
+		var t search.Target
+		for _, st := range d.spec.Targets {
+			if st.Name == l.Target {
+				t = st
+			}
+		}
+		if t.Name == "" {
+			continue
+		}
+		// Devices this trial's other targets use are taken, so the
+		// replacement spreads like a first dispatch.
+		taken := map[string]int{l.DeviceID: limit}
+		for _, tt := range trials[l.Number] {
+			if tt.Target != l.Target {
+				taken[tt.DeviceID]++
+			}
+		}
+		dev, err := d.pickDevice(ctx, t, inflight, taken, limit)
+		if err != nil {
+			return nil, err
+		}
+		if dev == "" || dev == l.DeviceID {
+			devs, err := d.st().MatchDevices(ctx, t.Devices, t.Class, t.Tags)
+			if err != nil {
+				return nil, err
+			}
+			other := false
+			for _, m := range devs {
+				other = other || (m.ID != l.DeviceID && slices.Contains(wire.ProfileRuntimes(m.Profile), d.wl.RuntimeName()))
+			}
+			if other {
+				if waiting[l.Number] == nil {
+					waiting[l.Number] = map[string]bool{}
+				}
+				waiting[l.Number][l.Target] = true
+			}
+			continue
+		}
+		spec, err := d.trialSpec(ctx, l.Number)
+		if err != nil {
+			return nil, err
+		}
+		_, err = d.m.d.Jobs.Redispatch(ctx, d.id, l.Number, l.JobID,
+			jobs.Request{DeviceID: dev, Spec: spec, Workload: d.wl, Target: l.Target, Class: d.sharedClass(t)})
+		switch {
+		case errors.Is(err, store.ErrAlreadyReplaced):
+			continue
+		case err != nil && !errors.Is(err, jobs.ErrNotPublished):
+			return nil, err
+		}
+		inflight[dev]++
+		d.log.Info("trial target re-dispatched after its device was lost", "trial", l.Number, "target", l.Target, "lost", l.DeviceID, "device", dev)
+		d.m.d.Events.Publish(api.TrialEvent{SearchID: d.id, Number: l.Number, State: api.TrialRunning})
+		if waiting[l.Number] == nil {
+			waiting[l.Number] = map[string]bool{}
+		}
+		waiting[l.Number][l.Target] = true // the new job is read next round
+	}
+	return waiting, nil
+}
+
+// trialSpec is the architecture of one of the search's trials.
+func (d *driver) trialSpec(ctx context.Context, number int) (*arch.Spec, error) {
+	tr, err := d.st().GetTrial(ctx, d.id, number)
+	if err != nil {
+		return nil, err
+	}
+	spec, err := arch.Parse(tr.Arch)
+	if err != nil {
+		return nil, fmt.Errorf("trial %d: stored arch: %w", number, err)
+	}
+	return spec, nil
+}
+
 // collect finishes running trials whose targets all reported, and
-// re-publishes jobs a failed publish left behind.
-func (d *driver) collect(ctx context.Context) error {
+// re-dispatches targets whose device was lost.
+func (d *driver) collect(ctx context.Context, outOfTime bool) error {
 	running, err := d.st().RunningTrials(ctx, d.id)
 	if err != nil {
 		return err
 	}
 	if len(running) == 0 {
 		return nil
+	}
+	waiting, err := d.redispatchLost(ctx, outOfTime)
+	if err != nil {
+		return err
 	}
 	targets, err := d.st().TrialTargets(ctx, d.id, api.TrialRunning, -1)
 	if err != nil {
@@ -270,6 +387,8 @@ func (d *driver) collect(ctx context.Context) error {
 			switch {
 			case tt.Measurement != nil:
 				measured[tt.Target] = Values(tt.Measurement, d.spec.Workload)
+			case waiting[t.Number][tt.Target]:
+				pending = true
 			case tt.JobState == api.JobFailed || tt.JobState == api.JobCancelled:
 				reason := string(tt.JobState)
 				if tt.JobError != nil {

@@ -257,7 +257,13 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 	case api.SearchFinished, api.SearchFailed:
 		return true, nil
 	}
-	if err := d.collect(ctx); err != nil {
+	outOfTime := false
+	if w := d.spec.Budget.MaxWallTime; w != "" {
+		if lim, err := time.ParseDuration(w); err == nil && time.Since(se.CreatedAt) > lim {
+			outOfTime = true
+		}
+	}
+	if err := d.collect(ctx, outOfTime); err != nil {
 		return false, err
 	}
 	if se.State != api.SearchRunning {
@@ -268,12 +274,6 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 		return false, err
 	}
 	total := running + complete + failed
-	outOfTime := false
-	if w := d.spec.Budget.MaxWallTime; w != "" {
-		if lim, err := time.ParseDuration(w); err == nil && time.Since(se.CreatedAt) > lim {
-			outOfTime = true
-		}
-	}
 	if total >= d.spec.Budget.MaxTrials || outOfTime {
 		if running == 0 {
 			reason := ""

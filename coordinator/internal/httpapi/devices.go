@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"regexp"
 	"strings"
@@ -149,13 +150,14 @@ func (s *Server) enroll(c *gin.Context) {
 	c.JSON(http.StatusCreated, wire.EnrollResponse{
 		DeviceID: d.ID, Name: d.Name, Class: d.Class,
 		NATS: wire.NATSIdentity{
-			URLs:           s.d.Bus.ClientURLs(),
+			URLs:           s.d.Bus.ClientURLsFor(localIP(c.Request)),
 			NKey:           d.NKey,
 			JWT:            userJWT,
 			JWTSubject:     bus.JWTSubject(d.ID),
 			InboxPrefix:    bus.InboxPrefix(d.ID),
 			Stream:         bus.StreamJobs,
 			AgentConsumer:  bus.AgentConsumer(d.ID),
+			ClassConsumer:  bus.ClassConsumer(d.Class),
 			ResultsSubject: bus.ResultsPrefix(d.ID),
 			HeartbeatSubj:  bus.HeartbeatSubject(d.ID),
 			ControlSubject: bus.ControlSubject(d.ID),
@@ -293,4 +295,13 @@ func (s *Server) getPredictors(c *gin.Context) {
 			Measurements: r.Measurements, FittedAt: r.FittedAt, Predictor: p})
 	}
 	c.JSON(http.StatusOK, out)
+}
+
+// localIP is the address of this machine that the request came in on (the
+// address the client used to reach it), or nil.
+func localIP(r *http.Request) net.IP {
+	if a, ok := r.Context().Value(http.LocalAddrContextKey).(*net.TCPAddr); ok {
+		return a.IP
+	}
+	return nil
 }

@@ -64,6 +64,8 @@ type Deps struct {
 	// Evals owns the evaluation jobs (internal/evals); nil: evaluator
 	// routes answer 503.
 	Evals *evals.Manager
+	// Collectors are further metrics for /metrics (the job manager's).
+	Collectors []prometheus.Collector
 }
 
 // Server holds the router and its metrics.
@@ -189,7 +191,16 @@ func (s *Server) initMetrics() {
 		}
 		return float64(n)
 	})
-	s.registry.MustRegister(s.requests, online, pending,
+	capacity := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hil_limit_agents",
+		Help: "Declared fleet capacity in agents; enrollment past it answers 503 capacity_exceeded.",
+	}, func() float64 { return float64(s.d.Bus.MaxAgents()) })
+	consumers := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "hil_limit_jobs_consumers",
+		Help: "Consumer limit of the JOBS stream (one per agent, one per device class).",
+	}, func() float64 { return float64(s.d.Bus.MaxConsumers()) })
+	s.registry.MustRegister(s.d.Collectors...)
+	s.registry.MustRegister(capacity, consumers, s.requests, online, pending,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 }
 

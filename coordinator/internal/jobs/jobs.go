@@ -2,8 +2,10 @@
 // job is created here (Create: validated with workload.Check, stored, then
 // published), and every change of a job's state is made here: a heartbeat
 // that names it (running), its agent's result (done or failed), a
-// JetStream advisory (failed: terminated, or out of deliveries), a
-// cancelled search or a revoked device (cancelled). Jobs stored but not
+// JetStream advisory (failed: terminated, or out of deliveries), its
+// device going silent for longer than Deps.LostAfter (failed:
+// device_lost; the driver re-dispatches the trial's target with
+// Redispatch), a cancelled search or a revoked device (cancelled). Jobs stored but not
 // published (NATS was down, or the coordinator died in between) are
 // published again by a background loop. The search drivers and the HTTP
 // handlers call this package; they never change a job themselves. The
@@ -80,6 +82,10 @@ type Request struct {
 	Target string
 	// Kind is wire.JobKindMeasure (the default, "") or wire.JobKindProbe.
 	Kind string
+	// Class, when set, publishes the job on the shared subject of that
+	// device class: any agent of the class may take it (DeviceID is the
+	// device expected; the one that takes it claims the job).
+	Class string
 }
 
 // Check reports what is wrong with r, naming the fields as the jobs API
@@ -112,11 +118,30 @@ type Deps struct {
 	Measured func(deviceID, runtime, workloadHash string)
 	// RepublishEvery is the period of the republish loop. Defaults to 2s.
 	RepublishEvery time.Duration
+	// LostAfter is how long a device may send no heartbeat before its
+	// unfinished jobs fail with device_lost. Defaults to DefaultLostAfter.
+	LostAfter time.Duration
+	// PresenceEvery is how often queued heartbeats are written to
+	// PostgreSQL, all in one transaction. Defaults to 500ms.
+	PresenceEvery time.Duration
 }
+
+// DefaultLostAfter is the default Deps.LostAfter: six missed heartbeats
+// (agents send one every 10 s), twice the window in which a device counts
+// as online.
+const DefaultLostAfter = 60 * time.Second
 
 // Manager owns the job state machine. Create it with New, then Start it.
 type Manager struct {
-	d Deps
+	d   Deps
+	met metrics
+
+	pmu     sync.Mutex
+	pending map[string]queuedBeat // heartbeats since the last flush
+	// history and running are used by FlushPresence only (one goroutine
+	// at a time: the presence loop, or a caller after Start's).
+	history map[string]time.Time // last heartbeats row per device
+	running map[string]string    // the job last marked running per device
 
 	// rtMu guards runtimes: per device, the runtimes list (canonical JSON)
 	// last written to its profile from a heartbeat, so a beat that repeats
@@ -139,7 +164,14 @@ func New(d Deps) *Manager {
 	if d.RepublishEvery == 0 {
 		d.RepublishEvery = 2 * time.Second
 	}
-	return &Manager{d: d, runtimes: map[string]string{}}
+	if d.LostAfter <= 0 {
+		d.LostAfter = DefaultLostAfter
+	}
+	if d.PresenceEvery <= 0 {
+		d.PresenceEvery = 500 * time.Millisecond
+	}
+	return &Manager{d: d, met: newMetrics(d.LostAfter), pending: map[string]queuedBeat{},
+		history: map[string]time.Time{}, running: map[string]string{}, runtimes: map[string]string{}}
 }
 
 // Start publishes the jobs stored but never published, subscribes to
@@ -156,10 +188,12 @@ func (m *Manager) Start(ctx context.Context) error {
 	if err := m.d.Bus.OnJobAdvisory(m.onAdvisory); err != nil {
 		return err
 	}
-	if err := m.d.Bus.ConsumeResults(ctx, m.onResult); err != nil {
+	if err := m.d.Bus.ConsumeResults(ctx, m.onResults); err != nil {
 		return err
 	}
 	go m.republishLoop(ctx)
+	go m.lostLoop(ctx)
+	go m.presenceLoop(ctx)
 	return nil
 }
 
@@ -188,12 +222,7 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 			return nil, fmt.Errorf("encode spec: %w", err)
 		}
 		w := r.Workload.Normalize()
-		kind := r.Kind
-		if kind == "" {
-			kind = wire.JobKindMeasure
-		}
-		jobs[i] = api.Job{ID: store.NewJobID(), DeviceID: r.DeviceID, Kind: kind, Spec: spec, SpecHash: r.Spec.Hash(),
-			Workload: w, WorkloadHash: w.Hash(), State: api.JobQueued, TimeoutS: r.TimeoutSeconds, MemoryLimit: r.MemoryLimitBytes}
+		jobs[i] = newJob(r, spec, w)
 		createdBy = r.CreatedBy
 		if trial != nil {
 			if err := link(trial, r, jobs[i].ID); err != nil {
@@ -226,6 +255,90 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 	return jobs, nil
 }
 
+func newJob(r Request, spec []byte, w workload.Workload) api.Job {
+	kind := r.Kind
+	if kind == "" {
+		kind = wire.JobKindMeasure
+	}
+	return api.Job{ID: store.NewJobID(), DeviceID: r.DeviceID, Class: r.Class, Kind: kind, Spec: spec, SpecHash: r.Spec.Hash(),
+		Workload: w, WorkloadHash: w.Hash(), State: api.JobQueued, TimeoutS: r.TimeoutSeconds, MemoryLimit: r.MemoryLimitBytes}
+}
+
+// Redispatch replaces the lost job lost (failed with device_lost) of a
+// running trial's target by a new job for r, stored and linked to the
+// target in one transaction, then published. Of several calls for one lost
+// job exactly one stores a job; the others get store.ErrAlreadyReplaced.
+// ErrNotPublished: stored, published later by the republish loop.
+func (m *Manager) Redispatch(ctx context.Context, searchID string, number int, lost string, r Request) (api.Job, error) {
+	if r.Spec == nil {
+		return api.Job{}, &ValidationError{Fields: []api.FieldError{{Field: "spec", Message: "required"}}}
+	}
+	if fields := r.Check(); len(fields) > 0 {
+		return api.Job{}, &ValidationError{Fields: fields}
+	}
+	spec, err := r.Spec.JSON()
+	if err != nil {
+		return api.Job{}, fmt.Errorf("encode spec: %w", err)
+	}
+	j := newJob(r, spec, r.Workload.Normalize())
+	j.Replaces = &lost
+	err = m.d.Store.ReplaceTrialJob(ctx, searchID, number, r.Target, &j)
+	if errors.Is(err, store.ErrNotFound) {
+		return api.Job{}, fmt.Errorf("%w: %w", ErrDeviceNotFound, err)
+	}
+	if err != nil {
+		return api.Job{}, err
+	}
+	m.d.Log.Info("job re-dispatched", "job", j.ID, "replaces", lost, "device", j.DeviceID, "class", j.Class, "search", searchID, "trial", number)
+	m.d.Events.Publish(api.JobEvent{ID: j.ID, DeviceID: j.DeviceID, State: api.JobQueued})
+	if err := m.publish(ctx, j); err != nil {
+		return j, fmt.Errorf("%w: %w", ErrNotPublished, err)
+	}
+	return j, nil
+}
+
+// lostLoop fails the jobs of devices silent for longer than LostAfter,
+// checking four times per LostAfter.
+func (m *Manager) lostLoop(ctx context.Context) {
+	t := time.NewTicker(max(m.d.LostAfter/4, 250*time.Millisecond))
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := m.FailLost(ctx); err != nil && ctx.Err() == nil {
+			m.d.Log.Warn("fail jobs of lost devices", "err", err)
+		}
+	}
+}
+
+// FailLost ends every unfinished job of a device silent for longer than
+// LostAfter as failed (device_lost), withdraws its message from JOBS (so
+// no agent measures it any more; a result that still arrives is ignored),
+// and returns how many it ended.
+func (m *Manager) FailLost(ctx context.Context) (int, error) {
+	lost, err := m.d.Store.FailLostJobs(ctx, m.d.LostAfter)
+	if err != nil {
+		return 0, err
+	}
+	for _, l := range lost {
+		if l.Seq != 0 {
+			if err := m.d.Bus.DeleteJob(ctx, l.Seq); err != nil {
+				m.d.Log.Warn("withdraw job of a lost device", "job", l.ID, "err", err)
+			}
+		}
+		m.met.lost.Inc()
+		m.d.Log.Warn("device lost: job failed", "job", l.ID, "device", l.DeviceID, "after", m.d.LostAfter)
+		m.d.Events.Publish(api.JobEvent{ID: l.ID, DeviceID: l.DeviceID, State: api.JobFailed})
+	}
+	if len(lost) > 0 {
+		m.d.Ended()
+	}
+	return len(lost), nil
+}
+
 // link points the trial target a request measures at its job.
 func link(t *store.TrialRow, r Request, jobID string) error {
 	for k := range t.Targets {
@@ -250,7 +363,12 @@ func (m *Manager) publish(ctx context.Context, j api.Job) error {
 	if err != nil {
 		return err
 	}
-	seq, err := m.d.Bus.PublishJob(ctx, j.DeviceID, j.Kind, j.ID, data)
+	var seq uint64
+	if j.Class != "" {
+		seq, err = m.d.Bus.PublishClassJob(ctx, j.Class, j.Kind, j.ID, data)
+	} else {
+		seq, err = m.d.Bus.PublishJob(ctx, j.DeviceID, j.Kind, j.ID, data)
+	}
 	if err != nil {
 		return err
 	}
@@ -287,34 +405,72 @@ func (m *Manager) republishLoop(ctx context.Context) {
 	}
 }
 
-// onResult stores an agent's result (idempotently: a redelivered or
-// replayed result changes nothing), which ends its job as done or failed.
-func (m *Manager) onResult(ctx context.Context, deviceID, jobID string, data []byte) bus.Disposition {
-	var r wire.Result
-	if err := json.Unmarshal(data, &r); err != nil || r.JobID != jobID {
-		m.d.Log.Warn("malformed result", "device", deviceID, "job", jobID, "err", err)
-		return bus.Term
+// onResults stores a batch of agents' results in one transaction
+// (idempotently: a redelivered or replayed result changes nothing), which
+// ends their jobs as done or failed.
+func (m *Manager) onResults(ctx context.Context, batch []bus.ResultMsg) []bus.Disposition {
+	disp := make([]bus.Disposition, len(batch))
+	var in []store.ResultIn
+	var idx []int
+	for i, msg := range batch {
+		if len(msg.Data) > wire.MaxResultBytes {
+			m.met.results.WithLabelValues("too_large").Inc()
+			m.d.Log.Warn("result refused: too large", "device", msg.DeviceID, "job", msg.JobID, "bytes", len(msg.Data), "limit", wire.MaxResultBytes)
+			disp[i] = bus.Term
+			continue
+		}
+		var r wire.Result
+		if err := json.Unmarshal(msg.Data, &r); err != nil || r.JobID != msg.JobID {
+			m.met.results.WithLabelValues("malformed").Inc()
+			m.d.Log.Warn("malformed result", "device", msg.DeviceID, "job", msg.JobID, "err", err)
+			disp[i] = bus.Term
+			continue
+		}
+		in = append(in, store.ResultIn{DeviceID: msg.DeviceID, Result: r})
+		idx = append(idx, i)
 	}
-	sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	if len(in) == 0 {
+		return disp
+	}
+	sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	state, err := m.d.Store.StoreResult(sctx, deviceID, r)
-	switch {
-	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrResultMismatch):
-		m.d.Log.Warn("result for an unknown job", "device", deviceID, "job", r.JobID, "err", err)
-		return bus.Term
-	case err != nil:
-		m.d.Log.Error("store result", "job", r.JobID, "err", err)
-		return bus.Retry
+	start := time.Now()
+	out, err := m.d.Store.StoreResults(sctx, in)
+	if err != nil {
+		m.met.results.WithLabelValues("retry").Add(float64(len(in)))
+		m.d.Log.Error("store results", "results", len(in), "err", err)
+		for _, i := range idx {
+			disp[i] = bus.Retry
+		}
+		return disp
 	}
-	if state != "" {
-		m.d.Log.Info("result stored", "job", r.JobID, "device", deviceID, "status", r.Status, "fail_kind", r.FailKind)
-		m.d.Events.Publish(api.JobEvent{ID: r.JobID, DeviceID: deviceID, State: state, Status: r.Status})
-		m.d.Ended()
-		if state == api.JobDone && r.Measurement != nil {
-			m.d.Measured(deviceID, r.Measurement.RuntimeName(), r.Measurement.WorkloadHash)
+	m.met.resultBatch.Observe(float64(len(in)))
+	m.met.resultSeconds.Observe(time.Since(start).Seconds())
+	ended := false
+	for k, o := range out {
+		i, r, deviceID := idx[k], in[k].Result, in[k].DeviceID
+		disp[i] = bus.Ack
+		switch {
+		case o.Err != nil:
+			m.met.results.WithLabelValues("refused").Inc()
+			m.d.Log.Warn("result for an unknown job", "device", deviceID, "job", r.JobID, "err", o.Err)
+			disp[i] = bus.Term
+		case o.State == "":
+			m.met.results.WithLabelValues("ignored").Inc()
+		default:
+			m.met.results.WithLabelValues("stored").Inc()
+			m.d.Log.Info("result stored", "job", r.JobID, "device", deviceID, "status", r.Status, "fail_kind", r.FailKind)
+			m.d.Events.Publish(api.JobEvent{ID: r.JobID, DeviceID: deviceID, State: o.State, Status: r.Status})
+			ended = true
+			if o.State == api.JobDone && r.Measurement != nil {
+				m.d.Measured(deviceID, r.Measurement.RuntimeName(), r.Measurement.WorkloadHash)
+			}
 		}
 	}
-	return bus.Ack
+	if ended {
+		m.d.Ended()
+	}
+	return disp
 }
 
 // onAdvisory fails a job that will never run: an agent terminated it or it
@@ -339,37 +495,111 @@ func (m *Manager) onAdvisory(adv bus.JobAdvisory) {
 	}
 }
 
-// onHeartbeat records a device's presence and, when the agent is busy with
-// a job, marks that job running.
+// onHeartbeat checks a heartbeat and queues it for the next presence
+// flush (the latest per device wins); nothing is written per beat. A
+// heartbeat above wire.MaxHeartbeatBytes or not valid is dropped and
+// counted.
 func (m *Manager) onHeartbeat(deviceID string, data []byte) {
+	if len(data) > wire.MaxHeartbeatBytes {
+		m.met.hbRejected.WithLabelValues("too_large").Inc()
+		m.d.Log.Warn("heartbeat refused: too large", "device", deviceID, "bytes", len(data), "limit", wire.MaxHeartbeatBytes)
+		return
+	}
 	var hb wire.Heartbeat
 	if err := json.Unmarshal(data, &hb); err != nil || (hb.Status != "idle" && hb.Status != "busy") {
+		m.met.hbRejected.WithLabelValues("invalid").Inc()
 		m.d.Log.Warn("bad heartbeat", "device", deviceID)
 		return
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	err := m.d.Store.RecordHeartbeat(ctx, deviceID, store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: data})
-	if errors.Is(err, store.ErrNotFound) {
-		return // a revoked or unknown device
-	}
-	if err != nil {
-		m.d.Log.Error("record heartbeat", "device", deviceID, "err", err)
-		return
-	}
-	status := api.DeviceOnline
-	if hb.Status == "busy" {
-		status = api.DeviceBusy
-	}
-	m.d.Events.Publish(api.DeviceEvent{ID: deviceID, Status: status, TempC: hb.TempC})
-	if hb.Runtimes != nil {
-		m.refreshRuntimes(ctx, deviceID, *hb.Runtimes)
-	}
-	if hb.Status == "busy" && hb.JobID != "" {
-		if err := m.d.Store.MarkJobRunning(ctx, hb.JobID, deviceID, 0); err != nil {
-			m.d.Log.Error("mark job running", "job", hb.JobID, "err", err)
+	m.met.heartbeats.Inc()
+	m.pmu.Lock()
+	m.pending[deviceID] = queuedBeat{hb: store.Heartbeat{At: time.Now().UTC(), Status: hb.Status, TempC: hb.TempC, Payload: data},
+		job: hb.JobID, runtimes: hb.Runtimes}
+	m.pmu.Unlock()
+}
+
+type queuedBeat struct {
+	hb  store.Heartbeat
+	job string // the job the agent is busy with
+	// runtimes the agent reported, if it did (refreshRuntimes).
+	runtimes *[]wire.RuntimeInfo
+}
+
+// presenceLoop flushes queued heartbeats every PresenceEvery until ctx
+// ends.
+func (m *Manager) presenceLoop(ctx context.Context) {
+	t := time.NewTicker(m.d.PresenceEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := m.FlushPresence(ctx); err != nil && ctx.Err() == nil {
+			m.d.Log.Error("record presence", "err", err)
 		}
 	}
+}
+
+// HistoryEvery is the sampling of the heartbeats table: at most one row
+// per device per HistoryEvery.
+const HistoryEvery = time.Minute
+
+// FlushPresence writes the heartbeats queued since the last flush in one
+// transaction (store.RecordPresence), publishes their device events, and
+// marks running the jobs they name for the first time.
+func (m *Manager) FlushPresence(ctx context.Context) error {
+	m.pmu.Lock()
+	queued := m.pending
+	m.pending = map[string]queuedBeat{}
+	m.pmu.Unlock()
+	if len(queued) == 0 {
+		return nil
+	}
+	start := time.Now()
+	batch := make([]store.Presence, 0, len(queued))
+	for id, q := range queued {
+		p := store.Presence{DeviceID: id, Heartbeat: q.hb}
+		if last, ok := m.history[id]; !ok || q.hb.At.Sub(last) >= HistoryEvery {
+			p.History = true
+			m.history[id] = q.hb.At
+		}
+		batch = append(batch, p)
+	}
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	if err := m.d.Store.RecordPresence(fctx, batch); err != nil {
+		// Put them back unless newer beats arrived meanwhile.
+		m.pmu.Lock()
+		for id, q := range queued {
+			if _, ok := m.pending[id]; !ok {
+				m.pending[id] = q
+			}
+		}
+		m.pmu.Unlock()
+		return err
+	}
+	m.met.flushSeconds.Observe(time.Since(start).Seconds())
+	m.met.flushBatch.Observe(float64(len(batch)))
+	for id, q := range queued {
+		status := api.DeviceOnline
+		if q.hb.Status == "busy" {
+			status = api.DeviceBusy
+		}
+		m.d.Events.Publish(api.DeviceEvent{ID: id, Status: status, TempC: q.hb.TempC})
+		if q.runtimes != nil {
+			m.refreshRuntimes(fctx, id, *q.runtimes)
+		}
+		if q.hb.Status == "busy" && q.job != "" && m.running[id] != q.job {
+			if err := m.d.Store.MarkJobRunning(fctx, q.job, id, 0); err != nil {
+				m.d.Log.Error("mark job running", "job", q.job, "err", err)
+				continue
+			}
+			m.running[id] = q.job
+		}
+	}
+	return nil
 }
 
 // maxRuntimes bounds the runtimes list an agent may report.

@@ -236,6 +236,62 @@ func (s *Store) SetDeviceRuntimes(ctx context.Context, deviceID string, runtimes
 	return tag.RowsAffected() > 0, nil
 }
 
+// Presence is the latest heartbeat of one device, for RecordPresence.
+type Presence struct {
+	DeviceID string
+	Heartbeat
+	// History: also keep this heartbeat in the heartbeats table.
+	History bool
+}
+
+// RecordPresence applies a batch of heartbeats (at most one per device) in
+// one transaction of two statements, whatever the batch's size: every
+// live device's last_seen, status and temperature, and the history rows of
+// those marked History. Unknown and revoked devices are skipped.
+func (s *Store) RecordPresence(ctx context.Context, batch []Presence) error {
+	if len(batch) == 0 {
+		return nil
+	}
+	ids := make([]string, len(batch))
+	ats := make([]time.Time, len(batch))
+	sts := make([]string, len(batch))
+	temps := make([]*float64, len(batch))
+	var hIDs, hSts []string
+	var hAts []time.Time
+	var hTemps []*float64
+	var hPay []string
+	for i, p := range batch {
+		ids[i], ats[i], sts[i], temps[i] = p.DeviceID, p.At, p.Status, p.TempC
+		if p.History {
+			payload := string(p.Payload)
+			if payload == "" {
+				payload = `{}`
+			}
+			hIDs, hAts, hSts, hTemps, hPay = append(hIDs, p.DeviceID), append(hAts, p.At), append(hSts, p.Status), append(hTemps, p.TempC), append(hPay, payload)
+		}
+	}
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE devices d SET last_seen = greatest(coalesce(d.last_seen, u.at), u.at),
+				last_status = u.status, last_temp_c = u.temp
+			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::float8[]) AS u(id, at, status, temp)
+			WHERE d.id = u.id AND d.revoked_at IS NULL`, ids, ats, sts, temps); err != nil {
+			return fmt.Errorf("record presence: %w", err)
+		}
+		if len(hIDs) == 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO heartbeats (device_id, at, status, temp_c, payload)
+			SELECT u.id, u.at, u.status, u.temp, u.payload::jsonb
+			FROM unnest($1::text[], $2::timestamptz[], $3::text[], $4::float8[], $5::text[]) AS u(id, at, status, temp, payload)
+			JOIN devices d ON d.id = u.id AND d.revoked_at IS NULL
+			ON CONFLICT DO NOTHING`, hIDs, hAts, hSts, hTemps, hPay)
+		if err != nil {
+			return fmt.Errorf("record heartbeat history: %w", err)
+		}
+		return nil
+	})
+}
+
 // PruneHeartbeats deletes heartbeat history older than keep.
 func (s *Store) PruneHeartbeats(ctx context.Context, keep time.Duration) (int64, error) {
 	tag, err := s.pool.Exec(ctx, `DELETE FROM heartbeats WHERE at < now() - make_interval(secs => $1)`, keep.Seconds())

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -15,13 +16,13 @@ import (
 // NewJobID returns a fresh job ID ("j" and 16 hex digits).
 func NewJobID() string { return "j" + NewDeviceID()[1:] }
 
-const jobCols = `j.id, j.device_id, j.kind, j.spec, j.spec_hash, j.workload, j.workload_hash, j.state, j.timeout_s, j.memory_limit,
+const jobCols = `j.id, j.device_id, coalesce(j.class, ''), j.replaces, j.kind, j.spec, j.spec_hash, j.workload, j.workload_hash, j.state, j.timeout_s, j.memory_limit,
 	j.attempts, j.fail_kind, j.error, j.created_at, j.updated_at, j.finished_at, m.metrics`
 
 func scanJob(row pgx.Row) (api.Job, error) {
 	var j api.Job
 	var metrics []byte
-	err := row.Scan(&j.ID, &j.DeviceID, &j.Kind, &j.Spec, &j.SpecHash, &j.Workload, &j.WorkloadHash, &j.State, &j.TimeoutS, &j.MemoryLimit,
+	err := row.Scan(&j.ID, &j.DeviceID, &j.Class, &j.Replaces, &j.Kind, &j.Spec, &j.SpecHash, &j.Workload, &j.WorkloadHash, &j.State, &j.TimeoutS, &j.MemoryLimit,
 		&j.Attempts, &j.FailKind, &j.Error, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt, &metrics)
 	if err != nil {
 		return j, err
@@ -52,11 +53,11 @@ func (s *Store) CreateJobs(ctx context.Context, jobs []api.Job, createdBy int64)
 // insertJob inserts one queued job (only for a live device, with live) and
 // sets its creation times.
 func insertJob(ctx context.Context, tx pgx.Tx, j *api.Job, createdBy int64, live bool) error {
-	err := tx.QueryRow(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0)
+	err := tx.QueryRow(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by, class, replaces)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0), NULLIF($12, ''), $13
 		WHERE NOT $11 OR EXISTS (SELECT 1 FROM devices WHERE id = $2 AND revoked_at IS NULL)
 		RETURNING created_at, updated_at`,
-		j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash, j.TimeoutS, j.MemoryLimit, createdBy, live).
+		j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash, j.TimeoutS, j.MemoryLimit, createdBy, live, j.Class, j.Replaces).
 		Scan(&j.CreatedAt, &j.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("device %s: %w", j.DeviceID, ErrNotFound)
@@ -87,11 +88,67 @@ var ErrResultMismatch = errors.New("result does not belong to the publishing dev
 
 // StoreResult records a result idempotently: the first result of a job
 // decides it, and the job's new state (done or failed) is returned; a
-// replay changes nothing and returns "". A result for a cancelled job is
-// ignored.
+// replay changes nothing and returns "". A result for a cancelled job, or
+// one that failed (its device lost), is ignored.
 func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result) (api.JobState, error) {
 	var state api.JobState
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		var err error
+		state, err = storeResultTx(ctx, tx, deviceID, r)
+		return err
+	})
+	if err != nil {
+		return "", err
+	}
+	return state, nil
+}
+
+// ResultIn is one result of a StoreResults batch.
+type ResultIn struct {
+	DeviceID string
+	Result   wire.Result
+}
+
+// ResultOut is what became of one result of a StoreResults batch: State
+// as StoreResult returns it, or Err (ErrNotFound, ErrResultMismatch: the
+// result can never be stored).
+type ResultOut struct {
+	State api.JobState
+	Err   error
+}
+
+// StoreResults stores a batch of results in one transaction (one commit,
+// one WAL flush, whatever the batch's size), each under its own savepoint
+// so a refused result does not undo the others. It returns one outcome per
+// result, in order; an error means none was stored.
+func (s *Store) StoreResults(ctx context.Context, batch []ResultIn) ([]ResultOut, error) {
+	out := make([]ResultOut, len(batch))
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		for i, in := range batch {
+			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
+				st, err := storeResultTx(ctx, sp, in.DeviceID, in.Result)
+				out[i] = ResultOut{State: st}
+				return err
+			})
+			switch {
+			case errors.Is(err, ErrNotFound), errors.Is(err, ErrResultMismatch):
+				out[i] = ResultOut{Err: err}
+			case err != nil:
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// storeResultTx is StoreResult inside tx.
+func storeResultTx(ctx context.Context, tx pgx.Tx, deviceID string, r wire.Result) (api.JobState, error) {
+	var state api.JobState
+	err := func() error {
 		var owner, runtime string
 		var cur api.JobState
 		err := tx.QueryRow(ctx, `SELECT device_id, state, coalesce(nullif(workload->>'runtime', ''), 'native') FROM jobs WHERE id = $1 FOR UPDATE`,
@@ -102,11 +159,20 @@ func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result)
 		if err != nil {
 			return err
 		}
-		if owner != deviceID {
-			return ErrResultMismatch
-		}
 		if cur.Final() {
+			// The first result decided it, or the job was cancelled or
+			// failed (its device lost) before: a late or replayed result
+			// changes nothing, whoever sends it.
 			return nil
+		}
+		if owner != deviceID {
+			ok, err := claimClassJob(ctx, tx, r.JobID, deviceID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return ErrResultMismatch
+			}
 		}
 		if r.Status == wire.ResultOK && r.Measurement != nil && r.Measurement.RuntimeName() != runtime {
 			r = wire.Result{JobID: r.JobID, Status: wire.ResultFailed, FailKind: wire.FailInternal, Attempt: r.Attempt,
@@ -134,11 +200,8 @@ func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result)
 			state = api.JobFailed
 		}
 		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	return state, nil
+	}()
+	return state, err
 }
 
 // FailJobBySeq ends the job published at a JOBS sequence as failed, unless
@@ -154,10 +217,74 @@ func (s *Store) FailJobBySeq(ctx context.Context, seq uint64, kind, msg string) 
 }
 
 // MarkJobRunning records that an agent started (another attempt of) a job.
+// A class job is claimed by the agent of its class that names it.
 func (s *Store) MarkJobRunning(ctx context.Context, id, deviceID string, attempt int) error {
-	_, err := s.pool.Exec(ctx, `UPDATE jobs SET state = 'running', attempts = greatest(attempts, $3), updated_at = now()
-		WHERE id = $1 AND device_id = $2 AND state IN ('queued', 'running')`, id, deviceID, attempt)
-	return err
+	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		if _, err := claimClassJob(ctx, tx, id, deviceID); err != nil {
+			return err
+		}
+		_, err := tx.Exec(ctx, `UPDATE jobs SET state = 'running', attempts = greatest(attempts, $3), updated_at = now()
+			WHERE id = $1 AND device_id = $2 AND state IN ('queued', 'running')`, id, deviceID, attempt)
+		return err
+	})
+}
+
+// claimClassJob makes deviceID the device of an unfinished class job when
+// it is a live device of the job's class (the agent took the job from its
+// class's shared consumer), and points the trial target measuring the job
+// at it. It reports whether deviceID is now the job's device.
+func claimClassJob(ctx context.Context, tx pgx.Tx, jobID, deviceID string) (bool, error) {
+	tag, err := tx.Exec(ctx, `UPDATE jobs j SET device_id = $2, updated_at = now()
+		FROM devices d
+		WHERE j.id = $1 AND j.class IS NOT NULL AND j.state IN ('queued', 'running')
+		  AND d.id = $2 AND d.class = j.class AND d.revoked_at IS NULL`, jobID, deviceID)
+	if err != nil {
+		return false, fmt.Errorf("claim class job: %w", err)
+	}
+	if tag.RowsAffected() == 0 {
+		var owner string
+		err := tx.QueryRow(ctx, `SELECT device_id FROM jobs WHERE id = $1`, jobID).Scan(&owner)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return false, nil
+		}
+		return owner == deviceID, err
+	}
+	_, err = tx.Exec(ctx, `UPDATE trial_targets SET device_id = $2 WHERE job_id = $1`, jobID, deviceID)
+	return true, err
+}
+
+// LostJob is an unfinished job whose device went silent.
+type LostJob struct {
+	ID, DeviceID string
+	// Seq is its JOBS stream sequence (0: never published).
+	Seq uint64
+}
+
+// FailLostJobs ends as failed (fail_kind device_lost) every unfinished job
+// whose device has sent no heartbeat for longer than after: pinned jobs,
+// and class jobs its agent had claimed and started. A queued class job
+// stays: another agent of the class may still take it. Each job is
+// returned once, to the one caller whose UPDATE changed it.
+func (s *Store) FailLostJobs(ctx context.Context, after time.Duration) ([]LostJob, error) {
+	rows, err := s.pool.Query(ctx, `UPDATE jobs j SET state = 'failed', fail_kind = $2,
+			error = $3, updated_at = now(), finished_at = now()
+		FROM devices d
+		WHERE d.id = j.device_id AND j.state IN ('queued', 'running')
+		  AND NOT (j.class IS NOT NULL AND j.state = 'queued')
+		  AND coalesce(d.last_seen, d.created_at) < now() - make_interval(secs => $1)
+		  AND j.updated_at < now() - make_interval(secs => $1)
+		RETURNING j.id, j.device_id, coalesce(j.stream_seq, 0)`, after.Seconds(), wire.FailDeviceLost,
+		fmt.Sprintf("device lost: no heartbeat for more than %v", after))
+	if err != nil {
+		return nil, fmt.Errorf("fail lost jobs: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LostJob, error) {
+		var l LostJob
+		var seq int64
+		err := r.Scan(&l.ID, &l.DeviceID, &seq)
+		l.Seq = uint64(seq)
+		return l, err
+	})
 }
 
 // CancelDeviceJobs cancels every unfinished job of a device.

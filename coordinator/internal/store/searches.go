@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/studystore"
@@ -446,4 +447,66 @@ func (s *Store) MatchDevices(ctx context.Context, ids []string, class string, ta
 	}
 	return s.queryDevices(ctx, `revoked_at IS NULL AND (cardinality($1::text[]) = 0 OR id = ANY($1))
 		AND ($2 = '' OR class = $2) AND tags @> $3 ORDER BY created_at, id`, ids, class, tags)
+}
+
+// LostTarget is a running trial's target whose job failed because its
+// device was lost.
+type LostTarget struct {
+	Number   int
+	Target   string
+	DeviceID string
+	JobID    string
+}
+
+// LostTargets lists the targets of a search's running trials whose job
+// failed with fail_kind device_lost (and so awaits a re-dispatch).
+func (s *Store) LostTargets(ctx context.Context, searchID string) ([]LostTarget, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tt.number, tt.target, tt.device_id, tt.job_id
+		FROM trial_targets tt JOIN trials t USING (search_id, number) JOIN jobs j ON j.id = tt.job_id
+		WHERE tt.search_id = $1 AND t.state = 'running' AND j.state = 'failed' AND j.fail_kind = $2
+		ORDER BY tt.number, tt.target`, searchID, wire.FailDeviceLost)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (LostTarget, error) {
+		var l LostTarget
+		err := r.Scan(&l.Number, &l.Target, &l.DeviceID, &l.JobID)
+		return l, err
+	})
+}
+
+// ErrAlreadyReplaced: the lost job was re-dispatched before (by this or
+// another coordinator); nothing was stored.
+var ErrAlreadyReplaced = errors.New("the lost job was already re-dispatched")
+
+// ReplaceTrialJob stores j, which re-dispatches the lost job j.Replaces of
+// a trial's target, and points the target at it, in one transaction. Only
+// the first replacement of a lost job is stored (the target must still
+// name the lost job, and jobs.replaces is unique); any other gets
+// ErrAlreadyReplaced. ErrNotFound: j's device is unknown or revoked.
+func (s *Store) ReplaceTrialJob(ctx context.Context, searchID string, number int, target string, j *api.Job) error {
+	if j.Replaces == nil {
+		return errors.New("replace trial job: no job to replace")
+	}
+	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE trial_targets SET job_id = NULL
+			WHERE search_id = $1 AND number = $2 AND target = $3 AND job_id = $4`, searchID, number, target, *j.Replaces)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return ErrAlreadyReplaced
+		}
+		if err := insertJob(ctx, tx, j, 0, true); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE trial_targets SET job_id = $4, device_id = $5
+			WHERE search_id = $1 AND number = $2 AND target = $3`, searchID, number, target, j.ID, j.DeviceID)
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" {
+		return ErrAlreadyReplaced
+	}
+	return err
 }

@@ -1,0 +1,835 @@
+// Command fleetload is the fleet's load and chaos harness (#16). It starts
+// a real coordinator binary (embedded NATS) on loopback against a
+// throwaway PostgreSQL database it creates and drops, enrolls N simulated
+// agents through the real API, keeps them heartbeating over real NATS, has
+// them answer measurement jobs with stand-in measurements (named
+// "fleetload-stand-in"; they only ever reach the throwaway database), and
+// reports: enroll rate, heartbeat→presence latency, coordinator CPU while
+// only heartbeats flow, dispatch latency p50/p95, results/s, coordinator
+// RSS. With -kill-coordinator and -drop-agents it injects faults while jobs
+// run (SIGKILL of the coordinator and restart; agents' connections closed
+// and reopened) and audits PostgreSQL: jobs not done (lost) and jobs with
+// more than one measurement (duplicated).
+//
+//	go build -o /tmp/coordinator ./cmd/coordinator
+//	go run ./tools/fleetload -coordinator /tmp/coordinator -agents 1000 -jobs 2000
+//
+// Every request loop is bounded in count and time, and it talks only to
+// 127.0.0.1.
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nkeys"
+
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+)
+
+const adminToken = "hil_fleetload_admin_token_0123456789"
+
+// The job every simulated agent is asked to measure: a tiny spec, so the
+// coordinator's validation is cheap; the answer is a stand-in.
+const tinySpec = `{"vocab":256,"hidden":64,"tied_embeddings":true,"norm_eps":1e-5,"max_context":128,
+ "layers":[{"mixer":"conv","conv":{"kernel":3},"ffn":128}]}`
+
+type options struct {
+	coordinator   string
+	baseDSN       string
+	agents, jobs  int
+	hb            time.Duration
+	settle        time.Duration
+	enrollConc    int
+	killCoord     int
+	dropAgents    int
+	presenceProbe int
+	timeout       time.Duration
+}
+
+func main() {
+	var o options
+	flag.StringVar(&o.coordinator, "coordinator", "", "coordinator binary (go build -o ... ./cmd/coordinator); required")
+	flag.StringVar(&o.baseDSN, "base-dsn", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create the throwaway database on")
+	flag.IntVar(&o.agents, "agents", 1000, "simulated agents")
+	flag.IntVar(&o.jobs, "jobs", 2000, "measurement jobs, spread over the agents")
+	flag.DurationVar(&o.hb, "hb", 10*time.Second, "heartbeat interval")
+	flag.DurationVar(&o.settle, "settle", 20*time.Second, "heartbeat-only window for the CPU figure")
+	flag.IntVar(&o.enrollConc, "enroll-concurrency", 16, "concurrent enrollments")
+	flag.IntVar(&o.killCoord, "kill-coordinator", 0, "SIGKILL and restart the coordinator this many times while jobs run")
+	flag.IntVar(&o.dropAgents, "drop-agents", 0, "close and reopen this many agents' connections while jobs run")
+	flag.IntVar(&o.presenceProbe, "presence-probes", 50, "agents whose first heartbeat is timed to presence")
+	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this long")
+	flag.Parse()
+	if o.coordinator == "" || o.agents < 1 || o.jobs < 0 || o.presenceProbe >= o.agents {
+		flag.Usage()
+		os.Exit(2)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
+	defer cancel()
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		fmt.Fprintln(os.Stderr, "fleetload:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	dsn, drop, err := throwawayDB(ctx, o.baseDSN)
+	if err != nil {
+		return err
+	}
+	defer drop()
+	dir, err := os.MkdirTemp("", "fleetload-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	co := &coord{bin: o.coordinator, dsn: dsn, dir: dir, httpPort: freePort(), natsPort: freePort(), ackWait: 30 * time.Second}
+	if o.killCoord == 0 && o.dropAgents == 0 {
+		co.ackWait = time.Hour // answers are held until every job is out
+	}
+	if err := co.start(ctx); err != nil {
+		return err
+	}
+	defer co.stop()
+	fmt.Printf("coordinator pid %d, http :%d, nats :%d, database %s\n", co.pid(), co.httpPort, co.natsPort, dbName(dsn))
+
+	// 1. Enrollment.
+	agents := make([]*agent, o.agents)
+	start := time.Now()
+	var enrollFail atomic.Int64
+	codes := sync.Map{}
+	parallel(o.agents, o.enrollConc, func(i int) {
+		a, code, err := enroll(ctx, co, i)
+		if err != nil {
+			enrollFail.Add(1)
+			n, _ := codes.LoadOrStore(code, new(atomic.Int64))
+			n.(*atomic.Int64).Add(1)
+			return
+		}
+		agents[i] = a
+	})
+	enrollDur := time.Since(start)
+	fmt.Printf("enrolled %d/%d in %.1fs: %.0f/s; failures %d", o.agents-int(enrollFail.Load()), o.agents, enrollDur.Seconds(),
+		float64(o.agents)/enrollDur.Seconds(), enrollFail.Load())
+	codes.Range(func(k, v any) bool { fmt.Printf(" [HTTP %v: %d]", k, v.(*atomic.Int64).Load()); return true })
+	fmt.Println()
+	var live []*agent
+	for _, a := range agents {
+		if a != nil {
+			live = append(live, a)
+		}
+	}
+	if len(live) <= o.presenceProbe {
+		return errors.New("too few agents enrolled")
+	}
+
+	// 2. Connect and heartbeat (all but the presence probes).
+	st := &stats{recv: map[string]time.Time{}, answered: map[string]int{}}
+	if o.killCoord == 0 && o.dropAgents == 0 {
+		st.gate = make(chan struct{})
+	}
+	runCtx, stopAgents := context.WithCancel(ctx)
+	defer stopAgents()
+	start = time.Now()
+	var connFail atomic.Int64
+	parallel(len(live), 32, func(i int) {
+		if err := live[i].connect(co.natsURL()); err != nil {
+			connFail.Add(1)
+		}
+	})
+	fmt.Printf("connected %d agents in %.1fs (failures %d)\n", len(live), time.Since(start).Seconds(), connFail.Load())
+	probes, beating := live[:o.presenceProbe], live[o.presenceProbe:]
+	for _, a := range beating {
+		go a.heartbeats(runCtx, o.hb)
+		go a.serve(runCtx, st)
+	}
+	// 3. Heartbeat → presence: each probe's first heartbeat, timed until
+	// PostgreSQL shows it (what every status query reads).
+	time.Sleep(o.hb) // every other agent has beaten once
+	pg, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer pg.Close(context.Background())
+	var lat []time.Duration
+	for _, a := range probes {
+		t0 := time.Now()
+		a.beat()
+		for time.Since(t0) < 10*time.Second {
+			var seen bool
+			if err := pg.QueryRow(ctx, `SELECT last_seen IS NOT NULL FROM devices WHERE id = $1`, a.id).Scan(&seen); err != nil {
+				return err
+			}
+			if seen {
+				lat = append(lat, time.Since(t0))
+				break
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		go a.heartbeats(runCtx, o.hb)
+		go a.serve(runCtx, st)
+	}
+	fmt.Printf("heartbeat→presence (PostgreSQL) over %d probes: p50 %v p99 %v max %v (lost probes %d)\n",
+		len(lat), pct(lat, 50), pct(lat, 99), pct(lat, 100), len(probes)-len(lat))
+
+	// 4. Coordinator cost of heartbeats alone.
+	cpu0, t0 := co.cpu(), time.Now()
+	time.Sleep(o.settle)
+	cpu1 := co.cpu()
+	rss, hwm := co.rss()
+	var hbRows int64
+	_ = pg.QueryRow(ctx, `SELECT count(*) FROM heartbeats`).Scan(&hbRows)
+	fmt.Printf("heartbeats only: %d agents every %v = %.0f beats/s; coordinator CPU %.1f%% of one core; RSS %d MiB (peak %d MiB); heartbeats table rows %d\n",
+		len(live), o.hb, float64(len(live))/o.hb.Seconds(), 100*(cpu1-cpu0)/time.Since(t0).Seconds(), rss>>20, hwm>>20, hbRows)
+
+	// 5. Jobs, with faults.
+	if o.jobs == 0 {
+		return nil
+	}
+	created := map[string]time.Time{}
+	var cmu sync.Mutex
+	start = time.Now()
+	var createFail atomic.Int64
+	faults := map[string]int{}
+	var fwg sync.WaitGroup
+	if o.killCoord > 0 || o.dropAgents > 0 {
+		fwg.Add(1)
+		go func() {
+			defer fwg.Done()
+			inject(runCtx, co, live, o, faults)
+		}()
+	}
+	parallel(o.jobs, 8, func(i int) {
+		a := live[i%len(live)]
+		for try := 0; try < 200 && ctx.Err() == nil; try++ {
+			sent := time.Now()
+			id, err := createJob(ctx, co, a.id)
+			if err == nil {
+				cmu.Lock()
+				created[id] = sent
+				cmu.Unlock()
+				return
+			}
+			time.Sleep(250 * time.Millisecond) // the coordinator restarting
+		}
+		createFail.Add(1)
+	})
+	createDur := time.Since(start)
+	fmt.Printf("created %d jobs in %.1fs (%.0f/s; gave up on %d)\n", len(created), createDur.Seconds(), float64(len(created))/createDur.Seconds(), createFail.Load())
+	fwg.Wait()
+	if st.gate != nil {
+		// Every agent holds a job (each takes one at a time): release them
+		// all at once, so results/s measures the pipeline from then on
+		// (results stored, further jobs pulled), not the API's creation
+		// rate. With -jobs equal to -agents it is ingestion alone.
+		for ctx.Err() == nil {
+			st.mu.Lock()
+			n := len(st.recv)
+			st.mu.Unlock()
+			if n >= min(len(created), len(live)) {
+				break
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		start = time.Now()
+		close(st.gate)
+	}
+	// Wait until every job is final, the deadline, or 90 s without
+	// progress (then say where the stuck jobs are).
+	var done, final, lastFinal int64
+	lastProgress := time.Now()
+	for ctx.Err() == nil {
+		if final > lastFinal {
+			lastFinal, lastProgress = final, time.Now()
+		}
+		if time.Since(lastProgress) > 90*time.Second {
+			diagnose(ctx, dsn, live)
+			break
+		}
+		if err := pgQuery(ctx, dsn, func(c *pgx.Conn) error {
+			return c.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state IN ('done','failed','cancelled')) FROM jobs`).Scan(&done, &final)
+		}); err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		if final >= int64(len(created)) {
+			break
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	allDur := time.Since(start)
+	stopAgents()
+	var nJobs, lost, dup, measured int64
+	err = pgQuery(context.Background(), dsn, func(c *pgx.Conn) error {
+		return c.QueryRow(context.Background(), `SELECT (SELECT count(*) FROM jobs), (SELECT count(*) FROM jobs WHERE state <> 'done'),
+			(SELECT count(*) FROM (SELECT job_id FROM measurements GROUP BY job_id HAVING count(*) > 1) x), (SELECT count(*) FROM measurements)`).Scan(&nJobs, &lost, &dup, &measured)
+	})
+	if err != nil {
+		return err
+	}
+	st.mu.Lock()
+	var disp []time.Duration
+	redelivered := 0
+	for id, t := range st.recv {
+		if c, ok := created[id]; ok {
+			disp = append(disp, t.Sub(c))
+		}
+	}
+	for _, n := range st.answered {
+		if n > 1 {
+			redelivered++
+		}
+	}
+	st.mu.Unlock()
+	rss, hwm = co.rss()
+	if code, body, err := do(context.Background(), co, "GET", "/metrics", nil, ""); err != nil || code != 200 {
+		fmt.Println("  metrics:", code, err)
+	} else {
+		for _, l := range strings.Split(string(body), "\n") {
+			for _, p := range []string{"hil_result_batch_results_sum", "hil_result_batch_results_count", "hil_result_batch_seconds_sum",
+				"hil_presence_flush_devices_sum", "hil_presence_flush_devices_count", "hil_presence_flush_seconds_sum", "hil_results_total"} {
+				if strings.HasPrefix(l, p) {
+					fmt.Println("  metric", l)
+				}
+			}
+		}
+	}
+	what := "end to end (first job created to last result stored)"
+	if st.gate != nil {
+		what = "ingestion (all results released at once to last stored)"
+	}
+	fmt.Printf("jobs: %d stored, %d measured, %.0f results/s %s, %.1fs\n", nJobs, measured, float64(measured)/allDur.Seconds(), what, allDur.Seconds())
+	fmt.Printf("dispatch latency (job POST sent → agent received) over %d jobs: p50 %v p95 %v\n", len(disp), pct(disp, 50), pct(disp, 95))
+	fmt.Printf("coordinator RSS %d MiB (peak of the current process %d MiB)\n", rss>>20, hwm>>20)
+	fmt.Printf("faults: coordinator SIGKILL %d, agent connection drops %d\n", faults["coordinator_kill"], faults["agent_drop"])
+	fmt.Printf("audit: lost (jobs not done) %d, duplicated (jobs with >1 measurement) %d; jobs measured more than once by agents (redelivery, deduplicated) %d\n", lost, dup, redelivered)
+	if lost > 0 || dup > 0 {
+		return fmt.Errorf("%d lost, %d duplicated", lost, dup)
+	}
+	return nil
+}
+
+// diagnose prints, for up to 10 devices with jobs still queued, what their
+// JOBS consumer reports (through the agent's own identity, which may read
+// its consumer's info) next to the jobs' stream sequences.
+func diagnose(ctx context.Context, dsn string, agents []*agent) {
+	byID := map[string]*agent{}
+	for _, a := range agents {
+		byID[a.id] = a
+	}
+	type stuck struct {
+		dev  string
+		seqs []int64
+	}
+	var list []stuck
+	_ = pgQuery(ctx, dsn, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT device_id, array_agg(stream_seq ORDER BY stream_seq) FROM jobs WHERE state = 'queued'
+			GROUP BY device_id ORDER BY device_id LIMIT 10`)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var s stuck
+			if err := rows.Scan(&s.dev, &s.seqs); err != nil {
+				return err
+			}
+			list = append(list, s)
+		}
+		return rows.Err()
+	})
+	fmt.Printf("no progress for 90 s; %d+ devices with queued jobs:\n", len(list))
+	for _, s := range list {
+		a := byID[s.dev]
+		if a == nil {
+			continue
+		}
+		_, js := a.conn()
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		cons, err := js.Consumer(cctx, a.resp.NATS.Stream, a.resp.NATS.AgentConsumer)
+		if err != nil {
+			fmt.Printf("  %s queued seqs %v: consumer: %v\n", s.dev, s.seqs, err)
+			cancel()
+			continue
+		}
+		info, err := cons.Info(cctx)
+		cancel()
+		if err != nil {
+			fmt.Printf("  %s queued seqs %v: info: %v\n", s.dev, s.seqs, err)
+			continue
+		}
+		fmt.Printf("  %s queued seqs %v: consumer num_pending %d ack_pending %d waiting %d delivered.stream %d ack_floor.stream %d\n",
+			s.dev, s.seqs, info.NumPending, info.NumAckPending, info.NumWaiting, info.Delivered.Stream, info.AckFloor.Stream)
+	}
+}
+
+// inject spreads the faults over the job phase's first 30 s.
+func inject(ctx context.Context, co *coord, agents []*agent, o options, faults map[string]int) {
+	n := o.killCoord + o.dropAgents
+	gap := 30 * time.Second / time.Duration(n+1)
+	kills, drops := o.killCoord, o.dropAgents
+	for i := 0; i < n && ctx.Err() == nil; i++ {
+		time.Sleep(gap)
+		if kills > 0 && (drops == 0 || i%2 == 0) {
+			kills--
+			co.kill()
+			if err := co.start(ctx); err != nil {
+				fmt.Fprintln(os.Stderr, "restart coordinator:", err)
+				return
+			}
+			faults["coordinator_kill"]++
+			continue
+		}
+		drops--
+		a := agents[randInt(len(agents))]
+		a.drop(co.natsURL())
+		faults["agent_drop"]++
+	}
+}
+
+// --- the coordinator child process ---
+
+type coord struct {
+	bin, dsn, dir      string
+	httpPort, natsPort int
+	ackWait            time.Duration
+	mu                 sync.Mutex
+	cmd                *exec.Cmd
+	exited             chan struct{} // closed when cmd has been waited for
+}
+
+func (c *coord) base() string    { return "http://127.0.0.1:" + strconv.Itoa(c.httpPort) }
+func (c *coord) natsURL() string { return "nats://127.0.0.1:" + strconv.Itoa(c.natsPort) }
+
+func (c *coord) start(ctx context.Context) error {
+	cmd := exec.Command(c.bin, "serve", "--database-url", c.dsn, "--listen", "127.0.0.1:"+strconv.Itoa(c.httpPort),
+		"--nats-listen", "127.0.0.1:"+strconv.Itoa(c.natsPort), "--data-dir", c.dir, "--log-level", "warn",
+		"--max-agents", "20000", "--job-ack-wait", c.ackWait.String())
+	cmd.Env = append(os.Environ(), "HIL_ADMIN_TOKEN="+adminToken)
+	logf, err := os.OpenFile(filepath.Join(c.dir, "coordinator.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	exited := make(chan struct{})
+	c.mu.Lock()
+	c.cmd, c.exited = cmd, exited
+	c.mu.Unlock()
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		resp, err := http.Get(c.base() + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return nil
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(filepath.Join(c.dir, "coordinator.log"))
+	return fmt.Errorf("coordinator not ready within 60s:\n%s", tail(log, 2000))
+}
+
+func (c *coord) pid() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.cmd.Process.Pid
+}
+
+func (c *coord) kill() {
+	c.mu.Lock()
+	cmd, exited := c.cmd, c.exited
+	c.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+func (c *coord) stop() {
+	c.mu.Lock()
+	cmd, exited := c.cmd, c.exited
+	c.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// cpu is the coordinator's user+system CPU seconds (/proc/<pid>/stat).
+func (c *coord) cpu() float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", c.pid()))
+	if err != nil {
+		return math.NaN()
+	}
+	s := string(b)
+	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	stt, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + stt) / 100 // USER_HZ
+}
+
+// rss is the coordinator's VmRSS and VmHWM in bytes.
+func (c *coord) rss() (rss, hwm int64) {
+	b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", c.pid()))
+	for _, l := range strings.Split(string(b), "\n") {
+		f := strings.Fields(l)
+		if len(f) >= 2 {
+			v, _ := strconv.ParseInt(f[1], 10, 64)
+			switch f[0] {
+			case "VmRSS:":
+				rss = v << 10
+			case "VmHWM:":
+				hwm = v << 10
+			}
+		}
+	}
+	return rss, hwm
+}
+
+// --- simulated agents (stand-ins) ---
+
+type agent struct {
+	i    int
+	id   string
+	kp   nkeys.KeyPair
+	resp wire.EnrollResponse
+	mu   sync.Mutex
+	nc   *nats.Conn
+	js   jetstream.JetStream
+}
+
+type stats struct {
+	mu       sync.Mutex
+	recv     map[string]time.Time // first receipt per job
+	answered map[string]int
+	// gate, when not nil, holds every answer until closed (no faults:
+	// the coordinator runs with a job AckWait long enough for it).
+	gate chan struct{}
+}
+
+var httpc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+
+func do(ctx context.Context, co *coord, method, path string, body any, token string) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		b, _ := json.Marshal(body)
+		r = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, co.base()+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := httpc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, b, err
+}
+
+func enroll(ctx context.Context, co *coord, i int) (*agent, int, error) {
+	code, body, err := do(ctx, co, "POST", "/api/v1/enrollment-tokens", nil, adminToken)
+	if err != nil || code != http.StatusCreated {
+		return nil, code, fmt.Errorf("enrollment token: %d %v", code, err)
+	}
+	var tok struct{ Token string }
+	_ = json.Unmarshal(body, &tok)
+	kp, _ := nkeys.CreateUser()
+	pub, _ := kp.PublicKey()
+	req := map[string]any{"token": tok.Token, "nkey": pub, "class": "fleetload-" + strconv.Itoa(i%8),
+		"name": "fleetload-stand-in-" + strconv.Itoa(i), "profile": map[string]any{"cpu_model": "fleetload stand-in"}}
+	code, body, err = do(ctx, co, "POST", "/api/v1/agents/enroll", req, "")
+	if err != nil || code != http.StatusCreated {
+		return nil, code, fmt.Errorf("enroll: %d %v %s", code, err, body)
+	}
+	a := &agent{i: i, kp: kp}
+	if err := json.Unmarshal(body, &a.resp); err != nil {
+		return nil, code, err
+	}
+	a.id = a.resp.DeviceID
+	return a, code, nil
+}
+
+func (a *agent) connect(url string) error {
+	j := a.resp.NATS.JWT
+	nc, err := nats.Connect(url, nats.UserJWT(func() (string, error) { return j, nil }, a.kp.Sign),
+		nats.CustomInboxPrefix(a.resp.NATS.InboxPrefix), nats.MaxReconnects(-1), nats.ReconnectWait(500*time.Millisecond),
+		nats.ReconnectJitter(500*time.Millisecond, time.Second), nats.RetryOnFailedConnect(true))
+	if err != nil {
+		return err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return err
+	}
+	a.mu.Lock()
+	a.nc, a.js = nc, js
+	a.mu.Unlock()
+	return nil
+}
+
+// drop closes the agent's connection (its job in flight, if any, is then
+// redelivered after AckWait) and reconnects 2 s later.
+func (a *agent) drop(url string) {
+	a.mu.Lock()
+	nc := a.nc
+	a.mu.Unlock()
+	nc.Close()
+	go func() {
+		time.Sleep(2 * time.Second)
+		_ = a.connect(url)
+	}()
+}
+
+func (a *agent) conn() (*nats.Conn, jetstream.JetStream) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.nc, a.js
+}
+
+func (a *agent) beat() {
+	nc, _ := a.conn()
+	_ = nc.Publish(a.resp.NATS.HeartbeatSubj, []byte(`{"status":"idle","agent_version":"fleetload-stand-in"}`))
+	_ = nc.Flush()
+}
+
+func (a *agent) heartbeats(ctx context.Context, every time.Duration) {
+	// Spread over the interval, as independent devices are.
+	select {
+	case <-ctx.Done():
+		return
+	case <-time.After(time.Duration(randInt(int(every.Milliseconds())+1)) * time.Millisecond):
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		a.beat()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// serve pulls the agent's own consumer and answers each job with a
+// stand-in measurement.
+func (a *agent) serve(ctx context.Context, st *stats) {
+	for ctx.Err() == nil {
+		_, js := a.conn()
+		cons, err := js.Consumer(ctx, a.resp.NATS.Stream, a.resp.NATS.AgentConsumer)
+		if err != nil {
+			time.Sleep(time.Second)
+			continue
+		}
+		for ctx.Err() == nil {
+			if _, cur := a.conn(); cur != js {
+				break // reconnected with a new connection
+			}
+			// A context bound, not FetchMaxWait: a pull in flight when the
+			// server died must not leave the agent waiting for ever.
+			nctx, ncancel := context.WithTimeout(ctx, 10*time.Second)
+			msg, err := cons.Next(jetstream.FetchContext(nctx))
+			ncancel()
+			if err != nil {
+				if errors.Is(err, nats.ErrTimeout) || errors.Is(err, jetstream.ErrNoMessages) || errors.Is(err, context.DeadlineExceeded) {
+					continue
+				}
+				time.Sleep(500 * time.Millisecond)
+				break
+			}
+			var job wire.Job
+			if err := json.Unmarshal(msg.Data(), &job); err != nil {
+				_ = msg.Term()
+				continue
+			}
+			st.mu.Lock()
+			if _, ok := st.recv[job.ID]; !ok {
+				st.recv[job.ID] = time.Now()
+			}
+			st.answered[job.ID]++
+			st.mu.Unlock()
+			if st.gate != nil {
+				select {
+				case <-st.gate:
+				case <-ctx.Done():
+					return
+				}
+			}
+			m := &wire.Measurement{SpecHash: job.SpecHash, WorkloadHash: job.Workload.Hash(), AgentVersion: "fleetload-stand-in",
+				KernelVariant: "stand-in", Threads: int(job.Workload.Threads), Precision: job.Workload.Precision, Runtime: job.Workload.Runtime,
+				Prefill: []wire.PrefillResult{{PromptLength: 16, TokensPerSec: wire.Stat{Median: 1}, TTFTms: wire.Stat{Median: 1}}},
+				Decode:  []wire.DecodeResult{{Depth: 0, Tokens: 4, MsPerToken: wire.Stat{Median: 1, P50: 1, P95: 1}, TokensPerSec: wire.Stat{Median: 1000}}}}
+			data, _ := json.Marshal(wire.Result{JobID: job.ID, DeviceID: a.id, Status: wire.ResultOK, Measurement: m})
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			_, err = js.Publish(pctx, a.resp.NATS.ResultsSubject+"."+job.ID, data, jetstream.WithMsgID(job.ID))
+			if err == nil {
+				err = msg.DoubleAck(pctx)
+			}
+			cancel()
+			if err != nil {
+				_ = msg.Nak() // redelivered; the result is deduplicated
+			}
+		}
+	}
+}
+
+func createJob(ctx context.Context, co *coord, deviceID string) (string, error) {
+	body := map[string]any{"spec": json.RawMessage(tinySpec),
+		"workload": map[string]any{"precision": "f32", "threads": 1, "prompt_lengths": []int{16}, "decode_depths": []int{0}, "decode_tokens": 4}}
+	code, resp, err := do(ctx, co, "POST", "/api/v1/devices/"+deviceID+"/jobs", body, adminToken)
+	if err != nil {
+		return "", err
+	}
+	if code != http.StatusAccepted {
+		return "", fmt.Errorf("create job: %d %s", code, resp)
+	}
+	var j struct{ ID string }
+	_ = json.Unmarshal(resp, &j)
+	return j.ID, nil
+}
+
+// --- helpers ---
+
+// throwawayDB creates an empty database fleetload_<random> on the server
+// of base and returns its URL and a function that drops it.
+func throwawayDB(ctx context.Context, base string) (string, func(), error) {
+	c, err := pgx.Connect(ctx, base)
+	if err != nil {
+		return "", nil, fmt.Errorf("PostgreSQL %s: %w", base, err)
+	}
+	defer c.Close(ctx)
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	name := "fleetload_" + hex.EncodeToString(b[:])
+	if _, err := c.Exec(ctx, "CREATE DATABASE "+name); err != nil {
+		return "", nil, err
+	}
+	u, _ := url.Parse(base)
+	u.Path = "/" + name
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		c, err := pgx.Connect(ctx, base)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "drop", name, err)
+			return
+		}
+		defer c.Close(ctx)
+		if _, err := c.Exec(ctx, "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			fmt.Fprintln(os.Stderr, "drop", name, err)
+		}
+	}
+	return u.String(), drop, nil
+}
+
+func dbName(dsn string) string {
+	u, _ := url.Parse(dsn)
+	return strings.TrimPrefix(u.Path, "/")
+}
+
+func pgQuery(ctx context.Context, dsn string, f func(*pgx.Conn) error) error {
+	c, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		return err
+	}
+	defer c.Close(context.Background())
+	return f(c)
+}
+
+func freePort() int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func parallel(n, conc int, f func(i int)) {
+	var wg sync.WaitGroup
+	next := atomic.Int64{}
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+func pct(d []time.Duration, p float64) time.Duration {
+	if len(d) == 0 {
+		return 0
+	}
+	s := slices.Clone(d)
+	slices.Sort(s)
+	i := int(math.Ceil(p/100*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))].Round(time.Millisecond)
+}
+
+func randInt(n int) int {
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	v := int64(0)
+	for _, x := range b {
+		v = v<<8 | int64(x)
+	}
+	if v < 0 {
+		v = -v
+	}
+	return int(v % int64(max(n, 1)))
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return string(b)
+}
