@@ -35,9 +35,9 @@ type standInEvaluator struct {
 	// failWith, when set, gives the failure (or nil for ok) to answer
 	// the n-th job delivery with (n from 1).
 	failWith func(n int64) *wire.EvalError
-	secret atomic.Value // string, set after registration
-	jobs   atomic.Int64
-	mu     sync.Mutex
+	secret   atomic.Value // string, set after registration
+	jobs     atomic.Int64
+	mu       sync.Mutex
 	// sent keeps each answer request (for the replay test).
 	sent []sentAnswer
 }

@@ -33,6 +33,11 @@ type Reply struct {
 // replayed deliveries, checks the answer and stores it. A refused request
 // changes nothing. err is only for a failing database.
 func (m *Manager) Answer(ctx context.Context, id string, hdr http.Header, body []byte) (Reply, error) {
+	if hdr.Get(wire.HeaderSignature) == "" {
+		// An unsigned request is unauthenticated whatever it names: it
+		// learns nothing about which evaluation jobs exist.
+		return Reply{Status: 401, Code: "unauthorized", Message: "the answer callback is not signed"}, nil
+	}
 	j, err := m.d.Store.GetEvalJob(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return Reply{Status: 404, Code: "job_not_found", Message: "no evaluation job has this ID"}, nil
