@@ -111,8 +111,8 @@ func main() {
 	flag.IntVar(&c.rounds, "rounds", 3, "rounds: each runs every row's pair once")
 	flag.IntVar(&c.reps, "r", 3, "repetitions per test in each run (both runtimes' -r)")
 	flag.IntVar(&c.threads, "t", 2, "threads (both runtimes' -t)")
-	flag.IntVar(&c.p, "p", 512, "prompt length")
-	flag.IntVar(&c.n, "n", 128, "generation length")
+	flag.IntVar(&c.p, "p", 512, "prompt length (0: no pp test)")
+	flag.IntVar(&c.n, "n", 128, "generation length (0: no tg test)")
 	flag.Float64Var(&c.maxLoad, "max-load", 0.5, "a 1-minute load average below this counts as quiet")
 	flag.DurationVar(&c.loadWait, "load-wait", 10*time.Second, "longest wait for the load to settle before a pair")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "longest run of one runtime on one row")
@@ -348,7 +348,13 @@ func runOne(ctx context.Context, c config, r row, rt string) (*Line, error) {
 		}
 		l.Tests = append(l.Tests, Test{P: g.NPrompt, N: g.NGen, D: g.NDepth, AvgTs: g.AvgTs, Stddev: g.StddevTs, Samples: g.SamplesTs, Variant: g.Variant})
 	}
-	if want := 2 * len(r.depths); len(l.Tests) != want {
+	per := 0
+	for _, v := range []int{c.p, c.n} {
+		if v > 0 {
+			per++
+		}
+	}
+	if want := per * len(r.depths); len(l.Tests) != want {
 		return nil, fmt.Errorf("%s printed %d tests, want %d", filepath.Base(cmd.Path), len(l.Tests), want)
 	}
 	return l, nil
