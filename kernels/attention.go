@@ -235,9 +235,14 @@ func (e *Engine) Attention(out, q, k, v []float32, c *KVCache, pos0, n, H, windo
 		e.runAttn(p)
 		return nil
 	}
-	for i0 := 0; i0 < n; i0 += c.Cap {
-		m := min(c.Cap, n-i0)
+	// Sub-batches start at positions that are multiples of Cap (the
+	// first may be shorter), where the ring wraps: a query's keys then
+	// split between the two passes exactly where a single pass over the
+	// ring splits them (its slot runs), so the result does not depend on
+	// how a prompt was cut into calls.
+	for i0 := 0; i0 < n; {
 		p0 := pos0 + i0
+		m := min(c.Cap-p0%c.Cap, n-i0)
 		p.i0, p.m = i0, m
 		if p0 > 0 {
 			p.lo, p.end, p.keep, p.carry = 0, p0, true, false
@@ -246,6 +251,7 @@ func (e *Engine) Attention(out, q, k, v []float32, c *KVCache, pos0, n, H, windo
 		e.storeKV(k, v, c, pos0, i0, i0+m)
 		p.lo, p.end, p.keep, p.carry = p0, p0+m, false, p0 > 0
 		e.runAttn(p)
+		i0 += m
 	}
 	return nil
 }
