@@ -42,6 +42,7 @@ import (
 	"time"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/tools/internal/quiet"
 )
 
 // Runtimes of a pair.
@@ -246,7 +247,7 @@ func measure(ctx context.Context, c config) error {
 			if (round+i)%2 == 0 {
 				order = []string{llama, ours}
 			}
-			waitLoad(ctx, c.maxLoad, c.loadWait)
+			quiet.WaitLoad(ctx, c.maxLoad, c.loadWait)
 			for k, rt := range order {
 				if done[key(r.table, r.model, r.prec, rt, round)] {
 					continue
@@ -311,11 +312,11 @@ func runOne(ctx context.Context, c config, r row, rt string) (*Line, error) {
 	cmd.Stderr = &stderr
 	var out []byte
 	err := locked(func() error {
-		l.Load1Before = load1()
+		l.Load1Before = quiet.Load1()
 		l.Started = time.Now().UTC()
 		var e error
 		out, e = cmd.Output()
-		l.Load1After = load1()
+		l.Load1After = quiet.Load1()
 		return e
 	})
 	if err != nil {
@@ -648,45 +649,4 @@ func locked(f func() error) error {
 	}
 	defer syscall.Flock(int(fd.Fd()), syscall.LOCK_UN)
 	return f()
-}
-
-func load1() float64 {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	v, _ := strconv.ParseFloat(strings.Fields(string(data))[0], 64)
-	return v
-}
-
-// waitLoad waits, at most wait, until the machine is quiet: five
-// consecutive samples 100 ms apart in which at most one task is runnable
-// (this process), or the 1-minute load average is below maxLoad.
-func waitLoad(ctx context.Context, maxLoad float64, wait time.Duration) {
-	deadline := time.Now().Add(wait)
-	quiet := 0
-	for quiet < 5 && time.Now().Before(deadline) && ctx.Err() == nil {
-		if load1() < maxLoad || running() <= 1 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// running is the number of runnable tasks (the fourth field of
-// /proc/loadavg, "running/total").
-func running() int {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 4 {
-		return 0
-	}
-	r, _, _ := strings.Cut(f[3], "/")
-	v, _ := strconv.Atoi(r)
-	return v
 }

@@ -38,6 +38,7 @@ import (
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/search"
+	"github.com/hilsearch/hilsearch/tools/internal/quiet"
 )
 
 // Line is one measured job in the output file.
@@ -209,18 +210,18 @@ func run(ctx context.Context, agent, out, commit, sets string, round, holdout, l
 		}
 		jb := wire.Job{ID: fmt.Sprintf("mt-%d-%d", round, i), Kind: wire.JobKindMeasure, Spec: raw, SpecHash: j.spec.Hash(), Workload: ww, CreatedAt: time.Now().UTC()}
 		in, _ := json.Marshal(jb)
-		waitLoad(ctx, maxLoad, loadWait)
+		quiet.WaitLoad(ctx, maxLoad, loadWait)
 		l := Line{Set: j.set, Name: j.name, Round: round, Commit: commit, Machine: machine, Spec: raw, Nice: nice}
 		var res []byte
 		err = locked(func() error {
-			l.Load1Before = load1()
+			l.Load1Before = quiet.Load1()
 			l.Started = time.Now().UTC()
 			cmd := exec.CommandContext(ctx, "nice", "-n", strconv.Itoa(nice), agent, "measure")
 			cmd.Stdin = bytes.NewReader(in)
 			cmd.Stderr = os.Stderr
 			var e error
 			res, e = cmd.Output()
-			l.Load1After = load1()
+			l.Load1After = quiet.Load1()
 			return e
 		})
 		if err != nil {
@@ -283,49 +284,6 @@ func unlock() {
 		l.fd.Close()
 		l.fd = nil
 	}
-}
-
-func load1() float64 {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return -1
-	}
-	f := strings.Fields(string(data))
-	v, _ := strconv.ParseFloat(f[0], 64)
-	return v
-}
-
-// waitLoad waits, at most wait, until the machine is quiet: five
-// consecutive samples 100 ms apart in which at most maxRunning tasks are
-// runnable (this process counts one), or the 1-minute load average is
-// below maxLoad.
-func waitLoad(ctx context.Context, maxLoad float64, wait time.Duration) {
-	deadline := time.Now().Add(wait)
-	quiet := 0
-	for quiet < 5 && time.Now().Before(deadline) && ctx.Err() == nil {
-		if load1() < maxLoad || running() <= 1 {
-			quiet++
-		} else {
-			quiet = 0
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
-// running is the number of runnable tasks (the fourth field of
-// /proc/loadavg, "running/total").
-func running() int {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0
-	}
-	f := strings.Fields(string(data))
-	if len(f) < 4 {
-		return 0
-	}
-	r, _, _ := strings.Cut(f[3], "/")
-	v, _ := strconv.Atoi(r)
-	return v
 }
 
 func cpuModel() string {
