@@ -567,12 +567,28 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("an unscreened trial shows %d prediction tables", n)
 	}
 	frontNum := front[strings.LastIndex(front, "/")+1:]
+	// The cores and the energy of the measurement: the stand-in agent
+	// records no placement and has no energy source.
+	if got := eval[string](b, `document.querySelector(".cores").textContent`); got != "not recorded (measured before thread placement)" {
+		t.Fatalf("stand-in measurement cores line %q", got)
+	}
+	if got := eval[string](b, `document.querySelector(".energy").textContent`); got != "unavailable: "+testenv.StandInNoEnergy {
+		t.Fatalf("stand-in measurement energy line %q", got)
+	}
+	// A placement as a Linux agent records it (set by SQL in this test's
+	// private schema) is shown as cores and rule; the page reloads below.
+	testenv.Exec(t, c.DSN, `UPDATE measurements SET metrics = metrics || '{"cpus":[0,1],"pinned":true,"placement":"auto"}'::jsonb
+		WHERE id IN (SELECT m.id FROM measurements m JOIN trial_targets tt ON tt.job_id = m.job_id OR tt.measurement_id = m.id
+		WHERE tt.search_id = $1 AND tt.number = $2::int)`, searchID, frontNum)
 	testenv.Exec(t, c.DSN, `UPDATE trials SET predicted = (SELECT array_agg(v * 1.1 ORDER BY i) FROM unnest(objectives) WITH ORDINALITY AS u(v, i)),
 		predicted_std = (SELECT array_agg(v * 0.05 ORDER BY i) FROM unnest(objectives) WITH ORDINALITY AS u(v, i))
 		WHERE search_id = $1 AND number = $2::int`, searchID, frontNum)
 	b.goTo("#/searches")
 	b.goTo(front)
 	b.waitJS("prediction table", `document.querySelectorAll("table.predicted tbody tr").length > 0`, 10*time.Second)
+	if got := eval[string](b, `document.querySelector(".cores").textContent`); got != "cores 0,1 (pinned; auto)" {
+		t.Fatalf("pinned measurement cores line %q, want \"cores 0,1 (pinned; auto)\"", got)
+	}
 	nObj := eval[int](b, `document.querySelectorAll("table.predicted tbody tr").length`)
 	bars := eval[int](b, `document.querySelectorAll("table.predicted .errbar .errbar-range").length`)
 	ticks := eval[int](b, `document.querySelectorAll("table.predicted .errbar .errbar-measured").length`)
