@@ -77,4 +77,24 @@ func TestEnergyMetric(t *testing.T) {
 			t.Fatalf("trial %d: error %v, want the device and the agent's energy reason", tr.Number, tr.Error)
 		}
 	}
+
+	// A dry run warns about the device whose last measurement had no
+	// energy, and not about the one with a (stand-in) source.
+	warnings := func(device string) []string {
+		code, body := c.Do(t, "POST", "/api/v1/searches/validate", energySpec(device), c.Token)
+		var p struct {
+			Valid    bool
+			Warnings []string
+		}
+		if err := json.Unmarshal(body, &p); code != 200 || err != nil || !p.Valid {
+			t.Fatalf("validate: %d %s", code, body)
+		}
+		return p.Warnings
+	}
+	if w := warnings(without.Resp.DeviceID); len(w) != 1 || !strings.Contains(w[0], testenv.StandInNoEnergy) || !strings.Contains(w[0], without.Resp.DeviceID) {
+		t.Fatalf("dry run on a device without energy: warnings %q", w)
+	}
+	if w := warnings(withEnergy.Resp.DeviceID); len(w) != 0 {
+		t.Fatalf("dry run on a device with energy: warnings %q", w)
+	}
 }
