@@ -567,12 +567,29 @@ func TestBrowser(t *testing.T) {
 		t.Fatalf("an unscreened trial shows %d prediction tables", n)
 	}
 	frontNum := front[strings.LastIndex(front, "/")+1:]
+	// The cores and the energy of the measurement: the real agent on
+	// Linux pins its workers; this machine has no energy source, a
+	// machine with RAPL names it.
+	if got := eval[string](b, `document.querySelector(".cores").textContent`); !regexp.MustCompile(`^cores \d+(,\d+)* \(pinned; .+\)$`).MatchString(got) {
+		t.Fatalf("cores line %q, want the pinned cores and the rule", got)
+	}
+	if got := eval[string](b, `document.querySelector(".energy").textContent`); !regexp.MustCompile(`^(measured by .+|unavailable: no energy source.*)$`).MatchString(got) {
+		t.Fatalf("energy line %q, want its source or the agent's reason", got)
+	}
+	// A placement that was not possible (as on macOS or Windows; set by
+	// SQL in this test's private schema) says so; the page reloads below.
+	testenv.Exec(t, c.DSN, `UPDATE measurements SET metrics = metrics || '{"cpus":[0,1],"pinned":false,"placement":"auto"}'::jsonb
+		WHERE id IN (SELECT m.id FROM measurements m JOIN trial_targets tt ON tt.job_id = m.job_id OR tt.measurement_id = m.id
+		WHERE tt.search_id = $1 AND tt.number = $2::int)`, searchID, frontNum)
 	testenv.Exec(t, c.DSN, `UPDATE trials SET predicted = (SELECT array_agg(v * 1.1 ORDER BY i) FROM unnest(objectives) WITH ORDINALITY AS u(v, i)),
 		predicted_std = (SELECT array_agg(v * 0.05 ORDER BY i) FROM unnest(objectives) WITH ORDINALITY AS u(v, i))
 		WHERE search_id = $1 AND number = $2::int`, searchID, frontNum)
 	b.goTo("#/searches")
 	b.goTo(front)
 	b.waitJS("prediction table", `document.querySelectorAll("table.predicted tbody tr").length > 0`, 10*time.Second)
+	if got, want := eval[string](b, `document.querySelector(".cores").textContent`), "cores 0,1 chosen, not pinned: placement not possible on this OS, the OS scheduled the workers; auto"; got != want {
+		t.Fatalf("unpinned measurement cores line %q, want %q", got, want)
+	}
 	nObj := eval[int](b, `document.querySelectorAll("table.predicted tbody tr").length`)
 	bars := eval[int](b, `document.querySelectorAll("table.predicted .errbar .errbar-range").length`)
 	ticks := eval[int](b, `document.querySelectorAll("table.predicted .errbar .errbar-measured").length`)

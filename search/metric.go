@@ -26,13 +26,26 @@ const (
 	// MetricPeakRSS is the measuring child's peak resident set in MiB when
 	// run at a context of At tokens.
 	MetricPeakRSS Metric = "peak_rss_mb"
+	// MetricPrefillEnergy is the energy per prompt token in mJ/token of a
+	// prefill of At tokens from an empty cache (the row's median over its
+	// kept repetitions; wire.Energy). Only devices with an energy source
+	// (Linux RAPL, a battery's current and voltage) give it; a trial
+	// measured on one without fails with the agent's reason.
+	MetricPrefillEnergy Metric = "prefill_energy_mj_per_token"
+	// MetricDecodeEnergy is the energy per generated token in mJ/token at
+	// a context depth of At tokens, under the same conditions.
+	MetricDecodeEnergy Metric = "decode_energy_mj_per_token"
 	// MetricParams is the exact parameter count of the candidate. It needs
 	// no device and takes no target.
 	MetricParams Metric = "params"
 )
 
 // Metrics lists every metric in a fixed order.
-var Metrics = []Metric{MetricPrefillTPS, MetricTTFT, MetricDecodeP50, MetricDecodeP95, MetricPeakRSS, MetricParams}
+var Metrics = []Metric{MetricPrefillTPS, MetricTTFT, MetricDecodeP50, MetricDecodeP95, MetricPeakRSS, MetricPrefillEnergy, MetricDecodeEnergy, MetricParams}
+
+// Energy reports whether m is an energy metric, which only devices with
+// an energy source measure.
+func (m Metric) Energy() bool { return m == MetricPrefillEnergy || m == MetricDecodeEnergy }
 
 // Valid reports whether m is a known metric.
 func (m Metric) Valid() bool {
@@ -66,9 +79,9 @@ const (
 // AtKind returns what At means for m.
 func (m Metric) AtKind() AtKind {
 	switch m {
-	case MetricPrefillTPS, MetricTTFT:
+	case MetricPrefillTPS, MetricTTFT, MetricPrefillEnergy:
 		return AtPrompt
-	case MetricDecodeP50, MetricDecodeP95:
+	case MetricDecodeP50, MetricDecodeP95, MetricDecodeEnergy:
 		return AtDepth
 	case MetricPeakRSS:
 		return AtContext
@@ -121,8 +134,8 @@ func splitMetric(s string) (Metric, string) {
 	return Metric(m), t
 }
 
-// Unit is the unit of m's values: "tokens/s", "ms", "ms/token", "MiB" or
-// "parameters".
+// Unit is the unit of m's values: "tokens/s", "ms", "ms/token", "MiB",
+// "mJ/token" or "parameters".
 func (m Metric) Unit() string {
 	switch m {
 	case MetricPrefillTPS:
@@ -133,6 +146,8 @@ func (m Metric) Unit() string {
 		return "ms/token"
 	case MetricPeakRSS:
 		return "MiB"
+	case MetricPrefillEnergy, MetricDecodeEnergy:
+		return "mJ/token"
 	case MetricParams:
 		return "parameters"
 	}

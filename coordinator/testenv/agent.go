@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -28,6 +29,24 @@ type Agent struct {
 	// heartbeat naming it and before the job is answered: while Hold
 	// blocks, the stand-in sends nothing, as a device that went away.
 	Hold func(jetstream.Msg)
+	// StandInWatts, if set, gives every row an energy figure from a
+	// stand-in energy source (source "stand-in: <W> W × time per token",
+	// no hardware read): StandInWatts times the row's time per token.
+	// Unset, every row's energy is unavailable with the reason
+	// StandInNoEnergy, as on a device without RAPL or a battery.
+	StandInWatts float64
+}
+
+// StandInNoEnergy is the stand-in agent's reason for rows without energy.
+const StandInNoEnergy = "no energy source: stand-in agent without a stand-in energy source"
+
+// standInEnergy is a row's energy at ms milliseconds per token.
+func (a *Agent) standInEnergy(ms float64) *wire.Energy {
+	if a.StandInWatts == 0 {
+		return &wire.Energy{Unavailable: StandInNoEnergy}
+	}
+	mj := a.StandInWatts * ms // W × ms = mJ
+	return &wire.Energy{Source: fmt.Sprintf("stand-in: %g W × time per token", a.StandInWatts), MJPerToken: &wire.Stat{Median: mj, Mean: mj, Min: mj, Max: mj, P50: mj, P95: mj}}
 }
 
 // NewAgent creates a key pair.
@@ -155,12 +174,13 @@ func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.A
 	for _, L := range w.PromptLengths {
 		m.Prefill = append(m.Prefill, wire.PrefillResult{PromptLength: L,
 			TokensPerSec: wire.Stat{Median: v[search.MetricKey{Metric: search.MetricPrefillTPS, At: L}]},
-			TTFTms:       wire.Stat{Median: v[search.MetricKey{Metric: search.MetricTTFT, At: L}]}})
+			TTFTms:       wire.Stat{Median: v[search.MetricKey{Metric: search.MetricTTFT, At: L}]},
+			Row:          wire.Row{Energy: a.standInEnergy(1000 / v[search.MetricKey{Metric: search.MetricPrefillTPS, At: L}])}})
 	}
 	for _, d := range w.DecodeDepths {
 		ms := v[search.MetricKey{Metric: search.MetricDecodeP50, At: d}]
 		m.Decode = append(m.Decode, wire.DecodeResult{Depth: d, Tokens: w.DecodeTokens, MsPerToken: wire.Stat{Median: ms, P50: ms, P95: ms},
-			TokensPerSec: wire.Stat{Median: 1000 / ms}})
+			TokensPerSec: wire.Stat{Median: 1000 / ms}, Row: wire.Row{Energy: a.standInEnergy(ms)}})
 	}
 	ctxs := append(append([]int{}, w.PromptLengths...), w.DecodeDepths...)
 	m.PeakRSSBytes = int64(v[search.MetricKey{Metric: search.MetricPeakRSS, At: ctxs[len(ctxs)-1]}] * (1 << 20))

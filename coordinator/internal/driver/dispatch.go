@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -21,17 +22,25 @@ import (
 // depth is that row's own peak when the agent measured peaks per context
 // (Measurement.PeakRSSPerContext); otherwise, and for contexts without a
 // row of their own, the job's peak, whose largest context is the
-// workload's largest.
+// workload's largest. Energy per token (mJ) is a row's median where the
+// agent measured it; a row whose energy is unavailable has no energy
+// value (EnergyMissing says why).
 func Values(m *wire.Measurement, w workload.Workload) search.Values {
 	v := search.Values{}
 	for _, p := range m.Prefill {
 		v[search.MetricKey{Metric: search.MetricPrefillTPS, At: p.PromptLength}] = p.TokensPerSec.Median
 		v[search.MetricKey{Metric: search.MetricTTFT, At: p.PromptLength}] = p.TTFTms.Median
+		if e := p.Energy; e != nil && e.MJPerToken != nil {
+			v[search.MetricKey{Metric: search.MetricPrefillEnergy, At: p.PromptLength}] = e.MJPerToken.Median
+		}
 	}
 	for _, d := range m.Decode {
 		v[search.MetricKey{Metric: search.MetricDecodeP50, At: d.Depth}] = d.MsPerToken.P50
 		if !m.Lacks(string(search.MetricDecodeP95)) {
 			v[search.MetricKey{Metric: search.MetricDecodeP95, At: d.Depth}] = d.MsPerToken.P95
+		}
+		if e := d.Energy; e != nil && e.MJPerToken != nil {
+			v[search.MetricKey{Metric: search.MetricDecodeEnergy, At: d.Depth}] = e.MJPerToken.Median
 		}
 	}
 	rss := float64(m.PeakRSSBytes) / (1 << 20)
@@ -51,6 +60,53 @@ func Values(m *wire.Measurement, w workload.Workload) search.Values {
 		}
 	}
 	return v
+}
+
+// EnergyMissing says why m gives no energy value for an energy metric
+// that refs (the spec's objective and constraint references with their
+// At, filtered to target) refer to: the row's "unavailable" reason, or
+// that the row carries no energy figure at all (an agent older than
+// energy measurement, or a runtime that gives none). It is "" when every
+// referenced energy value is there.
+func EnergyMissing(m *wire.Measurement, spec *search.Spec, target string) string {
+	refs := func(yield func(search.Metric, int) bool) {
+		for _, o := range spec.Objectives {
+			if mt, t := search.SplitMetric(o.Metric); t == target && mt.Energy() && !yield(mt, o.At) {
+				return
+			}
+		}
+		for _, c := range spec.Constraints {
+			if mt, t := search.SplitMetric(c.Metric); t == target && mt.Energy() && !yield(mt, c.At) {
+				return
+			}
+		}
+	}
+	for mt, at := range refs {
+		var e *wire.Energy
+		found := false
+		if mt == search.MetricPrefillEnergy {
+			for _, p := range m.Prefill {
+				if p.PromptLength == at {
+					e, found = p.Energy, true
+				}
+			}
+		} else {
+			for _, d := range m.Decode {
+				if d.Depth == at {
+					e, found = d.Energy, true
+				}
+			}
+		}
+		switch {
+		case !found:
+			continue // Outcome reports the missing row
+		case e == nil:
+			return fmt.Sprintf("%s at %d: the measurement has no energy figure (agent %s, runtime %s)", mt, at, m.AgentVersion, cmp.Or(m.Runtime, "native"))
+		case e.MJPerToken == nil:
+			return fmt.Sprintf("%s at %d: energy unavailable on this device: %s", mt, at, cmp.Or(e.Unavailable, "no reason given"))
+		}
+	}
+	return ""
 }
 
 // ScoreValues are an answered evaluation's scores as the values of the
@@ -387,6 +443,9 @@ func (d *driver) collect(ctx context.Context, outOfTime bool) error {
 			switch {
 			case tt.Measurement != nil:
 				measured[tt.Target] = Values(tt.Measurement, d.spec.Workload)
+				if why := EnergyMissing(tt.Measurement, d.spec, tt.Target); why != "" {
+					failure = fmt.Sprintf("target %s on device %s: %s", tt.Target, tt.DeviceID, why)
+				}
 			case waiting[t.Number][tt.Target]:
 				pending = true
 			case tt.JobState == api.JobFailed || tt.JobState == api.JobCancelled:

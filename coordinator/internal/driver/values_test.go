@@ -26,3 +26,35 @@ func TestValuesPeakPerContext(t *testing.T) {
 		t.Fatalf("per-context peaks: %v %v, want 200 and 300", v[key(512)], v[key(8192)])
 	}
 }
+
+// TestValuesEnergy: a row's energy median is its energy metric; a row
+// without one gives no value, and EnergyMissing gives the agent's reason
+// only for the energy metrics the spec refers to.
+func TestValuesEnergy(t *testing.T) {
+	w := workload.Workload{PromptLengths: []int{512}, DecodeDepths: []int{0, 4096}}
+	m := &wire.Measurement{AgentVersion: "v", Prefill: []wire.PrefillResult{{PromptLength: 512, Row: wire.Row{Energy: &wire.Energy{Source: "stand-in", MJPerToken: &wire.Stat{Median: 0.5}}}}},
+		Decode: []wire.DecodeResult{{Depth: 0, Row: wire.Row{Energy: &wire.Energy{Source: "stand-in", MJPerToken: &wire.Stat{Median: 7}}}},
+			{Depth: 4096, Row: wire.Row{Energy: &wire.Energy{Unavailable: "no battery"}}}}}
+	v := Values(m, w)
+	if got := v[search.MetricKey{Metric: search.MetricPrefillEnergy, At: 512}]; got != 0.5 {
+		t.Fatalf("prefill energy %v, want 0.5", got)
+	}
+	if got := v[search.MetricKey{Metric: search.MetricDecodeEnergy, At: 0}]; got != 7 {
+		t.Fatalf("decode energy at 0: %v, want 7", got)
+	}
+	if _, ok := v[search.MetricKey{Metric: search.MetricDecodeEnergy, At: 4096}]; ok {
+		t.Fatal("decode energy at 4096 has a value, but the row's energy is unavailable")
+	}
+	spec := func(at int) *search.Spec {
+		return &search.Spec{Objectives: []search.Objective{{Metric: "decode_energy_mj_per_token@phone", At: at}}}
+	}
+	if why := EnergyMissing(m, spec(0), "phone"); why != "" {
+		t.Fatalf("depth 0 has energy, yet %q", why)
+	}
+	if why := EnergyMissing(m, spec(4096), "phone"); why != "decode_energy_mj_per_token at 4096: energy unavailable on this device: no battery" {
+		t.Fatalf("depth 4096: %q", why)
+	}
+	if why := EnergyMissing(m, spec(4096), "laptop"); why != "" {
+		t.Fatalf("another target's spec: %q", why)
+	}
+}

@@ -144,6 +144,44 @@ func (s *Server) offlineTargets(ctx context.Context, spec *search.Spec) (names, 
 	return names, warnings, nil
 }
 
+// energyWarnings warns, for each target an energy metric refers to, about
+// the matching devices whose newest measurement had no energy figure (the
+// profile does not say whether a device has an energy source; a device's
+// last measurement does): their trials would fail with that reason.
+func (s *Server) energyWarnings(ctx context.Context, spec *search.Spec) ([]string, error) {
+	uses := map[string]bool{}
+	for _, o := range spec.Objectives {
+		if m, t := search.SplitMetric(o.Metric); m.Energy() {
+			uses[t] = true
+		}
+	}
+	for _, k := range spec.Constraints {
+		if m, t := search.SplitMetric(k.Metric); m.Energy() {
+			uses[t] = true
+		}
+	}
+	var out []string
+	for _, t := range spec.Targets {
+		if !uses[t.Name] {
+			continue
+		}
+		devs, err := s.d.Store.MatchDevices(ctx, t.Devices, t.Class, t.Tags)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range devs {
+			e, err := s.d.Store.LastEnergy(ctx, d.ID)
+			if err != nil {
+				return nil, err
+			}
+			if e != nil && e.MJPerToken == nil {
+				out = append(out, fmt.Sprintf("target %s: device %s reported no energy in its last measurement (%s); its trials on energy metrics will fail", t.Name, d.ID, e.Unavailable))
+			}
+		}
+	}
+	return out, nil
+}
+
 // withWaiting fills WaitingFor of running searches.
 func (s *Server) withWaiting(ctx context.Context, ss []api.Search) error {
 	for i := range ss {
@@ -239,6 +277,12 @@ func (s *Server) validateSearch(c *gin.Context) {
 		s.internal(c, "check targets", err)
 		return
 	}
+	ew, err := s.energyWarnings(c.Request.Context(), spec)
+	if err != nil {
+		s.internal(c, "check targets", err)
+		return
+	}
+	warnings = append(warnings, ew...)
 	p := api.SearchPreview{Valid: len(errs) == 0, Errors: errs, Spec: spec, Warnings: warnings}
 	p.ParamsMin, p.ParamsMax, _ = spec.Space.ParamRange()
 	for _, sh := range spec.Space.ExportShares() {

@@ -332,3 +332,20 @@ func (s *Store) LatestMeasurement(ctx context.Context, specHash, deviceID, workl
 	m := new(wire.Measurement)
 	return m, json.Unmarshal(raw, m)
 }
+
+// LastEnergy returns the energy of the first decode row of device's
+// newest measurement that carries one (nil: none does yet), which says
+// whether the device has an energy source and, if not, why.
+func (s *Store) LastEnergy(ctx context.Context, deviceID string) (*wire.Energy, error) {
+	var raw []byte
+	err := s.pool.QueryRow(ctx, `SELECT metrics->'decode'->0->'energy' FROM measurements
+		WHERE device_id = $1 AND metrics->'decode'->0 ? 'energy' ORDER BY created_at DESC LIMIT 1`, deviceID).Scan(&raw)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	e := new(wire.Energy)
+	return e, json.Unmarshal(raw, e)
+}

@@ -11,6 +11,8 @@ const METRICS = {
   decode_ms_p50: ["decode latency p50", "ms/token", "depth"],
   decode_ms_p95: ["decode latency p95", "ms/token", "depth"],
   peak_rss_mb: ["peak memory (RSS)", "MiB", "context"],
+  prefill_energy_mj_per_token: ["prefill energy", "mJ/token", "prompt"],
+  decode_energy_mj_per_token: ["decode energy", "mJ/token", "depth"],
   params: ["parameters", "count", ""],
 };
 

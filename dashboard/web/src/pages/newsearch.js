@@ -1,7 +1,7 @@
 import { api, debounce } from "../api.js";
 import { h, fill, field, showFieldError, button, banner, fmtParams, nextID } from "../ui.js";
 
-const METRICS = ["decode_ms_p50", "decode_ms_p95", "prefill_tps", "ttft_ms", "peak_rss_mb", "params"];
+const METRICS = ["decode_ms_p50", "decode_ms_p95", "prefill_tps", "ttft_ms", "peak_rss_mb", "prefill_energy_mj_per_token", "decode_energy_mj_per_token", "params"];
 const ALGORITHMS = ["nsga2", "tpe-parego", "random", "sobol"];
 const PRECISIONS = ["q4_0", "q8_0", "f16", "f32"];
 

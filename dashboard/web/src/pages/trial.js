@@ -23,10 +23,12 @@ function measurementTable(m) {
   for (const p of m.prefill || []) {
     rows.push(statRow(`pp${p.prompt_length} prefill`, "tok/s", p.tokens_per_sec));
     rows.push(statRow(`TTFT @${p.prompt_length}`, "ms", p.ttft_ms));
+    if (p.energy && p.energy.mj_per_token) rows.push(statRow(`pp${p.prompt_length} energy`, "mJ/token", p.energy.mj_per_token));
   }
   for (const d of m.decode || []) {
     rows.push(statRow(`tg${d.tokens} @ depth ${d.depth}`, "tok/s", d.tokens_per_sec));
     rows.push(statRow(`decode latency @ depth ${d.depth}`, "ms/token", d.ms_per_token));
+    if (d.energy && d.energy.mj_per_token) rows.push(statRow(`tg${d.tokens} @ depth ${d.depth} energy`, "mJ/token", d.energy.mj_per_token));
   }
   return h(
     "div",
@@ -95,6 +97,35 @@ function objectivesTable(objs, t) {
   );
 }
 
+// coresText says which cores the workers ran on: "cores 0,1 (pinned;
+// auto)", or why they were not placed.
+export function coresText(m) {
+  const cpus = m.cpus && m.cpus.length ? m.cpus.join(",") : "";
+  const rule = m.placement ? `; ${m.placement}` : "";
+  if (cpus && m.pinned) return `cores ${cpus} (pinned${rule})`;
+  if (cpus) return `cores ${cpus} chosen, not pinned: placement not possible on this OS, the OS scheduled the workers${rule}`;
+  if (m.placement) return `placement not possible: ${m.placement}`;
+  return "not recorded (measured before thread placement)";
+}
+
+// energyText names the energy sources of a measurement's rows, or why
+// its rows have no energy figure.
+function energyText(m) {
+  const rows = [...(m.prefill || []), ...(m.decode || [])];
+  const src = [...new Set(rows.filter((r) => r.energy && r.energy.mj_per_token).map((r) => r.energy.source || "unnamed source"))];
+  const why = [...new Set(rows.filter((r) => r.energy && !r.energy.mj_per_token).map((r) => r.energy.unavailable || "no reason given"))];
+  const parts = [];
+  if (src.length) parts.push(`measured by ${src.join(", ")} (mJ/token rows below)`);
+  if (why.length) parts.push(`unavailable: ${why.join("; ")}`);
+  return parts.length ? parts.join("; ") : "not recorded (measured before energy measurement)";
+}
+
+// sustainedText summarises a sustained-decode run.
+function sustainedText(s) {
+  const e = s.energy ? (s.energy.mj_per_token ? `, ${fmtNum(s.energy.mj_per_token.median)} mJ/token` : `, energy unavailable: ${s.energy.unavailable}`) : "";
+  return `${fmtNum(s.first_tps)} → ${fmtNum(s.last_tps)} tok/s (first vs last ${fmtNum(s.span_seconds)} s of ${fmtNum(s.seconds)} s at depth ${s.depth}): sustained ratio ${fmtNum(s.ratio)}${s.throttled ? ", throttled" : ""}${e}`;
+}
+
 function kv(pairs) {
   return h("dl", { class: "kv" }, pairs.filter(([, v]) => v !== undefined && v !== null && v !== "").map(([k, v]) => [h("dt", {}, k), h("dd", {}, v)]));
 }
@@ -127,7 +158,9 @@ export async function trialPage(main, [id, number], onLeave) {
                 ["Agent", m.agent_version],
                 ["Kernel variant", m.kernel_variant],
                 ["Threads", m.threads],
-                ["Cores", m.cpus ? `${m.cpus.join(", ")} (${m.pinned ? "pinned" : "not pinned"}; ${m.placement || ""})` : m.placement],
+                ["Cores", h("span", { class: "cores" }, coresText(m))],
+                ["Energy", h("span", { class: "energy" }, energyText(m))],
+                ["Sustained decode", m.sustained ? h("span", { class: "sustained" }, sustainedText(m.sustained)) : null],
                 ["Throttling", m.discarded || m.throttled ? `${m.discarded || 0} repetitions discarded${m.throttled ? ", some samples throttled" : ""}` : null],
                 ["Precision", m.precision],
                 ["CPU", m.cpu_model],
