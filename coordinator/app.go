@@ -113,7 +113,17 @@ func Start(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*A
 	a.Bus, err = bus.Start(ctx, bus.Options{
 		ExternalURL: cfg.NATSURL, Listen: cfg.NATSListen, StoreDir: storeDir,
 		AdvertiseURLs: cfg.NATSAdvertise, Logger: log, AckWait: cfg.JobAckWait, MaxAgents: cfg.MaxAgents,
-		Auth: auth, RevokedKeys: revokedKeys, AllowOpenServer: cfg.NATSAllowOpen,
+		Auth: auth, RevokedKeys: revokedKeys, AllowOpenServer: cfg.NATSAllowOpen, Replicas: cfg.NATSReplicas,
+		// Another coordinator on the same database may have revoked keys
+		// since: every account push merges the database's list first.
+		LoadRevoked: func(ctx context.Context) ([]string, error) {
+			ids, err := a.Store.Identities(ctx, true)
+			keys := make([]string, len(ids))
+			for i, id := range ids {
+				keys[i] = id.NKey
+			}
+			return keys, err
+		},
 	})
 	if err != nil {
 		a.Close()

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -302,6 +303,9 @@ func natsConfigFlags(out *string, sc *bus.ServerConfig) func(*flag.FlagSet) {
 		fs.StringVar(&sc.ResolverDir, "server-resolver-dir", sc.ResolverDir, "the NATS server's account JWT directory (resolver type full)")
 		fs.StringVar(&sc.Name, "server-name", "", "server_name (required and unique per node in a cluster)")
 		fs.IntVar(&sc.MaxPayload, "server-max-payload", 8<<20, "max_payload in bytes")
+		fs.StringVar(&sc.ClusterName, "cluster-name", "", "cluster name: write a cluster block (every node the same name; needs --server-name and --cluster-listen)")
+		fs.StringVar(&sc.ClusterListen, "cluster-listen", "", "this node's route listen address, host:port")
+		fs.Var(listFlag{&sc.Routes}, "routes", "comma-separated route URLs of the other nodes (nats://host:port)")
 	}
 }
 
@@ -317,6 +321,9 @@ func cmdNATSConfig(args []string, getenv func(string) string, stdout, stderr io.
 	}
 	if _, _, err := net.SplitHostPort(sc.Listen); err != nil {
 		return fmt.Errorf("--server-listen %q: %w", sc.Listen, err)
+	}
+	if err := checkCluster(sc); err != nil {
+		return err
 	}
 	auth, err := bus.LoadAuthority(cfg.DataDir)
 	if err != nil {
@@ -334,6 +341,32 @@ func cmdNATSConfig(args []string, getenv func(string) string, stdout, stderr io.
 		return err
 	}
 	fmt.Fprintf(stderr, "wrote %s (operator %s; the signing keys stay in %s)\n", out, auth.OperatorPublicKey(), filepath.Join(cfg.DataDir, bus.AuthFile))
+	return nil
+}
+
+// checkCluster validates nats-config's cluster options.
+func checkCluster(sc bus.ServerConfig) error {
+	if sc.ClusterName == "" {
+		if sc.ClusterListen != "" || len(sc.Routes) > 0 {
+			return errors.New("--cluster-listen and --routes need --cluster-name")
+		}
+		return nil
+	}
+	if !bus.ValidToken(sc.ClusterName) {
+		return fmt.Errorf("--cluster-name %q: letters, digits, '-' and '_' only", sc.ClusterName)
+	}
+	if sc.Name == "" {
+		return errors.New("--cluster-name needs --server-name (unique per node: JetStream in a cluster requires it)")
+	}
+	if _, _, err := net.SplitHostPort(sc.ClusterListen); err != nil {
+		return fmt.Errorf("--cluster-listen %q: %w", sc.ClusterListen, err)
+	}
+	for _, r := range sc.Routes {
+		u, err := url.Parse(r)
+		if err != nil || u.Scheme != "nats" || u.Port() == "" || u.Hostname() == "" {
+			return fmt.Errorf("--routes %q: want nats://host:port", r)
+		}
+	}
 	return nil
 }
 

@@ -34,8 +34,9 @@ type Config struct {
 	// built ahead of time by `make agents` (HIL_AGENT_DIR). Defaults to
 	// "": <data dir>/agents.
 	AgentDir string `yaml:"agent_dir"`
-	// NATSURL names an external NATS server (HIL_NATS_URL); empty embeds
-	// one. Defaults to "".
+	// NATSURL names an external NATS server (HIL_NATS_URL), or several
+	// comma-separated URLs of one cluster; empty embeds one. Defaults to
+	// "".
 	NATSURL string `yaml:"nats_url"`
 	// NATSListen is the embedded NATS client address (HIL_NATS_LISTEN).
 	// Defaults to ":4223" (4222 is left to a system NATS).
@@ -101,6 +102,10 @@ type Config struct {
 	// stream holds one consumer per agent; enrollment past it answers 503
 	// capacity_exceeded. Defaults to 10,000.
 	MaxAgents int `yaml:"max_agents"`
+	// NATSReplicas is the replica count of the JetStream streams JOBS and
+	// RESULTS (HIL_NATS_REPLICAS), 1..5; more than 1 needs a NATS cluster
+	// of at least that many JetStream nodes. Defaults to 1.
+	NATSReplicas int `yaml:"nats_replicas"`
 }
 
 // Default returns the built-in configuration.
@@ -120,6 +125,7 @@ func Default() Config {
 		EvalGrace:       60 * time.Second,
 		DeviceLostAfter: 60 * time.Second,
 		MaxAgents:       10_000,
+		NATSReplicas:    1,
 	}
 }
 
@@ -134,6 +140,7 @@ var envVars = []struct{ env, flag string }{
 	{"HIL_NATS_ADVERTISE", "nats-advertise"},
 	{"HIL_ADVERTISE", "advertise"},
 	{"HIL_NATS_ALLOW_OPEN", "nats-allow-open"},
+	{"HIL_NATS_REPLICAS", "nats-replicas"},
 	{"HIL_ADMIN_TOKEN", "admin-token"},
 	{"HIL_ENROLL_TTL", "enroll-ttl"},
 	{"HIL_TOKEN_TTL", "token-ttl"},
@@ -191,6 +198,7 @@ func (c *Config) bindFlags(fs *flag.FlagSet) {
 	fs.DurationVar(&c.JobAckWait, "job-ack-wait", c.JobAckWait, "redeliver a job after this long without an ack or progress report (env HIL_JOB_ACK_WAIT)")
 	fs.DurationVar(&c.EvalGrace, "eval-grace", c.EvalGrace, "wait this long after an evaluation job's deadline before failing it (env HIL_EVAL_GRACE)")
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, "the coordinator's HTTP URL as evaluators reach it, for answer callbacks (env HIL_PUBLIC_URL; default: the advertised URL)")
+	fs.IntVar(&c.NATSReplicas, "nats-replicas", c.NATSReplicas, "replicas of the JetStream streams JOBS and RESULTS, 1..5; >1 needs a NATS cluster (env HIL_NATS_REPLICAS)")
 	fs.IntVar(&c.MaxAgents, "max-agents", c.MaxAgents, "declared fleet capacity: enrollment past it answers 503 capacity_exceeded (env HIL_MAX_AGENTS)")
 	fs.DurationVar(&c.DeviceLostAfter, "device-lost-after", c.DeviceLostAfter, "fail a device's unfinished jobs with device_lost and re-dispatch them after this long without a heartbeat (env HIL_DEVICE_LOST_AFTER)")
 }
@@ -304,8 +312,26 @@ func (c Config) Validate() error {
 		if c.DataDir == "" {
 			errs = append(errs, errors.New("HIL_DATA_DIR (--data-dir) is empty; the embedded NATS needs it"))
 		}
-	} else if u, err := url.Parse(c.NATSURL); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") {
-		errs = append(errs, fmt.Errorf("HIL_NATS_URL (--nats-url) %q must be a nats:// or tls:// URL", c.NATSURL))
+	} else {
+		n := 0
+		for _, s := range strings.Split(c.NATSURL, ",") {
+			if s = strings.TrimSpace(s); s == "" {
+				continue
+			}
+			n++
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "nats" && u.Scheme != "tls") || u.Host == "" {
+				errs = append(errs, fmt.Errorf("HIL_NATS_URL (--nats-url) %q must be nats:// or tls:// URLs, comma-separated", c.NATSURL))
+				break
+			}
+		}
+		if n == 0 {
+			errs = append(errs, fmt.Errorf("HIL_NATS_URL (--nats-url) %q names no URL", c.NATSURL))
+		}
+	}
+	if c.NATSReplicas < 1 || c.NATSReplicas > 5 {
+		errs = append(errs, fmt.Errorf("HIL_NATS_REPLICAS (--nats-replicas) %d must be between 1 and 5", c.NATSReplicas))
+	} else if c.NATSReplicas > 1 && c.NATSURL == "" {
+		errs = append(errs, fmt.Errorf("HIL_NATS_REPLICAS (--nats-replicas) %d needs an external NATS cluster (--nats-url); the embedded server is one node", c.NATSReplicas))
 	}
 	if c.Advertise != "" {
 		if u, err := url.Parse(c.Advertise); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -271,6 +271,14 @@ type ServerConfig struct {
 	StoreDir, ResolverDir string
 	// MaxPayload in bytes (0: the server's default).
 	MaxPayload int
+	// ClusterName, ClusterListen and Routes make the server one node of a
+	// cluster: the cluster block (name, route listen address host:port,
+	// the other nodes' nats://host:port route URLs). Every node is written
+	// with the same operator, system account and resolver, so all accept
+	// the same user JWTs; route connections are not authenticated (no
+	// cluster authorization or TLS is written).
+	ClusterName, ClusterListen string
+	Routes                     []string
 }
 
 // ServerConfigText is a nats-server configuration file trusting this
@@ -302,5 +310,16 @@ func (a *Authority) ServerConfigText(c ServerConfig) (string, error) {
 	fmt.Fprintf(&b, "system_account: %s\n", a.SysPublicKey())
 	fmt.Fprintf(&b, "resolver: { type: full, dir: %s, allow_delete: false, interval: \"2m\", timeout: \"1.9s\" }\n", strconv.Quote(c.ResolverDir))
 	fmt.Fprintf(&b, "resolver_preload: {\n  %s: %s\n}\n", a.SysPublicKey(), strconv.Quote(sys))
+	if c.ClusterName != "" {
+		fmt.Fprintf(&b, "cluster {\n  name: %s\n  listen: %s\n", strconv.Quote(c.ClusterName), strconv.Quote(c.ClusterListen))
+		if len(c.Routes) > 0 {
+			b.WriteString("  routes: [\n")
+			for _, r := range c.Routes {
+				fmt.Fprintf(&b, "    %s\n", strconv.Quote(r))
+			}
+			b.WriteString("  ]\n")
+		}
+		b.WriteString("}\n")
+	}
 	return b.String(), nil
 }

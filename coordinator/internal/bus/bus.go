@@ -60,7 +60,14 @@ type Options struct {
 	// MaxClasses consumers (enrollment past it answers 503
 	// capacity_exceeded). Defaults to DefaultMaxAgents.
 	MaxAgents int
-	Logger    *slog.Logger
+	// Replicas of the streams JOBS and RESULTS (and so of their
+	// consumers); 0 means 1. More than 1 needs a JetStream cluster.
+	Replicas int
+	// LoadRevoked, if set, returns every revoked agent key (the database's
+	// list); PushAccount merges it first, so a coordinator never pushes an
+	// account JWT that forgets a revocation another coordinator made.
+	LoadRevoked func(context.Context) ([]string, error)
+	Logger      *slog.Logger
 }
 
 // DefaultMaxAgents is the default declared capacity (Options.MaxAgents).
@@ -100,6 +107,9 @@ func Start(ctx context.Context, o Options) (*Bus, error) {
 	}
 	if o.MaxAgents <= 0 {
 		o.MaxAgents = DefaultMaxAgents
+	}
+	if o.Replicas <= 0 {
+		o.Replicas = 1
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -207,6 +217,13 @@ func (b *Bus) checkClosed() error {
 // revocations) to the NATS servers through the system account. Revoked
 // users' open connections are closed by each server on receipt.
 func (b *Bus) PushAccount(ctx context.Context) error {
+	if b.opts.LoadRevoked != nil {
+		keys, err := b.opts.LoadRevoked(ctx)
+		if err != nil {
+			return fmt.Errorf("push NATS account: load revocations: %w", err)
+		}
+		b.auth.Revoke(keys...)
+	}
 	acc, err := b.auth.AppAccountJWT()
 	if err != nil {
 		return err
@@ -337,6 +354,7 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		Duplicates: 10 * time.Minute,
 		// Explicit: unset, the server caps a stream at 1,000 consumers.
 		MaxConsumers: b.MaxConsumers(),
+		Replicas:     b.opts.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", StreamJobs, err)
@@ -348,6 +366,7 @@ func (b *Bus) ensureStreams(ctx context.Context) error {
 		Storage:    jetstream.FileStorage,
 		MaxAge:     7 * 24 * time.Hour,
 		Duplicates: 10 * time.Minute,
+		Replicas:   b.opts.Replicas,
 	})
 	if err != nil {
 		return fmt.Errorf("create stream %s: %w", StreamResults, err)
@@ -671,7 +690,8 @@ func (b *Bus) OnJobAdvisory(handle func(JobAdvisory)) error {
 // OnHeartbeat calls handle with the device and payload of every heartbeat
 // (hb.<deviceID>) until Close.
 func (b *Bus) OnHeartbeat(handle func(deviceID string, data []byte)) error {
-	return b.subscribe(HeartbeatSubject("*"), func(m *nats.Msg) {
+	// A queue group: with several coordinators each beat is recorded once.
+	return b.queueSubscribe(HeartbeatSubject("*"), func(m *nats.Msg) {
 		handle(strings.TrimPrefix(m.Subject, HeartbeatSubject("")), m.Data)
 	})
 }
@@ -680,7 +700,7 @@ func (b *Bus) OnHeartbeat(handle func(deviceID string, data []byte)) error {
 // (jwt.<deviceID>; the subject names the requesting device, which its NATS
 // permissions guarantee) with the JWT issue returns, or "error: …".
 func (b *Bus) OnJWTRequest(issue func(deviceID string) (string, error)) error {
-	return b.subscribe(JWTSubject("*"), func(m *nats.Msg) {
+	return b.queueSubscribe(JWTSubject("*"), func(m *nats.Msg) {
 		id := strings.TrimPrefix(m.Subject, JWTSubject(""))
 		j, err := issue(id)
 		if err != nil {
@@ -692,10 +712,22 @@ func (b *Bus) OnJWTRequest(issue func(deviceID string) (string, error)) error {
 	})
 }
 
+// CoordinatorQueue is the queue group of the coordinators' heartbeat and
+// JWT-renewal subscriptions: several coordinators on one NATS share the
+// work, each message handled by one of them.
+const CoordinatorQueue = "hilsearch-coordinators"
+
+func (b *Bus) queueSubscribe(subj string, h nats.MsgHandler) error {
+	return b.add(b.nc.QueueSubscribe(subj, CoordinatorQueue, h))
+}
+
 func (b *Bus) subscribe(subj string, h nats.MsgHandler) error {
-	sub, err := b.nc.Subscribe(subj, h)
+	return b.add(b.nc.Subscribe(subj, h))
+}
+
+func (b *Bus) add(sub *nats.Subscription, err error) error {
 	if err != nil {
-		return fmt.Errorf("subscribe %s: %w", subj, err)
+		return fmt.Errorf("subscribe: %w", err)
 	}
 	b.mu.Lock()
 	b.subs = append(b.subs, sub)
