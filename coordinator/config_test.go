@@ -73,6 +73,32 @@ func TestConfigErrors(t *testing.T) {
 			t.Errorf("%s: got %v", name, err)
 		}
 	}
+	// Cluster settings: several URLs, each checked; replicas 1..5, more
+	// than one only with an external cluster.
+	for what, mut := range map[string]func(*Config){
+		"HIL_NATS_URL list":          func(c *Config) { c.NATSURL = "nats://a:4222,http://b:4222" },
+		"HIL_NATS_URL empty list":    func(c *Config) { c.NATSURL = " , " },
+		"HIL_NATS_REPLICAS 0":        func(c *Config) { c.NATSURL, c.NATSReplicas = "nats://a:4222", 0 },
+		"HIL_NATS_REPLICAS 6":        func(c *Config) { c.NATSURL, c.NATSReplicas = "nats://a:4222", 6 },
+		"HIL_NATS_REPLICAS embedded": func(c *Config) { c.NATSReplicas = 3 },
+	} {
+		name := strings.Fields(what)[0]
+		c := Default()
+		mut(&c)
+		if err := c.Validate(); err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: got %v", what, err)
+		}
+	}
+	for _, ok := range []func(*Config){
+		func(c *Config) { c.NATSURL, c.NATSReplicas = "nats://a:4222, nats://b:4222,nats://c:4222", 3 },
+		func(c *Config) { c.NATSReplicas = 1 },
+	} {
+		c := Default()
+		ok(&c)
+		if err := c.Validate(); err != nil {
+			t.Errorf("valid cluster settings %q ×%d: %v", c.NATSURL, c.NATSReplicas, err)
+		}
+	}
 }
 
 // TestHelpDocumentsEveryFlag: `coordinator --help` lists every flag of serve.
