@@ -80,7 +80,7 @@ const (
 	tinySpec = `{"name":"tiny","vocab":256,"hidden":64,"tied_embeddings":true,"norm_eps":1e-5,"max_context":128,
  "layers":[{"mixer":"conv","conv":{"kernel":3},"ffn":128},
            {"mixer":"gqa","gqa":{"heads":4,"kv_heads":2,"head_dim":16,"qk_norm":true,"rope_theta":10000},"ffn":128}]}`
-	slowSpec = `{"name":"slow","vocab":2048,"hidden":256,"tied_embeddings":true,"norm_eps":1e-5,"max_context":256,
+	slowSpec = `{"name":"slow","vocab":2048,"hidden":256,"tied_embeddings":true,"norm_eps":1e-5,"max_context":512,
  "layers":[{"mixer":"conv","conv":{"kernel":3},"ffn":768},
            {"mixer":"gqa","gqa":{"heads":8,"kv_heads":2,"head_dim":32,"qk_norm":true,"rope_theta":10000},"ffn":768},
            {"mixer":"conv","conv":{"kernel":3},"ffn":768},
@@ -89,8 +89,8 @@ const (
 
 var (
 	tinyWorkload = map[string]any{"precision": "q8_0", "threads": 1, "prompt_lengths": []int{16}, "decode_depths": []int{0}, "decode_tokens": 8, "seed": 1}
-	slowWorkload = map[string]any{"precision": "f32", "threads": 1, "prompt_lengths": []int{192}, "decode_depths": []int{128}, "decode_tokens": 64,
-		"repetitions": 15, "max_repetitions": 15, "seed": 2}
+	slowWorkload = map[string]any{"precision": "f32", "threads": 1, "prompt_lengths": []int{384}, "decode_depths": []int{128}, "decode_tokens": 128,
+		"repetitions": 100, "max_repetitions": 100, "seed": 2}
 )
 
 type farmEnv struct {
