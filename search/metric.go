@@ -174,3 +174,31 @@ func MetricLabel(ref string, at int) string {
 // SplitMetric splits a metric reference "<metric>@<target>" into the
 // metric and the target ("" for params).
 func SplitMetric(ref string) (Metric, string) { return splitMetric(ref) }
+
+// MetricRef is one metric reference of a spec's objectives or
+// constraints: the reference as written, split, with its At.
+type MetricRef struct {
+	Ref    string
+	Metric Metric
+	Target string
+	At     int
+}
+
+// MetricRefs yields the objectives' references, then the constraints',
+// in order (repeats included).
+func (s *Spec) MetricRefs(yield func(MetricRef) bool) {
+	ref := func(r string, at int) MetricRef {
+		m, t := splitMetric(r)
+		return MetricRef{Ref: r, Metric: m, Target: t, At: at}
+	}
+	for _, o := range s.Objectives {
+		if !yield(ref(o.Metric, o.At)) {
+			return
+		}
+	}
+	for _, c := range s.Constraints {
+		if !yield(ref(c.Metric, c.At)) {
+			return
+		}
+	}
+}

@@ -370,24 +370,12 @@ func closest(front, mean [][]float64, live []bool, pf []float64, cands []ScreenC
 // objectives and constraints refer to (so Screen can score candidates on
 // it); the error names the first missing one.
 func (s *Spec) PredictorCovers(target string, p *Predictor) error {
-	check := func(ref string, at int) error {
-		m, t := splitMetric(ref)
-		if m == MetricParams || t != target {
-			return nil
+	for r := range s.MetricRefs {
+		if r.Metric == MetricParams || r.Target != target {
+			continue
 		}
-		if p == nil || p.Models[MetricKey{Metric: m, At: at}] == nil {
-			return fmt.Errorf("%s at %d: %w", ref, at, ErrNoModel)
-		}
-		return nil
-	}
-	for _, o := range s.Objectives {
-		if err := check(o.Metric, o.At); err != nil {
-			return err
-		}
-	}
-	for _, c := range s.Constraints {
-		if err := check(c.Metric, c.At); err != nil {
-			return err
+		if p == nil || p.Models[MetricKey{Metric: r.Metric, At: r.At}] == nil {
+			return fmt.Errorf("%s at %d: %w", r.Ref, r.At, ErrNoModel)
 		}
 	}
 	return nil

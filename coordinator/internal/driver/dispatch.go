@@ -63,25 +63,16 @@ func Values(m *wire.Measurement, w workload.Workload) search.Values {
 }
 
 // EnergyMissing says why m gives no energy value for an energy metric
-// that refs (the spec's objective and constraint references with their
-// At, filtered to target) refer to: the row's "unavailable" reason, or
+// that spec's objectives or constraints refer to on target: the row's "unavailable" reason, or
 // that the row carries no energy figure at all (an agent older than
 // energy measurement, or a runtime that gives none). It is "" when every
 // referenced energy value is there.
 func EnergyMissing(m *wire.Measurement, spec *search.Spec, target string) string {
-	refs := func(yield func(search.Metric, int) bool) {
-		for _, o := range spec.Objectives {
-			if mt, t := search.SplitMetric(o.Metric); t == target && mt.Energy() && !yield(mt, o.At) {
-				return
-			}
+	for r := range spec.MetricRefs {
+		if r.Target != target || !r.Metric.Energy() {
+			continue
 		}
-		for _, c := range spec.Constraints {
-			if mt, t := search.SplitMetric(c.Metric); t == target && mt.Energy() && !yield(mt, c.At) {
-				return
-			}
-		}
-	}
-	for mt, at := range refs {
+		mt, at := r.Metric, r.At
 		var e *wire.Energy
 		found := false
 		if mt == search.MetricPrefillEnergy {

@@ -150,14 +150,9 @@ func (s *Server) offlineTargets(ctx context.Context, spec *search.Spec) (names, 
 // last measurement does): their trials would fail with that reason.
 func (s *Server) energyWarnings(ctx context.Context, spec *search.Spec) ([]string, error) {
 	uses := map[string]bool{}
-	for _, o := range spec.Objectives {
-		if m, t := search.SplitMetric(o.Metric); m.Energy() {
-			uses[t] = true
-		}
-	}
-	for _, k := range spec.Constraints {
-		if m, t := search.SplitMetric(k.Metric); m.Energy() {
-			uses[t] = true
+	for r := range spec.MetricRefs {
+		if r.Metric.Energy() {
+			uses[r.Target] = true
 		}
 	}
 	var out []string
