@@ -718,16 +718,19 @@ func (b *Bus) OnJWTRequest(issue func(deviceID string) (string, error)) error {
 const CoordinatorQueue = "hilsearch-coordinators"
 
 func (b *Bus) queueSubscribe(subj string, h nats.MsgHandler) error {
-	return b.add(b.nc.QueueSubscribe(subj, CoordinatorQueue, h))
+	sub, err := b.nc.QueueSubscribe(subj, CoordinatorQueue, h)
+	return b.add(subj, sub, err)
 }
 
 func (b *Bus) subscribe(subj string, h nats.MsgHandler) error {
-	return b.add(b.nc.Subscribe(subj, h))
+	sub, err := b.nc.Subscribe(subj, h)
+	return b.add(subj, sub, err)
 }
 
-func (b *Bus) add(sub *nats.Subscription, err error) error {
+// add keeps sub for Close, or names subj in the subscription's error.
+func (b *Bus) add(subj string, sub *nats.Subscription, err error) error {
 	if err != nil {
-		return fmt.Errorf("subscribe: %w", err)
+		return fmt.Errorf("subscribe %s: %w", subj, err)
 	}
 	b.mu.Lock()
 	b.subs = append(b.subs, sub)
