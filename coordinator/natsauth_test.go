@@ -35,24 +35,53 @@ func freePort(t *testing.T) int {
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-// startExternalNATS writes the server configuration with `coordinator
-// nats-config` (keys in dataDir) and runs the Debian nats-server with it.
-func startExternalNATS(t *testing.T, dataDir string) string {
+// natsConfig runs `coordinator nats-config` for one node in its own
+// temporary directory (keys in dataDir; store and resolver directories
+// beside the configuration) listening on 127.0.0.1:port, with extra
+// flags. It returns the configuration's path and the command's output.
+func natsConfig(t *testing.T, dataDir string, port int, name string, extra ...string) (conf, output string) {
 	t.Helper()
 	if _, err := os.Stat(debianNATS); err != nil {
 		t.Skipf("%s not installed", debianNATS)
 	}
 	dir := t.TempDir()
-	port := freePort(t)
-	conf := filepath.Join(dir, "nats.conf")
+	conf = filepath.Join(dir, "nats.conf")
 	var stdout, stderr bytes.Buffer
-	code := coordinator.Main(context.Background(), []string{"nats-config", "--data-dir", dataDir, "--out", conf,
-		"--server-listen", fmt.Sprintf("127.0.0.1:%d", port), "--server-name", "ext1",
-		"--server-store-dir", filepath.Join(dir, "js"), "--server-resolver-dir", filepath.Join(dir, "jwt")},
+	code := coordinator.Main(context.Background(), append([]string{"nats-config", "--data-dir", dataDir, "--out", conf,
+		"--server-listen", fmt.Sprintf("127.0.0.1:%d", port), "--server-name", name,
+		"--server-store-dir", filepath.Join(dir, "js"), "--server-resolver-dir", filepath.Join(dir, "jwt")}, extra...),
 		func(string) string { return "" }, &stdout, &stderr)
 	if code != 0 {
-		t.Fatalf("nats-config: exit %d: %s", code, stderr.String())
+		t.Fatalf("nats-config %s: exit %d: %s", name, code, stderr.String())
 	}
+	return conf, stdout.String() + stderr.String()
+}
+
+// runNATSServer starts the Debian nats-server with conf, logging into
+// nats-server.log beside it (returned), and kills it when the test ends.
+func runNATSServer(t *testing.T, conf string) (*exec.Cmd, string) {
+	t.Helper()
+	logPath := filepath.Join(filepath.Dir(conf), "nats-server.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logf.Close()
+	cmd := exec.Command(debianNATS, "-c", conf)
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	return cmd, logPath
+}
+
+// startExternalNATS writes the server configuration with `coordinator
+// nats-config` (keys in dataDir) and runs the Debian nats-server with it.
+func startExternalNATS(t *testing.T, dataDir string) string {
+	t.Helper()
+	port := freePort(t)
+	conf, output := natsConfig(t, dataDir, port, "ext1")
 	// No secret leaves the data dir: no seed of the authority file is in
 	// the configuration or the command's output.
 	text, _ := os.ReadFile(conf)
@@ -65,22 +94,11 @@ func startExternalNATS(t *testing.T, dataDir string) string {
 		t.Fatalf("authority file mode %v, want 0600", fi.Mode().Perm())
 	}
 	for name, seed := range seeds {
-		if bytes.Contains(text, []byte(seed)) || strings.Contains(stderr.String()+stdout.String(), seed) {
+		if bytes.Contains(text, []byte(seed)) || strings.Contains(output, seed) {
 			t.Fatalf("seed %s leaked into the configuration or output", name)
 		}
 	}
-	logPath := filepath.Join(dir, "nats-server.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer logf.Close()
-	cmd := exec.Command(debianNATS, "-c", conf)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	_, logPath := runNATSServer(t, conf)
 	url := fmt.Sprintf("nats://127.0.0.1:%d", port)
 	testenv.Eventually(t, 15*time.Second, func() error {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)

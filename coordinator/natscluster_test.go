@@ -30,9 +30,6 @@ type clusterNode struct {
 // Debian nats-server processes on loopback ports.
 func startNATSCluster(t *testing.T, dataDir string) []*clusterNode {
 	t.Helper()
-	if _, err := os.Stat(debianNATS); err != nil {
-		t.Skipf("%s not installed", debianNATS)
-	}
 	const n = 3
 	client, route := make([]int, n), make([]int, n)
 	for i := range n {
@@ -40,42 +37,21 @@ func startNATSCluster(t *testing.T, dataDir string) []*clusterNode {
 	}
 	nodes := make([]*clusterNode, n)
 	for i := range n {
-		dir := t.TempDir()
 		var routes []string
 		for j := range n {
 			if j != i {
 				routes = append(routes, fmt.Sprintf("nats://127.0.0.1:%d", route[j]))
 			}
 		}
-		conf := filepath.Join(dir, "nats.conf")
-		var stdout, stderr bytes.Buffer
-		code := coordinator.Main(context.Background(), []string{"nats-config", "--data-dir", dataDir, "--out", conf,
-			"--server-listen", fmt.Sprintf("127.0.0.1:%d", client[i]), "--server-name", fmt.Sprintf("n%d", i+1),
-			"--server-store-dir", filepath.Join(dir, "js"), "--server-resolver-dir", filepath.Join(dir, "jwt"),
+		conf, _ := natsConfig(t, dataDir, client[i], fmt.Sprintf("n%d", i+1),
 			"--cluster-name", "hil", "--cluster-listen", fmt.Sprintf("127.0.0.1:%d", route[i]),
-			"--routes", strings.Join(routes, ",")},
-			func(string) string { return "" }, &stdout, &stderr)
-		if code != 0 {
-			t.Fatalf("nats-config node %d: exit %d: %s", i+1, code, stderr.String())
-		}
+			"--routes", strings.Join(routes, ","))
 		text, _ := os.ReadFile(conf)
 		if !bytes.Contains(text, []byte("cluster {")) || !bytes.Contains(text, []byte(routes[0])) {
 			t.Fatalf("node %d configuration has no cluster block with its routes:\n%s", i+1, text)
 		}
-		logPath := filepath.Join(dir, "nats-server.log")
-		logf, err := os.Create(logPath)
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd := exec.Command(debianNATS, "-c", conf)
-		cmd.Stdout, cmd.Stderr = logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		logf.Close()
-		node := &clusterNode{url: fmt.Sprintf("nats://127.0.0.1:%d", client[i]), log: logPath, cmd: cmd}
-		t.Cleanup(func() { _ = node.cmd.Process.Kill(); _ = node.cmd.Wait() })
-		nodes[i] = node
+		cmd, logPath := runNATSServer(t, conf)
+		nodes[i] = &clusterNode{url: fmt.Sprintf("nats://127.0.0.1:%d", client[i]), log: logPath, cmd: cmd}
 	}
 	// JetStream is usable once the cluster has elected a metadata leader.
 	testenv.Eventually(t, 30*time.Second, func() error {
