@@ -14,7 +14,7 @@ import (
 // state. Only this package may call them: it is the state machine's one
 // owner.
 var jobWriters = map[string]bool{
-	"CreateJobs": true, "InsertTrial": true, "SetJobSeq": true, "StoreResult": true, "FailJobBySeq": true,
+	"CreateJobs": true, "InsertTrial": true, "SetJobSeq": true, "StoreResults": true, "FailJobBySeq": true,
 	"MarkJobRunning": true, "CancelJob": true, "CancelDeviceJobs": true, "PublishJob": true, "DeleteJob": true,
 }
 

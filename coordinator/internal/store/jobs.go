@@ -86,55 +86,139 @@ func (s *Store) GetJob(ctx context.Context, id string) (api.Job, error) {
 // ErrResultMismatch: a result names a job of another device.
 var ErrResultMismatch = errors.New("result does not belong to the publishing device")
 
-// StoreResult records a result idempotently: the first result of a job
-// decides it, and the job's new state (done or failed) is returned; a
-// replay changes nothing and returns "". A result for a cancelled job, or
-// one that failed (its device lost), is ignored.
-func (s *Store) StoreResult(ctx context.Context, deviceID string, r wire.Result) (api.JobState, error) {
-	var state api.JobState
-	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		var err error
-		state, err = storeResultTx(ctx, tx, deviceID, r)
-		return err
-	})
-	if err != nil {
-		return "", err
-	}
-	return state, nil
-}
-
 // ResultIn is one result of a StoreResults batch.
 type ResultIn struct {
 	DeviceID string
 	Result   wire.Result
 }
 
-// ResultOut is what became of one result of a StoreResults batch: State
-// as StoreResult returns it, or Err (ErrNotFound, ErrResultMismatch: the
+// ResultOut is what became of one result of a StoreResults batch: the job's
+// new state (done or failed) when the result decided it, "" when it changed
+// nothing (a replay, a second result, or the job was cancelled or failed
+// before: its device lost), or Err (ErrNotFound, ErrResultMismatch: the
 // result can never be stored).
 type ResultOut struct {
 	State api.JobState
 	Err   error
 }
 
-// StoreResults stores a batch of results in one transaction (one commit,
-// one WAL flush, whatever the batch's size), each under its own savepoint
-// so a refused result does not undo the others. It returns one outcome per
-// result, in order; an error means none was stored.
+// StoreResults stores a batch of results in one transaction with a fixed
+// number of statements whatever the batch's size: the batch's jobs are
+// locked in one query (in ID order, so two coordinators storing
+// overlapping batches cannot deadlock), their measurements inserted in one
+// statement and their state changed in one UPDATE per outcome. Only a
+// result from a device other than its job's (a class job being claimed)
+// costs statements of its own. The first result of a job decides it. It
+// returns one outcome per result, in order; an error means none was stored.
 func (s *Store) StoreResults(ctx context.Context, batch []ResultIn) ([]ResultOut, error) {
 	out := make([]ResultOut, len(batch))
 	err := pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
+		clear(out)
+		ids := make([]string, 0, len(batch))
+		for _, in := range batch {
+			ids = append(ids, in.Result.JobID)
+		}
+		type job struct {
+			owner, runtime string
+			state          api.JobState
+		}
+		jobs := make(map[string]*job, len(ids))
+		rows, err := tx.Query(ctx, `SELECT id, device_id, state, coalesce(nullif(workload->>'runtime', ''), 'native')
+			FROM jobs WHERE id = ANY($1) ORDER BY id FOR UPDATE`, ids)
+		if err != nil {
+			return fmt.Errorf("lock jobs: %w", err)
+		}
+		for rows.Next() {
+			var id string
+			j := new(job)
+			if err := rows.Scan(&id, &j.owner, &j.state, &j.runtime); err != nil {
+				rows.Close()
+				return err
+			}
+			jobs[id] = j
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("lock jobs: %w", err)
+		}
+		var (
+			mJob, mDev, mSpec, mWork, mAgent, mVariant, mMetrics, mRuntime []string
+			dID                                                            []string
+			dAttempt                                                       []int32
+			fID, fKind, fMsg                                               []string
+			fAttempt                                                       []int32
+		)
 		for i, in := range batch {
-			err := pgx.BeginFunc(ctx, tx, func(sp pgx.Tx) error {
-				st, err := storeResultTx(ctx, sp, in.DeviceID, in.Result)
-				out[i] = ResultOut{State: st}
-				return err
-			})
+			r := in.Result
+			j := jobs[r.JobID]
 			switch {
-			case errors.Is(err, ErrNotFound), errors.Is(err, ErrResultMismatch):
-				out[i] = ResultOut{Err: err}
-			case err != nil:
-				return err
+			case j == nil:
+				out[i].Err = ErrNotFound
+				continue
+			case j.state.Final():
+				// Decided by an earlier result (of this batch or
+				// before), or cancelled or failed (its device lost): a
+				// late or replayed result changes nothing, whoever
+				// sends it.
+				continue
+			}
+			if j.owner != in.DeviceID {
+				ok, err := claimClassJob(ctx, tx, r.JobID, in.DeviceID)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					out[i].Err = ErrResultMismatch
+					continue
+				}
+				j.owner = in.DeviceID
+			}
+			if r.Status == wire.ResultOK && r.Measurement != nil && r.Measurement.RuntimeName() != j.runtime {
+				r = wire.Result{JobID: r.JobID, Status: wire.ResultFailed, FailKind: wire.FailInternal, Attempt: r.Attempt,
+					Error: fmt.Sprintf("the agent measured with runtime %s, the job asked for %s", r.Measurement.RuntimeName(), j.runtime)}
+			}
+			if r.Status == wire.ResultOK && r.Measurement != nil {
+				m := r.Measurement
+				b, err := json.Marshal(m)
+				if err != nil {
+					return fmt.Errorf("measurement of job %s: %w", r.JobID, err)
+				}
+				mJob, mDev, mSpec, mWork = append(mJob, r.JobID), append(mDev, in.DeviceID), append(mSpec, m.SpecHash), append(mWork, m.WorkloadHash)
+				mAgent, mVariant, mMetrics, mRuntime = append(mAgent, m.AgentVersion), append(mVariant, m.KernelVariant), append(mMetrics, string(b)), append(mRuntime, j.runtime)
+				dID, dAttempt = append(dID, r.JobID), append(dAttempt, int32(r.Attempt))
+				j.state = api.JobDone
+			} else {
+				kind, msg := r.FailKind, r.Error
+				if kind == "" {
+					kind = wire.FailInternal
+				}
+				if r.Status == wire.ResultOK {
+					msg = "result has status ok but no measurement"
+				}
+				fID, fKind, fMsg, fAttempt = append(fID, r.JobID), append(fKind, kind), append(fMsg, msg), append(fAttempt, int32(r.Attempt))
+				j.state = api.JobFailed
+			}
+			out[i].State = j.state
+		}
+		if len(mJob) > 0 {
+			if _, err := tx.Exec(ctx, `INSERT INTO measurements (job_id, device_id, spec_hash, workload_hash, agent_version, kernel_variant, metrics, runtime)
+				SELECT job_id, device_id, spec_hash, workload_hash, agent_version, kernel_variant, metrics::jsonb, runtime
+				FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+				  AS m(job_id, device_id, spec_hash, workload_hash, agent_version, kernel_variant, metrics, runtime)
+				ON CONFLICT (job_id) DO NOTHING`,
+				mJob, mDev, mSpec, mWork, mAgent, mVariant, mMetrics, mRuntime); err != nil {
+				return fmt.Errorf("insert measurements: %w", err)
+			}
+			if _, err := tx.Exec(ctx, `UPDATE jobs j SET state = 'done', attempts = greatest(j.attempts, d.attempt), updated_at = now(), finished_at = now()
+				FROM unnest($1::text[], $2::int[]) AS d(id, attempt) WHERE j.id = d.id`, dID, dAttempt); err != nil {
+				return fmt.Errorf("jobs done: %w", err)
+			}
+		}
+		if len(fID) > 0 {
+			if _, err := tx.Exec(ctx, `UPDATE jobs j SET state = 'failed', fail_kind = f.kind, error = f.msg, attempts = greatest(j.attempts, f.attempt),
+				updated_at = now(), finished_at = now()
+				FROM unnest($1::text[], $2::text[], $3::text[], $4::int[]) AS f(id, kind, msg, attempt) WHERE j.id = f.id`,
+				fID, fKind, fMsg, fAttempt); err != nil {
+				return fmt.Errorf("jobs failed: %w", err)
 			}
 		}
 		return nil
@@ -143,65 +227,6 @@ func (s *Store) StoreResults(ctx context.Context, batch []ResultIn) ([]ResultOut
 		return nil, err
 	}
 	return out, nil
-}
-
-// storeResultTx is StoreResult inside tx.
-func storeResultTx(ctx context.Context, tx pgx.Tx, deviceID string, r wire.Result) (api.JobState, error) {
-	var state api.JobState
-	err := func() error {
-		var owner, runtime string
-		var cur api.JobState
-		err := tx.QueryRow(ctx, `SELECT device_id, state, coalesce(nullif(workload->>'runtime', ''), 'native') FROM jobs WHERE id = $1 FOR UPDATE`,
-			r.JobID).Scan(&owner, &cur, &runtime)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return ErrNotFound
-		}
-		if err != nil {
-			return err
-		}
-		if cur.Final() {
-			// The first result decided it, or the job was cancelled or
-			// failed (its device lost) before: a late or replayed result
-			// changes nothing, whoever sends it.
-			return nil
-		}
-		if owner != deviceID {
-			ok, err := claimClassJob(ctx, tx, r.JobID, deviceID)
-			if err != nil {
-				return err
-			}
-			if !ok {
-				return ErrResultMismatch
-			}
-		}
-		if r.Status == wire.ResultOK && r.Measurement != nil && r.Measurement.RuntimeName() != runtime {
-			r = wire.Result{JobID: r.JobID, Status: wire.ResultFailed, FailKind: wire.FailInternal, Attempt: r.Attempt,
-				Error: fmt.Sprintf("the agent measured with runtime %s, the job asked for %s", r.Measurement.RuntimeName(), runtime)}
-		}
-		if r.Status == wire.ResultOK && r.Measurement != nil {
-			m := r.Measurement
-			if _, err := tx.Exec(ctx, `INSERT INTO measurements (job_id, device_id, spec_hash, workload_hash, agent_version, kernel_variant, metrics, runtime)
-				VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (job_id) DO NOTHING`,
-				r.JobID, deviceID, m.SpecHash, m.WorkloadHash, m.AgentVersion, m.KernelVariant, m, runtime); err != nil {
-				return fmt.Errorf("insert measurement: %w", err)
-			}
-			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'done', attempts = greatest(attempts, $2), updated_at = now(), finished_at = now() WHERE id = $1`, r.JobID, r.Attempt)
-			state = api.JobDone
-		} else {
-			kind, msg := r.FailKind, r.Error
-			if kind == "" {
-				kind = wire.FailInternal
-			}
-			if r.Status == wire.ResultOK {
-				msg = "result has status ok but no measurement"
-			}
-			_, err = tx.Exec(ctx, `UPDATE jobs SET state = 'failed', fail_kind = $2, error = $3, attempts = greatest(attempts, $4),
-				updated_at = now(), finished_at = now() WHERE id = $1`, r.JobID, kind, msg, r.Attempt)
-			state = api.JobFailed
-		}
-		return err
-	}()
-	return state, err
 }
 
 // FailJobBySeq ends the job published at a JOBS sequence as failed, unless
