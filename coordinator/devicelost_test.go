@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hilsearch/hilsearch/coordinator"
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/testenv"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
@@ -101,6 +102,17 @@ func checkLost(t *testing.T, c *testenv.Coordinator, b *testenv.Agent, searchID,
 	_ = json.Unmarshal(body, &rj)
 	if rj.State != "done" || rj.DeviceID != b.Resp.DeviceID || rj.Replaces != heldJob {
 		t.Fatalf("replacement job: %s, want done on %s replacing %s", body, b.Resp.DeviceID, heldJob)
+	}
+	// The search reports the re-dispatch (what hil search watch and show
+	// print).
+	_, body = c.Do(t, "GET", "/api/v1/searches/"+searchID, nil, c.Token)
+	var se2 api.Search
+	if err := json.Unmarshal(body, &se2); err != nil {
+		t.Fatal(err)
+	}
+	if len(se2.Redispatches) != 1 || se2.Redispatches[0].LostJob != heldJob || se2.Redispatches[0].Job != repl ||
+		se2.Redispatches[0].ToDevice != b.Resp.DeviceID || se2.Redispatches[0].FromDevice == b.Resp.DeviceID {
+		t.Fatalf("search re-dispatches %+v, want one: %s → %s on %s", se2.Redispatches, heldJob, repl, b.Resp.DeviceID)
 	}
 	// Every lost job is replaced at most once, and every target of every
 	// trial has exactly one measurement.

@@ -28,6 +28,23 @@ type Search struct {
 	// Guard is the state of the search's fidelity guard (spec "guard"),
 	// in GET /api/v1/searches/{id} only.
 	Guard *GuardReport `json:"guard,omitempty"`
+	// Redispatches are the search's trial targets whose device was lost
+	// mid-job and that went to another device, oldest first, in GET
+	// /api/v1/searches/{id} only.
+	Redispatches []Redispatch `json:"redispatches,omitempty"`
+}
+
+// Redispatch is one re-dispatch of a trial target: its job's device went
+// silent past the coordinator's device-lost threshold, the job failed with
+// device_lost and a new job went to another online device of the target.
+type Redispatch struct {
+	Trial      int       `json:"trial"`
+	Target     string    `json:"target"`
+	FromDevice string    `json:"from_device"`
+	LostJob    string    `json:"lost_job"`
+	ToDevice   string    `json:"to_device"`
+	Job        string    `json:"job"`
+	At         time.Time `json:"at"`
 }
 
 // GuardReport is the state of a search's fidelity guard (search.Guard):

@@ -357,6 +357,10 @@ func (s *Server) getSearch(c *gin.Context) {
 			return
 		}
 		ss[0].Guard = g
+		if ss[0].Redispatches, err = s.d.Store.Redispatches(c.Request.Context(), se.ID); err != nil {
+			s.internal(c, "search re-dispatches", err)
+			return
+		}
 		c.JSON(http.StatusOK, ss[0])
 	}
 }

@@ -475,6 +475,22 @@ func (s *Store) LostTargets(ctx context.Context, searchID string) ([]LostTarget,
 	})
 }
 
+// Redispatches lists a search's re-dispatched trial targets (the job a
+// target points at replaces a lost one), oldest first.
+func (s *Store) Redispatches(ctx context.Context, searchID string) ([]api.Redispatch, error) {
+	rows, err := s.pool.Query(ctx, `SELECT tt.number, tt.target, old.device_id, old.id, j.device_id, j.id, j.created_at
+		FROM trial_targets tt JOIN jobs j ON j.id = tt.job_id JOIN jobs old ON old.id = j.replaces
+		WHERE tt.search_id = $1 ORDER BY j.created_at, tt.number, tt.target`, searchID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (api.Redispatch, error) {
+		var d api.Redispatch
+		err := r.Scan(&d.Trial, &d.Target, &d.FromDevice, &d.LostJob, &d.ToDevice, &d.Job, &d.At)
+		return d, err
+	})
+}
+
 // ErrAlreadyReplaced: the lost job was re-dispatched before (by this or
 // another coordinator); nothing was stored.
 var ErrAlreadyReplaced = errors.New("the lost job was already re-dispatched")

@@ -122,6 +122,9 @@ func show(ctx context.Context, e *env, args []string) int {
 		fmt.Fprintf(w, "            %s\n", t)
 	}
 	fmt.Fprintf(w, "progress    %s\n", progressText(s.Progress))
+	for _, r := range s.Redispatches {
+		fmt.Fprintf(w, "            %s\n", redispatchText(r))
+	}
 	fmt.Fprintf(w, "created     %s\n", s.CreatedAt.UTC().Format(time.DateTime))
 	if s.FinishedAt != nil {
 		fmt.Fprintf(w, "finished    %s\n", s.FinishedAt.UTC().Format(time.DateTime))

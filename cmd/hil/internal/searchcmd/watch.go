@@ -96,6 +96,7 @@ type watcher struct {
 	hvAt     int    // Progress.Complete the hv text is for
 	last     string // the last line drawn
 	lastNote string
+	told     map[string]bool // the lost jobs whose re-dispatch was printed
 }
 
 // follow reads the event stream into events, reconnecting with
@@ -183,8 +184,34 @@ func (w *watcher) refresh(ctx context.Context) error {
 		}
 		w.hvAt = s.Progress.Complete
 	}
+	w.redispatched()
 	w.draw()
 	return nil
+}
+
+// redispatched prints each re-dispatch of the search once, on a line of
+// its own above the progress line.
+func (w *watcher) redispatched() {
+	for _, r := range w.s.Redispatches {
+		if w.told[r.LostJob] {
+			continue
+		}
+		if w.told == nil {
+			w.told = map[string]bool{}
+		}
+		w.told[r.LostJob] = true
+		if w.tty && w.last != "" {
+			fmt.Fprint(w.out, "\r\x1b[K")
+			w.last = ""
+		}
+		fmt.Fprintln(w.out, redispatchText(r))
+	}
+}
+
+// redispatchText is "trial 3 (target phone): device d1 lost mid-job (j1), re-dispatched to d2 (j2) at 12:04:05".
+func redispatchText(r api.Redispatch) string {
+	return fmt.Sprintf("trial %d (target %s): device %s lost mid-job (%s), re-dispatched to %s (%s) at %s",
+		r.Trial, oneLine(r.Target), r.FromDevice, r.LostJob, r.ToDevice, r.Job, r.At.UTC().Format(time.TimeOnly))
 }
 
 // line is "[#####-----] 12/20 complete, 1 failed, 2 running, 30 rejected, HV 0.734".

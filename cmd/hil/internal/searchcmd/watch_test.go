@@ -10,6 +10,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 )
@@ -119,5 +120,38 @@ func TestProgressTextScreened(t *testing.T) {
 	p.Screened = 40
 	if got, want := progressText(p), "12/20 complete, 1 failed, 2 running, 30 rejected, 40 screened"; got != want {
 		t.Fatalf("%q, want %q", got, want)
+	}
+}
+
+// TestWatchPrintsRedispatches: each re-dispatch the search reports is
+// printed once, on a line of its own above the progress line (on a
+// terminal the progress line is cleared first and redrawn after).
+func TestWatchPrintsRedispatches(t *testing.T) {
+	at := time.Date(2026, 12, 4, 12, 4, 5, 0, time.UTC)
+	r1 := api.Redispatch{Trial: 3, Target: "phone", FromDevice: "d1", LostJob: "j1", ToDevice: "d2", Job: "j2", At: at}
+	r2 := api.Redispatch{Trial: 4, Target: "phone", FromDevice: "d1", LostJob: "j3", ToDevice: "d2", Job: "j4", At: at}
+	line1 := "trial 3 (target phone): device d1 lost mid-job (j1), re-dispatched to d2 (j2) at 12:04:05\n"
+	line2 := "trial 4 (target phone): device d1 lost mid-job (j3), re-dispatched to d2 (j4) at 12:04:05\n"
+	for _, tty := range []bool{false, true} {
+		var out bytes.Buffer
+		w := &watcher{out: &out, tty: tty, hv: "HV -"}
+		w.s.State = "running"
+		w.s.Progress.MaxTrials = 20
+		w.redispatched()
+		w.draw()
+		w.s.Redispatches = []api.Redispatch{r1}
+		w.redispatched()
+		w.draw()
+		w.s.Redispatches = []api.Redispatch{r1, r2}
+		w.redispatched()
+		w.draw()
+		p := "[--------------------] 0/20 complete, 0 failed, 0 running, 0 rejected, HV -"
+		want := p + "\n" + line1 + line2
+		if tty {
+			want = "\r" + p + "\x1b[K" + "\r\x1b[K" + line1 + "\r" + p + "\x1b[K" + "\r\x1b[K" + line2 + "\r" + p + "\x1b[K"
+		}
+		if out.String() != want {
+			t.Fatalf("tty %v: got %q\nwant %q", tty, out.String(), want)
+		}
 	}
 }
