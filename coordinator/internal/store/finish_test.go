@@ -10,7 +10,6 @@ import (
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
-	"github.com/hilsearch/hilsearch/coordinator/testenv"
 )
 
 // TestFinishTrialIsAtomic: a trial's end is written to the goptuna study
@@ -19,15 +18,7 @@ import (
 func TestFinishTrialIsAtomic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	dsn := testenv.Postgres(t)
-	s, err := store.Open(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	if _, _, err := s.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	s, _ := migrated(t, ctx)
 	se, err := s.CreateSearch(ctx, store.NewSearchID(), "atomic", []byte(`{}`), 0)
 	if err != nil {
 		t.Fatal(err)

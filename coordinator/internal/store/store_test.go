@@ -97,17 +97,25 @@ func TestMigrationsApplyToEmptySchemaAndAreIdempotent(t *testing.T) {
 	}
 }
 
-func TestHeartbeatOfUnknownDeviceIgnored(t *testing.T) {
-	ctx := context.Background()
-	s, err := store.Open(ctx, testenv.Postgres(t))
+// migrated opens a store on a fresh test schema, migrated, closed when the
+// test ends, and returns it with the schema's DSN.
+func migrated(t *testing.T, ctx context.Context) (*store.Store, string) {
+	t.Helper()
+	dsn := testenv.Postgres(t)
+	s, err := store.Open(ctx, dsn)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(s.Close)
 	if _, _, err := s.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	err = s.RecordHeartbeat(ctx, "dnope", store.Heartbeat{At: time.Now(), Status: "idle"})
+	return s, dsn
+}
+
+func TestHeartbeatOfUnknownDeviceIgnored(t *testing.T) {
+	s, _ := migrated(t, context.Background())
+	err := s.RecordHeartbeat(context.Background(), "dnope", store.Heartbeat{At: time.Now(), Status: "idle"})
 	if err != store.ErrNotFound {
 		t.Fatalf("got %v, want ErrNotFound", err)
 	}
