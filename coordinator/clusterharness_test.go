@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hilsearch/hilsearch/coordinator/internal/bus"
@@ -111,15 +112,50 @@ func TestClusterHarness(t *testing.T) {
 	 "workload":{"precision":"q4_0","threads":2,"prompt_lengths":[512],"decode_depths":[0],"decode_length":16},
 	 "targets":[{"name":"phone","class":"cluster-test"}],
 	 "objectives":[{"metric":"decode_ms_p50@phone"},{"metric":"peak_rss_mb@phone"},{"metric":"params","direction":"maximize"}],
-	 "budget":{"max_trials":%d,"max_in_flight_per_device":2},"algorithm":"random","seed":7}`, *clusterTrials)
+	 "budget":{"max_trials":%d,"max_in_flight_per_device":2},"algorithm":"random","seed":7,
+	 "screening":{"off":true}}`, *clusterTrials)
 	start := time.Now()
 	id := createSearch(t, api, spec)
 	t.Logf("search %s: %d trials, %d stand-in agents (%v per job), coordinators pid %d and %d, NATS nodes %v",
 		id, *clusterTrials, len(agents), *clusterMeasure, coords[0].cmd.Process.Pid, coords[1].cmd.Process.Pid, urls)
 
-	complete := func() int64 {
-		return testenv.QueryInt(t, dsn, `SELECT count(*) FROM trials WHERE search_id = $1 AND state = 'complete'`, id)
+	completeCount := func(ctx context.Context) (n int64, err error) {
+		c, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			return 0, err
+		}
+		defer c.Close(context.Background())
+		err = c.QueryRow(ctx, `SELECT count(*) FROM trials WHERE search_id = $1 AND state = 'complete'`, id).Scan(&n)
+		return n, err
 	}
+	complete := func() int64 {
+		n, err := completeCount(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// Progress every 15 s, to see the rate before and after each fault
+	// (off the test goroutine: errors are logged, not fatal).
+	var progress sync.WaitGroup
+	progressCtx, stopProgress := context.WithCancel(ctx)
+	progress.Add(1)
+	go func() {
+		defer progress.Done()
+		for {
+			select {
+			case <-progressCtx.Done():
+				return
+			case <-time.After(15 * time.Second):
+				if n, err := completeCount(progressCtx); err == nil {
+					t.Logf("%.0fs: %d trials complete", time.Since(start).Seconds(), n)
+				} else if progressCtx.Err() == nil {
+					t.Logf("progress: %v", err)
+				}
+			}
+		}
+	}()
+	defer func() { stopProgress(); progress.Wait() }()
 	waitComplete := func(n int64, timeout time.Duration) {
 		t.Helper()
 		testenv.Eventually(t, timeout, func() error {
@@ -169,6 +205,8 @@ func TestClusterHarness(t *testing.T) {
 
 	se := waitSearch(t, survivor.api(dsn), id, 10*time.Minute, func(s searchState) bool { return s.State == "finished" || s.State == "failed" })
 	dur := time.Since(start)
+	stopProgress()
+	progress.Wait()
 	cancel()
 
 	// The audit, in PostgreSQL. The database is the harness's own: every
@@ -186,9 +224,10 @@ func TestClusterHarness(t *testing.T) {
 		AND NOT EXISTS (SELECT 1 FROM measurements m WHERE m.job_id = tt.job_id)`, id)
 	// Duplicated: a job with more than one measurement (the schema's UNIQUE
 	// job_id should make this 0 whatever happens), or a job no trial
-	// target holds (a trial dispatched twice).
+	// target holds (a trial dispatched twice; the search's spec turns
+	// screening, and with it the predictor's probe jobs, off).
 	dupJobs := q(`SELECT count(*) FROM (SELECT job_id FROM measurements GROUP BY job_id HAVING count(*) > 1) x`)
-	strayJobs := q(`SELECT count(*) FROM jobs j WHERE NOT EXISTS (SELECT 1 FROM trial_targets tt WHERE tt.job_id = j.id)`)
+	strayJobs := q(`SELECT count(*) FROM jobs j WHERE j.kind = 'measure' AND NOT EXISTS (SELECT 1 FROM trial_targets tt WHERE tt.job_id = j.id)`)
 	mu.Lock()
 	redelivered := 0
 	for _, n := range delivered {
