@@ -22,3 +22,12 @@ agents:
 
 test:
 	bash .ci/run
+
+.PHONY: clusterharness
+# clusterharness is issue #16's "beyond one machine" run: three Debian
+# nats-server nodes (R3 streams), two coordinator processes on one throwaway
+# PostgreSQL database, stand-in agents; one node and one coordinator are
+# SIGKILLed mid-search, then PostgreSQL is audited (docs/coordinator.md).
+# Needs /usr/sbin/nats-server and PostgreSQL on 127.0.0.1:5432.
+clusterharness:
+	go test -tags clusterharness -run '^TestClusterHarness$$' -count=1 -v -timeout 20m ./coordinator/ $(if $(ARGS),-args $(ARGS))

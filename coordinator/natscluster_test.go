@@ -73,7 +73,8 @@ func startNATSCluster(t *testing.T, dataDir string) []*clusterNode {
 // URLs with --nats-replicas 3, its streams have three replicas, every node
 // refuses an anonymous client, and the streams still answer after one
 // node is killed. (The full deployment run, two coordinators and a search
-// through a node and a coordinator loss, is not this test.)
+// through a node and a coordinator loss, is TestClusterHarness, behind the
+// clusterharness build tag: make clusterharness.)
 func TestNATSClusterReplicas(t *testing.T) {
 	dataDir := t.TempDir()
 	nodes := startNATSCluster(t, dataDir)

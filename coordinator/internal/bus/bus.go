@@ -343,43 +343,96 @@ func (b *Bus) ClientURLsFor(via net.IP) []string {
 }
 
 func (b *Bus) ensureStreams(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	var err error
-	b.jobs, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       StreamJobs,
-		Subjects:   []string{"jobs.>"},
-		Retention:  jetstream.WorkQueuePolicy,
-		Storage:    jetstream.FileStorage,
-		Duplicates: 10 * time.Minute,
-		// Explicit: unset, the server caps a stream at 1,000 consumers.
-		MaxConsumers: b.MaxConsumers(),
-		Replicas:     b.opts.Replicas,
+	err := b.retryCluster(ctx, "create stream "+StreamJobs, func() (err error) {
+		b.jobs, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:       StreamJobs,
+			Subjects:   []string{"jobs.>"},
+			Retention:  jetstream.WorkQueuePolicy,
+			Storage:    jetstream.FileStorage,
+			Duplicates: 10 * time.Minute,
+			// Explicit: unset, the server caps a stream at 1,000 consumers.
+			MaxConsumers: b.MaxConsumers(),
+			Replicas:     b.opts.Replicas,
+		})
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("create stream %s: %w", StreamJobs, err)
+		return err
 	}
-	b.result, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
-		Name:       StreamResults,
-		Subjects:   []string{"results.>"},
-		Retention:  jetstream.LimitsPolicy,
-		Storage:    jetstream.FileStorage,
-		MaxAge:     7 * 24 * time.Hour,
-		Duplicates: 10 * time.Minute,
-		Replicas:   b.opts.Replicas,
+	err = b.retryCluster(ctx, "create stream "+StreamResults, func() (err error) {
+		b.result, err = b.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+			Name:       StreamResults,
+			Subjects:   []string{"results.>"},
+			Retention:  jetstream.LimitsPolicy,
+			Storage:    jetstream.FileStorage,
+			MaxAge:     7 * 24 * time.Hour,
+			Duplicates: 10 * time.Minute,
+			Replicas:   b.opts.Replicas,
+		})
+		return err
 	})
 	if err != nil {
-		return fmt.Errorf("create stream %s: %w", StreamResults, err)
+		return err
 	}
-	_, err = b.result.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:   ResultsConsumer,
-		AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait:   30 * time.Second,
+	return b.retryCluster(ctx, "create consumer "+ResultsConsumer, func() error {
+		_, err := b.result.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+			Durable:   ResultsConsumer,
+			AckPolicy: jetstream.AckExplicitPolicy,
+			AckWait:   30 * time.Second,
+		})
+		return err
 	})
-	if err != nil {
-		return fmt.Errorf("create consumer %s: %w", ResultsConsumer, err)
+}
+
+// transientClusterCodes are the JetStream API errors a cluster answers
+// while it is still placing or electing (a node starting, a peer not yet
+// current): the same request succeeds a moment later.
+var transientClusterCodes = map[jetstream.ErrorCode]bool{
+	10005: true, // no suitable peers for placement
+	10008: true, // JetStream system temporarily unavailable
+	10012: true, // could not create consumer (its assignment raced an election)
+	10049: true, // error creating store for stream
+}
+
+// transientClusterError reports whether err is one of
+// transientClusterCodes or the request's reply timing out (no meta leader
+// yet).
+func transientClusterError(err error) bool {
+	var api *jetstream.APIError
+	if errors.As(err, &api) {
+		return transientClusterCodes[api.ErrorCode]
 	}
-	return nil
+	return errors.Is(err, nats.ErrTimeout)
+}
+
+// retryBackoff is retryCluster's first wait; each further wait doubles,
+// up to retryBackoffMax.
+var retryBackoff, retryBackoffMax = 100 * time.Millisecond, 2 * time.Second
+
+// retryCluster runs op until it succeeds, fails with an error that is not
+// transientClusterError (returned at once), or ctx ends (the last error
+// is returned). Waits between attempts double from retryBackoff up to
+// retryBackoffMax.
+func (b *Bus) retryCluster(ctx context.Context, what string, op func() error) error {
+	wait := retryBackoff
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil {
+			return nil
+		}
+		if !transientClusterError(err) {
+			return fmt.Errorf("%s: %w", what, err)
+		}
+		b.log.Warn("transient JetStream cluster error; retrying", "op", what, "attempt", attempt, "wait", wait, "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s: %w (gave up after %d attempts)", what, err, attempt)
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, retryBackoffMax)
+	}
 }
 
 // MaxConsumers is the JOBS stream's consumer limit: MaxAgents agents and
