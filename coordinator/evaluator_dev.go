@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hilsearch/hilsearch/coordinator/internal/devpg"
+	"github.com/hilsearch/hilsearch/internal/devpg"
 	"github.com/hilsearch/hilsearch/coordinator/internal/evals"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
