@@ -73,6 +73,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/internal/devpg"
 )
@@ -99,6 +100,7 @@ type options struct {
 	externalNATS  bool
 	natsServer    string
 	privatePG     bool
+	logs          string
 	presenceProbe int
 	timeout       time.Duration
 }
@@ -120,6 +122,7 @@ func main() {
 	flag.DurationVar(&o.faultWindow, "fault-window", 5*time.Minute, "spread the faults and the job creation over this long")
 	flag.BoolVar(&o.externalNATS, "external-nats", false, "run nats-server with the configuration `coordinator nats-config` writes instead of the embedded server")
 	flag.StringVar(&o.natsServer, "nats-server", "nats-server", "the nats-server binary of -external-nats (Debian: apt-get install nats-server)")
+	flag.StringVar(&o.logs, "logs", "", "copy the coordinator's and nats-server's logs into this directory at the end")
 	flag.BoolVar(&o.privatePG, "private-pg", false, "run a private PostgreSQL cluster (initdb/pg_ctl, temporary directory, free port) instead of -base-dsn")
 	flag.IntVar(&o.presenceProbe, "presence-probes", 50, "agents whose first heartbeat is timed to presence")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this long")
@@ -154,6 +157,15 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if o.logs != "" {
+		defer func() {
+			for _, f := range []string{"coordinator.log", "nats/nats-server.log"} {
+				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+					_ = os.WriteFile(filepath.Join(o.logs, filepath.Base(f)), b, 0o600)
+				}
+			}
+		}()
+	}
 	var cluster *devpg.Cluster
 	if o.privatePG {
 		// Its own temporary directory: as root, devpg hands it to the
@@ -301,6 +313,7 @@ func run(ctx context.Context, o options) error {
 	var cmu sync.Mutex
 	start = time.Now()
 	var createFail atomic.Int64
+	createErrs := tally{n: map[string]int{}}
 	faults := map[faultKind]int{}
 	var fwg sync.WaitGroup
 	if o.faulty() {
@@ -325,12 +338,14 @@ func run(ctx context.Context, o options) error {
 				cmu.Unlock()
 				return
 			}
+			createErrs.note(err)
 			time.Sleep(250 * time.Millisecond) // the coordinator restarting
 		}
 		createFail.Add(1)
 	})
 	createDur := time.Since(start)
-	fmt.Printf("created %d jobs in %.1fs (%.0f/s; gave up on %d)\n", len(created), createDur.Seconds(), float64(len(created))/createDur.Seconds(), createFail.Load())
+	fmt.Printf("created %d jobs in %.1fs (%.0f/s; gave up on %d); failed attempts, asked again: %s\n", len(created), createDur.Seconds(),
+		float64(len(created))/createDur.Seconds(), createFail.Load(), createErrs.String())
 	fwg.Wait()
 	if st.gate != nil {
 		// Every agent holds a job (each takes one at a time): release them
@@ -351,7 +366,7 @@ func run(ctx context.Context, o options) error {
 	}
 	// Wait until every job is final, the deadline, or 90 s without
 	// progress (then say where the stuck jobs are).
-	var done, final, lastFinal int64
+	var done, final, lastFinal, all int64
 	lastProgress := time.Now()
 	for ctx.Err() == nil {
 		if final > lastFinal {
@@ -362,12 +377,14 @@ func run(ctx context.Context, o options) error {
 			break
 		}
 		if err := pgQuery(ctx, dsn, func(c *pgx.Conn) error {
-			return c.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state IN ('done','failed','cancelled')) FROM jobs`).Scan(&done, &final)
+			return c.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state IN ('done','failed','cancelled')), count(*) FROM jobs`).Scan(&done, &final, &all)
 		}); err != nil {
 			time.Sleep(time.Second)
 			continue
 		}
-		if final >= int64(len(created)) {
+		// Every stored job, also one whose creation the API could not
+		// confirm (the coordinator killed after the commit).
+		if final >= max(all, int64(len(created))) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -412,6 +429,9 @@ func run(ctx context.Context, o options) error {
 	what := "end to end (first job created to last result stored)"
 	if st.gate != nil {
 		what = "ingestion (all results released at once to last stored)"
+	}
+	if nJobs > int64(len(created)) {
+		fmt.Printf("jobs stored whose creation the API did not confirm (asked again): %d\n", nJobs-int64(len(created)))
 	}
 	fmt.Printf("jobs: %d stored, %d measured, %.0f results/s %s, %.1fs\n", nJobs, measured, float64(measured)/allDur.Seconds(), what, allDur.Seconds())
 	fmt.Printf("dispatch latency (job POST sent → agent received) over %d jobs: p50 %v p95 %v\n", len(disp), pct(disp, 50), pct(disp, 95))
@@ -970,6 +990,21 @@ func createJob(ctx context.Context, co *coord, deviceID string) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	if code == http.StatusServiceUnavailable {
+		// Stored but not yet published (NATS or PostgreSQL away): the
+		// coordinator publishes it later; asking again would store a
+		// second job.
+		var e struct {
+			Details []api.FieldError `json:"details"`
+		}
+		if json.Unmarshal(resp, &e) == nil && len(e.Details) == 1 && e.Details[0].Field == "job" {
+			if id, ok := strings.CutPrefix(e.Details[0].Message, "stored as "); ok {
+				if id, _, ok = strings.Cut(id, " "); ok {
+					return id, nil
+				}
+			}
+		}
+	}
 	if code != http.StatusAccepted {
 		return "", fmt.Errorf("create job: %d %s", code, resp)
 	}
@@ -979,6 +1014,48 @@ func createJob(ctx context.Context, co *coord, deviceID string) (string, error) 
 }
 
 // --- helpers ---
+
+// tally counts errors by their text, cut to its first 100 bytes, with
+// loopback port numbers replaced (one restart's errors are one kind).
+type tally struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (t *tally) note(err error) {
+	k := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		k = ue.Err.Error() // not the URL, which names the device
+	}
+	if i := strings.Index(k, "127.0.0.1:"); i >= 0 {
+		k = k[:i] + "127.0.0.1:*" + strings.TrimLeft(k[i+len("127.0.0.1:"):], "0123456789")
+	}
+	t.mu.Lock()
+	t.n[cut(k, 100)]++
+	t.mu.Unlock()
+}
+
+func (t *tally) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.n) == 0 {
+		return "none"
+	}
+	var parts []string
+	for k, n := range t.n {
+		parts = append(parts, fmt.Sprintf("%d× %q", n, k))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
 
 // throwawayDB creates an empty database fleetload_<random> on the server
 // of base and returns its URL and a function that drops it.
