@@ -21,9 +21,9 @@ import (
 	"time"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
-	"github.com/hilsearch/hilsearch/coordinator/internal/devpg"
 	"github.com/hilsearch/hilsearch/coordinator/internal/driver"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/internal/devpg"
 	"github.com/hilsearch/hilsearch/search"
 )
 

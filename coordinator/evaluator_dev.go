@@ -14,9 +14,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/hilsearch/hilsearch/coordinator/internal/devpg"
 	"github.com/hilsearch/hilsearch/coordinator/internal/evals"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/internal/devpg"
 )
 
 // SystemPython runs the reference evaluator (Debian's python3-torch is

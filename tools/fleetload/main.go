@@ -1,18 +1,41 @@
 // Command fleetload is the fleet's load and chaos harness (#16). It starts
-// a real coordinator binary (embedded NATS) on loopback against a
-// throwaway PostgreSQL database it creates and drops, enrolls N simulated
+// a real coordinator binary on loopback against a throwaway PostgreSQL
+// database it creates and drops, enrolls N simulated
 // agents through the real API, keeps them heartbeating over real NATS, has
 // them answer measurement jobs with stand-in measurements (named
 // "fleetload-stand-in"; they only ever reach the throwaway database), and
 // reports: enroll rate, heartbeat→presence latency, coordinator CPU while
 // only heartbeats flow, dispatch latency p50/p95, results/s, coordinator
-// RSS. With -kill-coordinator and -drop-agents it injects faults while jobs
-// run (SIGKILL of the coordinator and restart; agents' connections closed
-// and reopened) and audits PostgreSQL: jobs not done (lost) and jobs with
-// more than one measurement (duplicated).
+// RSS.
+//
+// NATS is the coordinator's embedded server, or with -external-nats a
+// nats-server process (Debian's /usr/sbin/nats-server) running the
+// configuration `coordinator nats-config` writes, the coordinator started
+// with --nats-url. PostgreSQL is the server of -base-dsn, or with
+// -private-pg a private cluster in a temporary directory on a free port
+// (internal/devpg, the machine's initdb/pg_ctl): the shared server is
+// never restarted.
+//
+// Faults, injected one after another while jobs run, each kind spread
+// evenly over -fault-window (jobs are created over the same window):
+//   - coordinator SIGKILL and restart (-kill-coordinator);
+//   - NATS server SIGKILL and restart on the same port and store
+//     directory (-restart-nats; implies -external-nats);
+//   - PostgreSQL `pg_ctl restart -m immediate` (-restart-pg; implies
+//     -private-pg);
+//   - agent connection drop (-drop-agents): a simulated agent's NATS
+//     connection is closed, its job in flight abandoned, and it reconnects
+//     2 s later. This stands in for kill -9 of an agent: the simulated
+//     agents are goroutines of this process, not processes.
+//
+// -faults N splits N over the four kinds (a quarter each, the remainder
+// to agent drops). At the end it audits PostgreSQL: jobs not done (lost)
+// and jobs with more than one measurement (duplicated), and prints the
+// count of each fault kind.
 //
 //	go build -o /tmp/coordinator ./cmd/coordinator
 //	go run ./tools/fleetload -coordinator /tmp/coordinator -agents 1000 -jobs 2000
+//	go run ./tools/fleetload -coordinator /tmp/coordinator -agents 200 -jobs 3000 -faults 100
 //
 // Every request loop is bounded in count and time, and it talks only to
 // 127.0.0.1.
@@ -20,6 +43,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -49,7 +73,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
+	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/internal/devpg"
 )
 
 const adminToken = "hil_fleetload_admin_token_0123456789"
@@ -68,6 +94,13 @@ type options struct {
 	enrollConc    int
 	killCoord     int
 	dropAgents    int
+	restartNATS   int
+	restartPG     int
+	faultWindow   time.Duration
+	externalNATS  bool
+	natsServer    string
+	privatePG     bool
+	logs          string
 	presenceProbe int
 	timeout       time.Duration
 }
@@ -82,10 +115,24 @@ func main() {
 	flag.DurationVar(&o.settle, "settle", 20*time.Second, "heartbeat-only window for the CPU figure")
 	flag.IntVar(&o.enrollConc, "enroll-concurrency", 16, "concurrent enrollments")
 	flag.IntVar(&o.killCoord, "kill-coordinator", 0, "SIGKILL and restart the coordinator this many times while jobs run")
-	flag.IntVar(&o.dropAgents, "drop-agents", 0, "close and reopen this many agents' connections while jobs run")
+	flag.IntVar(&o.dropAgents, "drop-agents", 0, "close this many agents' NATS connections (abandoning their job in flight) and reopen them 2 s later, while jobs run")
+	flag.IntVar(&o.restartNATS, "restart-nats", 0, "SIGKILL and restart the external nats-server this many times while jobs run (implies -external-nats)")
+	flag.IntVar(&o.restartPG, "restart-pg", 0, "restart the private PostgreSQL (pg_ctl restart -m immediate) this many times while jobs run (implies -private-pg)")
+	faults := flag.Int("faults", 0, "split this many faults over the four kinds (a quarter each, the remainder to agent drops); overrides the per-kind flags")
+	flag.DurationVar(&o.faultWindow, "fault-window", 5*time.Minute, "spread the faults and the job creation over this long")
+	flag.BoolVar(&o.externalNATS, "external-nats", false, "run nats-server with the configuration `coordinator nats-config` writes instead of the embedded server")
+	flag.StringVar(&o.natsServer, "nats-server", "nats-server", "the nats-server binary of -external-nats (Debian: apt-get install nats-server)")
+	flag.StringVar(&o.logs, "logs", "", "copy the coordinator's and nats-server's logs into this directory at the end")
+	flag.BoolVar(&o.privatePG, "private-pg", false, "run a private PostgreSQL cluster (initdb/pg_ctl, temporary directory, free port) instead of -base-dsn")
 	flag.IntVar(&o.presenceProbe, "presence-probes", 50, "agents whose first heartbeat is timed to presence")
 	flag.DurationVar(&o.timeout, "timeout", 15*time.Minute, "give up after this long")
 	flag.Parse()
+	if *faults > 0 {
+		q := *faults / 4
+		o.killCoord, o.restartNATS, o.restartPG, o.dropAgents = q, q, q, *faults-3*q
+	}
+	o.externalNATS = o.externalNATS || o.restartNATS > 0
+	o.privatePG = o.privatePG || o.restartPG > 0
 	if o.coordinator == "" || o.agents < 1 || o.jobs < 0 || o.presenceProbe >= o.agents {
 		flag.Usage()
 		os.Exit(2)
@@ -100,26 +147,74 @@ func main() {
 	}
 }
 
+func (o options) faulty() bool {
+	return o.killCoord+o.dropAgents+o.restartNATS+o.restartPG > 0
+}
+
 func run(ctx context.Context, o options) error {
-	dsn, drop, err := throwawayDB(ctx, o.baseDSN)
-	if err != nil {
-		return err
-	}
-	defer drop()
 	dir, err := os.MkdirTemp("", "fleetload-")
 	if err != nil {
 		return err
 	}
 	defer os.RemoveAll(dir)
+	if o.logs != "" {
+		defer func() {
+			for _, f := range []string{"coordinator.log", "nats/nats-server.log"} {
+				if b, err := os.ReadFile(filepath.Join(dir, f)); err == nil {
+					_ = os.WriteFile(filepath.Join(o.logs, filepath.Base(f)), b, 0o600)
+				}
+			}
+		}()
+	}
+	var cluster *devpg.Cluster
+	if o.privatePG {
+		// Its own temporary directory: as root, devpg hands it to the
+		// postgres user, who cannot enter dir (mode 0700).
+		pgDir, err := os.MkdirTemp("", "fleetload-pg-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(pgDir)
+		if cluster, err = devpg.Start(ctx, pgDir, freePort(), func(f string, a ...any) { fmt.Printf(f+"\n", a...) }); err != nil {
+			return err
+		}
+		defer func() {
+			if err := cluster.Stop(); err != nil {
+				fmt.Fprintln(os.Stderr, "fleetload:", err)
+			}
+		}()
+		o.baseDSN = fmt.Sprintf("postgres://postgres@127.0.0.1:%d/postgres?sslmode=disable", cluster.Port)
+	}
+	dsn, drop, err := throwawayDB(ctx, o.baseDSN)
+	if err != nil {
+		return err
+	}
+	defer drop()
 	co := &coord{bin: o.coordinator, dsn: dsn, dir: dir, httpPort: freePort(), natsPort: freePort(), ackWait: 30 * time.Second}
-	if o.killCoord == 0 && o.dropAgents == 0 {
+	if !o.faulty() {
 		co.ackWait = time.Hour // answers are held until every job is out
+	}
+	var ns *natsServer
+	if o.externalNATS {
+		if ns, err = startNATSServer(ctx, o.natsServer, o.coordinator, dir, co.natsPort); err != nil {
+			return err
+		}
+		defer ns.proc.stop()
+		co.externalNATS = true
 	}
 	if err := co.start(ctx); err != nil {
 		return err
 	}
 	defer co.stop()
-	fmt.Printf("coordinator pid %d, http :%d, nats :%d, database %s\n", co.pid(), co.httpPort, co.natsPort, dbName(dsn))
+	natsMode, pgMode := "embedded", "of -base-dsn"
+	if ns != nil {
+		natsMode = fmt.Sprintf("%s pid %d", ns.bin, ns.proc.pid())
+	}
+	if cluster != nil {
+		pgMode = "private cluster in " + cluster.Dir
+	}
+	fmt.Printf("coordinator pid %d, http :%d; NATS :%d %s; PostgreSQL :%s %s, database %s\n",
+		co.pid(), co.httpPort, co.natsPort, natsMode, portOf(dsn), pgMode, dbName(dsn))
 
 	// 1. Enrollment.
 	agents := make([]*agent, o.agents)
@@ -153,7 +248,7 @@ func run(ctx context.Context, o options) error {
 
 	// 2. Connect and heartbeat (all but the presence probes).
 	st := &stats{recv: map[string]time.Time{}, answered: map[string]int{}}
-	if o.killCoord == 0 && o.dropAgents == 0 {
+	if !o.faulty() {
 		st.gate = make(chan struct{})
 	}
 	runCtx, stopAgents := context.WithCancel(ctx)
@@ -218,16 +313,21 @@ func run(ctx context.Context, o options) error {
 	var cmu sync.Mutex
 	start = time.Now()
 	var createFail atomic.Int64
-	faults := map[string]int{}
+	createErrs := tally{n: map[string]int{}}
+	faults := map[faultKind]int{}
 	var fwg sync.WaitGroup
-	if o.killCoord > 0 || o.dropAgents > 0 {
+	if o.faulty() {
 		fwg.Add(1)
 		go func() {
 			defer fwg.Done()
-			inject(runCtx, co, live, o, faults)
+			inject(runCtx, co, ns, cluster, live, o, faults)
 		}()
 	}
 	parallel(o.jobs, 8, func(i int) {
+		if o.faulty() {
+			// Created over the fault window, so jobs run during every fault.
+			time.Sleep(time.Until(start.Add(o.faultWindow * time.Duration(i) / time.Duration(o.jobs))))
+		}
 		a := live[i%len(live)]
 		for try := 0; try < 200 && ctx.Err() == nil; try++ {
 			sent := time.Now()
@@ -238,12 +338,14 @@ func run(ctx context.Context, o options) error {
 				cmu.Unlock()
 				return
 			}
+			createErrs.note(err)
 			time.Sleep(250 * time.Millisecond) // the coordinator restarting
 		}
 		createFail.Add(1)
 	})
 	createDur := time.Since(start)
-	fmt.Printf("created %d jobs in %.1fs (%.0f/s; gave up on %d)\n", len(created), createDur.Seconds(), float64(len(created))/createDur.Seconds(), createFail.Load())
+	fmt.Printf("created %d jobs in %.1fs (%.0f/s; gave up on %d); failed attempts, asked again: %s\n", len(created), createDur.Seconds(),
+		float64(len(created))/createDur.Seconds(), createFail.Load(), createErrs.String())
 	fwg.Wait()
 	if st.gate != nil {
 		// Every agent holds a job (each takes one at a time): release them
@@ -264,7 +366,7 @@ func run(ctx context.Context, o options) error {
 	}
 	// Wait until every job is final, the deadline, or 90 s without
 	// progress (then say where the stuck jobs are).
-	var done, final, lastFinal int64
+	var done, final, lastFinal, all int64
 	lastProgress := time.Now()
 	for ctx.Err() == nil {
 		if final > lastFinal {
@@ -275,12 +377,14 @@ func run(ctx context.Context, o options) error {
 			break
 		}
 		if err := pgQuery(ctx, dsn, func(c *pgx.Conn) error {
-			return c.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state IN ('done','failed','cancelled')) FROM jobs`).Scan(&done, &final)
+			return c.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'done'), count(*) FILTER (WHERE state IN ('done','failed','cancelled')), count(*) FROM jobs`).Scan(&done, &final, &all)
 		}); err != nil {
 			time.Sleep(time.Second)
 			continue
 		}
-		if final >= int64(len(created)) {
+		// Every stored job, also one whose creation the API could not
+		// confirm (the coordinator killed after the commit).
+		if final >= max(all, int64(len(created))) {
 			break
 		}
 		time.Sleep(200 * time.Millisecond)
@@ -326,15 +430,63 @@ func run(ctx context.Context, o options) error {
 	if st.gate != nil {
 		what = "ingestion (all results released at once to last stored)"
 	}
+	if nJobs > int64(len(created)) {
+		fmt.Printf("jobs stored whose creation the API did not confirm (asked again): %d\n", nJobs-int64(len(created)))
+	}
 	fmt.Printf("jobs: %d stored, %d measured, %.0f results/s %s, %.1fs\n", nJobs, measured, float64(measured)/allDur.Seconds(), what, allDur.Seconds())
 	fmt.Printf("dispatch latency (job POST sent → agent received) over %d jobs: p50 %v p95 %v\n", len(disp), pct(disp, 50), pct(disp, 95))
 	fmt.Printf("coordinator RSS %d MiB (peak of the current process %d MiB)\n", rss>>20, hwm>>20)
-	fmt.Printf("faults: coordinator SIGKILL %d, agent connection drops %d\n", faults["coordinator_kill"], faults["agent_drop"])
+	total := 0
+	fmt.Print("faults:")
+	for k := range faultKinds {
+		fmt.Printf(" %s %d;", faultKinds[k], faults[faultKind(k)])
+		total += faults[faultKind(k)]
+	}
+	fmt.Printf(" total %d\n", total)
 	fmt.Printf("audit: lost (jobs not done) %d, duplicated (jobs with >1 measurement) %d; jobs measured more than once by agents (redelivery, deduplicated) %d\n", lost, dup, redelivered)
 	if lost > 0 || dup > 0 {
+		explainLost(dsn, filepath.Join(dir, "coordinator.log"), created, st)
 		return fmt.Errorf("%d lost, %d duplicated", lost, dup)
 	}
 	return nil
+}
+
+// explainLost prints up to 10 jobs that are not done: their row, whether
+// this harness got an ID for them from the API and whether an agent
+// received them, and the coordinator's log lines that name them.
+func explainLost(dsn, logPath string, created map[string]time.Time, st *stats) {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	log, _ := os.ReadFile(logPath)
+	_ = pgQuery(ctx, dsn, func(c *pgx.Conn) error {
+		rows, err := c.Query(ctx, `SELECT id, state, coalesce(stream_seq, 0), attempts, coalesce(fail_kind, ''), coalesce(error, ''), created_at
+			FROM jobs WHERE state <> 'done' ORDER BY created_at LIMIT 10`)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var id, state, kind, msg string
+			var seq int64
+			var attempts int
+			var at time.Time
+			if err := rows.Scan(&id, &state, &seq, &attempts, &kind, &msg, &at); err != nil {
+				return err
+			}
+			_, known := created[id]
+			st.mu.Lock()
+			recv := st.answered[id]
+			st.mu.Unlock()
+			fmt.Printf("  not done: %s state %s stream_seq %d attempts %d fail %q %q created %s; ID from the API %v; received by agents %d times\n",
+				id, state, seq, attempts, kind, msg, at.Format("15:04:05.000"), known, recv)
+			for _, l := range strings.Split(string(log), "\n") {
+				if strings.Contains(l, id) {
+					fmt.Println("    log:", l)
+				}
+			}
+		}
+		return rows.Err()
+	})
 }
 
 // diagnose prints, for up to 10 devices with jobs still queued, what their
@@ -390,28 +542,176 @@ func diagnose(ctx context.Context, dsn string, agents []*agent) {
 	}
 }
 
-// inject spreads the faults over the job phase's first 30 s.
-func inject(ctx context.Context, co *coord, agents []*agent, o options, faults map[string]int) {
-	n := o.killCoord + o.dropAgents
-	gap := 30 * time.Second / time.Duration(n+1)
-	kills, drops := o.killCoord, o.dropAgents
-	for i := 0; i < n && ctx.Err() == nil; i++ {
-		time.Sleep(gap)
-		if kills > 0 && (drops == 0 || i%2 == 0) {
-			kills--
-			co.kill()
-			if err := co.start(ctx); err != nil {
-				fmt.Fprintln(os.Stderr, "restart coordinator:", err)
-				return
-			}
-			faults["coordinator_kill"]++
-			continue
-		}
-		drops--
-		a := agents[randInt(len(agents))]
-		a.drop(co.natsURL())
-		faults["agent_drop"]++
+type faultKind int
+
+const (
+	coordKill faultKind = iota
+	natsRestart
+	pgRestart
+	agentDrop
+)
+
+// faultKinds name the kinds as printed.
+var faultKinds = [...]string{
+	coordKill:   "coordinator SIGKILL+restart",
+	natsRestart: "nats-server SIGKILL+restart",
+	pgRestart:   "PostgreSQL restart -m immediate",
+	agentDrop:   "agent connection drop (simulated agent kill -9)",
+}
+
+// schedule orders the faults so that each kind is spread evenly over the
+// run: the j-th of a kind's n faults sits at (j+½)/n of it.
+func schedule(counts [len(faultKinds)]int) []faultKind {
+	type slot struct {
+		at   float64
+		kind faultKind
 	}
+	var slots []slot
+	for k, n := range counts {
+		for j := range n {
+			slots = append(slots, slot{(float64(j) + 0.5) / float64(n), faultKind(k)})
+		}
+	}
+	slices.SortStableFunc(slots, func(a, b slot) int { return cmp.Compare(a.at, b.at) })
+	out := make([]faultKind, len(slots))
+	for i, s := range slots {
+		out[i] = s.kind
+	}
+	return out
+}
+
+// inject runs the faults one after another, the i-th of n starting at
+// (i+1)/(n+1) of the fault window (or at once when the one before took
+// longer); each waits until what it broke is back.
+func inject(ctx context.Context, co *coord, ns *natsServer, cluster *devpg.Cluster, agents []*agent, o options, faults map[faultKind]int) {
+	plan := schedule([len(faultKinds)]int{coordKill: o.killCoord, natsRestart: o.restartNATS, pgRestart: o.restartPG, agentDrop: o.dropAgents})
+	start := time.Now()
+	for i, k := range plan {
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Until(start.Add(o.faultWindow * time.Duration(i+1) / time.Duration(len(plan)+1)))):
+		}
+		var err error
+		switch k {
+		case coordKill:
+			co.proc.kill()
+			err = co.start(ctx)
+		case natsRestart:
+			ns.proc.kill()
+			err = ns.start(ctx)
+		case pgRestart:
+			err = cluster.Restart(ctx)
+		case agentDrop:
+			agents[randInt(len(agents))].drop(co.natsURL())
+		}
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "fault %s: %v\n", faultKinds[k], err)
+			return
+		}
+		faults[k]++
+	}
+}
+
+// --- child processes ---
+
+// proc is a child process whose output goes to a log file.
+type proc struct {
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{} // closed when cmd has been waited for
+}
+
+// launch starts cmd, appending its output to logPath.
+func (p *proc) launch(cmd *exec.Cmd, logPath string) error {
+	logf, err := os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		logf.Close()
+		return err
+	}
+	exited := make(chan struct{})
+	p.mu.Lock()
+	p.cmd, p.exited = cmd, exited
+	p.mu.Unlock()
+	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
+	return nil
+}
+
+func (p *proc) pid() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.cmd.Process.Pid
+}
+
+// kill sends SIGKILL and waits for the exit.
+func (p *proc) kill() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-exited
+}
+
+// stop sends SIGTERM, then SIGKILL after 20 s.
+func (p *proc) stop() {
+	p.mu.Lock()
+	cmd, exited := p.cmd, p.exited
+	p.mu.Unlock()
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-exited:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+}
+
+// natsServer is an external nats-server running the configuration
+// `coordinator nats-config` wrote into dir/nats (JetStream store and
+// account resolver beside it, kept across restarts).
+type natsServer struct {
+	bin, conf, log string
+	port           int
+	proc           proc
+}
+
+func startNATSServer(ctx context.Context, bin, coordinator, dir string, port int) (*natsServer, error) {
+	path, err := exec.LookPath(bin)
+	if err != nil {
+		return nil, fmt.Errorf("-external-nats: %w (Debian: apt-get install nats-server)", err)
+	}
+	nd := filepath.Join(dir, "nats")
+	ns := &natsServer{bin: path, conf: filepath.Join(nd, "nats.conf"), log: filepath.Join(nd, "nats-server.log"), port: port}
+	if err := os.MkdirAll(nd, 0o700); err != nil {
+		return nil, err
+	}
+	out, err := exec.CommandContext(ctx, coordinator, "nats-config", "--data-dir", dir, "--out", ns.conf,
+		"--server-listen", "127.0.0.1:"+strconv.Itoa(port), "--server-name", "fleetload",
+		"--server-store-dir", filepath.Join(nd, "js"), "--server-resolver-dir", filepath.Join(nd, "jwt")).CombinedOutput()
+	if err != nil {
+		return nil, fmt.Errorf("coordinator nats-config: %v: %s", err, out)
+	}
+	return ns, ns.start(ctx)
+}
+
+// start runs the server and waits until it accepts connections.
+func (ns *natsServer) start(ctx context.Context) error {
+	if err := ns.proc.launch(exec.Command(ns.bin, "-c", ns.conf), ns.log); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		if devpg.Answers("127.0.0.1:" + strconv.Itoa(ns.port)) {
+			return nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log, _ := os.ReadFile(ns.log)
+	return fmt.Errorf("nats-server not listening within 60s:\n%s", tail(log, 2000))
 }
 
 // --- the coordinator child process ---
@@ -419,33 +719,26 @@ func inject(ctx context.Context, co *coord, agents []*agent, o options, faults m
 type coord struct {
 	bin, dsn, dir      string
 	httpPort, natsPort int
+	externalNATS       bool // natsPort is a nats-server's, not the embedded one's
 	ackWait            time.Duration
-	mu                 sync.Mutex
-	cmd                *exec.Cmd
-	exited             chan struct{} // closed when cmd has been waited for
+	proc               proc
 }
 
 func (c *coord) base() string    { return "http://127.0.0.1:" + strconv.Itoa(c.httpPort) }
 func (c *coord) natsURL() string { return "nats://127.0.0.1:" + strconv.Itoa(c.natsPort) }
 
 func (c *coord) start(ctx context.Context) error {
+	nats := "--nats-listen"
+	if c.externalNATS {
+		nats = "--nats-url"
+	}
 	cmd := exec.Command(c.bin, "serve", "--database-url", c.dsn, "--listen", "127.0.0.1:"+strconv.Itoa(c.httpPort),
-		"--nats-listen", "127.0.0.1:"+strconv.Itoa(c.natsPort), "--data-dir", c.dir, "--log-level", "warn",
+		nats, c.natsURL(), "--data-dir", c.dir, "--log-level", "warn",
 		"--max-agents", "20000", "--job-ack-wait", c.ackWait.String())
 	cmd.Env = append(os.Environ(), "HIL_ADMIN_TOKEN="+adminToken)
-	logf, err := os.OpenFile(filepath.Join(c.dir, "coordinator.log"), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-	if err != nil {
+	if err := c.proc.launch(cmd, filepath.Join(c.dir, "coordinator.log")); err != nil {
 		return err
 	}
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		return err
-	}
-	exited := make(chan struct{})
-	c.mu.Lock()
-	c.cmd, c.exited = cmd, exited
-	c.mu.Unlock()
-	go func() { _ = cmd.Wait(); logf.Close(); close(exited) }()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		resp, err := http.Get(c.base() + "/readyz")
@@ -461,32 +754,9 @@ func (c *coord) start(ctx context.Context) error {
 	return fmt.Errorf("coordinator not ready within 60s:\n%s", tail(log, 2000))
 }
 
-func (c *coord) pid() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.cmd.Process.Pid
-}
+func (c *coord) pid() int { return c.proc.pid() }
 
-func (c *coord) kill() {
-	c.mu.Lock()
-	cmd, exited := c.cmd, c.exited
-	c.mu.Unlock()
-	_ = cmd.Process.Signal(syscall.SIGKILL)
-	<-exited
-}
-
-func (c *coord) stop() {
-	c.mu.Lock()
-	cmd, exited := c.cmd, c.exited
-	c.mu.Unlock()
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(20 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
-}
+func (c *coord) stop() { c.proc.stop() }
 
 // cpu is the coordinator's user+system CPU seconds (/proc/<pid>/stat).
 func (c *coord) cpu() float64 {
@@ -720,6 +990,21 @@ func createJob(ctx context.Context, co *coord, deviceID string) (string, error) 
 	if err != nil {
 		return "", err
 	}
+	if code == http.StatusServiceUnavailable {
+		// Stored but not yet published (NATS or PostgreSQL away): the
+		// coordinator publishes it later; asking again would store a
+		// second job.
+		var e struct {
+			Details []api.FieldError `json:"details"`
+		}
+		if json.Unmarshal(resp, &e) == nil && len(e.Details) == 1 && e.Details[0].Field == "job" {
+			if id, ok := strings.CutPrefix(e.Details[0].Message, "stored as "); ok {
+				if id, _, ok = strings.Cut(id, " "); ok {
+					return id, nil
+				}
+			}
+		}
+	}
 	if code != http.StatusAccepted {
 		return "", fmt.Errorf("create job: %d %s", code, resp)
 	}
@@ -729,6 +1014,48 @@ func createJob(ctx context.Context, co *coord, deviceID string) (string, error) 
 }
 
 // --- helpers ---
+
+// tally counts errors by their text, cut to its first 100 bytes, with
+// loopback port numbers replaced (one restart's errors are one kind).
+type tally struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (t *tally) note(err error) {
+	k := err.Error()
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		k = ue.Err.Error() // not the URL, which names the device
+	}
+	if i := strings.Index(k, "127.0.0.1:"); i >= 0 {
+		k = k[:i] + "127.0.0.1:*" + strings.TrimLeft(k[i+len("127.0.0.1:"):], "0123456789")
+	}
+	t.mu.Lock()
+	t.n[cut(k, 100)]++
+	t.mu.Unlock()
+}
+
+func (t *tally) String() string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.n) == 0 {
+		return "none"
+	}
+	var parts []string
+	for k, n := range t.n {
+		parts = append(parts, fmt.Sprintf("%d× %q", n, k))
+	}
+	slices.Sort(parts)
+	return strings.Join(parts, ", ")
+}
+
+func cut(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
 
 // throwawayDB creates an empty database fleetload_<random> on the server
 // of base and returns its URL and a function that drops it.
@@ -760,6 +1087,11 @@ func throwawayDB(ctx context.Context, base string) (string, func(), error) {
 		}
 	}
 	return u.String(), drop, nil
+}
+
+func portOf(dsn string) string {
+	u, _ := url.Parse(dsn)
+	return u.Port()
 }
 
 func dbName(dsn string) string {

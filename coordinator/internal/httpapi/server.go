@@ -284,7 +284,7 @@ func (s *Server) internal(c *gin.Context, what string, err error) {
 		fail(c, ErrUnavailable, nil)
 		return
 	}
-	if pingErr := s.d.Store.Ping(c.Request.Context()); pingErr != nil {
+	if store.Unreachable(err) || s.d.Store.Ping(c.Request.Context()) != nil {
 		fail(c, ErrUnavailable, nil)
 		return
 	}

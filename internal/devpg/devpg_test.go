@@ -68,6 +68,51 @@ func TestPrivateCluster(t *testing.T) {
 	}
 }
 
+// TestRestartImmediate restarts a running cluster in immediate mode: a
+// row committed before the restart is there after it, on the same port,
+// and the connection open across the restart is gone.
+func TestRestartImmediate(t *testing.T) {
+	if _, err := findBin(); err != nil {
+		t.Skip(err)
+	}
+	base, err := os.MkdirTemp("/tmp", "devpg-test-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(base)
+	_ = os.Chmod(base, 0o755)
+	ctx := context.Background()
+	c, err := Start(ctx, filepath.Join(base, "postgres"), freePort(t), t.Logf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = c.Stop() }()
+	url := strings.Replace(c.URL(), "/hilsearch?", "/postgres?", 1)
+	before, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer before.Close(ctx)
+	if _, err := before.Exec(ctx, `CREATE TABLE kept (v int); INSERT INTO kept VALUES (42)`); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Restart(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := before.Exec(ctx, `SELECT 1`); err == nil {
+		t.Fatal("a connection opened before the restart still works: the server was not restarted")
+	}
+	after, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect after restart: %v", err)
+	}
+	defer after.Close(ctx)
+	var v int
+	if err := after.QueryRow(ctx, `SELECT v FROM kept`).Scan(&v); err != nil || v != 42 {
+		t.Fatalf("committed row after an immediate restart: %d %v", v, err)
+	}
+}
+
 func TestUnreachableDataDirAsRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("only root hands the cluster to the postgres user")

@@ -161,6 +161,22 @@ func (c *Cluster) Stop() error {
 	return nil
 }
 
+// Restart stops the cluster in immediate mode (every server process
+// quits at once, without a checkpoint, as after a crash: the next start
+// replays the write-ahead log) and starts it again on the same port and
+// data, waiting until it accepts connections. The fleet harness uses it
+// as its PostgreSQL fault.
+func (c *Cluster) Restart(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	defer cancel()
+	out, err := c.cmd(ctx, "pg_ctl", "-D", filepath.Join(c.Dir, "data"), "-l", filepath.Join(c.Dir, "postgres.log"),
+		"-m", "immediate", "-w", "-t", "60", "restart").CombinedOutput() // -l: the server must not hold our output pipe
+	if err != nil {
+		return fmt.Errorf("pg_ctl restart: %v: %s", err, out)
+	}
+	return nil
+}
+
 // OthersCanReach reports whether every existing ancestor directory of dir
 // lets other users through (o+x), as the postgres user needs when root
 // runs dev mode from its home directory (mode 0700 on Debian).
