@@ -49,6 +49,7 @@ var documented = map[string]any{
 	"FidelityRow":            api.FidelityRow{},
 	"FidelityMetric":         api.FidelityMetric{},
 	"GuardReport":            api.GuardReport{},
+	"ScreeningSavings":       api.ScreeningSavings{},
 	"FidelityReport":         api.FidelityReport{},
 	"JobRequest":             api.JobRequest{},
 	"Measurement":            wire.Measurement{},
