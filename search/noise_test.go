@@ -88,3 +88,12 @@ func TestPoolRepeats(t *testing.T) {
 		t.Errorf("pool without spreads = %g", m)
 	}
 }
+
+func TestObjectiveStd(t *testing.T) {
+	s := noisySpec()
+	s.Objectives = append(s.Objectives, Objective{Metric: "params", Direction: Maximize})
+	sd := s.ObjectiveStd(map[string]Values{"dev": {{Metric: MetricDecodeP50}: 0.5}})
+	if !slices.Equal(sd, []float64{0.5, 0, 0}) {
+		t.Errorf("std %v, want [0.5 0 0] (prefill's spread unknown, params exact)", sd)
+	}
+}

@@ -85,6 +85,10 @@ func (d *driver) remeasure(ctx context.Context, dispatch bool) (int, error) {
 			res[i].Remeasured = o.MaxPerTrial // not chosen again before its round ends
 		}
 	}
+	// The bound is released as trials complete (all of it once the
+	// budget's trials have), so an early front, which later trials
+	// reshape, does not use it up.
+	o.Budget = min(o.Budget, remeasureReleased(o.Max, len(pts), d.spec.Budget.MaxTrials)-len(order))
 	chosen := d.spec.ChooseRemeasure(res, d.spec.ReferencePoint(outs), o)
 	if len(chosen) == 0 {
 		return len(running), nil
@@ -210,4 +214,14 @@ func (d *driver) poolRound(ctx context.Context, number, round int, failure strin
 	d.log.Info("re-measurement pooled", "trial", number, "round", round, "objectives", out.Values)
 	d.m.d.Events.Publish(api.TrialEvent{SearchID: d.id, Number: number, State: api.TrialComplete})
 	return nil
+}
+
+// remeasureReleased is the part of a search's re-measurement bound
+// released after complete of its maxTrials trials completed: in
+// proportion, rounded up.
+func remeasureReleased(bound, complete, maxTrials int) int {
+	if complete >= maxTrials || maxTrials <= 0 {
+		return bound
+	}
+	return (bound*complete + maxTrials - 1) / maxTrials
 }
