@@ -70,10 +70,10 @@ func TestValuesSpread(t *testing.T) {
 	v, sd := ValuesSpread(m, w)
 	for k, want := range map[search.MetricKey][2]float64{
 		{Metric: search.MetricPrefillTPS, At: 64}: {200, 10},
-		{Metric: search.MetricTTFT, At: 64}:      {40, 4},
-		{Metric: search.MetricDecodeP50, At: 0}:  {10, 0.2},
-		{Metric: search.MetricDecodeP95, At: 0}:  {12, 0.24},
-		{Metric: search.MetricPeakRSS, At: 64}:   {100, 0},
+		{Metric: search.MetricTTFT, At: 64}:       {40, 4},
+		{Metric: search.MetricDecodeP50, At: 0}:   {10, 0.2},
+		{Metric: search.MetricDecodeP95, At: 0}:   {12, 0.24},
+		{Metric: search.MetricPeakRSS, At: 64}:    {100, 0},
 	} {
 		if v[k] != want[0] || math.Abs(sd[k]-want[1]) > 1e-12 {
 			t.Errorf("%s: %g ± %g, want %g ± %g", k, v[k], sd[k], want[0], want[1])
