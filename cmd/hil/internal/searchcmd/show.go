@@ -96,7 +96,16 @@ func savingsText(v *api.ScreeningSavings) string {
 	if v.MeasuredTrials == 0 {
 		return s + " (no measured trial to estimate the device time saved from)"
 	}
-	sec := func(x float64) time.Duration { return time.Duration(x * float64(time.Second)).Round(time.Millisecond) }
+	sec := func(x float64) time.Duration {
+		d := time.Duration(x * float64(time.Second))
+		switch {
+		case d >= time.Minute:
+			return d.Round(time.Second)
+		case d >= time.Second:
+			return d.Round(10 * time.Millisecond)
+		}
+		return d.Round(time.Microsecond)
+	}
 	return s + fmt.Sprintf(": about %s of device time saved (%d × %s, the mean of %d measured trials)",
 		sec(v.SavedSeconds), v.Screened, sec(v.MeanTrialSeconds), v.MeasuredTrials)
 }
