@@ -3,6 +3,7 @@ package searchcmd
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"regexp"
 	"strconv"
 	"strings"
@@ -44,7 +45,7 @@ func TestShowSavingsAndNoise(t *testing.T) {
 		}
 		s = v.Search
 		if s.State != api.SearchFinished {
-			return errString("search " + string(s.State))
+			return fmt.Errorf("search %s", s.State)
 		}
 		return nil
 	})
@@ -64,7 +65,3 @@ func TestShowSavingsAndNoise(t *testing.T) {
 	}
 	t.Logf("\n%s", out)
 }
-
-type errString string
-
-func (e errString) Error() string { return string(e) }
