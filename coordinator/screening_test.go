@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,14 @@ func checkScreened(t *testing.T, c *testenv.Coordinator, id, dev string, trials,
 	}
 	if len(sl.Screened) == 0 || len(sl.Screened) != se.Progress.Screened {
 		t.Fatalf("%d screened listed, progress says %d", len(sl.Screened), se.Progress.Screened)
+	}
+	// The device time saved: the screened count times the mean device
+	// time (the measuring child's started_at..finished_at) of the trials.
+	mean := testenv.Query[float64](t, c.DSN, `SELECT avg(extract(epoch FROM (m.metrics->>'finished_at')::timestamptz - (m.metrics->>'started_at')::timestamptz))
+		FROM trial_targets tt JOIN measurements m ON m.job_id = tt.job_id OR m.id = tt.measurement_id WHERE tt.search_id = $1`, id)
+	if v := se.Savings; v == nil || v.Screened != se.Progress.Screened || v.MeasuredTrials != trials || !(mean > 0) ||
+		math.Abs(v.MeanTrialSeconds-mean) > 1e-9*mean || math.Abs(v.SavedSeconds-float64(v.Screened)*mean) > 1e-9*v.SavedSeconds {
+		t.Fatalf("savings %+v; want %d screened × the mean %gs of %d trials", v, se.Progress.Screened, mean, trials)
 	}
 	// At most batch-1 per screened round, one round per trial after the warmup.
 	if max := (trials - warmup) * (batch - 1); len(sl.Screened) > max {
@@ -204,9 +213,11 @@ func TestScreenedSearchWithRealAgent(t *testing.T) {
 		WHERE j.device_id = $1 AND m.kernel_variant <> 'stand-in' AND (m.metrics->>'peak_rss_bytes')::bigint > 0`, ac.DeviceID); m < trials {
 		t.Fatalf("%d real measurements, want at least %d", m, trials)
 	}
-	med := testenv.Query[float64](t, c.DSN, `SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY
-		extract(epoch FROM (m.metrics->>'finished_at')::timestamptz - (m.metrics->>'started_at')::timestamptz))
-		FROM trial_targets tt JOIN measurements m ON m.job_id = tt.job_id WHERE tt.search_id = $1`, id)
-	t.Logf("proposed %d, measured %d, screened out %d; at the median measurement time %.1fs that is about %.0fs of device time saved",
-		trials+n, trials, n, med, float64(n)*med)
+	code, body := c.Do(t, "GET", "/api/v1/searches/"+id, nil, c.Token)
+	var got api.Search
+	if err := json.Unmarshal(body, &got); code != 200 || err != nil || got.Savings == nil || got.Savings.Screened != n || !(got.Savings.SavedSeconds > 0) {
+		t.Fatalf("search savings: %d %v %+v", code, err, got.Savings)
+	}
+	t.Logf("proposed %d, measured %d, screened out %d; at the mean measured trial's %.1fs of device time that saved about %.0fs (GET /searches/{id} savings)",
+		trials+n, trials, n, got.Savings.MeanTrialSeconds, got.Savings.SavedSeconds)
 }

@@ -112,25 +112,81 @@ func (s *Spec) NoisyFront(results []NoisyResult, z float64) []NoiseVerdict {
 	return out
 }
 
-// RemeasureOptions bounds re-measurement.
+// MaxRemeasurePerTrial and MaxNoiseZ bound the re-measurement options.
+const (
+	MaxRemeasurePerTrial = 10
+	MaxNoiseZ            = 10
+)
+
+// RemeasureOptions bounds re-measurement; it is also the search spec's
+// "remeasure" option. Re-measurement is on by default: after trials
+// complete, the driver measures again the trials whose front membership
+// depends on noise (Spec.Remeasure) and pools the repeats (PoolRepeats).
 type RemeasureOptions struct {
+	// Off turns re-measurement off.
+	Off bool `json:"off,omitempty"`
+	// Max is the most re-measurements of the whole search. Defaults to a
+	// tenth of the budget's max_trials, at least 1 (DefaultRemeasureMax).
+	Max int `json:"max,omitempty"`
 	// Z is the interval half-width in standard deviations
 	// (DefaultNoiseZ when 0).
-	Z float64
+	Z float64 `json:"z,omitempty"`
 	// MaxPerTrial is the most re-measurements of one trial
 	// (DefaultMaxRemeasure when 0).
-	MaxPerTrial int
+	MaxPerTrial int `json:"max_per_trial,omitempty"`
 	// Budget is the number of re-measurements still allowed for the
-	// search (for example 10% of its trials minus those done).
-	Budget int
+	// search (Max minus those dispatched); set by the driver, not by the
+	// spec.
+	Budget int `json:"-"`
 }
 
-// Remeasure returns the trial numbers to measure again, most useful
+// DefaultRemeasureMax is the default RemeasureOptions.Max of a search
+// of maxTrials trials: a tenth of them, at least one.
+func DefaultRemeasureMax(maxTrials int) int { return max(1, maxTrials/10) }
+
+// RemeasureOptions returns the search's re-measurement options with their
+// defaults (Budget is left 0).
+func (s *Spec) RemeasureOptions() RemeasureOptions {
+	var o RemeasureOptions
+	if s.Remeasure != nil {
+		o = *s.Remeasure
+	}
+	if o.Max == 0 {
+		o.Max = DefaultRemeasureMax(s.Budget.MaxTrials)
+	}
+	if o.Z == 0 {
+		o.Z = DefaultNoiseZ
+	}
+	if o.MaxPerTrial == 0 {
+		o.MaxPerTrial = DefaultMaxRemeasure
+	}
+	o.Budget = 0
+	return o
+}
+
+// ObjectiveStd returns each objective's standard deviation from the
+// spreads of a candidate's measurements per target (one standard
+// deviation per metric, as Values holds values): 0 for params and for a
+// metric whose spread is unknown.
+func (s *Spec) ObjectiveStd(spreads map[string]Values) []float64 {
+	out := make([]float64, len(s.Objectives))
+	for i, o := range s.Objectives {
+		if m, _ := splitMetric(o.Metric); m == MetricParams {
+			continue
+		}
+		if v, err := metricValue(o.Metric, o.At, 0, spreads); err == nil {
+			out[i] = math.Abs(v)
+		}
+	}
+	return out
+}
+
+// ChooseRemeasure returns the trial numbers to measure again, most useful
 // first, at most Budget of them: ambiguous front members (largest
 // hypervolume contribution first), then ambiguous dominated trials
 // (nearest to the front first), skipping trials re-measured MaxPerTrial
 // times already. ref is the hypervolume reference point (minimisation).
-func (s *Spec) Remeasure(results []NoisyResult, ref []float64, opt RemeasureOptions) []int {
+func (s *Spec) ChooseRemeasure(results []NoisyResult, ref []float64, opt RemeasureOptions) []int {
 	if opt.MaxPerTrial <= 0 {
 		opt.MaxPerTrial = DefaultMaxRemeasure
 	}

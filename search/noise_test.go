@@ -57,7 +57,7 @@ func TestRemeasureIsBounded(t *testing.T) {
 		nr(4, 7.2, 69, 0.5, 5),
 	}
 	ref := []float64{30, 0}
-	all := s.Remeasure(res, ref, RemeasureOptions{Budget: 10})
+	all := s.ChooseRemeasure(res, ref, RemeasureOptions{Budget: 10})
 	if len(all) == 0 {
 		t.Fatal("nothing to re-measure")
 	}
@@ -65,16 +65,16 @@ func TestRemeasureIsBounded(t *testing.T) {
 	if !slices.Contains(all[:2], 1) && !slices.Contains(all[:2], 3) {
 		t.Errorf("order %v: want ambiguous front members first", all)
 	}
-	if got := s.Remeasure(res, ref, RemeasureOptions{Budget: 2}); len(got) != 2 || !slices.Equal(got, all[:2]) {
+	if got := s.ChooseRemeasure(res, ref, RemeasureOptions{Budget: 2}); len(got) != 2 || !slices.Equal(got, all[:2]) {
 		t.Errorf("budget 2: %v, want %v", got, all[:2])
 	}
 	for i := range res {
 		res[i].Remeasured = DefaultMaxRemeasure
 	}
-	if got := s.Remeasure(res, ref, RemeasureOptions{Budget: 10}); len(got) != 0 {
+	if got := s.ChooseRemeasure(res, ref, RemeasureOptions{Budget: 10}); len(got) != 0 {
 		t.Errorf("trials at their re-measure limit were chosen again: %v", got)
 	}
-	if got := s.Remeasure(res, ref, RemeasureOptions{Budget: 0}); got != nil {
+	if got := s.ChooseRemeasure(res, ref, RemeasureOptions{Budget: 0}); got != nil {
 		t.Errorf("no budget, got %v", got)
 	}
 }
@@ -86,5 +86,14 @@ func TestPoolRepeats(t *testing.T) {
 	}
 	if m, _ := PoolRepeats(10, 0, 20, 0); m != 15 {
 		t.Errorf("pool without spreads = %g", m)
+	}
+}
+
+func TestObjectiveStd(t *testing.T) {
+	s := noisySpec()
+	s.Objectives = append(s.Objectives, Objective{Metric: "params", Direction: Maximize})
+	sd := s.ObjectiveStd(map[string]Values{"dev": {{Metric: MetricDecodeP50}: 0.5}})
+	if !slices.Equal(sd, []float64{0.5, 0, 0}) {
+		t.Errorf("std %v, want [0.5 0 0] (prefill's spread unknown, params exact)", sd)
 	}
 }

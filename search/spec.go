@@ -37,6 +37,9 @@ type Spec struct {
 	// Screening tunes predictor screening (on by default; see
 	// ScreeningOptions).
 	Screening *ScreeningOptions `json:"screening,omitempty"`
+	// Remeasure bounds noise-aware re-measurement (on by default; see
+	// RemeasureOptions).
+	Remeasure *RemeasureOptions `json:"remeasure,omitempty"`
 	// Seed makes sampling reproducible (for tpe-parego with its default
 	// single EI candidate; see AlgoTPEParEGO).
 	Seed int64 `json:"seed"`

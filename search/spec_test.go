@@ -2,6 +2,7 @@ package search
 
 import (
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -157,5 +158,27 @@ func TestScreeningOptionsValidated(t *testing.T) {
 	s.Screening = &ScreeningOptions{Off: true, Batch: 40}
 	if err := s.Validate(); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestRemeasureOptionsValidated(t *testing.T) {
+	for _, bad := range []RemeasureOptions{{Max: -1}, {MaxPerTrial: -1}, {MaxPerTrial: MaxRemeasurePerTrial + 1}, {Z: -1}, {Z: math.NaN()}, {Z: MaxNoiseZ + 1}} {
+		s := BenchSpec(AlgoNSGA2, 1)
+		s.Remeasure = &bad
+		if err := s.Validate(); !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "remeasure.") {
+			t.Errorf("%+v: %v", bad, err)
+		}
+	}
+	s := BenchSpec(AlgoNSGA2, 1)
+	s.Budget.MaxTrials = 45
+	if o := s.RemeasureOptions(); o.Off || o.Max != 4 || o.MaxPerTrial != DefaultMaxRemeasure || o.Z != DefaultNoiseZ {
+		t.Errorf("defaults: %+v", o)
+	}
+	s.Remeasure = &RemeasureOptions{Off: true, Max: 7, MaxPerTrial: 1, Z: 1.5}
+	if err := s.Validate(); err != nil {
+		t.Error(err)
+	}
+	if o := s.RemeasureOptions(); !o.Off || o.Max != 7 || o.MaxPerTrial != 1 || o.Z != 1.5 {
+		t.Errorf("set: %+v", o)
 	}
 }

@@ -310,6 +310,16 @@ func (s *Spec) Validate() error {
 			fe.add("screening.samples", fmt.Sprintf("must be between 1 and %d", MaxScreenSamples))
 		}
 	}
+	if r := s.Remeasure; r != nil {
+		switch {
+		case r.Max < 0:
+			fe.add("remeasure.max", "must not be negative (0: the default, a tenth of max_trials)")
+		case r.MaxPerTrial < 0 || r.MaxPerTrial > MaxRemeasurePerTrial:
+			fe.add("remeasure.max_per_trial", fmt.Sprintf("must be between 1 and %d (0: the default, %d)", MaxRemeasurePerTrial, DefaultMaxRemeasure))
+		case !(r.Z >= 0 && r.Z <= MaxNoiseZ):
+			fe.add("remeasure.z", fmt.Sprintf("must be between 0 and %d standard deviations (0: the default, %d)", MaxNoiseZ, DefaultNoiseZ))
+		}
+	}
 	if g := s.Guard; g != nil && !(g.MinSpearman >= -1 && g.MinSpearman <= 1) {
 		fe.add("guard.min_spearman", "must be in [-1, 1]")
 	}

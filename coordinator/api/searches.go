@@ -28,6 +28,9 @@ type Search struct {
 	// Guard is the state of the search's fidelity guard (spec "guard"),
 	// in GET /api/v1/searches/{id} only.
 	Guard *GuardReport `json:"guard,omitempty"`
+	// Savings estimates the device time predictor screening saved, in
+	// GET /api/v1/searches/{id} only.
+	Savings *ScreeningSavings `json:"savings,omitempty"`
 	// Redispatches are the search's trial targets whose device was lost
 	// mid-job and that went to another device, oldest first, in GET
 	// /api/v1/searches/{id} only.
@@ -45,6 +48,24 @@ type Redispatch struct {
 	ToDevice   string    `json:"to_device"`
 	Job        string    `json:"job"`
 	At         time.Time `json:"at"`
+}
+
+// ScreeningSavings is how many candidates predictor screening kept off
+// the devices and an estimate of the device time that saved: Screened
+// times the mean device time of the search's measured trials (a trial's
+// device time is the sum over its targets of the measuring child's
+// started_at..finished_at, re-measurements not counted). A screened
+// candidate's own time is unknown; the estimate assumes it would have
+// cost what the measured ones did.
+type ScreeningSavings struct {
+	Screened int `json:"screened"`
+	// MeasuredTrials is the number of measured trials the mean is over.
+	MeasuredTrials int `json:"measured_trials"`
+	// MeanTrialSeconds is their mean device time, in seconds.
+	MeanTrialSeconds float64 `json:"mean_trial_seconds"`
+	// SavedSeconds is Screened × MeanTrialSeconds (0 before any trial
+	// was measured).
+	SavedSeconds float64 `json:"saved_seconds"`
 }
 
 // GuardReport is the state of a search's fidelity guard (search.Guard):
@@ -72,6 +93,9 @@ type Progress struct {
 	Failed    int `json:"failed"`
 	// Rejected counts candidates rejected before any device time.
 	Rejected int `json:"rejected"`
+	// Remeasured counts the re-measurements dispatched (noise-aware
+	// front; at most the spec's remeasure.max).
+	Remeasured int `json:"remeasured"`
 	// Screened counts candidates the predictor screened out (proposed,
 	// predicted, not measured; GET /api/v1/searches/{id}/screened).
 	Screened int `json:"screened"`
@@ -146,6 +170,13 @@ type Trial struct {
 	// units; Violation is 0 when every constraint is met.
 	Objectives []float64 `json:"objectives,omitempty"`
 	Violation  *float64  `json:"violation,omitempty"`
+	// ObjectivesStd is one standard deviation of each objective, from the
+	// measurements' spreads (0 for exact objectives), pooled over
+	// re-measurements like Objectives.
+	ObjectivesStd []float64 `json:"objectives_std,omitempty"`
+	// Remeasured is the number of re-measurements pooled into Objectives
+	// (noise-aware front: its front membership depended on noise).
+	Remeasured int `json:"remeasured"`
 	// Predicted and PredictedStd are the objectives the device predictors
 	// predicted when screening chose this trial (same order and units;
 	// one standard deviation); absent for a trial dispatched unscreened.
@@ -257,6 +288,10 @@ type ParetoPoint struct {
 	// Trial is the trial number and Values its objective values.
 	Trial  int       `json:"trial"`
 	Values []float64 `json:"values"`
+	// Std is one standard deviation of each value (Trial.ObjectivesStd);
+	// Remeasured the re-measurements pooled into Values.
+	Std        []float64 `json:"std,omitempty"`
+	Remeasured int       `json:"remeasured"`
 	// Feasible is Violation == 0; Front marks the constrained Pareto front.
 	Feasible  bool    `json:"feasible"`
 	Violation float64 `json:"violation"`

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
+	"math"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"testing"
@@ -35,6 +38,12 @@ type Agent struct {
 	// Unset, every row's energy is unavailable with the reason
 	// StandInNoEnergy, as on a device without RAPL or a battery.
 	StandInWatts float64
+	// StandInNoise, if set, makes the stand-in's timings noisy: each
+	// timed median (prefill tokens/s and TTFT, decode ms/token) is scaled
+	// by 1 + StandInNoise·u, u uniform in [−1, 1] and drawn afresh per job
+	// (seeded by the job ID), and reported with the relative spread of
+	// that noise, StandInNoise/√3. Peak RSS stays exact.
+	StandInNoise float64
 }
 
 // StandInNoEnergy is the stand-in agent's reason for rows without energy.
@@ -162,6 +171,7 @@ func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.A
 	if err != nil {
 		return msg.Term()
 	}
+	started := time.Now()
 	w := job.Workload
 	ss := &search.Spec{Workload: w, Targets: []search.Target{{Name: "phone"}}}
 	vals, err := ev.Evaluate(ss, spec)
@@ -169,21 +179,32 @@ func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.A
 		return err
 	}
 	v := vals["phone"]
+	noisy, rel := func(x float64) float64 { return x }, 0.0
+	if a.StandInNoise > 0 {
+		h := fnv.New64a()
+		_, _ = h.Write([]byte(job.ID))
+		r := rand.New(rand.NewPCG(h.Sum64(), 18))
+		noisy = func(x float64) float64 { return x * (1 + a.StandInNoise*(2*r.Float64()-1)) }
+		rel = a.StandInNoise / math.Sqrt(3)
+	}
 	m := &wire.Measurement{SpecHash: job.SpecHash, WorkloadHash: w.Hash(), AgentVersion: "stand-in", KernelVariant: "stand-in",
 		Threads: int(w.Threads), Precision: w.Precision, Params: spec.Params().Total, Runtime: w.Runtime}
 	for _, L := range w.PromptLengths {
+		tps := noisy(v[search.MetricKey{Metric: search.MetricPrefillTPS, At: L}])
 		m.Prefill = append(m.Prefill, wire.PrefillResult{PromptLength: L,
-			TokensPerSec: wire.Stat{Median: v[search.MetricKey{Metric: search.MetricPrefillTPS, At: L}]},
-			TTFTms:       wire.Stat{Median: v[search.MetricKey{Metric: search.MetricTTFT, At: L}]},
-			Row:          wire.Row{Energy: a.standInEnergy(1000 / v[search.MetricKey{Metric: search.MetricPrefillTPS, At: L}])}})
+			TokensPerSec: wire.Stat{Median: tps, RelSpread: rel},
+			TTFTms:       wire.Stat{Median: noisy(v[search.MetricKey{Metric: search.MetricTTFT, At: L}]), RelSpread: rel},
+			Row:          wire.Row{Energy: a.standInEnergy(1000 / tps)}})
 	}
 	for _, d := range w.DecodeDepths {
-		ms := v[search.MetricKey{Metric: search.MetricDecodeP50, At: d}]
-		m.Decode = append(m.Decode, wire.DecodeResult{Depth: d, Tokens: w.DecodeTokens, MsPerToken: wire.Stat{Median: ms, P50: ms, P95: ms},
+		ms := noisy(v[search.MetricKey{Metric: search.MetricDecodeP50, At: d}])
+		m.Decode = append(m.Decode, wire.DecodeResult{Depth: d, Tokens: w.DecodeTokens, MsPerToken: wire.Stat{Median: ms, P50: ms, P95: ms, RelSpread: rel},
 			TokensPerSec: wire.Stat{Median: 1000 / ms}, Row: wire.Row{Energy: a.standInEnergy(ms)}})
 	}
 	ctxs := append(append([]int{}, w.PromptLengths...), w.DecodeDepths...)
 	m.PeakRSSBytes = int64(v[search.MetricKey{Metric: search.MetricPeakRSS, At: ctxs[len(ctxs)-1]}] * (1 << 20))
+	// The stand-in's own time: how long it took to answer.
+	m.StartedAt, m.FinishedAt = started, time.Now()
 	data, _ := json.Marshal(wire.Result{JobID: job.ID, DeviceID: a.Resp.DeviceID, Status: wire.ResultOK, Measurement: m})
 	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()

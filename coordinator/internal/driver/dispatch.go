@@ -26,40 +26,53 @@ import (
 // agent measured it; a row whose energy is unavailable has no energy
 // value (EnergyMissing says why).
 func Values(m *wire.Measurement, w workload.Workload) search.Values {
-	v := search.Values{}
+	v, _ := ValuesSpread(m, w)
+	return v
+}
+
+// ValuesSpread is Values with each value's spread: one standard deviation
+// of the value, its row's relative spread of the median (wire.Stat.RelSpread,
+// what the agent's repetition controller bounds) times the value. A decode
+// p95 takes its row's spread; peak RSS has none (0).
+func ValuesSpread(m *wire.Measurement, w workload.Workload) (search.Values, search.Values) {
+	v, sd := search.Values{}, search.Values{}
+	add := func(metric search.Metric, at int, x, rel float64) {
+		k := search.MetricKey{Metric: metric, At: at}
+		v[k], sd[k] = x, rel*x
+	}
 	for _, p := range m.Prefill {
-		v[search.MetricKey{Metric: search.MetricPrefillTPS, At: p.PromptLength}] = p.TokensPerSec.Median
-		v[search.MetricKey{Metric: search.MetricTTFT, At: p.PromptLength}] = p.TTFTms.Median
+		add(search.MetricPrefillTPS, p.PromptLength, p.TokensPerSec.Median, p.TokensPerSec.RelSpread)
+		add(search.MetricTTFT, p.PromptLength, p.TTFTms.Median, p.TTFTms.RelSpread)
 		if e := p.Energy; e != nil && e.MJPerToken != nil {
-			v[search.MetricKey{Metric: search.MetricPrefillEnergy, At: p.PromptLength}] = e.MJPerToken.Median
+			add(search.MetricPrefillEnergy, p.PromptLength, e.MJPerToken.Median, e.MJPerToken.RelSpread)
 		}
 	}
 	for _, d := range m.Decode {
-		v[search.MetricKey{Metric: search.MetricDecodeP50, At: d.Depth}] = d.MsPerToken.P50
+		add(search.MetricDecodeP50, d.Depth, d.MsPerToken.P50, d.MsPerToken.RelSpread)
 		if !m.Lacks(string(search.MetricDecodeP95)) {
-			v[search.MetricKey{Metric: search.MetricDecodeP95, At: d.Depth}] = d.MsPerToken.P95
+			add(search.MetricDecodeP95, d.Depth, d.MsPerToken.P95, d.MsPerToken.RelSpread)
 		}
 		if e := d.Energy; e != nil && e.MJPerToken != nil {
-			v[search.MetricKey{Metric: search.MetricDecodeEnergy, At: d.Depth}] = e.MJPerToken.Median
+			add(search.MetricDecodeEnergy, d.Depth, e.MJPerToken.Median, e.MJPerToken.RelSpread)
 		}
 	}
 	rss := float64(m.PeakRSSBytes) / (1 << 20)
 	for _, c := range append(slices.Clone(w.PromptLengths), w.DecodeDepths...) {
-		v[search.MetricKey{Metric: search.MetricPeakRSS, At: c}] = rss
+		add(search.MetricPeakRSS, c, rss, 0)
 	}
 	if m.PeakRSSPerContext {
 		for _, p := range m.Prefill {
 			if p.PeakRSSBytes > 0 {
-				v[search.MetricKey{Metric: search.MetricPeakRSS, At: p.PromptLength}] = float64(p.PeakRSSBytes) / (1 << 20)
+				add(search.MetricPeakRSS, p.PromptLength, float64(p.PeakRSSBytes)/(1<<20), 0)
 			}
 		}
 		for _, d := range m.Decode {
 			if d.PeakRSSBytes > 0 {
-				v[search.MetricKey{Metric: search.MetricPeakRSS, At: d.Depth}] = float64(d.PeakRSSBytes) / (1 << 20)
+				add(search.MetricPeakRSS, d.Depth, float64(d.PeakRSSBytes)/(1<<20), 0)
 			}
 		}
 	}
-	return v
+	return v, sd
 }
 
 // EnergyMissing says why m gives no energy value for an energy metric
@@ -402,7 +415,7 @@ func (d *driver) collect(ctx context.Context, outOfTime bool) error {
 		return err
 	}
 	for _, t := range running {
-		measured := map[string]search.Values{}
+		measured, spreads := map[string]search.Values{}, map[string]search.Values{}
 		var failure string
 		pending := false
 		if n := len(d.spec.EvaluatorNames()); len(evals[t.Number]) < n {
@@ -433,7 +446,7 @@ func (d *driver) collect(ctx context.Context, outOfTime bool) error {
 		for _, tt := range targets[t.Number] {
 			switch {
 			case tt.Measurement != nil:
-				measured[tt.Target] = Values(tt.Measurement, d.spec.Workload)
+				measured[tt.Target], spreads[tt.Target] = ValuesSpread(tt.Measurement, d.spec.Workload)
 				if why := EnergyMissing(tt.Measurement, d.spec, tt.Target); why != "" {
 					failure = fmt.Sprintf("target %s on device %s: %s", tt.Target, tt.DeviceID, why)
 				}
@@ -451,7 +464,7 @@ func (d *driver) collect(ctx context.Context, outOfTime bool) error {
 		}
 		switch {
 		case failure != "":
-			if err := d.finish(ctx, t, nil, failure); err != nil {
+			if err := d.finish(ctx, t, nil, nil, failure); err != nil {
 				return err
 			}
 			if d.m.d.Evals != nil {
@@ -462,9 +475,9 @@ func (d *driver) collect(ctx context.Context, outOfTime bool) error {
 		case !pending:
 			out, err := d.spec.Outcome(t.Params, measured)
 			if err != nil {
-				err = d.finish(ctx, t, nil, err.Error())
+				err = d.finish(ctx, t, nil, nil, err.Error())
 			} else {
-				err = d.finish(ctx, t, &out, "")
+				err = d.finish(ctx, t, &out, d.spec.ObjectiveStd(spreads), "")
 			}
 			if err != nil {
 				return err
@@ -475,10 +488,11 @@ func (d *driver) collect(ctx context.Context, outOfTime bool) error {
 }
 
 // finish ends a trial: the optimizer's record (Tell or Fail) and the trial
-// row are written in one transaction. A trial the optimizer already knows
+// row (with std, the objectives' standard deviations) are written in one
+// transaction. A trial the optimizer already knows
 // as finished (written before these writes were one transaction, by a
 // coordinator that died in between) is only stored.
-func (d *driver) finish(ctx context.Context, t store.TrialRow, out *search.Outcome, failure string) error {
+func (d *driver) finish(ctx context.Context, t store.TrialRow, out *search.Outcome, std []float64, failure string) error {
 	tell := func() error {
 		var err error
 		if out != nil {
@@ -494,10 +508,10 @@ func (d *driver) finish(ctx context.Context, t store.TrialRow, out *search.Outco
 	state := api.TrialComplete
 	var err error
 	if out != nil {
-		err = d.st().FinishTrial(ctx, d.study, tell, d.id, t.Number, out.Values, out.Violation, "")
+		err = d.st().FinishTrial(ctx, d.study, tell, d.id, t.Number, out.Values, std, out.Violation, "")
 	} else {
 		state = api.TrialFailed
-		err = d.st().FinishTrial(ctx, d.study, tell, d.id, t.Number, nil, 0, failure)
+		err = d.st().FinishTrial(ctx, d.study, tell, d.id, t.Number, nil, nil, 0, failure)
 	}
 	if err != nil {
 		return err
@@ -523,7 +537,7 @@ func (d *driver) cancelOutstanding(ctx context.Context) error {
 		return err
 	}
 	for _, t := range running {
-		if err := d.finish(ctx, t, nil, "search cancelled"); err != nil {
+		if err := d.finish(ctx, t, nil, nil, "search cancelled"); err != nil {
 			return err
 		}
 	}

@@ -244,8 +244,10 @@ func (d *driver) reconcile(ctx context.Context) error {
 	return nil
 }
 
-// step does one round: collect results, then dispatch new trials. It
-// returns done when the search has ended.
+// step does one round: collect results, end and start re-measurements
+// (remeasure), then dispatch new trials. It returns done when the search
+// has ended; a search at its budget ends once its trials and
+// re-measurements have.
 func (d *driver) step(ctx context.Context) (bool, error) {
 	se, err := d.st().GetSearch(ctx, d.id)
 	if err != nil {
@@ -266,6 +268,10 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 	if err := d.collect(ctx, outOfTime); err != nil {
 		return false, err
 	}
+	remeasuring, err := d.remeasure(ctx, se.State == api.SearchRunning && !outOfTime)
+	if err != nil {
+		return false, err
+	}
 	if se.State != api.SearchRunning {
 		return false, nil
 	}
@@ -275,7 +281,7 @@ func (d *driver) step(ctx context.Context) (bool, error) {
 	}
 	total := running + complete + failed
 	if total >= d.spec.Budget.MaxTrials || outOfTime {
-		if running == 0 {
+		if running == 0 && remeasuring == 0 {
 			reason := ""
 			if complete == 0 {
 				// Finished, but with nothing to show: say why, for

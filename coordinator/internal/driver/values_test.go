@@ -1,6 +1,7 @@
 package driver
 
 import (
+	"math"
 	"testing"
 
 	"github.com/hilsearch/hilsearch/coordinator/wire"
@@ -56,5 +57,38 @@ func TestValuesEnergy(t *testing.T) {
 	}
 	if why := EnergyMissing(m, spec(4096), "laptop"); why != "" {
 		t.Fatalf("another target's spec: %q", why)
+	}
+}
+
+// TestValuesSpread: each timed value's spread is its row's relative
+// spread of the median times the value; peak RSS has none.
+func TestValuesSpread(t *testing.T) {
+	w := workload.Workload{PromptLengths: []int{64}, DecodeDepths: []int{0}}
+	m := &wire.Measurement{PeakRSSBytes: 100 << 20,
+		Prefill: []wire.PrefillResult{{PromptLength: 64, TokensPerSec: wire.Stat{Median: 200, RelSpread: 0.05}, TTFTms: wire.Stat{Median: 40, RelSpread: 0.1}}},
+		Decode:  []wire.DecodeResult{{Depth: 0, MsPerToken: wire.Stat{P50: 10, P95: 12, RelSpread: 0.02}}}}
+	v, sd := ValuesSpread(m, w)
+	for k, want := range map[search.MetricKey][2]float64{
+		{Metric: search.MetricPrefillTPS, At: 64}: {200, 10},
+		{Metric: search.MetricTTFT, At: 64}:       {40, 4},
+		{Metric: search.MetricDecodeP50, At: 0}:   {10, 0.2},
+		{Metric: search.MetricDecodeP95, At: 0}:   {12, 0.24},
+		{Metric: search.MetricPeakRSS, At: 64}:    {100, 0},
+	} {
+		if v[k] != want[0] || math.Abs(sd[k]-want[1]) > 1e-12 {
+			t.Errorf("%s: %g ± %g, want %g ± %g", k, v[k], sd[k], want[0], want[1])
+		}
+	}
+}
+
+// TestRemeasureReleased: the bound is released in proportion to the
+// trials completed, rounded up, and whole at the end.
+func TestRemeasureReleased(t *testing.T) {
+	for _, c := range []struct{ bound, complete, trials, want int }{
+		{4, 0, 16, 0}, {4, 1, 16, 1}, {4, 4, 16, 1}, {4, 5, 16, 2}, {4, 15, 16, 4}, {4, 16, 16, 4}, {4, 20, 16, 4}, {3, 1, 0, 3},
+	} {
+		if got := remeasureReleased(c.bound, c.complete, c.trials); got != c.want {
+			t.Errorf("remeasureReleased(%d, %d, %d) = %d, want %d", c.bound, c.complete, c.trials, got, c.want)
+		}
 	}
 }

@@ -50,6 +50,7 @@ var documented = map[string]any{
 	"FidelityMetric":         api.FidelityMetric{},
 	"GuardReport":            api.GuardReport{},
 	"Redispatch":             api.Redispatch{},
+	"ScreeningSavings":       api.ScreeningSavings{},
 	"FidelityReport":         api.FidelityReport{},
 	"JobRequest":             api.JobRequest{},
 	"Measurement":            wire.Measurement{},

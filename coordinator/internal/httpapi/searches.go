@@ -361,6 +361,12 @@ func (s *Server) getSearch(c *gin.Context) {
 			s.internal(c, "search re-dispatches", err)
 			return
 		}
+		sv, err := s.d.Store.ScreeningSavings(c.Request.Context(), se.ID)
+		if err != nil {
+			s.internal(c, "screening savings", err)
+			return
+		}
+		ss[0].Savings = &sv
 		c.JSON(http.StatusOK, ss[0])
 	}
 }
@@ -570,7 +576,7 @@ func (s *Server) pareto(c *gin.Context) {
 	view := api.ParetoView{Objectives: spec.Objectives, Points: make([]api.ParetoPoint, len(pts)), Front: []int{}, RecommendedRule: search.RecommendRule}
 	ranks := spec.Ranks(res)
 	for i, p := range pts {
-		view.Points[i] = api.ParetoPoint{Trial: p.Number, Values: p.Objectives, Feasible: p.Violation == 0, Violation: p.Violation, Rank: ranks[i], Params: p.Params, Layers: p.Layers}
+		view.Points[i] = api.ParetoPoint{Trial: p.Number, Values: p.Objectives, Std: p.Std, Remeasured: p.Remeasured, Feasible: p.Violation == 0, Violation: p.Violation, Rank: ranks[i], Params: p.Params, Layers: p.Layers}
 	}
 	front := spec.Front(res)
 	for _, i := range front {

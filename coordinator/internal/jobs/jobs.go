@@ -204,25 +204,12 @@ func (m *Manager) Start(ctx context.Context) error {
 // *ValidationError or ErrDeviceNotFound means nothing was stored. With
 // ErrNotPublished the jobs are stored and returned, and published later.
 func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.TrialRow) ([]api.Job, error) {
-	var fields []api.FieldError
-	for _, r := range reqs {
-		if r.Spec == nil {
-			fields = append(fields, api.FieldError{Field: "spec", Message: "required"})
-		}
-		fields = append(fields, r.Check()...)
+	jobs, err := newJobs(reqs)
+	if err != nil {
+		return nil, err
 	}
-	if len(fields) > 0 {
-		return nil, &ValidationError{Fields: fields}
-	}
-	jobs := make([]api.Job, len(reqs))
 	var createdBy int64
 	for i, r := range reqs {
-		spec, err := r.Spec.JSON()
-		if err != nil {
-			return nil, fmt.Errorf("encode spec: %w", err)
-		}
-		w := r.Workload.Normalize()
-		jobs[i] = newJob(r, spec, w)
 		createdBy = r.CreatedBy
 		if trial != nil {
 			if err := link(trial, r, jobs[i].ID); err != nil {
@@ -230,7 +217,6 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 			}
 		}
 	}
-	var err error
 	if trial != nil {
 		err = m.d.Store.InsertTrial(ctx, *trial, jobs)
 	} else {
@@ -242,6 +228,64 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 	if err != nil {
 		return nil, err
 	}
+	return jobs, m.publishAll(ctx, jobs)
+}
+
+// Remeasure creates the jobs of re-measurement round `round` of a
+// search's complete trial, one per request (Request.Target names the
+// trial's target it measures again), stores them with the round
+// (store.InsertRemeasure: store.ErrRoundExists when the round was
+// dispatched before) and publishes them, as Create does.
+func (m *Manager) Remeasure(ctx context.Context, searchID string, number, round int, reqs []Request) ([]api.Job, error) {
+	jobs, err := newJobs(reqs)
+	if err != nil {
+		return nil, err
+	}
+	targets := make([]string, len(reqs))
+	for i, r := range reqs {
+		targets[i] = r.Target
+	}
+	err = m.d.Store.InsertRemeasure(ctx, searchID, number, round, targets, jobs)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fmt.Errorf("%w: %w", ErrDeviceNotFound, err)
+	}
+	if err != nil {
+		return nil, err
+	}
+	for _, j := range jobs {
+		m.d.Events.Publish(api.JobEvent{ID: j.ID, DeviceID: j.DeviceID, State: api.JobQueued})
+	}
+	return jobs, m.publishAll(ctx, jobs)
+}
+
+// newJobs validates every request (the spec's presence, the workload with
+// workload.Check against the spec, the limits) and builds its job; a
+// *ValidationError names what is wrong.
+func newJobs(reqs []Request) ([]api.Job, error) {
+	var fields []api.FieldError
+	for _, r := range reqs {
+		if r.Spec == nil {
+			fields = append(fields, api.FieldError{Field: "spec", Message: "required"})
+		}
+		fields = append(fields, r.Check()...)
+	}
+	if len(fields) > 0 {
+		return nil, &ValidationError{Fields: fields}
+	}
+	jobs := make([]api.Job, len(reqs))
+	for i, r := range reqs {
+		spec, err := r.Spec.JSON()
+		if err != nil {
+			return nil, fmt.Errorf("encode spec: %w", err)
+		}
+		jobs[i] = newJob(r, spec, r.Workload.Normalize())
+	}
+	return jobs, nil
+}
+
+// publishAll publishes stored jobs; ErrNotPublished when some failed (the
+// republish loop retries them).
+func (m *Manager) publishAll(ctx context.Context, jobs []api.Job) error {
 	var errs []error
 	for i := range jobs {
 		if err := m.publish(ctx, jobs[i]); err != nil {
@@ -250,9 +294,9 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 		}
 	}
 	if len(errs) > 0 {
-		return jobs, fmt.Errorf("%w: %w", ErrNotPublished, errors.Join(errs...))
+		return fmt.Errorf("%w: %w", ErrNotPublished, errors.Join(errs...))
 	}
-	return jobs, nil
+	return nil
 }
 
 func newJob(r Request, spec []byte, w workload.Workload) api.Job {

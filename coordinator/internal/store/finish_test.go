@@ -56,7 +56,7 @@ func TestFinishTrialIsAtomic(t *testing.T) {
 
 	// The optimizer's write succeeds, then tell fails: nothing is kept.
 	boom := errors.New("boom")
-	err = s.FinishTrial(ctx, study, func() error { _ = tell(); return boom }, se.ID, 0, []float64{1}, 0, "")
+	err = s.FinishTrial(ctx, study, func() error { _ = tell(); return boom }, se.ID, 0, []float64{1}, nil, 0, "")
 	if !errors.Is(err, boom) {
 		t.Fatalf("FinishTrial: %v, want boom", err)
 	}
@@ -64,7 +64,7 @@ func TestFinishTrialIsAtomic(t *testing.T) {
 		t.Fatalf("after a failed finish: study %v, trial %s; want both running", g, r)
 	}
 	// Both writes succeed: both are kept.
-	if err := s.FinishTrial(ctx, study, tell, se.ID, 0, []float64{1}, 0, ""); err != nil {
+	if err := s.FinishTrial(ctx, study, tell, se.ID, 0, []float64{1}, nil, 0, ""); err != nil {
 		t.Fatal(err)
 	}
 	if g, r := states(); g != goptuna.TrialStateComplete || r != api.TrialComplete {

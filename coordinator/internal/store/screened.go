@@ -57,3 +57,22 @@ func (s *Store) ProbeJobs(ctx context.Context, deviceID, workloadHash string) (i
 	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM jobs WHERE device_id = $1 AND workload_hash = $2 AND kind = 'probe'`, deviceID, workloadHash).Scan(&n)
 	return n, err
 }
+
+// ScreeningSavings counts a search's screened-out candidates and
+// estimates the device time that saved (api.ScreeningSavings): the mean
+// device time of its complete trials' own measurements (re-measurements
+// and measurements without start and finish times left out) times the
+// screened count.
+func (s *Store) ScreeningSavings(ctx context.Context, searchID string) (api.ScreeningSavings, error) {
+	var v api.ScreeningSavings
+	err := s.pool.QueryRow(ctx, `WITH per AS (
+		SELECT tt.number, sum(extract(epoch FROM (m.metrics->>'finished_at')::timestamptz - (m.metrics->>'started_at')::timestamptz)) AS secs
+		FROM trial_targets tt JOIN trials t USING (search_id, number)
+		JOIN measurements m ON m.id = tt.measurement_id OR (tt.measurement_id IS NULL AND m.job_id = tt.job_id)
+		WHERE tt.search_id = $1 AND t.state = 'complete' AND (m.metrics->>'started_at')::timestamptz > 'epoch'
+		GROUP BY tt.number)
+		SELECT (SELECT count(*) FROM screened WHERE search_id = $1), count(*), coalesce(avg(secs), 0) FROM per`, searchID).
+		Scan(&v.Screened, &v.MeasuredTrials, &v.MeanTrialSeconds)
+	v.SavedSeconds = float64(v.Screened) * v.MeanTrialSeconds
+	return v, err
+}

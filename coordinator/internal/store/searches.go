@@ -23,12 +23,13 @@ const searchCols = `s.id, s.name, s.spec, s.state, s.error, s.created_at, s.upda
 	(SELECT count(*) FILTER (WHERE state = 'running') FROM trials t WHERE t.search_id = s.id),
 	(SELECT count(*) FILTER (WHERE state = 'complete') FROM trials t WHERE t.search_id = s.id),
 	(SELECT count(*) FILTER (WHERE state = 'failed') FROM trials t WHERE t.search_id = s.id),
-	(SELECT count(*) FROM screened x WHERE x.search_id = s.id)`
+	(SELECT count(*) FROM screened x WHERE x.search_id = s.id),
+	(SELECT count(DISTINCT (r.number, r.round)) FROM remeasures r WHERE r.search_id = s.id)`
 
 func scanSearch(row pgx.Row) (api.Search, error) {
 	var s api.Search
 	err := row.Scan(&s.ID, &s.Name, &s.Spec, &s.State, &s.Error, &s.CreatedAt, &s.UpdatedAt, &s.FinishedAt,
-		&s.Progress.Rejected, &s.Progress.MaxTrials, &s.Progress.Running, &s.Progress.Complete, &s.Progress.Failed, &s.Progress.Screened)
+		&s.Progress.Rejected, &s.Progress.MaxTrials, &s.Progress.Running, &s.Progress.Complete, &s.Progress.Failed, &s.Progress.Screened, &s.Progress.Remeasured)
 	return s, err
 }
 
@@ -203,8 +204,8 @@ func (s *Store) TrialTargets(ctx context.Context, searchID string, state api.Tri
 	return out, rows.Err()
 }
 
-// FinishTrial ends a running trial with its outcome (errText empty) or
-// its failure. tell records the same end in the search's goptuna study
+// FinishTrial ends a running trial with its outcome (errText empty; std
+// is one standard deviation per objective) or its failure. tell records the same end in the search's goptuna study
 // through study (an optimizer's Tell or Fail); both writes are one
 // transaction.
 //
@@ -214,17 +215,17 @@ func (s *Store) TrialTargets(ctx context.Context, searchID string, state api.Tri
 // columns, because the API sorts and filters trials by objective and
 // counts them by state, and numbers them without the rejected candidates
 // that goptuna counts. Writing both in one transaction keeps them equal.
-func (s *Store) FinishTrial(ctx context.Context, study *studystore.Storage, tell func() error, searchID string, number int, objectives []float64, violation float64, errText string) error {
+func (s *Store) FinishTrial(ctx context.Context, study *studystore.Storage, tell func() error, searchID string, number int, objectives, std []float64, violation float64, errText string) error {
 	state, errp, violp := api.TrialComplete, (*string)(nil), &violation
 	if errText != "" {
-		state, errp, violp, objectives = api.TrialFailed, &errText, nil, nil
+		state, errp, violp, objectives, std = api.TrialFailed, &errText, nil, nil, nil
 	}
 	return study.Atomically(ctx, func(tx pgx.Tx) error {
 		if err := tell(); err != nil {
 			return err
 		}
-		_, err := tx.Exec(ctx, `UPDATE trials SET state = $3, objectives = $4, violation = $5, error = $6, finished_at = now()
-			WHERE search_id = $1 AND number = $2 AND state = 'running'`, searchID, number, state, objectives, violp, errp)
+		_, err := tx.Exec(ctx, `UPDATE trials SET state = $3, objectives = $4, violation = $5, error = $6, objectives_std = $7, finished_at = now()
+			WHERE search_id = $1 AND number = $2 AND state = 'running'`, searchID, number, state, objectives, violp, errp, std)
 		return err
 	})
 }
@@ -236,10 +237,13 @@ func (s *Store) TrialCounts(ctx context.Context, searchID string) (running, comp
 	return
 }
 
-// InFlight counts, per device, this search's targets whose job is unfinished.
+// InFlight counts, per device, this search's targets and re-measurements
+// whose job is unfinished.
 func (s *Store) InFlight(ctx context.Context, searchID string) (map[string]int, error) {
-	rows, err := s.pool.Query(ctx, `SELECT tt.device_id, count(*) FROM trial_targets tt JOIN jobs j ON j.id = tt.job_id
-		WHERE tt.search_id = $1 AND j.state IN ('queued', 'running') GROUP BY tt.device_id`, searchID)
+	rows, err := s.pool.Query(ctx, `SELECT x.device_id, count(*) FROM
+		(SELECT device_id, job_id FROM trial_targets WHERE search_id = $1
+		 UNION ALL SELECT device_id, job_id FROM remeasures WHERE search_id = $1) x JOIN jobs j ON j.id = x.job_id
+		WHERE j.state IN ('queued', 'running') GROUP BY x.device_id`, searchID)
 	if err != nil {
 		return nil, err
 	}
@@ -270,9 +274,11 @@ func (s *Store) CachedMeasurement(ctx context.Context, specHash, deviceID, workl
 	return id, err == nil, err
 }
 
-// UnfinishedJobs lists the queued or running jobs of a search's trials.
+// UnfinishedJobs lists the queued or running jobs of a search's trials
+// and re-measurements.
 func (s *Store) UnfinishedJobs(ctx context.Context, searchID string) ([]api.Job, error) {
-	return s.queryJobs(ctx, `j.id IN (SELECT job_id FROM trial_targets WHERE search_id = $1) AND j.state IN ('queued', 'running')`, searchID)
+	return s.queryJobs(ctx, `(j.id IN (SELECT job_id FROM trial_targets WHERE search_id = $1)
+		OR j.id IN (SELECT job_id FROM remeasures WHERE search_id = $1)) AND j.state IN ('queued', 'running')`, searchID)
 }
 
 // JobSeq returns a job's JOBS stream sequence (0 if never published).
@@ -366,12 +372,20 @@ type TrialPoint struct {
 	Layers     []string  `json:"layers"`
 	Objectives []float64 `json:"objectives"`
 	Violation  float64   `json:"violation"`
+	// Std is one standard deviation per objective (nil when unknown).
+	Std []float64 `json:"std,omitempty"`
+	// Remeasured counts the re-measurements pooled into Objectives;
+	// Rounds the re-measurement rounds dispatched (pooled, running or
+	// failed), which the per-trial bound counts.
+	Remeasured int `json:"remeasured"`
+	Rounds     int `json:"-"`
 }
 
 // CompletePoints returns every complete trial's objectives, by number.
 func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoint, error) {
-	rows, err := s.pool.Query(ctx, `SELECT number, params, layers, objectives, coalesce(violation, 0) FROM trials
-		WHERE search_id = $1 AND state = 'complete' ORDER BY number`, searchID)
+	rows, err := s.pool.Query(ctx, `SELECT number, params, layers, objectives, coalesce(violation, 0), objectives_std, remeasured,
+		(SELECT count(DISTINCT round) FROM remeasures r WHERE r.search_id = t.search_id AND r.number = t.number)
+		FROM trials t WHERE search_id = $1 AND state = 'complete' ORDER BY number`, searchID)
 	if err != nil {
 		return nil, err
 	}
@@ -379,7 +393,7 @@ func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoi
 	out := []TrialPoint{}
 	for rows.Next() {
 		var p TrialPoint
-		if err := rows.Scan(&p.Number, &p.Params, &p.Layers, &p.Objectives, &p.Violation); err != nil {
+		if err := rows.Scan(&p.Number, &p.Params, &p.Layers, &p.Objectives, &p.Violation, &p.Std, &p.Remeasured, &p.Rounds); err != nil {
 			return nil, err
 		}
 		out = append(out, p)
@@ -429,11 +443,11 @@ func (s *Store) GetTrial(ctx context.Context, searchID string, number int) (api.
 }
 
 const trialCols = `search_id, number, study_trial, arch, arch_hash, params, layers, state, objectives,
-	violation, error, created_at, finished_at, predicted, predicted_std`
+	violation, error, created_at, finished_at, predicted, predicted_std, objectives_std, remeasured`
 
 func trialDest(t *TrialRow) []any {
 	return []any{&t.SearchID, &t.Number, &t.StudyTrial, &t.Arch, &t.ArchHash, &t.Params, &t.Layers, &t.State,
-		&t.Objectives, &t.Violation, &t.Error, &t.CreatedAt, &t.FinishedAt, &t.Predicted, &t.PredictedStd}
+		&t.Objectives, &t.Violation, &t.Error, &t.CreatedAt, &t.FinishedAt, &t.Predicted, &t.PredictedStd, &t.ObjectivesStd, &t.Remeasured}
 }
 
 // MatchDevices lists live devices matching explicit IDs, or a class

@@ -87,6 +87,15 @@ export function fmtNum(v) {
   return Number(v.toPrecision(4)).toString();
 }
 
+/** fmtSeconds formats a duration in seconds as "1 h 20 min", "3 min 5 s", "4.2 s" or "310 ms". */
+export function fmtSeconds(sec) {
+  if (sec === undefined || sec === null || Number.isNaN(sec)) return "—";
+  if (sec >= 3600) return `${Math.floor(sec / 3600)} h ${Math.round((sec % 3600) / 60)} min`;
+  if (sec >= 60) return `${Math.floor(sec / 60)} min ${Math.round(sec % 60)} s`;
+  if (sec >= 1) return `${Number(sec.toPrecision(2))} s`;
+  return `${Number((sec * 1000).toPrecision(2))} ms`;
+}
+
 /** fmtTime formats an ISO time as a local date and time. */
 export function fmtTime(s) {
   if (!s) return "—";

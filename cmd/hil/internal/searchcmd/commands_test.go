@@ -169,8 +169,8 @@ func TestSearchLifecycle(t *testing.T) {
 		`(?m)^hypervolume [01]\.\d{3} after \d+ complete trials \([0-9.e+]+ of a box of [0-9.e+]+ from the ideal point`,
 		`(?m)^Pareto front: [1-8] of \d+ complete trials`,
 		`(?m)^recommended trial \d+ \(marked \*\): the knee of the feasible front`,
-		`(?m)^\* \d+\s+[0-9.]+\s+[0-9.]+\s+\d{9}\s+true\s+(hf gguf|hf|gguf|none)\s+[CG]{16}$`,
-		`(?m)^[* ] \d+\s+[0-9.]+\s+[0-9.]+\s+\d{9}\s+true\s+(hf gguf|hf|gguf|none)\s+[CG]{16}$`,
+		`(?m)^\* \d+\s+[0-9.]+\s+[0-9.]+\s+\d{9}\s+true\s+0\s+(hf gguf|hf|gguf|none)\s+[CG]{16}$`,
+		`(?m)^[* ] \d+\s+[0-9.]+\s+[0-9.]+\s+\d{9}\s+true\s+0\s+(hf gguf|hf|gguf|none)\s+[CG]{16}$`,
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Fatalf("show output does not match %s:\n%s", want, out)

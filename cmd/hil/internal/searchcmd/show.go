@@ -72,13 +72,42 @@ func waitingText(s api.Search) string {
 }
 
 // progressText is "12/20 complete, 1 failed, 2 running, 30 rejected",
-// plus ", 40 screened" once predictor screening left candidates out.
+// plus ", 40 screened" once predictor screening left candidates out and
+// ", 2 re-measured" once the noise-aware front re-measured trials.
 func progressText(p api.Progress) string {
 	s := fmt.Sprintf("%d/%d complete, %d failed, %d running, %d rejected", p.Complete, p.MaxTrials, p.Failed, p.Running, p.Rejected)
 	if p.Screened > 0 {
 		s += fmt.Sprintf(", %d screened", p.Screened)
 	}
+	if p.Remeasured > 0 {
+		s += fmt.Sprintf(", %d re-measured", p.Remeasured)
+	}
 	return s
+}
+
+// savingsText is "40 candidates screened out: about 1h20m0s of device
+// time saved (40 × 2m0s, the mean of 20 measured trials)", or "" when
+// nothing was screened.
+func savingsText(v *api.ScreeningSavings) string {
+	if v == nil || v.Screened == 0 {
+		return ""
+	}
+	s := fmt.Sprintf("%d candidates screened out", v.Screened)
+	if v.MeasuredTrials == 0 {
+		return s + " (no measured trial to estimate the device time saved from)"
+	}
+	sec := func(x float64) time.Duration {
+		d := time.Duration(x * float64(time.Second))
+		switch {
+		case d >= time.Minute:
+			return d.Round(time.Second)
+		case d >= time.Second:
+			return d.Round(10 * time.Millisecond)
+		}
+		return d.Round(time.Microsecond)
+	}
+	return s + fmt.Sprintf(": about %s of device time saved (%d × %s, the mean of %d measured trials)",
+		sec(v.SavedSeconds), v.Screened, sec(v.MeanTrialSeconds), v.MeasuredTrials)
 }
 
 // show runs "hil search show ID".
@@ -125,6 +154,9 @@ func show(ctx context.Context, e *env, args []string) int {
 	for _, r := range s.Redispatches {
 		fmt.Fprintf(w, "            %s\n", redispatchText(r))
 	}
+	if t := savingsText(s.Savings); t != "" {
+		fmt.Fprintf(w, "screening   %s\n", t)
+	}
 	fmt.Fprintf(w, "created     %s\n", s.CreatedAt.UTC().Format(time.DateTime))
 	if s.FinishedAt != nil {
 		fmt.Fprintf(w, "finished    %s\n", s.FinishedAt.UTC().Format(time.DateTime))
@@ -165,7 +197,7 @@ func show(ctx context.Context, e *env, args []string) int {
 	if paramsCol {
 		head = append(head, "PARAMS")
 	}
-	head = append(head, "FEASIBLE", "EXPORTS", "LAYERS")
+	head = append(head, "FEASIBLE", "REMEASURED", "EXPORTS", "LAYERS")
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, p := range frontPoints(pv) {
 		mark := "  "
@@ -173,13 +205,17 @@ func show(ctx context.Context, e *env, args []string) int {
 			mark = "* "
 		}
 		row := []string{mark + strconv.Itoa(p.Trial)}
-		for _, v := range p.Values {
-			row = append(row, value(v))
+		for i, v := range p.Values {
+			if i < len(p.Std) && p.Std[i] > 0 {
+				row = append(row, value(v)+" ± "+strconv.FormatFloat(p.Std[i], 'g', 2, 64))
+			} else {
+				row = append(row, value(v))
+			}
 		}
 		if paramsCol {
 			row = append(row, human(p.Params))
 		}
-		row = append(row, strconv.FormatBool(p.Feasible), exportsText(p.Exports), layerStrip(p.Layers))
+		row = append(row, strconv.FormatBool(p.Feasible), strconv.Itoa(p.Remeasured), exportsText(p.Exports), layerStrip(p.Layers))
 		fmt.Fprintln(tw, strings.Join(row, "\t"))
 	}
 	if err := tw.Flush(); err != nil {

@@ -1,5 +1,5 @@
 import { api, on, debounce } from "../api.js";
-import { h, fill, badge, button, banner, fmtParams, fmtNum, fmtInt, layerStrip, mixerLegend, MIXERS, field } from "../ui.js";
+import { h, fill, badge, button, banner, fmtParams, fmtNum, fmtInt, fmtSeconds, layerStrip, mixerLegend, MIXERS, field } from "../ui.js";
 import { progressBar, stateButtons, waitingNote } from "./searches.js";
 import { chart, disposeChart } from "../charts.js";
 import { crossCheckCard } from "./crosscheck.js";
@@ -132,6 +132,28 @@ function guardNote(se) {
   return h("p", { id: "guard", class: "muted", "data-done": "true" }, `Fidelity guard passed on ${g.device_id}: Spearman rank correlation of native and llama.cpp over the LFM2 presets ${rho} (threshold ${g.min_spearman}).`);
 }
 
+/** savingsNote shows how many candidates screening kept off the devices
+ * and the device time that saved (an estimate), or null. */
+function savingsNote(se) {
+  const v = se.savings;
+  if (!v || !v.screened) return null;
+  const est = v.measured_trials
+    ? `: about ${fmtSeconds(v.saved_seconds)} of device time saved (${v.screened} × ${fmtSeconds(v.mean_trial_seconds)}, the mean device time of ${v.measured_trials} measured trials; an estimate)`
+    : "";
+  return h("p", { id: "screening-savings", class: "muted", "data-screened": v.screened, "data-saved-seconds": v.saved_seconds }, `${v.screened} candidates screened out by the predictor${est}.`);
+}
+
+/** noiseZ is the interval half-width (standard deviations) of the search's
+ * noise-aware front: the spec's remeasure.z, 2 by default. */
+function noiseZ(se) {
+  return (se.spec && se.spec.remeasure && se.spec.remeasure.z) || 2;
+}
+
+/** withStd is a value with its standard deviation ("4.18 ± 0.97"). */
+function withStd(v, sd) {
+  return sd > 0 ? `${fmtNum(v)} ± ${fmtNum(sd)}` : fmtNum(v);
+}
+
 /** searchDetailPage: Pareto scatter, hypervolume, trials table, live. */
 export async function searchDetailPage(main, [id], onLeave) {
   let se = await api("GET", `/api/v1/searches/${id}`);
@@ -139,7 +161,7 @@ export async function searchDetailPage(main, [id], onLeave) {
   const progress = h("div");
   let headState = null;
   function renderHead() {
-    fill(progress, progressBar(se.progress), se.error ? h("p", { class: "banner banner-error" }, se.error) : null, waitingNote(se), guardNote(se));
+    fill(progress, progressBar(se.progress), se.error ? h("p", { class: "banner banner-error" }, se.error) : null, waitingNote(se), guardNote(se), savingsNote(se));
     // Rebuild the title and buttons only when the state changed, so a
     // button is not swapped under the pointer by a live update.
     if (headState === se.state) return;
@@ -197,7 +219,7 @@ export async function searchDetailPage(main, [id], onLeave) {
     if (!pareto) return;
     const xi = Number(xSel.value);
     const yi = Number(ySel.value);
-    const pt = (p) => ({ value: [p.values[xi], p.values[yi]], trial: p.trial, params: p.params, layers: p.layers });
+    const pt = (p) => ({ value: [p.values[xi], p.values[yi]], trial: p.trial, params: p.params, layers: p.layers, std: p.std ? [p.std[xi], p.std[yi]] : null, remeasured: p.remeasured });
     const front = pareto.points.filter((p) => p.front);
     const feas = pareto.points.filter((p) => p.feasible && !p.front);
     const infeas = pareto.points.filter((p) => !p.feasible);
@@ -209,6 +231,30 @@ export async function searchDetailPage(main, [id], onLeave) {
     const refBad = refs.filter((r) => r.measured && !r.feasible).map(refPt);
     const xAxis = axisSetup(xi, "x", logX);
     const yAxis = axisSetup(yi, "y", logY);
+    // Error bars: ± z standard deviations of the measurement, the
+    // interval the noise-aware front compares (clipped above zero on a
+    // log axis).
+    const z = noiseZ(se);
+    const sdOf = (p, i) => (p.std && p.std[i] > 0 ? p.std[i] : 0);
+    const bars = pareto.points.filter((p) => sdOf(p, xi) > 0 || sdOf(p, yi) > 0).map((p) => ({ value: [p.values[xi], p.values[yi], z * sdOf(p, xi), z * sdOf(p, yi)], trial: p.trial }));
+    const lo = (v, d, log) => (log && v - d <= 0 ? v / 100 : v - d);
+    const renderBar = (_params, a) => {
+      const [x, y, dx, dy] = [a.value(0), a.value(1), a.value(2), a.value(3)];
+      const style = { stroke: "#444", lineWidth: 1 };
+      const line = (p, q) => ({ type: "line", shape: { x1: p[0], y1: p[1], x2: q[0], y2: q[1] }, style });
+      const kids = [];
+      if (dx > 0) {
+        const p = a.coord([lo(x, dx, xAxis.type === "log"), y]);
+        const q = a.coord([x + dx, y]);
+        kids.push(line(p, q), line([p[0], p[1] - 3], [p[0], p[1] + 3]), line([q[0], q[1] - 3], [q[0], q[1] + 3]));
+      }
+      if (dy > 0) {
+        const p = a.coord([x, lo(y, dy, yAxis.type === "log")]);
+        const q = a.coord([x, y + dy]);
+        kids.push(line(p, q), line([p[0] - 3, p[1]], [p[0] + 3, p[1]]), line([q[0] - 3, q[1]], [q[0] + 3, q[1]]));
+      }
+      return { type: "group", children: kids };
+    };
     const c = chart(paretoEl);
     c.setOption(
       {
@@ -221,13 +267,16 @@ export async function searchDetailPage(main, [id], onLeave) {
           formatter: (p) => {
             const d = p.data;
             const who = d.preset ? `${d.preset} (LFM2 reference${d.feasible ? "" : `, breaks a constraint: violation ${fmtNum(d.violation)}`})` : `trial ${d.trial}${p.seriesName.startsWith("Recommended") ? " (recommended)" : ""}`;
-            return `${who}<br>${objLabel(ox)}: ${fmtNum(d.value[0])}<br>${objLabel(oy)}: ${fmtNum(d.value[1])}<br>${fmtParams(d.params)} params`;
+            if (p.seriesType === "custom") return `trial ${d.trial}: ± ${z} standard deviations of the measurement`;
+            const sd = d.std || [];
+            return `${who}<br>${objLabel(ox)}: ${withStd(d.value[0], sd[0])}<br>${objLabel(oy)}: ${withStd(d.value[1], sd[1])}<br>${fmtParams(d.params)} params` + (d.remeasured ? `<br>re-measured ${d.remeasured}×, pooled` : "");
           },
         },
         xAxis: Object.assign(xAxis, { nameLocation: "middle", nameGap: 30 }),
         yAxis: Object.assign(yAxis, { nameLocation: "middle", nameGap: 56, nameRotate: 90 }),
         dataZoom: [{ type: "inside", xAxisIndex: 0 }, { type: "inside", yAxisIndex: 0 }],
         series: [
+          { name: `± ${z} σ (measurement spread)`, type: "custom", renderItem: renderBar, data: bars, encode: { x: 0, y: 1 }, z: 1, itemStyle: { color: "#444" } },
           { name: "infeasible", type: "scatter", symbol: "triangle", symbolSize: 7, itemStyle: { color: "#b0b0b0" }, data: infeas.map(pt), large: infeas.length > 2000 },
           { name: "feasible", type: "scatter", symbolSize: 7, itemStyle: { color: "#5b8def" }, data: feas.map(pt), large: feas.length > 2000 },
           { name: "Pareto front", type: "scatter", symbolSize: 12, itemStyle: { color: "#d62828", borderColor: "#000", borderWidth: 1 }, data: front.map(pt), z: 3 },
@@ -243,6 +292,7 @@ export async function searchDetailPage(main, [id], onLeave) {
       if (p.data && p.data.trial !== undefined) location.hash = `#/searches/${id}/trials/${p.data.trial}`;
     });
     paretoEl.dataset.points = String(pareto.points.length);
+    paretoEl.dataset.errorBars = String(bars.length);
     paretoEl.dataset.front = String(front.length);
     paretoEl.dataset.references = String(refOK.length + refBad.length);
     paretoEl.dataset.referencesInfeasible = String(refBad.length);
@@ -270,7 +320,8 @@ export async function searchDetailPage(main, [id], onLeave) {
           h("td", { "data-label": "Trial" }, h("a", { href: `#/searches/${id}/trials/${p.trial}` }, `#${p.trial}`), p.recommended ? [" ", h("span", { class: "badge badge-recommended" }, "recommended")] : null),
           h("td", { "data-label": "Params" }, fmtParams(p.params)),
           h("td", { "data-label": "Layers" }, layerStrip(p.layers)),
-          pareto.objectives.map((o, i) => h("td", { "data-label": objLabel(o) }, fmtNum(p.values[i]))),
+          pareto.objectives.map((o, i) => h("td", { "data-label": objLabel(o) }, withStd(p.values[i], p.std ? p.std[i] : 0))),
+          h("td", { "data-label": "Re-measured" }, String(p.remeasured || 0)),
           h("td", { "data-label": "Export" }, exportLinks(id, p.trial, p.exports)),
         ),
       );
@@ -284,7 +335,7 @@ export async function searchDetailPage(main, [id], onLeave) {
         ? h(
             "div",
             { class: "table-wrap" },
-            h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Trial"), h("th", { scope: "col" }, "Params"), h("th", { scope: "col" }, "Layers"), pareto.objectives.map((o) => h("th", { scope: "col" }, objHead(o))), h("th", { scope: "col" }, "Export"))), h("tbody", {}, rows)),
+            h("table", {}, h("thead", {}, h("tr", {}, h("th", { scope: "col" }, "Trial"), h("th", { scope: "col" }, "Params"), h("th", { scope: "col" }, "Layers"), pareto.objectives.map((o) => h("th", { scope: "col" }, objHead(o))), h("th", { scope: "col", title: "re-measurements pooled into the values (noise-aware front)" }, "Re-measured"), h("th", { scope: "col" }, "Export"))), h("tbody", {}, rows)),
           )
         : h("p", { class: "muted" }, "No complete trial yet."),
     );
@@ -450,7 +501,7 @@ export async function searchDetailPage(main, [id], onLeave) {
       h("h2", {}, "Pareto scatter"),
       h("div", { class: "toolbar" }, field("X axis", xSel), field("Y axis", ySel), h("div", { class: "checks" }, field("Log X", logX), field("Log Y", logY))),
       paretoEl,
-      h("p", { class: "hint" }, "Red: the constrained Pareto front over all objectives; orange pin: the recommended point (the front's knee); blue: other feasible trials; grey triangles: infeasible; green diamonds: the released LFM2 models measured with this search's workload (hollow when they break a constraint). An axis is logarithmic when its values span more than 10×; the boxes switch it. Click a point for its trial. Scroll to zoom."),
+      h("p", { class: "hint" }, "Red: the constrained Pareto front over all objectives; orange pin: the recommended point (the front's knee); blue: other feasible trials; grey triangles: infeasible; green diamonds: the released LFM2 models measured with this search's workload (hollow when they break a constraint); bars: ± z standard deviations of each measured value (z is the spec's remeasure.z, 2 by default), the interval the noise-aware front compares: a trial whose front membership depends on it is measured again and its repeats pooled. An axis is logarithmic when its values span more than 10×; the boxes switch it. Click a point for its trial. Scroll to zoom."),
       h(
         "div",
         { class: "toolbar" },

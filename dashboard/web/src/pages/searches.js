@@ -15,7 +15,7 @@ export function progressBar(p) {
     "div",
     { class: "progress-wrap" },
     bar,
-    h("span", { class: "progress-text" }, `${p.complete}/${p.max_trials} complete · ${p.running} running · ${p.failed} failed · ${p.rejected} rejected${p.screened ? ` · ${p.screened} screened out by the predictor` : ""}`),
+    h("span", { class: "progress-text" }, `${p.complete}/${p.max_trials} complete · ${p.running} running · ${p.failed} failed · ${p.rejected} rejected${p.screened ? ` · ${p.screened} screened out by the predictor` : ""}${p.remeasured ? ` · ${p.remeasured} re-measured` : ""}`),
   );
 }
 

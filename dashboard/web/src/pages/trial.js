@@ -65,6 +65,14 @@ function errorBar(measured, mean, sd) {
   );
 }
 
+/** measuredText is an objective's measured value with its standard
+ * deviation when the measurement gave one ("4.18 ± 0.97"). */
+function measuredText(t, i) {
+  if (!t.objectives) return "—";
+  const sd = t.objectives_std ? t.objectives_std[i] : 0;
+  return sd > 0 ? `${fmtNum(t.objectives[i])} ± ${fmtNum(sd)}` : fmtNum(t.objectives[i]);
+}
+
 // objectivesTable shows each objective's measured value beside what the
 // device predictors predicted when screening chose the trial.
 function objectivesTable(objs, t) {
@@ -86,7 +94,7 @@ function objectivesTable(objs, t) {
             "tr",
             {},
             h("th", { scope: "row" }, objLabel(o)),
-            h("td", { "data-label": "measured" }, m === undefined ? "—" : fmtNum(m)),
+            h("td", { "data-label": "measured" }, measuredText(t, i)),
             h("td", { "data-label": "predicted" }, sd > 0 ? `${fmtNum(p)} ± ${fmtNum(sd)}` : fmtNum(p)),
             h("td", { "data-label": "error" }, m === undefined || !m ? "—" : `${fmtNum((100 * (p - m)) / m)} %`),
             h("td", {}, sd > 0 ? errorBar(m, p, sd) : null),
@@ -220,7 +228,10 @@ export async function trialPage(main, [id, number], onLeave) {
         h("h2", {}, "Objectives"),
         t.predicted
           ? [objectivesTable(objs, t), h("p", { class: "hint" }, "Predicted by the device's predictor when screening chose this trial among the candidates it scored.")]
-          : kv(objs.map((o, i) => [objLabel(o), t.objectives ? fmtNum(t.objectives[i]) : "—"])),
+          : kv(objs.map((o, i) => [objLabel(o), measuredText(t, i)])),
+        t.remeasured
+          ? h("p", { class: "hint", id: "remeasured" }, `Measured ${t.remeasured + 1} times: its front membership depended on measurement noise, so it was measured again and the repeats pooled (inverse-variance weighted mean; ± one standard deviation).`)
+          : null,
       ),
       evaluations,
       targets,

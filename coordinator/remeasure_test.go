@@ -1,0 +1,185 @@
+package coordinator_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hilsearch/hilsearch/coordinator"
+	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/testenv"
+	"github.com/hilsearch/hilsearch/coordinator/wire"
+	"github.com/hilsearch/hilsearch/search"
+)
+
+// remeasureSpec is testenv.SearchSpec (random, one job per device at a
+// time) with the given remeasure option, trading decode latency (noisy)
+// against params (exact): with peak RSS as a third objective every trial
+// is on the front whatever the noise (RSS grows with params).
+func remeasureSpec(dev string, trials int, remeasure string) string {
+	return strings.NewReplacer(
+		`{"metric":"peak_rss_mb@phone"},`, ``,
+		`"max_in_flight_per_device":2`, `"max_in_flight_per_device":1`,
+		`"seed":7}`, `"seed":7,"remeasure":`+remeasure+`}`,
+	).Replace(testenv.SearchSpec(dev, "random", trials))
+}
+
+// TestNoisyFrontRemeasured: with a noisy stand-in (timings scaled by up to
+// ±40%, spread reported), the driver re-measures trials whose front
+// membership depends on noise, never more than remeasure.max in all nor
+// max_per_trial per trial, pools each round into its trial (checked here
+// against the stored measurements folded with search.PoolRepeats), and a
+// coordinator restart keeps the counts. With remeasure off nothing is
+// re-measured; bad remeasure values are refused with 400.
+func TestNoisyFrontRemeasured(t *testing.T) {
+	dataDir := t.TempDir()
+	c := testenv.Start(t, func(cfg *coordinator.Config) { cfg.DataDir = dataDir })
+	a := newAgent(t)
+	a.enroll(t, c, enrollmentToken(t, c), "x86-test-8g")
+	a.StandInNoise = 0.4
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	var urls atomic.Value // []string: the stand-in reconnects to the restarted coordinator
+	urls.Store(c.App.Bus.ClientURLs())
+	a.Agent.RunStandIn(ctx, func() []string { return urls.Load().([]string) })
+	dev := a.Resp.DeviceID
+
+	for _, bad := range []struct{ opt, field string }{
+		{`{"max":-1}`, "remeasure.max"},
+		{`{"max_per_trial":11}`, "remeasure.max_per_trial"},
+		{`{"z":-2}`, "remeasure.z"},
+		{`{"maximum":3}`, "remeasure"},
+	} {
+		code, body := c.Do(t, "POST", "/api/v1/searches", remeasureSpec(dev, 4, bad.opt), c.Token)
+		if code != 400 || !strings.Contains(string(body), bad.field) {
+			t.Fatalf("remeasure %s: %d %s", bad.opt, code, body)
+		}
+	}
+
+	const trials, maxAll, perTrial = 16, 4, 2
+	id := createSearch(t, c, remeasureSpec(dev, trials, `{"max":4,"max_per_trial":2}`))
+	// Stop the coordinator once a round was pooled.
+	testenv.Eventually(t, 90*time.Second, func() error {
+		if qint(t, c.DSN, `SELECT coalesce(sum(remeasured), 0) FROM trials WHERE search_id = $1`, id) == 0 {
+			return errors.New("no re-measurement pooled yet")
+		}
+		return nil
+	})
+	before := testenv.QueryString(t, c.DSN, `SELECT string_agg(number || ':' || remeasured, ',' ORDER BY number) FROM trials WHERE search_id = $1 AND remeasured > 0`, id)
+	c.App.Close()
+
+	c2 := testenv.Start(t, func(cfg *coordinator.Config) { cfg.DatabaseURL = c.DSN; cfg.DataDir = dataDir })
+	urls.Store(c2.App.Bus.ClientURLs())
+	waitSearch(t, c2, id, 2*time.Minute, func(s searchState) bool { return s.State == "finished" || s.State == "failed" })
+
+	// Bounded: at most max rounds, at most max_per_trial per trial, one
+	// job per round (one target), every round ended.
+	rounds := qint(t, c.DSN, `SELECT count(DISTINCT (number, round)) FROM remeasures WHERE search_id = $1`, id)
+	if rounds < 1 || rounds > maxAll {
+		t.Fatalf("%d re-measurement rounds, want 1..%d", rounds, maxAll)
+	}
+	if n := qint(t, c.DSN, `SELECT coalesce(max(c), 0) FROM (SELECT count(*) AS c FROM remeasures WHERE search_id = $1 GROUP BY number) x`, id); n > perTrial {
+		t.Fatalf("a trial was re-measured %d times, bound %d", n, perTrial)
+	}
+	if n := qint(t, c.DSN, `SELECT count(*) FROM remeasures r JOIN jobs j ON j.id = r.job_id WHERE r.search_id = $1`, id); n != rounds {
+		t.Fatalf("%d re-measurement jobs for %d rounds", n, rounds)
+	}
+	if n := qint(t, c.DSN, `SELECT count(*) FROM remeasures WHERE search_id = $1 AND state = 'running'`, id); n != 0 {
+		t.Fatalf("%d rounds still running after the search finished", n)
+	}
+	pooled := qint(t, c.DSN, `SELECT count(*) FROM remeasures WHERE search_id = $1 AND state = 'pooled'`, id)
+	if n := qint(t, c.DSN, `SELECT coalesce(sum(remeasured), 0) FROM trials WHERE search_id = $1`, id); n != pooled {
+		t.Fatalf("trials count %d pooled re-measurements, remeasures %d", n, pooled)
+	}
+	// The restart kept the counts: every trial re-measured before the
+	// stop still counts at least as many.
+	for _, kv := range strings.Split(before, ",") {
+		num, cnt, _ := strings.Cut(kv, ":")
+		if n := qint(t, c.DSN, `SELECT remeasured FROM trials WHERE search_id = $1 AND number = `+num, id); n < mustAtoi(t, cnt) {
+			t.Fatalf("trial %s: %d re-measurements after the restart, %s before", num, n, cnt)
+		}
+	}
+
+	// The API reports them, and a re-measured trial's values are its
+	// measurements pooled.
+	code, body := c2.Do(t, "GET", "/api/v1/searches/"+id, nil, c2.Token)
+	var se api.Search
+	if err := json.Unmarshal(body, &se); code != 200 || err != nil || se.Progress.Remeasured != rounds {
+		t.Fatalf("search: %d %v, remeasured %d want %d", code, err, se.Progress.Remeasured, rounds)
+	}
+	code, body = c2.Do(t, "GET", "/api/v1/searches/"+id+"/pareto", nil, c2.Token)
+	var pv api.ParetoView
+	if err := json.Unmarshal(body, &pv); code != 200 || err != nil {
+		t.Fatalf("pareto: %d %s", code, body)
+	}
+	checked := 0
+	for _, p := range pv.Points {
+		if len(p.Std) != 2 || !(p.Std[0] > 0) || p.Std[1] != 0 {
+			t.Fatalf("trial %d: std %v, want decode > 0, params exact", p.Trial, p.Std)
+		}
+		if p.Remeasured == 0 {
+			continue
+		}
+		checked++
+		code, body := c2.Do(t, "GET", "/api/v1/searches/"+id+"/trials/"+strconv.Itoa(p.Trial), nil, c2.Token)
+		var tr api.Trial
+		if err := json.Unmarshal(body, &tr); code != 200 || err != nil || tr.Remeasured != p.Remeasured {
+			t.Fatalf("trial %d: %d %v remeasured %d", p.Trial, code, err, tr.Remeasured)
+		}
+		ms := []*wire.Measurement{tr.Targets[0].Measurement}
+		for _, raw := range testenv.Query[[]string](t, c.DSN, `SELECT array_agg(m.metrics::text ORDER BY r.round) FROM remeasures r JOIN measurements m ON m.job_id = r.job_id
+			WHERE r.search_id = $1 AND r.number = $2 AND r.state = 'pooled'`, id, p.Trial) {
+			m := new(wire.Measurement)
+			if err := json.Unmarshal([]byte(raw), m); err != nil {
+				t.Fatal(err)
+			}
+			ms = append(ms, m)
+		}
+		if len(ms) != p.Remeasured+1 {
+			t.Fatalf("trial %d: %d measurements for %d re-measurements", p.Trial, len(ms), p.Remeasured)
+		}
+		v, sd := ms[0].Decode[0].MsPerToken.P50, ms[0].Decode[0].MsPerToken.P50*ms[0].Decode[0].MsPerToken.RelSpread
+		for _, m := range ms[1:] {
+			x := m.Decode[0].MsPerToken
+			v, sd = search.PoolRepeats(v, sd, x.P50, x.P50*x.RelSpread)
+		}
+		if math.Abs(p.Values[0]-v) > 1e-9*v || math.Abs(p.Std[0]-sd) > 1e-9*sd || math.Abs(tr.ObjectivesStd[0]-sd) > 1e-9*sd {
+			t.Fatalf("trial %d: decode %g ± %g, pooled measurements give %g ± %g", p.Trial, p.Values[0], p.Std[0], v, sd)
+		}
+		if sd >= ms[0].Decode[0].MsPerToken.P50*ms[0].Decode[0].MsPerToken.RelSpread {
+			t.Fatalf("trial %d: pooling did not narrow the spread (%g)", p.Trial, sd)
+		}
+	}
+	if checked == 0 {
+		t.Fatal("no complete trial shows a pooled re-measurement")
+	}
+	t.Logf("%d rounds (%d pooled) over %d trials; re-measured before the restart: %s", rounds, pooled, trials, before)
+
+	// Off: nothing is re-measured.
+	id = createSearch(t, c2, remeasureSpec(dev, 6, `{"off":true}`))
+	waitSearch(t, c2, id, time.Minute, func(s searchState) bool { return s.State == "finished" || s.State == "failed" })
+	if n := qint(t, c.DSN, `SELECT count(*) FROM remeasures WHERE search_id = $1`, id); n != 0 {
+		t.Fatalf("remeasure off: %d rounds", n)
+	}
+}
+
+// qint is testenv.QueryInt as an int.
+func qint(t *testing.T, dsn, sql string, args ...any) int {
+	t.Helper()
+	return int(testenv.QueryInt(t, dsn, sql, args...))
+}
+
+func mustAtoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
