@@ -298,3 +298,63 @@ func TestDownloads(t *testing.T) {
 		t.Fatal("a download request ran `go`")
 	}
 }
+
+// TestJobCreationIdempotent: a job created with an Idempotency-Key and
+// asked for again with it (the client never saw the first answer) is
+// answered with the job stored the first time, and no second job is
+// stored; the key with another request is refused (409) and a bad key is
+// a 422; another token's key is its own.
+func TestJobCreationIdempotent(t *testing.T) {
+	c := testenv.Start(t, nil)
+	a := newAgent(t)
+	a.enroll(t, c, enrollmentToken(t, c), "x86-test-8g")
+	path := "/api/v1/devices/" + a.Resp.DeviceID + "/jobs"
+	body := map[string]any{"spec": json.RawMessage(tinySpec), "workload": tinyWorkload}
+	key := http.Header{"Idempotency-Key": {"fleet-run-7/job-42"}}
+	count := func() int64 { return testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM jobs`) }
+
+	code, h, first := c.DoHeader(t, "POST", path, body, c.Token, key)
+	if code != http.StatusAccepted || h.Get("Idempotent-Replayed") != "" {
+		t.Fatalf("first: %d %v %s", code, h, first)
+	}
+	var j1 struct {
+		ID             string `json:"id"`
+		IdempotencyKey string `json:"idempotency_key"`
+	}
+	_ = json.Unmarshal(first, &j1)
+	if j1.IdempotencyKey != "fleet-run-7/job-42" {
+		t.Fatalf("job carries key %q", j1.IdempotencyKey)
+	}
+	code, h, again := c.DoHeader(t, "POST", path, body, c.Token, key)
+	var j2 struct {
+		ID string `json:"id"`
+	}
+	_ = json.Unmarshal(again, &j2)
+	if code != http.StatusOK || h.Get("Idempotent-Replayed") != "true" || j2.ID != j1.ID {
+		t.Fatalf("again: %d %v %s, want 200 replaying %s", code, h, again, j1.ID)
+	}
+	if n := count(); n != 1 {
+		t.Fatalf("%d jobs stored, want 1", n)
+	}
+	other := map[string]any{"spec": json.RawMessage(tinySpec), "workload": tinyWorkload, "timeout_seconds": 99}
+	if code, _, b := c.DoHeader(t, "POST", path, other, c.Token, key); code != http.StatusConflict || !strings.Contains(string(b), "idempotency_key_reused") || !strings.Contains(string(b), j1.ID) {
+		t.Fatalf("same key, other request: %d %s, want 409 idempotency_key_reused naming %s", code, b, j1.ID)
+	}
+	if code, _, b := c.DoHeader(t, "POST", path, body, c.Token, http.Header{"Idempotency-Key": {"has space"}}); code != http.StatusUnprocessableEntity || !strings.Contains(string(b), "Idempotency-Key") {
+		t.Fatalf("bad key: %d %s, want 422 naming the header", code, b)
+	}
+	// Another token with the same key creates its own job.
+	code, b := c.Do(t, "POST", "/api/v1/tokens", map[string]any{"name": "second", "scope": "admin"}, c.Token)
+	var tok struct {
+		Secret string `json:"secret"`
+	}
+	if err := json.Unmarshal(b, &tok); err != nil || code != http.StatusCreated || tok.Secret == "" {
+		t.Fatalf("create token: %d %s", code, b)
+	}
+	if code, _, b := c.DoHeader(t, "POST", path, body, tok.Secret, key); code != http.StatusAccepted {
+		t.Fatalf("other token, same key: %d %s, want 202", code, b)
+	}
+	if n := count(); n != 2 {
+		t.Fatalf("%d jobs stored, want 2", n)
+	}
+}

@@ -28,10 +28,14 @@ type Job struct {
 	Class string `json:"class,omitempty"`
 	// Replaces is the job whose device was lost (fail_kind device_lost)
 	// and which this job re-dispatches.
-	Replaces *string         `json:"replaces,omitempty"`
-	Kind     string          `json:"kind"`
-	Spec     json.RawMessage `json:"spec"`
-	SpecHash string          `json:"spec_hash"`
+	Replaces *string `json:"replaces,omitempty"`
+	// IdempotencyKey is the Idempotency-Key header the job was created
+	// with (POST /devices/{id}/jobs): the same token asking again with it
+	// gets this job, not a second one.
+	IdempotencyKey string          `json:"idempotency_key,omitempty"`
+	Kind           string          `json:"kind"`
+	Spec           json.RawMessage `json:"spec"`
+	SpecHash       string          `json:"spec_hash"`
 	// Workload is normalised (defaults filled in); WorkloadHash keys the
 	// measurement.
 	Workload     workload.Workload `json:"workload"`

@@ -65,6 +65,14 @@ func Start(t testing.TB, mutate func(*coordinator.Config)) *Coordinator {
 // the status and body. body may be nil, []byte, string or a value to encode.
 func (c *Coordinator) Do(t testing.TB, method, path string, body any, token string) (int, []byte) {
 	t.Helper()
+	code, _, data := c.DoHeader(t, method, path, body, token, nil)
+	return code, data
+}
+
+// DoHeader is Do with extra request headers, and it returns the response's
+// headers too.
+func (c *Coordinator) DoHeader(t testing.TB, method, path string, body any, token string, header http.Header) (int, http.Header, []byte) {
+	t.Helper()
 	var r io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -89,6 +97,9 @@ func (c *Coordinator) Do(t testing.TB, method, path string, body any, token stri
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)
@@ -98,7 +109,7 @@ func (c *Coordinator) Do(t testing.TB, method, path string, body any, token stri
 	if err != nil {
 		t.Fatal(err)
 	}
-	return resp.StatusCode, data
+	return resp.StatusCode, resp.Header, data
 }
 
 // Conn is a NATS connection with the coordinator's full rights, for tests

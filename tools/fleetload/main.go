@@ -73,7 +73,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/nats-io/nkeys"
 
-	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 	"github.com/hilsearch/hilsearch/internal/devpg"
 )
@@ -312,7 +311,7 @@ func run(ctx context.Context, o options) error {
 	created := map[string]time.Time{}
 	var cmu sync.Mutex
 	start = time.Now()
-	var createFail atomic.Int64
+	var createFail, replays atomic.Int64
 	createErrs := tally{n: map[string]int{}}
 	faults := map[faultKind]int{}
 	var fwg sync.WaitGroup
@@ -329,10 +328,14 @@ func run(ctx context.Context, o options) error {
 			time.Sleep(time.Until(start.Add(o.faultWindow * time.Duration(i) / time.Duration(o.jobs))))
 		}
 		a := live[i%len(live)]
+		key := "fleetload-" + strconv.Itoa(i)
+		sent := time.Now()
 		for try := 0; try < 200 && ctx.Err() == nil; try++ {
-			sent := time.Now()
-			id, err := createJob(ctx, co, a.id)
+			id, again, err := createJob(ctx, co, a.id, key)
 			if err == nil {
+				if again {
+					replays.Add(1)
+				}
 				cmu.Lock()
 				created[id] = sent
 				cmu.Unlock()
@@ -344,8 +347,8 @@ func run(ctx context.Context, o options) error {
 		createFail.Add(1)
 	})
 	createDur := time.Since(start)
-	fmt.Printf("created %d jobs in %.1fs (%.0f/s; gave up on %d); failed attempts, asked again: %s\n", len(created), createDur.Seconds(),
-		float64(len(created))/createDur.Seconds(), createFail.Load(), createErrs.String())
+	fmt.Printf("created %d jobs in %.1fs (%.0f/s; gave up on %d); failed attempts, asked again: %s; answered with the job stored before (Idempotency-Key): %d\n",
+		len(created), createDur.Seconds(), float64(len(created))/createDur.Seconds(), createFail.Load(), createErrs.String(), replays.Load())
 	fwg.Wait()
 	held := 0 // jobs the agents held when the gate opened
 	if st.gate != nil {
@@ -447,7 +450,7 @@ func run(ctx context.Context, o options) error {
 		what = "ingestion (all results released at once to last stored)"
 	}
 	if nJobs > int64(len(created)) {
-		fmt.Printf("jobs stored whose creation the API did not confirm (asked again): %d\n", nJobs-int64(len(created)))
+		fmt.Printf("jobs stored beyond those asked for (a retry stored a second job): %d\n", nJobs-int64(len(created)))
 	}
 	fmt.Printf("jobs: %d stored, %d measured, %.0f results/s %s, %.1fs\n", nJobs, measured, float64(measured)/allDur.Seconds(), what, allDur.Seconds())
 	if heldDur > 0 {
@@ -466,6 +469,9 @@ func run(ctx context.Context, o options) error {
 	if lost > 0 || dup > 0 {
 		explainLost(dsn, filepath.Join(dir, "coordinator.log"), created, st)
 		return fmt.Errorf("%d lost, %d duplicated", lost, dup)
+	}
+	if extra := nJobs - int64(len(created)); extra > 0 {
+		return fmt.Errorf("%d jobs stored twice: a retry with the same Idempotency-Key stored a second job", extra)
 	}
 	return nil
 }
@@ -832,6 +838,13 @@ type stats struct {
 var httpc = &http.Client{Timeout: 30 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
 func do(ctx context.Context, co *coord, method, path string, body any, token string) (int, []byte, error) {
+	code, _, b, err := doHeader(ctx, co, method, path, body, token, nil)
+	return code, b, err
+}
+
+// doHeader is do with extra request headers; it returns the response's
+// headers too.
+func doHeader(ctx context.Context, co *coord, method, path string, body any, token string, header http.Header) (int, http.Header, []byte, error) {
 	var r io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -839,19 +852,22 @@ func do(ctx context.Context, co *coord, method, path string, body any, token str
 	}
 	req, err := http.NewRequestWithContext(ctx, method, co.base()+path, r)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
 	resp, err := httpc.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, b, err
+	return resp.StatusCode, resp.Header, b, err
 }
 
 func enroll(ctx context.Context, co *coord, i int) (*agent, int, error) {
@@ -1002,34 +1018,24 @@ func (a *agent) serve(ctx context.Context, st *stats) {
 	}
 }
 
-func createJob(ctx context.Context, co *coord, deviceID string) (string, error) {
+// createJob asks for one job with an Idempotency-Key: asked again with the
+// same key after an answer that never came (the coordinator killed after
+// its commit) or a 503 (stored, not yet published), the coordinator
+// answers with the job it stored, so no retry stores a second job. It
+// reports whether the answer was such a replay.
+func createJob(ctx context.Context, co *coord, deviceID, key string) (id string, replayed bool, err error) {
 	body := map[string]any{"spec": json.RawMessage(tinySpec),
 		"workload": map[string]any{"precision": "f32", "threads": 1, "prompt_lengths": []int{16}, "decode_depths": []int{0}, "decode_tokens": 4}}
-	code, resp, err := do(ctx, co, "POST", "/api/v1/devices/"+deviceID+"/jobs", body, adminToken)
+	code, h, resp, err := doHeader(ctx, co, "POST", "/api/v1/devices/"+deviceID+"/jobs", body, adminToken, http.Header{"Idempotency-Key": {key}})
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
-	if code == http.StatusServiceUnavailable {
-		// Stored but not yet published (NATS or PostgreSQL away): the
-		// coordinator publishes it later; asking again would store a
-		// second job.
-		var e struct {
-			Details []api.FieldError `json:"details"`
-		}
-		if json.Unmarshal(resp, &e) == nil && len(e.Details) == 1 && e.Details[0].Field == "job" {
-			if id, ok := strings.CutPrefix(e.Details[0].Message, "stored as "); ok {
-				if id, _, ok = strings.Cut(id, " "); ok {
-					return id, nil
-				}
-			}
-		}
-	}
-	if code != http.StatusAccepted {
-		return "", fmt.Errorf("create job: %d %s", code, resp)
+	if code != http.StatusAccepted && code != http.StatusOK {
+		return "", false, fmt.Errorf("create job: %d %s", code, resp)
 	}
 	var j struct{ ID string }
 	_ = json.Unmarshal(resp, &j)
-	return j.ID, nil
+	return j.ID, h.Get("Idempotent-Replayed") == "true", nil
 }
 
 // --- helpers ---

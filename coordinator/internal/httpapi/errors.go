@@ -44,6 +44,7 @@ var (
 	ErrNotExportable       = APIError{http.StatusUnprocessableEntity, "not_exportable", "this architecture cannot be exported in that format"}
 	ErrRouteNotFound       = APIError{http.StatusNotFound, "route_not_found", "no such API route"}
 	ErrMethodNotAllowed    = APIError{http.StatusMethodNotAllowed, "method_not_allowed", "this route does not accept that method"}
+	ErrIdempotencyReused   = APIError{http.StatusConflict, "idempotency_key_reused", "this Idempotency-Key created a different job before; use a new key for a new job"}
 	ErrCapacity            = APIError{http.StatusServiceUnavailable, "capacity_exceeded", "the fleet is at its configured capacity (a NATS JetStream limit); retry later or raise the limit"}
 	ErrUnavailable         = APIError{http.StatusServiceUnavailable, "unavailable", "a backing service (PostgreSQL or NATS) is not reachable"}
 	ErrInternal            = APIError{http.StatusInternalServerError, "internal", "internal error; the coordinator log has the details"}
@@ -57,7 +58,7 @@ var Catalogue = []APIError{
 	ErrSearchInvalid, ErrSearchNotFound, ErrSearchState, ErrTrialNotFound, ErrFidelityNotFound, ErrNotExportable, ErrCSRF,
 	ErrForbidden, ErrTokenNotFound, ErrBadText, ErrBadPath,
 	ErrEvaluatorNotFound, ErrEvaluatorExists, ErrEvaluatorNATS, ErrNoEvaluators,
-	ErrRouteNotFound, ErrMethodNotAllowed, ErrCapacity, ErrUnavailable, ErrInternal,
+	ErrRouteNotFound, ErrMethodNotAllowed, ErrIdempotencyReused, ErrCapacity, ErrUnavailable, ErrInternal,
 }
 
 // atCapacity reports whether err is a JetStream limit being reached (its

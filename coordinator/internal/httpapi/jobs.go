@@ -46,8 +46,16 @@ func (s *Server) createJob(c *gin.Context) {
 		return
 	}
 	spec, errs := resolveSpec(req.Spec, req.Preset)
+	key := c.GetHeader("Idempotency-Key")
+	if msg := checkIdempotencyKey(key); msg != "" {
+		errs = append(errs, api.FieldError{Field: "Idempotency-Key", Message: msg})
+		if spec != nil {
+			failFields(c, errs...)
+			return
+		}
+	}
 	r := jobs.Request{DeviceID: c.Param("id"), Spec: spec, Workload: req.Workload,
-		TimeoutSeconds: req.TimeoutSeconds, MemoryLimitBytes: req.MemoryLimitBytes, CreatedBy: principal(c).ID}
+		TimeoutSeconds: req.TimeoutSeconds, MemoryLimitBytes: req.MemoryLimitBytes, CreatedBy: principal(c).ID, IdempotencyKey: key}
 	if spec == nil {
 		// Report every problem at once: the spec's, and the rest of the
 		// request's (the workload checked without the spec).
@@ -66,6 +74,13 @@ func (s *Server) createJob(c *gin.Context) {
 	switch {
 	case errors.As(err, &ve):
 		failFields(c, ve.Fields...)
+	case errors.Is(err, jobs.ErrReplayed):
+		// Asked again with the key of a job stored before (its answer
+		// was lost): that job, not a second one.
+		c.Header("Idempotent-Replayed", "true")
+		c.JSON(http.StatusOK, created[0])
+	case errors.Is(err, jobs.ErrIdempotencyKeyReused):
+		fail(c, ErrIdempotencyReused, api.FieldError{Field: "Idempotency-Key", Message: err.Error()})
 	case errors.Is(err, jobs.ErrDeviceNotFound):
 		fail(c, ErrDeviceNotFound, nil)
 	case errors.Is(err, jobs.ErrNotPublished):
@@ -82,6 +97,20 @@ func (s *Server) createJob(c *gin.Context) {
 	default:
 		c.JSON(http.StatusAccepted, created[0])
 	}
+}
+
+// checkIdempotencyKey says what is wrong with an Idempotency-Key header
+// ("" when it is absent or fine): 1 to 200 printable ASCII characters.
+func checkIdempotencyKey(key string) string {
+	if len(key) > 200 {
+		return "at most 200 characters"
+	}
+	for _, r := range key {
+		if r < 0x21 || r > 0x7e {
+			return "printable ASCII characters only (no spaces)"
+		}
+	}
+	return ""
 }
 
 func (s *Server) getJob(c *gin.Context) {

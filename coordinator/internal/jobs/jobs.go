@@ -86,6 +86,10 @@ type Request struct {
 	// device class: any agent of the class may take it (DeviceID is the
 	// device expected; the one that takes it claims the job).
 	Class string
+	// IdempotencyKey, when set (the API's Idempotency-Key header), makes
+	// creating a single job idempotent for CreatedBy: asked again with
+	// the same key, Create returns the job stored the first time.
+	IdempotencyKey string
 }
 
 // Check reports what is wrong with r, naming the fields as the jobs API
@@ -222,6 +226,9 @@ func (m *Manager) Create(ctx context.Context, reqs []Request, trial *store.Trial
 	} else {
 		err = m.d.Store.CreateJobs(ctx, jobs, createdBy)
 	}
+	if errors.Is(err, store.ErrIdempotencyKeyUsed) && len(jobs) == 1 {
+		return m.replay(ctx, createdBy, jobs[0])
+	}
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, fmt.Errorf("%w: %w", ErrDeviceNotFound, err)
 	}
@@ -299,13 +306,37 @@ func (m *Manager) publishAll(ctx context.Context, jobs []api.Job) error {
 	return nil
 }
 
+// ErrReplayed: Create was asked again with an idempotency key it had
+// stored a job for; it returns that job (published, or published by the
+// republish loop) and stores nothing.
+var ErrReplayed = errors.New("the job was created before with this idempotency key")
+
+// ErrIdempotencyKeyReused: an idempotency key came again with a different
+// request (device, spec, workload or limits); nothing was stored.
+var ErrIdempotencyKeyReused = errors.New("the idempotency key was used for a different job")
+
+// replay returns, with ErrReplayed, the job createdBy stored before with
+// want's idempotency key, or ErrIdempotencyKeyReused when that job is not
+// the one want asks for.
+func (m *Manager) replay(ctx context.Context, createdBy int64, want api.Job) ([]api.Job, error) {
+	had, err := m.d.Store.JobByIdempotencyKey(ctx, createdBy, want.IdempotencyKey)
+	if err != nil {
+		return nil, fmt.Errorf("job of idempotency key: %w", err)
+	}
+	if had.DeviceID != want.DeviceID || had.Kind != want.Kind || had.SpecHash != want.SpecHash || had.WorkloadHash != want.WorkloadHash ||
+		had.TimeoutS != want.TimeoutS || had.MemoryLimit != want.MemoryLimit {
+		return nil, fmt.Errorf("%w (job %s)", ErrIdempotencyKeyReused, had.ID)
+	}
+	return []api.Job{had}, ErrReplayed
+}
+
 func newJob(r Request, spec []byte, w workload.Workload) api.Job {
 	kind := r.Kind
 	if kind == "" {
 		kind = wire.JobKindMeasure
 	}
 	return api.Job{ID: store.NewJobID(), DeviceID: r.DeviceID, Class: r.Class, Kind: kind, Spec: spec, SpecHash: r.Spec.Hash(),
-		Workload: w, WorkloadHash: w.Hash(), State: api.JobQueued, TimeoutS: r.TimeoutSeconds, MemoryLimit: r.MemoryLimitBytes}
+		Workload: w, WorkloadHash: w.Hash(), State: api.JobQueued, TimeoutS: r.TimeoutSeconds, MemoryLimit: r.MemoryLimitBytes, IdempotencyKey: r.IdempotencyKey}
 }
 
 // Redispatch replaces the lost job lost (failed with device_lost) of a

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
@@ -16,13 +17,13 @@ import (
 // NewJobID returns a fresh job ID ("j" and 16 hex digits).
 func NewJobID() string { return "j" + NewDeviceID()[1:] }
 
-const jobCols = `j.id, j.device_id, coalesce(j.class, ''), j.replaces, j.kind, j.spec, j.spec_hash, j.workload, j.workload_hash, j.state, j.timeout_s, j.memory_limit,
+const jobCols = `j.id, j.device_id, coalesce(j.class, ''), j.replaces, coalesce(j.idempotency_key, ''), j.kind, j.spec, j.spec_hash, j.workload, j.workload_hash, j.state, j.timeout_s, j.memory_limit,
 	j.attempts, j.fail_kind, j.error, j.created_at, j.updated_at, j.finished_at, m.metrics`
 
 func scanJob(row pgx.Row) (api.Job, error) {
 	var j api.Job
 	var metrics []byte
-	err := row.Scan(&j.ID, &j.DeviceID, &j.Class, &j.Replaces, &j.Kind, &j.Spec, &j.SpecHash, &j.Workload, &j.WorkloadHash, &j.State, &j.TimeoutS, &j.MemoryLimit,
+	err := row.Scan(&j.ID, &j.DeviceID, &j.Class, &j.Replaces, &j.IdempotencyKey, &j.Kind, &j.Spec, &j.SpecHash, &j.Workload, &j.WorkloadHash, &j.State, &j.TimeoutS, &j.MemoryLimit,
 		&j.Attempts, &j.FailKind, &j.Error, &j.CreatedAt, &j.UpdatedAt, &j.FinishedAt, &metrics)
 	if err != nil {
 		return j, err
@@ -53,14 +54,18 @@ func (s *Store) CreateJobs(ctx context.Context, jobs []api.Job, createdBy int64)
 // insertJob inserts one queued job (only for a live device, with live) and
 // sets its creation times.
 func insertJob(ctx context.Context, tx pgx.Tx, j *api.Job, createdBy int64, live bool) error {
-	err := tx.QueryRow(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by, class, replaces)
-		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0), NULLIF($12, ''), $13
+	err := tx.QueryRow(ctx, `INSERT INTO jobs (id, device_id, kind, spec, spec_hash, workload, workload_hash, timeout_s, memory_limit, created_by, class, replaces, idempotency_key)
+		SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, NULLIF($10, 0), NULLIF($12, ''), $13, NULLIF($14, '')
 		WHERE NOT $11 OR EXISTS (SELECT 1 FROM devices WHERE id = $2 AND revoked_at IS NULL)
 		RETURNING created_at, updated_at`,
-		j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash, j.TimeoutS, j.MemoryLimit, createdBy, live, j.Class, j.Replaces).
+		j.ID, j.DeviceID, j.Kind, j.Spec, j.SpecHash, j.Workload, j.WorkloadHash, j.TimeoutS, j.MemoryLimit, createdBy, live, j.Class, j.Replaces, j.IdempotencyKey).
 		Scan(&j.CreatedAt, &j.UpdatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return fmt.Errorf("device %s: %w", j.DeviceID, ErrNotFound)
+	}
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "jobs_idempotency" {
+		return ErrIdempotencyKeyUsed
 	}
 	if err != nil {
 		return fmt.Errorf("insert job: %w", err)
@@ -77,6 +82,22 @@ func (s *Store) SetJobSeq(ctx context.Context, id string, seq uint64) error {
 // GetJob returns a job with its measurement, if any.
 func (s *Store) GetJob(ctx context.Context, id string) (api.Job, error) {
 	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id WHERE j.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return j, ErrNotFound
+	}
+	return j, err
+}
+
+// ErrIdempotencyKeyUsed: the token that creates a job already created one
+// with its idempotency key; nothing was stored (JobByIdempotencyKey finds
+// that job).
+var ErrIdempotencyKeyUsed = errors.New("a job with this idempotency key exists")
+
+// JobByIdempotencyKey returns the job the API token createdBy created with
+// an idempotency key, or ErrNotFound.
+func (s *Store) JobByIdempotencyKey(ctx context.Context, createdBy int64, key string) (api.Job, error) {
+	j, err := scanJob(s.pool.QueryRow(ctx, `SELECT `+jobCols+` FROM jobs j LEFT JOIN measurements m ON m.job_id = j.id
+		WHERE j.created_by IS NOT DISTINCT FROM NULLIF($1, 0) AND j.idempotency_key = $2`, createdBy, key))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return j, ErrNotFound
 	}
