@@ -27,3 +27,12 @@ func tileQ4SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) 
 func matVecSIMD(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb, bs int) {
 	matVecGoRows(dst, w, rowBytes, rows, xv, nb, bs)
 }
+
+// tiledQ4 is false: q4_0 matrices stay row-major in this build.
+var tiledQ4 = false
+
+func tile16SIMD(w, x *byte, nb int, dst *float32, ldd int) { tile16Go(w, x, nb, dst, ldd) }
+
+func matVec16SIMD(dst *float32, w *byte, groups int, xv *byte, nb int) {
+	matVec16Go(dst, w, groups, xv, nb)
+}
