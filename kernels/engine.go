@@ -304,6 +304,12 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 	tt := tokenTile(w)
 	nb := c / QK
 	rb := w.rowBytes
+	var q4buf []byte
+	if w.tiled {
+		// not reached where the GEMM and matrix × vector loops run
+		// (every q4_0 product takes them on CPUs that tile)
+		q4buf = make([]byte, rb)
+	}
 	for t0 := 0; t0 < n; t0 += tt {
 		t1 := min(n, t0+tt)
 		for r := lo; r < hi; r++ {
@@ -347,7 +353,7 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 					dst[t*R+r] = dotQ8(row, e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb])
 				}
 			case arch.Q4_0:
-				row := w.Q[r*rb : (r+1)*rb]
+				row := w.q4Row(r, q4buf)
 				t := t0
 				s8 := &e.acc8[worker]
 				for ; t+8 <= t1; t += 8 {

@@ -143,6 +143,10 @@ func (e *Engine) gemmRange(worker int, dst []float32, w *Matrix, lo, hi int) {
 	case arch.Q8_0:
 		qgemm.MulRowsQ8(dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, n)
 	case arch.Q4_0:
+		if w.tiled {
+			qgemm.MulRowsQ4Tiled(dst, w.Rows, w.Q, w.Rows, w.Cols, lo, hi, e.qp, n)
+			return
+		}
 		qgemm.MulRowsQ4(dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, n)
 	case arch.F32:
 		fgemm.MulRows(dst, w.Rows, w.F32, w.Cols, lo, hi, e.fp, n)
@@ -175,7 +179,9 @@ func (e *Engine) packVecs() {
 		xq, xs := e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb]
 		quantizeQ8Act(a.x[t*c:(t+1)*c], xq, xs)
 		v := e.xv[t*e.xvBytes : (t+1)*e.xvBytes]
-		if a.w.Prec == arch.Q4_0 {
+		if a.w.tiled {
+			qgemm.PackVecQ4Tiled(v, xq, xs, c)
+		} else if a.w.Prec == arch.Q4_0 {
 			qgemm.PackVecQ4(v, xq, xs, c)
 		} else {
 			qgemm.PackVecQ8(v, xq, xs, c)
@@ -192,7 +198,9 @@ func (e *Engine) matVecRange(_ int, dst []float32, w *Matrix, lo, hi int) {
 	for t := 0; t < e.mm.n; t++ {
 		out := dst[t*w.Rows : (t+1)*w.Rows]
 		v := e.xv[t*e.xvBytes : (t+1)*e.xvBytes]
-		if w.Prec == arch.Q4_0 {
+		if w.tiled {
+			qgemm.MatVecQ4Tiled(out, w.Q, w.Rows, w.Cols, lo, hi, v)
+		} else if w.Prec == arch.Q4_0 {
 			qgemm.MatVecQ4(out, w.Q, w.Cols, lo, hi, v)
 		} else {
 			qgemm.MatVecQ8(out, w.Q, w.Cols, lo, hi, v)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/kernels/internal/asm"
+	"github.com/hilsearch/hilsearch/kernels/internal/qgemm"
 )
 
 // Sizes of the llama.cpp block formats.
@@ -97,15 +98,38 @@ func (m *Matrix) DequantizeRow(dst []float32, r int) {
 			}
 		}
 	case arch.Q4_0:
-		row := m.Q[r*m.rowBytes : (r+1)*m.rowBytes]
 		for b := 0; b < m.Cols/QK; b++ {
-			blk := row[b*Q4Bytes:]
-			d := asm.F16Table[uint16(blk[0])|uint16(blk[1])<<8]
+			h, q := qgemm.BlockQ4(m.Q, m.Rows, m.Cols, r, b, m.tiled)
+			d := asm.F16Table[h]
 			for j := 0; j < QK/2; j++ {
-				dst[b*QK+j] = d * float32(int(blk[2+j]&15)-8)
-				dst[b*QK+j+QK/2] = d * float32(int(blk[2+j]>>4)-8)
+				dst[b*QK+j] = d * float32(int(q[j]&15)-8)
+				dst[b*QK+j+QK/2] = d * float32(int(q[j]>>4)-8)
 			}
 		}
+	}
+}
+
+// q4Row returns row r of the q4_0 matrix m in llama.cpp's row layout: a
+// slice of m.Q, or, when m is tiled, the row gathered into buf (rowBytes).
+func (m *Matrix) q4Row(r int, buf []byte) []byte {
+	if !m.tiled {
+		return m.Q[r*m.rowBytes : (r+1)*m.rowBytes]
+	}
+	buf = buf[:m.rowBytes]
+	for b := 0; b < m.Cols/QK; b++ {
+		h, q := qgemm.BlockQ4(m.Q, m.Rows, m.Cols, r, b, true)
+		buf[b*Q4Bytes], buf[b*Q4Bytes+1] = byte(h), byte(h>>8)
+		copy(buf[b*Q4Bytes+2:(b+1)*Q4Bytes], q[:])
+	}
+	return buf
+}
+
+// tile repacks rows [lo, hi) of a q4_0 matrix into qgemm's tiled layout
+// where this CPU's loops read it (m.tiled); lo is a multiple of
+// qgemm.TileRows and hi one too or m.Rows, and those rows are set.
+func (m *Matrix) tile(lo, hi int) {
+	if m.tiled {
+		qgemm.RepackQ4(m.Q[lo*m.rowBytes:hi*m.rowBytes], hi-lo, m.Cols)
 	}
 }
 
@@ -118,6 +142,11 @@ type Matrix struct {
 	F16        []uint16
 	Q          []byte
 	rowBytes   int
+	// tiled: a q4_0 matrix stored in qgemm's tiled layout (qgemm.RepackQ4:
+	// groups of 16 rows interleaved per block, the rows past the last
+	// group row-major), chosen at build where the AVX-512 VNNI loops run
+	// (qgemm.TiledQ4); the size is unchanged.
+	tiled bool
 }
 
 // NewMatrix encodes src ([rows·cols] f32, row-major) in precision p.
@@ -149,6 +178,8 @@ func NewMatrix(rows, cols int, p arch.Precision, src []float32) (*Matrix, error)
 				QuantizeQ4_0(dst, src[r*cols:(r+1)*cols])
 			}
 		}
+		m.tiled = p == arch.Q4_0 && qgemm.TiledQ4()
+		m.tile(0, rows)
 	default:
 		return nil, fmt.Errorf("matrix: unknown precision %q", p)
 	}
