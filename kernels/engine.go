@@ -304,11 +304,12 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 	tt := tokenTile(w)
 	nb := c / QK
 	rb := w.rowBytes
-	var q4buf []byte
+	var qbuf []byte
 	if w.tiled {
-		// not reached where the GEMM and matrix × vector loops run
-		// (every q4_0 product takes them on CPUs that tile)
-		q4buf = make([]byte, rb)
+		// not reached with an engine built for the model's precision:
+		// where matrices are tiled, every quantised product takes the
+		// GEMM or the matrix × vector loops
+		qbuf = make([]byte, rb)
 	}
 	for t0 := 0; t0 < n; t0 += tt {
 		t1 := min(n, t0+tt)
@@ -334,7 +335,7 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 					dst[t*R+r] = dotF32(row, a.x[t*c:(t+1)*c])
 				}
 			case arch.Q8_0:
-				row := w.Q[r*rb : (r+1)*rb]
+				row := w.qRow(r, qbuf)
 				t := t0
 				s8 := &e.acc8[worker]
 				for ; t+8 <= t1; t += 8 {
@@ -353,7 +354,7 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 					dst[t*R+r] = dotQ8(row, e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb])
 				}
 			case arch.Q4_0:
-				row := w.q4Row(r, q4buf)
+				row := w.qRow(r, qbuf)
 				t := t0
 				s8 := &e.acc8[worker]
 				for ; t+8 <= t1; t += 8 {

@@ -100,7 +100,7 @@ func allocMatrix(rows, cols int, p arch.Precision) *Matrix {
 	default:
 		m.rowBytes = int(p.RowBytes(cols))
 		m.Q = make([]byte, rows*m.rowBytes)
-		m.tiled = p == arch.Q4_0 && qgemm.TiledQ4()
+		m.tiled = qgemm.Tiled()
 	}
 	return m
 }
