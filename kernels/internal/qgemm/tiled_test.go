@@ -169,18 +169,21 @@ func BenchmarkTiled(b *testing.B) {
 		b.Skip("no tiled loops on this CPU")
 	}
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, sh := range [][2]int{{1024, 1024}, {4608, 1024}, {1024, 4608}} {
-		R, c, n := sh[0], sh[1], 512
-		b.Run(fmt.Sprintf("q4_0/r=%d/c=%d/n=%d", R, c, n), func(b *testing.B) {
-			p := newProblem(r, Q4Bytes, c, R, n)
-			w := p.tiledCopy()
-			dst := make([]float32, n*R)
-			b.SetBytes(int64(len(w)))
-			for b.Loop() {
-				MulRowsQ4Tiled(dst, R, w, R, c, 0, R, p.xp, n)
-			}
-			b.ReportMetric(2*float64(R)*float64(c)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
-		})
+	for _, bs := range []int{Q4Bytes, Q8Bytes} {
+		for _, sh := range [][2]int{{1024, 1024}, {4608, 1024}, {1024, 4608}} {
+			R, c, n := sh[0], sh[1], 512
+			name := map[int]string{Q4Bytes: "q4_0", Q8Bytes: "q8_0"}[bs]
+			b.Run(fmt.Sprintf("%s/r=%d/c=%d/n=%d", name, R, c, n), func(b *testing.B) {
+				p := newProblem(r, bs, c, R, n)
+				w := p.tiledCopy()
+				dst := make([]float32, n*R)
+				b.SetBytes(int64(len(w)))
+				for b.Loop() {
+					mulRowsTiled(dst, R, w, bs, R, c, 0, R, p.xp, n, true)
+				}
+				b.ReportMetric(2*float64(R)*float64(c)*float64(n)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+			})
+		}
 	}
 }
 
