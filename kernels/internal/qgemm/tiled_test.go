@@ -187,24 +187,26 @@ func BenchmarkTiled(b *testing.B) {
 	}
 }
 
-// BenchmarkTiledMatVec is BenchmarkMatVec's q4_0 case on tiled weights.
+// BenchmarkTiledMatVec is BenchmarkMatVec on tiled weights.
 func BenchmarkTiledMatVec(b *testing.B) {
 	if !(simd && tiled) {
 		b.Skip("no tiled loops on this CPU")
 	}
 	r := rand.New(rand.NewPCG(1, 1))
-	for _, sh := range [][2]int{{4608, 1024}, {1024, 4608}, {65536, 1024}} {
-		R, c := sh[0], sh[1]
-		b.Run(fmt.Sprintf("q4_0/r=%d/c=%d", R, c), func(b *testing.B) {
-			p := newProblem(r, Q4Bytes, c, R, 1)
-			w := p.tiledCopy()
-			xv := make([]byte, VecBytesQ4(c))
-			PackVecQ4Tiled(xv, p.xq, p.xs, c)
-			dst := make([]float32, R)
-			b.SetBytes(int64(len(w)))
-			for b.Loop() {
-				MatVecQ4Tiled(dst, w, R, c, 0, R, xv)
-			}
-		})
+	for _, bs := range []int{Q4Bytes, Q8Bytes} {
+		for _, sh := range [][2]int{{4608, 1024}, {1024, 4608}, {65536, 1024}} {
+			R, c := sh[0], sh[1]
+			name := map[int]string{Q4Bytes: "q4_0", Q8Bytes: "q8_0"}[bs]
+			b.Run(fmt.Sprintf("%s/r=%d/c=%d", name, R, c), func(b *testing.B) {
+				p := newProblem(r, bs, c, R, 1)
+				w := p.tiledCopy()
+				xv := p.packVecTiled(0)
+				dst := make([]float32, R)
+				b.SetBytes(int64(len(w)))
+				for b.Loop() {
+					matVecTiled(dst, w, bs, R, c, 0, R, xv)
+				}
+			})
+		}
 	}
 }
