@@ -304,6 +304,13 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 	tt := tokenTile(w)
 	nb := c / QK
 	rb := w.rowBytes
+	var qbuf []byte
+	if w.tiled {
+		// not reached with an engine built for the model's precision:
+		// where matrices are tiled, every quantised product takes the
+		// GEMM or the matrix × vector loops
+		qbuf = make([]byte, rb)
+	}
 	for t0 := 0; t0 < n; t0 += tt {
 		t1 := min(n, t0+tt)
 		for r := lo; r < hi; r++ {
@@ -328,7 +335,7 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 					dst[t*R+r] = dotF32(row, a.x[t*c:(t+1)*c])
 				}
 			case arch.Q8_0:
-				row := w.Q[r*rb : (r+1)*rb]
+				row := w.qRow(r, qbuf)
 				t := t0
 				s8 := &e.acc8[worker]
 				for ; t+8 <= t1; t += 8 {
@@ -347,7 +354,7 @@ func (e *Engine) mmRows(worker, lo, hi int) {
 					dst[t*R+r] = dotQ8(row, e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb])
 				}
 			case arch.Q4_0:
-				row := w.Q[r*rb : (r+1)*rb]
+				row := w.qRow(r, qbuf)
 				t := t0
 				s8 := &e.acc8[worker]
 				for ; t+8 <= t1; t += 8 {

@@ -141,8 +141,16 @@ func (e *Engine) gemmRange(worker int, dst []float32, w *Matrix, lo, hi int) {
 	n := e.mm.n
 	switch w.Prec {
 	case arch.Q8_0:
+		if w.tiled {
+			qgemm.MulRowsQ8Tiled(dst, w.Rows, w.Q, w.Rows, w.Cols, lo, hi, e.qp, n)
+			return
+		}
 		qgemm.MulRowsQ8(dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, n)
 	case arch.Q4_0:
+		if w.tiled {
+			qgemm.MulRowsQ4Tiled(dst, w.Rows, w.Q, w.Rows, w.Cols, lo, hi, e.qp, n)
+			return
+		}
 		qgemm.MulRowsQ4(dst, w.Rows, w.Q, w.Cols, lo, hi, e.qp, n)
 	case arch.F32:
 		fgemm.MulRows(dst, w.Rows, w.F32, w.Cols, lo, hi, e.fp, n)
@@ -175,9 +183,14 @@ func (e *Engine) packVecs() {
 		xq, xs := e.xq[t*c:(t+1)*c], e.xs[t*nb:(t+1)*nb]
 		quantizeQ8Act(a.x[t*c:(t+1)*c], xq, xs)
 		v := e.xv[t*e.xvBytes : (t+1)*e.xvBytes]
-		if a.w.Prec == arch.Q4_0 {
+		switch {
+		case a.w.tiled && a.w.Prec == arch.Q4_0:
+			qgemm.PackVecQ4Tiled(v, xq, xs, c)
+		case a.w.tiled:
+			qgemm.PackVecQ8Tiled(v, xq, xs, c)
+		case a.w.Prec == arch.Q4_0:
 			qgemm.PackVecQ4(v, xq, xs, c)
-		} else {
+		default:
 			qgemm.PackVecQ8(v, xq, xs, c)
 		}
 	}
@@ -192,9 +205,14 @@ func (e *Engine) matVecRange(_ int, dst []float32, w *Matrix, lo, hi int) {
 	for t := 0; t < e.mm.n; t++ {
 		out := dst[t*w.Rows : (t+1)*w.Rows]
 		v := e.xv[t*e.xvBytes : (t+1)*e.xvBytes]
-		if w.Prec == arch.Q4_0 {
+		switch {
+		case w.tiled && w.Prec == arch.Q4_0:
+			qgemm.MatVecQ4Tiled(out, w.Q, w.Rows, w.Cols, lo, hi, v)
+		case w.tiled:
+			qgemm.MatVecQ8Tiled(out, w.Q, w.Rows, w.Cols, lo, hi, v)
+		case w.Prec == arch.Q4_0:
 			qgemm.MatVecQ4(out, w.Q, w.Cols, lo, hi, v)
-		} else {
+		default:
 			qgemm.MatVecQ8(out, w.Q, w.Cols, lo, hi, v)
 		}
 	}

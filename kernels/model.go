@@ -347,12 +347,15 @@ func (m *Model) fillMatrix(mat *Matrix, kind initKind, seed uint64, name string)
 	if mat.quantised() && mat.Cols%QK != 0 {
 		return fmt.Errorf("build: tensor %s: %d columns is not a multiple of %d", name, mat.Cols, QK)
 	}
-	m.e.Run(mat.Rows, 64, func(worker, lo, hi int) {
+	// chunks of whole tiled groups (fillGrain is a multiple of
+	// qgemm.TileRows), each repacked once its rows are drawn
+	m.e.Run(mat.Rows, fillGrain, func(worker, lo, hi int) {
 		row := m.e.row[worker][:mat.Cols]
 		for r := lo; r < hi; r++ {
 			fillRow(row, kind, seed, name, r)
 			mat.setRow(r, row)
 		}
+		mat.tile(lo, hi)
 	})
 	return nil
 }

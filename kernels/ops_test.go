@@ -539,3 +539,35 @@ func TestMatMulsEqualsMatMul(t *testing.T) {
 		t.Fatal("more tokens than the engine accepted")
 	}
 }
+
+// TestDequantizeRowReadsEitherLayout: a q8_0/q4_0 matrix built by
+// NewMatrix (tiled where the CPU's loops read that layout, with rows past
+// the last group of 16) decodes every row as the same row stored alone.
+func TestDequantizeRowReadsEitherLayout(t *testing.T) {
+	g := rng(7)
+	for _, p := range []arch.Precision{arch.Q8_0, arch.Q4_0} {
+		rows, cols := 37, 96
+		src := randVec(&g, rows*cols, 1)
+		m, err := NewMatrix(rows, cols, p, src)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, want := make([]float32, cols), make([]float32, cols)
+		for r := 0; r < rows; r++ {
+			one, err := NewMatrix(1, cols, p, src[r*cols:(r+1)*cols])
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.DequantizeRow(got, r)
+			one.DequantizeRow(want, 0)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%s (tiled %v) row %d col %d: %g, alone %g", p, m.tiled, r, i, got[i], want[i])
+				}
+			}
+			if q := m.qRow(r, make([]byte, m.rowBytes)); string(q) != string(one.Q) {
+				t.Fatalf("%s (tiled %v) row %d: qRow differs from the row stored alone", p, m.tiled, r)
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/hilsearch/hilsearch/arch"
 	"github.com/hilsearch/hilsearch/kernels/internal/asm"
+	"github.com/hilsearch/hilsearch/kernels/internal/qgemm"
 )
 
 // Sizes of the llama.cpp block formats.
@@ -88,25 +89,57 @@ func (m *Matrix) DequantizeRow(dst []float32, r int) {
 	case arch.F16:
 		f16Row(dst, m.F16[r*m.Cols:(r+1)*m.Cols])
 	case arch.Q8_0:
-		row := m.Q[r*m.rowBytes : (r+1)*m.rowBytes]
 		for b := 0; b < m.Cols/QK; b++ {
-			blk := row[b*Q8Bytes:]
-			d := asm.F16Table[uint16(blk[0])|uint16(blk[1])<<8]
+			h, q := qgemm.Block(m.Q, Q8Bytes, m.Rows, m.Cols, r, b, m.tiled)
+			d := asm.F16Table[h]
 			for i := 0; i < QK; i++ {
-				dst[b*QK+i] = d * float32(int8(blk[2+i]))
+				dst[b*QK+i] = d * float32(int8(q[i]))
 			}
 		}
 	case arch.Q4_0:
-		row := m.Q[r*m.rowBytes : (r+1)*m.rowBytes]
 		for b := 0; b < m.Cols/QK; b++ {
-			blk := row[b*Q4Bytes:]
-			d := asm.F16Table[uint16(blk[0])|uint16(blk[1])<<8]
+			h, q := qgemm.Block(m.Q, Q4Bytes, m.Rows, m.Cols, r, b, m.tiled)
+			d := asm.F16Table[h]
 			for j := 0; j < QK/2; j++ {
-				dst[b*QK+j] = d * float32(int(blk[2+j]&15)-8)
-				dst[b*QK+j+QK/2] = d * float32(int(blk[2+j]>>4)-8)
+				dst[b*QK+j] = d * float32(int(q[j]&15)-8)
+				dst[b*QK+j+QK/2] = d * float32(int(q[j]>>4)-8)
 			}
 		}
 	}
+}
+
+// qRow returns row r of the q8_0 or q4_0 matrix m in llama.cpp's row
+// layout: a slice of m.Q, or, when m is tiled, the row gathered into buf
+// (rowBytes).
+func (m *Matrix) qRow(r int, buf []byte) []byte {
+	if !m.tiled {
+		return m.Q[r*m.rowBytes : (r+1)*m.rowBytes]
+	}
+	bs := Q4Bytes
+	if m.Prec == arch.Q8_0 {
+		bs = Q8Bytes
+	}
+	buf = buf[:m.rowBytes]
+	for b := 0; b < m.Cols/QK; b++ {
+		h, q := qgemm.Block(m.Q, bs, m.Rows, m.Cols, r, b, true)
+		buf[b*bs], buf[b*bs+1] = byte(h), byte(h>>8)
+		copy(buf[b*bs+2:(b+1)*bs], q[:])
+	}
+	return buf
+}
+
+// tile repacks rows [lo, hi) of a q8_0 or q4_0 matrix into qgemm's tiled
+// layout where this CPU's loops read it (m.tiled); lo is a multiple of
+// qgemm.TileRows and hi one too or m.Rows, and those rows are set.
+func (m *Matrix) tile(lo, hi int) {
+	if !m.tiled {
+		return
+	}
+	bs := Q4Bytes
+	if m.Prec == arch.Q8_0 {
+		bs = Q8Bytes
+	}
+	qgemm.Repack(m.Q[lo*m.rowBytes:hi*m.rowBytes], bs, hi-lo, m.Cols)
 }
 
 // Matrix is a weight matrix [Rows, Cols], row-major, in one precision.
@@ -118,6 +151,11 @@ type Matrix struct {
 	F16        []uint16
 	Q          []byte
 	rowBytes   int
+	// tiled: a q8_0 or q4_0 matrix stored in qgemm's tiled layout
+	// (qgemm.Repack: groups of 16 rows interleaved per block, the rows
+	// past the last group row-major), chosen at build where the AVX-512
+	// VNNI loops run (qgemm.Tiled); the size is unchanged.
+	tiled bool
 }
 
 // NewMatrix encodes src ([rows·cols] f32, row-major) in precision p.
@@ -149,6 +187,8 @@ func NewMatrix(rows, cols int, p arch.Precision, src []float32) (*Matrix, error)
 				QuantizeQ4_0(dst, src[r*cols:(r+1)*cols])
 			}
 		}
+		m.tiled = qgemm.Tiled()
+		m.tile(0, rows)
 	default:
 		return nil, fmt.Errorf("matrix: unknown precision %q", p)
 	}

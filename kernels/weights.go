@@ -5,6 +5,7 @@ import (
 	"math"
 
 	"github.com/hilsearch/hilsearch/arch"
+	"github.com/hilsearch/hilsearch/kernels/internal/qgemm"
 )
 
 // rng is splitmix64: tiny, fast and good enough for random weights.
@@ -85,6 +86,9 @@ func fillRow(dst []float32, kind initKind, seed uint64, name string, r int) {
 	}
 }
 
+// fillGrain is Model.fillMatrix's chunk of rows: whole tiled groups.
+const fillGrain = 4 * qgemm.TileRows
+
 // allocMatrix allocates storage for a [rows, cols] matrix at precision p.
 func allocMatrix(rows, cols int, p arch.Precision) *Matrix {
 	m := &Matrix{Rows: rows, Cols: cols, Prec: p}
@@ -96,11 +100,13 @@ func allocMatrix(rows, cols int, p arch.Precision) *Matrix {
 	default:
 		m.rowBytes = int(p.RowBytes(cols))
 		m.Q = make([]byte, rows*m.rowBytes)
+		m.tiled = qgemm.Tiled()
 	}
 	return m
 }
 
-// setRow encodes src as row r of m.
+// setRow encodes src as row r of m (row-major: a tiled matrix is repacked
+// by tile once its rows are set).
 func (m *Matrix) setRow(r int, src []float32) {
 	c := m.Cols
 	switch m.Prec {

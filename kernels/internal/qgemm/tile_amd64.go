@@ -112,3 +112,40 @@ func matVecSIMD(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb, bs int)
 	}
 	matVecQ8AVX2(dst, w, rowBytes, rows, xv, nb)
 }
+
+// tile16Q4VNNI is tile16Q4Go with AVX-512 VNNI (tiled_amd64.s).
+//
+//go:noescape
+func tile16Q4VNNI(w, x *byte, nb int, dst *float32, ldd int)
+
+// tile16Q8VNNI is tile16Q8Go with AVX-512 VNNI (tiled_amd64.s).
+//
+//go:noescape
+func tile16Q8VNNI(w, x *byte, nb int, dst *float32, ldd int)
+
+// matVec16Q4VNNI is matVec16Q4Go with AVX-512 VNNI (tiled_amd64.s).
+//
+//go:noescape
+func matVec16Q4VNNI(dst *float32, w *byte, groups int, xv *byte, nb int)
+
+// matVec16Q8VNNI is matVec16Q8Go with AVX-512 VNNI (tiled_amd64.s).
+//
+//go:noescape
+func matVec16Q8VNNI(dst *float32, w *byte, groups int, xv *byte, nb int)
+
+// tiled is whether q4_0 and q8_0 matrices are stored tiled and run the
+// tiled loops: where the AVX-512 VNNI tiles run (which also set OffsetQ8
+// to 128, as the tiled q8_0 loops need). Tests switch it off to run the
+// references.
+var tiled = hasVNNI512
+
+func tile16Q4SIMD(w, x *byte, nb int, dst *float32, ldd int) { tile16Q4VNNI(w, x, nb, dst, ldd) }
+func tile16Q8SIMD(w, x *byte, nb int, dst *float32, ldd int) { tile16Q8VNNI(w, x, nb, dst, ldd) }
+
+func matVec16Q4SIMD(dst *float32, w *byte, groups int, xv *byte, nb int) {
+	matVec16Q4VNNI(dst, w, groups, xv, nb)
+}
+
+func matVec16Q8SIMD(dst *float32, w *byte, groups int, xv *byte, nb int) {
+	matVec16Q8VNNI(dst, w, groups, xv, nb)
+}

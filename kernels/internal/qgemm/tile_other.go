@@ -27,3 +27,17 @@ func tileQ4SIMD(a *tileArgs, out *[tileRows * tileGroups * GroupTokens]float32) 
 func matVecSIMD(dst *float32, w *byte, rowBytes, rows int, xv *byte, nb, bs int) {
 	matVecGoRows(dst, w, rowBytes, rows, xv, nb, bs)
 }
+
+// tiled is false: q4_0 and q8_0 matrices stay row-major in this build.
+var tiled = false
+
+func tile16Q4SIMD(w, x *byte, nb int, dst *float32, ldd int) { tile16Q4Go(w, x, nb, dst, ldd) }
+func tile16Q8SIMD(w, x *byte, nb int, dst *float32, ldd int) { tile16Q8Go(w, x, nb, dst, ldd) }
+
+func matVec16Q4SIMD(dst *float32, w *byte, groups int, xv *byte, nb int) {
+	matVec16Q4Go(dst, w, groups, xv, nb)
+}
+
+func matVec16Q8SIMD(dst *float32, w *byte, groups int, xv *byte, nb int) {
+	matVec16Q8Go(dst, w, groups, xv, nb)
+}
