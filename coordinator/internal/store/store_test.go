@@ -99,7 +99,7 @@ func TestMigrationsApplyToEmptySchemaAndAreIdempotent(t *testing.T) {
 
 // migrated opens a store on a fresh test schema, migrated, closed when the
 // test ends, and returns it with the schema's DSN.
-func migrated(t *testing.T, ctx context.Context) (*store.Store, string) {
+func migrated(t testing.TB, ctx context.Context) (*store.Store, string) {
 	t.Helper()
 	dsn := testenv.Postgres(t)
 	s, err := store.Open(ctx, dsn)
