@@ -158,7 +158,7 @@ func mulRowsTiled(dst []float32, ldd int, w []byte, bs, R, c, r0, r1 int, xp []b
 		}
 	}
 	if r1 > r16 {
-		mulRows(dst, ldd, w, bs, c, max(r0, r16), r1, xp, n, simd)
+		mulRows(dst, ldd, w, bs, c, max(r0, r16), r1, xp, n, useSIMD)
 	}
 }
 
