@@ -373,3 +373,25 @@ func TestRestartRestoresIdentities(t *testing.T) {
 		t.Fatal("revoked agent connected after restart")
 	}
 }
+
+// TestEnrollPastCapacity: with --max-agents 2, a third enrollment answers
+// 503 capacity_exceeded, naming the capacity, and changes nothing (its
+// token stays unused); once a device is revoked, the same token enrolls.
+func TestEnrollPastCapacity(t *testing.T) {
+	c := testenv.Start(t, func(cfg *coordinator.Config) { cfg.MaxAgents = 2 })
+	a, b, x := newAgent(t), newAgent(t), newAgent(t)
+	a.enroll(t, c, enrollmentToken(t, c), "cap")
+	b.enroll(t, c, enrollmentToken(t, c), "cap")
+	tok := enrollmentToken(t, c)
+	code, body := c.Do(t, "POST", "/api/v1/agents/enroll", enrollBody(x, tok, "cap"), "")
+	if code != http.StatusServiceUnavailable || !strings.Contains(string(body), `"code":"capacity_exceeded"`) || !strings.Contains(string(body), "declared capacity is 2") {
+		t.Fatalf("third enrollment: %d %s, want 503 capacity_exceeded naming the capacity", code, body)
+	}
+	if n := testenv.QueryInt(t, c.DSN, `SELECT count(*) FROM devices`); n != 2 {
+		t.Fatalf("%d devices, want 2", n)
+	}
+	if code, body := c.Do(t, "DELETE", "/api/v1/devices/"+a.Resp.DeviceID, nil, c.Token); code != http.StatusOK {
+		t.Fatalf("revoke: %d %s", code, body)
+	}
+	x.enroll(t, c, tok, "cap")
+}

@@ -106,6 +106,17 @@ func (s *Server) enroll(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
+	// The declared capacity in agents (--max-agents); the JOBS stream's
+	// consumer limit stays the hard bound (concurrent enrollments may pass
+	// this count together).
+	if n, err := s.d.Store.CountLive(ctx); err != nil {
+		s.internal(c, "count devices", err)
+		return
+	} else if n >= s.d.Bus.MaxAgents() {
+		s.d.Log.Warn("enroll refused: at capacity", "devices", n, "max_agents", s.d.Bus.MaxAgents())
+		fail(c, ErrCapacity, api.FieldError{Field: "max_agents", Message: fmt.Sprintf("the fleet holds %d live devices, its declared capacity is %d (--max-agents)", n, s.d.Bus.MaxAgents())})
+		return
+	}
 	var added *bus.Identity
 	var userJWT string
 	d, err := s.d.Store.Enroll(ctx, req, func(d api.Device) error {

@@ -319,6 +319,13 @@ func (s *Store) Identities(ctx context.Context, revoked bool) ([]AgentIdentity, 
 	})
 }
 
+// CountLive counts the devices enrolled and not revoked.
+func (s *Store) CountLive(ctx context.Context) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM devices WHERE revoked_at IS NULL`).Scan(&n)
+	return n, err
+}
+
 // CountOnline counts live devices whose last heartbeat is within OnlineWindow.
 func (s *Store) CountOnline(ctx context.Context) (int, error) {
 	var n int
