@@ -88,6 +88,7 @@ type options struct {
 	coordinator   string
 	baseDSN       string
 	agents, jobs  int
+	maxAgents     int
 	hb            time.Duration
 	settle        time.Duration
 	enrollConc    int
@@ -109,6 +110,7 @@ func main() {
 	flag.StringVar(&o.coordinator, "coordinator", "", "coordinator binary (go build -o ... ./cmd/coordinator); required")
 	flag.StringVar(&o.baseDSN, "base-dsn", "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable", "PostgreSQL server to create the throwaway database on")
 	flag.IntVar(&o.agents, "agents", 1000, "simulated agents")
+	flag.IntVar(&o.maxAgents, "max-agents", 20000, "the coordinator's declared capacity (--max-agents); below -agents, enrollment past it must answer 503 capacity_exceeded")
 	flag.IntVar(&o.jobs, "jobs", 2000, "measurement jobs, spread over the agents")
 	flag.DurationVar(&o.hb, "hb", 10*time.Second, "heartbeat interval")
 	flag.DurationVar(&o.settle, "settle", 20*time.Second, "heartbeat-only window for the CPU figure")
@@ -189,7 +191,7 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer drop()
-	co := &coord{bin: o.coordinator, dsn: dsn, dir: dir, httpPort: freePort(), natsPort: freePort(), ackWait: 30 * time.Second}
+	co := &coord{bin: o.coordinator, dsn: dsn, dir: dir, httpPort: freePort(), natsPort: freePort(), ackWait: 30 * time.Second, maxAgents: o.maxAgents}
 	if !o.faulty() {
 		co.ackWait = time.Hour // answers are held until every job is out
 	}
@@ -221,10 +223,10 @@ func run(ctx context.Context, o options) error {
 	var enrollFail atomic.Int64
 	codes := sync.Map{}
 	parallel(o.agents, o.enrollConc, func(i int) {
-		a, code, err := enroll(ctx, co, i)
+		a, ans, err := enroll(ctx, co, i)
 		if err != nil {
 			enrollFail.Add(1)
-			n, _ := codes.LoadOrStore(code, new(atomic.Int64))
+			n, _ := codes.LoadOrStore(ans, new(atomic.Int64))
 			n.(*atomic.Int64).Add(1)
 			return
 		}
@@ -233,7 +235,7 @@ func run(ctx context.Context, o options) error {
 	enrollDur := time.Since(start)
 	fmt.Printf("enrolled %d/%d in %.1fs: %.0f/s; failures %d", o.agents-int(enrollFail.Load()), o.agents, enrollDur.Seconds(),
 		float64(o.agents)/enrollDur.Seconds(), enrollFail.Load())
-	codes.Range(func(k, v any) bool { fmt.Printf(" [HTTP %v: %d]", k, v.(*atomic.Int64).Load()); return true })
+	codes.Range(func(k, v any) bool { fmt.Printf(" [%v: %d]", k, v.(*atomic.Int64).Load()); return true })
 	fmt.Println()
 	var live []*agent
 	for _, a := range agents {
@@ -746,6 +748,7 @@ type coord struct {
 	httpPort, natsPort int
 	externalNATS       bool // natsPort is a nats-server's, not the embedded one's
 	ackWait            time.Duration
+	maxAgents          int
 	proc               proc
 }
 
@@ -759,7 +762,7 @@ func (c *coord) start(ctx context.Context) error {
 	}
 	cmd := exec.Command(c.bin, "serve", "--database-url", c.dsn, "--listen", "127.0.0.1:"+strconv.Itoa(c.httpPort),
 		nats[0], nats[1], "--data-dir", c.dir, "--log-level", "warn",
-		"--max-agents", "20000", "--job-ack-wait", c.ackWait.String())
+		"--max-agents", strconv.Itoa(c.maxAgents), "--job-ack-wait", c.ackWait.String())
 	cmd.Env = append(os.Environ(), "HIL_ADMIN_TOKEN="+adminToken)
 	if err := c.proc.launch(cmd, filepath.Join(c.dir, "coordinator.log")); err != nil {
 		return err
@@ -870,10 +873,12 @@ func doHeader(ctx context.Context, co *coord, method, path string, body any, tok
 	return resp.StatusCode, resp.Header, b, err
 }
 
-func enroll(ctx context.Context, co *coord, i int) (*agent, int, error) {
+// enroll enrolls simulated agent i; on failure it also returns the answer
+// as "<HTTP status> <API error code>" (or the transport error).
+func enroll(ctx context.Context, co *coord, i int) (*agent, string, error) {
 	code, body, err := do(ctx, co, "POST", "/api/v1/enrollment-tokens", nil, adminToken)
 	if err != nil || code != http.StatusCreated {
-		return nil, code, fmt.Errorf("enrollment token: %d %v", code, err)
+		return nil, answer(code, body, err), fmt.Errorf("enrollment token: %d %v", code, err)
 	}
 	var tok struct{ Token string }
 	_ = json.Unmarshal(body, &tok)
@@ -883,14 +888,25 @@ func enroll(ctx context.Context, co *coord, i int) (*agent, int, error) {
 		"name": "fleetload-stand-in-" + strconv.Itoa(i), "profile": map[string]any{"cpu_model": "fleetload stand-in"}}
 	code, body, err = do(ctx, co, "POST", "/api/v1/agents/enroll", req, "")
 	if err != nil || code != http.StatusCreated {
-		return nil, code, fmt.Errorf("enroll: %d %v %s", code, err, body)
+		return nil, answer(code, body, err), fmt.Errorf("enroll: %d %v %s", code, err, body)
 	}
 	a := &agent{i: i, kp: kp}
 	if err := json.Unmarshal(body, &a.resp); err != nil {
-		return nil, code, err
+		return nil, "bad body", err
 	}
 	a.id = a.resp.DeviceID
-	return a, code, nil
+	return a, "", nil
+}
+
+// answer names a failed request's answer: "503 capacity_exceeded", or the
+// transport error.
+func answer(code int, body []byte, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	var e struct{ Code string }
+	_ = json.Unmarshal(body, &e)
+	return strconv.Itoa(code) + " " + e.Code
 }
 
 func (a *agent) connect(url string) error {
