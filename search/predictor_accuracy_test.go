@@ -130,10 +130,19 @@ func TestPredictorAccuracyReplay(t *testing.T) {
 	if len(names) == 0 {
 		t.Fatal("no replay table embedded")
 	}
-	tb, err := LoadReplayTable(names[0])
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range names {
+		t.Run(strings.TrimSuffix(name, ".json"), func(t *testing.T) {
+			tb, err := LoadReplayTable(name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkPredictorAccuracy(t, name, tb)
+		})
 	}
+}
+
+// checkPredictorAccuracy runs TestPredictorAccuracyReplay on one table.
+func checkPredictorAccuracy(t *testing.T, name string, tb *ReplayTable) {
 	inSearch := searchRows(t, tb, 60)
 	var fit, other, hold []Observation
 	for _, set := range []string{"probe", "replay", "holdout"} {
@@ -153,7 +162,7 @@ func TestPredictorAccuracyReplay(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("table %s (%s, %s, commit %s); fitted on %d search candidates + %d probes",
-		names[0], tb.Machine, tb.Date, tb.Commit, len(inSearch), len(fit)-len(inSearch))
+		name, tb.Machine, tb.Date, tb.Commit, len(inSearch), len(fit)-len(inSearch))
 	sets := []struct {
 		name string
 		obs  []Observation

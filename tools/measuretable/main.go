@@ -75,11 +75,17 @@ func main() {
 	only := flag.String("only", "", "comma-separated job names to measure (default: all of the sets)")
 	hold := flag.Duration("hold", 0, "keep the benchmark lock across consecutive jobs for up to this long (0: one job per hold)")
 	table := flag.String("table", "", "instead of measuring, write the replay table of -out's results to this file")
+	tableRounds := flag.String("table-rounds", "", "with -table: comma-separated rounds whose results are pooled, each metric the median over them (default: -round)")
 	date := flag.String("date", "", "with -table: the measurement dates to record (default: the first and last result's)")
 	note := flag.String("note", "", "with -table: a note for readers")
 	flag.Parse()
 	if *table != "" && *out != "" {
-		if err := writeTable(*out, *table, *date, *note, *round); err != nil {
+		rounds, err := parseRounds(*tableRounds, *round)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "measuretable:", err)
+			os.Exit(2)
+		}
+		if err := writeTable(*out, *table, *date, *note, rounds); err != nil {
 			fmt.Fprintln(os.Stderr, "measuretable:", err)
 			os.Exit(1)
 		}
@@ -301,10 +307,27 @@ func cpuModel() string {
 	return ""
 }
 
-// writeTable turns one round of the results file into a
+// parseRounds returns the rounds of -table-rounds, or def alone.
+func parseRounds(list string, def int) (map[int]bool, error) {
+	out := map[int]bool{}
+	if list == "" {
+		out[def] = true
+		return out, nil
+	}
+	for _, f := range strings.Split(list, ",") {
+		r, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || r < 1 {
+			return nil, fmt.Errorf("-table-rounds: %q is not a round number", f)
+		}
+		out[r] = true
+	}
+	return out, nil
+}
+
+// writeTable turns the given rounds of the results file into a
 // search.ReplayTable: one row per (set, name), metrics as the coordinator
 // derives them from a measurement (driver.Values).
-func writeTable(results, path, date, note string, round int) error {
+func writeTable(results, path, date, note string, rounds map[int]bool) error {
 	data, err := os.ReadFile(results)
 	if err != nil {
 		return err
@@ -330,7 +353,7 @@ func writeTable(results, path, date, note string, round int) error {
 			return err
 		}
 		m := l.Result.Measurement
-		if l.Result.Status != wire.ResultOK || m == nil || l.Round != round {
+		if l.Result.Status != wire.ResultOK || m == nil || !rounds[l.Round] {
 			continue
 		}
 		if t.Commit != "" && t.Commit != l.Commit {
@@ -405,7 +428,9 @@ func writeTable(results, path, date, note string, round int) error {
 		return err
 	}
 	var b bytes.Buffer
-	b.Write(head[:len(head)-2]) // without the closing "\n}"
+	// Without the closing "\n}" and the empty rows field (null, as Rows
+	// was cleared), which the rows below replace.
+	b.Write(bytes.TrimSuffix(head, []byte(",\n \"rows\": null\n}")))
 	b.WriteString(",\n \"rows\": [\n")
 	for i, r := range rows {
 		raw, err := json.Marshal(r)
