@@ -279,3 +279,91 @@ func PoolRepeats(v1, sd1, v2, sd2 float64) (float64, float64) {
 	}
 	return (v1 + v2) / 2, max(sd1, sd2) / math.Sqrt2
 }
+
+// Repeat is one measurement of a value, with its within-measurement
+// standard deviation (the spread of its repetitions; 0 when unknown).
+type Repeat struct {
+	Value float64
+	Std   float64
+}
+
+// ExcessNoise estimates how much independent measurements of the same
+// network on one device scatter beyond their own spread: the relative
+// standard deviation r such that a measurement's total standard
+// deviation is sqrt(Std² + (r·Value)²) (a device whose speed drifts
+// between runs, which the spread of one run's repetitions cannot show).
+// groups holds the repeated measurements of each network (groups of
+// fewer than two are ignored). r solves the method-of-moments equation
+// Σ_g Σ_i (y_i − ȳ_g)² / (Std_i² + r²·ȳ_g²) = Σ_g (n_g − 1), with ȳ_g the
+// plain mean of group g; it is 0 when the repeats agree within their own
+// spread. dof is Σ_g (n_g − 1), the number of independent differences the
+// estimate rests on (0: no estimate).
+func ExcessNoise(groups [][]Repeat) (r float64, dof int) {
+	type grp struct {
+		mean float64
+		ys   []Repeat
+	}
+	var gs []grp
+	for _, g := range groups {
+		var ys []Repeat
+		for _, x := range g {
+			if x.Value > 0 && !math.IsInf(x.Value, 0) {
+				ys = append(ys, Repeat{x.Value, math.Abs(x.Std)})
+			}
+		}
+		if len(ys) < 2 {
+			continue
+		}
+		m := 0.0
+		for _, x := range ys {
+			m += x.Value
+		}
+		gs = append(gs, grp{m / float64(len(ys)), ys})
+		dof += len(ys) - 1
+	}
+	if dof == 0 {
+		return 0, 0
+	}
+	chi2 := func(r float64) float64 {
+		s := 0.0
+		for _, g := range gs {
+			for _, x := range g.ys {
+				d := x.Value - g.mean
+				v := x.Std*x.Std + r*r*g.mean*g.mean
+				if v == 0 {
+					if d != 0 {
+						return math.Inf(1)
+					}
+					continue
+				}
+				s += d * d / v
+			}
+		}
+		return s
+	}
+	target := float64(dof)
+	if chi2(0) <= target {
+		return 0, dof
+	}
+	// chi2 decreases in r; bracket the root, then bisect.
+	hi := 1.0
+	for chi2(hi) > target && hi < 1e6 {
+		hi *= 2
+	}
+	lo := 0.0
+	for range 100 {
+		mid := (lo + hi) / 2
+		if chi2(mid) > target {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi, dof
+}
+
+// WithExcessNoise returns a value's standard deviation with the device's
+// relative excess noise r (ExcessNoise) added: sqrt(sd² + (r·v)²).
+func WithExcessNoise(v, sd, r float64) float64 {
+	return math.Hypot(sd, r*v)
+}
