@@ -2,6 +2,7 @@ package kernels
 
 import (
 	"fmt"
+	"runtime"
 	"testing"
 
 	"github.com/hilsearch/hilsearch/arch"
@@ -119,4 +120,72 @@ func BenchmarkMatVecStream(b *testing.B) {
 			}
 		}
 	}
+}
+
+// BenchmarkDecodeLayout times decode (one token per op, 2 threads, q4_0)
+// of depth-benchmark layouts (testdata/layouts) after a prefix of d
+// tokens, and reports the pool dispatches per token. With locked=true
+// every worker is locked to its OS thread, the caller included, as the
+// device agent's pinned workers are. For a profile:
+//
+//	go test -run ^$ -bench DecodeLayout/layout=b350m-l24a03/d=0 -benchtime 256x -cpuprofile cpu.out ./kernels
+//
+// Every 64 tokens the model returns to the prefix (RestoreSnapshot).
+func BenchmarkDecodeLayout(b *testing.B) {
+	for _, name := range []string{"b350m-l24a03", "b350m-l16a02"} {
+		data, err := layoutFS.ReadFile("testdata/layouts/" + name + ".json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		spec, err := arch.ParseValid(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, d := range []int{0, 1024} {
+			for _, locked := range []bool{false, true} {
+				b.Run(fmt.Sprintf("layout=%s/d=%d/locked=%v", name, d, locked), func(b *testing.B) {
+					benchDecode(b, spec, d, locked)
+				})
+			}
+		}
+	}
+}
+
+func benchDecode(b *testing.B, spec *arch.Spec, d int, locked bool) {
+	var opt Options
+	if locked {
+		runtime.LockOSThread()
+		defer runtime.UnlockOSThread()
+		opt.WorkerStart = func(int) {} // the pool locks each worker's thread first
+	}
+	m, err := BuildWith(spec, arch.Q4_0, d+64, 2, 1, opt)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	toks := make([]int32, d+64)
+	for i := range toks {
+		toks[i] = int32(i * 7919 % spec.Vocab)
+	}
+	if d > 0 {
+		if _, err := m.Prefill(toks[:d]); err != nil {
+			b.Fatal(err)
+		}
+	}
+	snap := m.Snapshot()
+	runs := m.e.pool.dispatches
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if i%64 == 0 {
+			if err := m.RestoreSnapshot(snap); err != nil {
+				b.Fatal(err)
+			}
+		}
+		if _, err := m.Decode(toks[d+i%64]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(m.e.pool.dispatches-runs)/float64(i), "dispatches/token")
 }

@@ -104,7 +104,7 @@ func (m *Model) convMixer(l *layer) error {
 	m.runTok(opConvGate)
 	m.fs.convC = d
 	m.fs.convIn, m.fs.convOut = m.b, m.c
-	m.e.Run(d, 64, m.chFn)
+	m.e.RunWork(d, 64, n*d*l.k, m.chFn)
 	m.runTok(opConvOut)
 	if err := m.e.MatMul(m.b[:n*d], l.outProj, m.c, n); err != nil {
 		return err
@@ -168,7 +168,7 @@ func (m *Model) ssmMixer(l *layer) error {
 	m.runTok(opSSMCopy)
 	m.fs.convC = cw
 	m.fs.convIn, m.fs.convOut = m.b, m.c
-	m.e.Run(cw, 64, m.chFn)
+	m.e.RunWork(cw, 64, n*cw*l.k, m.chFn)
 	m.runTok(opSSMSiLU)
 	if err := m.e.SelectiveScan(m.b[:n*l.din], m.c[:n*cw], m.a[l.din+cw:], wt, l.aLog, l.dd, l.dtBias, l.state, n, l.H, l.P, l.N); err != nil {
 		return err

@@ -407,3 +407,43 @@ func TestCheckpointRestore(t *testing.T) {
 		t.Fatal("nil checkpoint accepted")
 	}
 }
+
+// TestDecodeDispatches counts the loops a decode token hands to the
+// workers: only the matrix products (a conv layer's in_proj, out_proj,
+// gate/up and down, and the LM head) and the attention pass. A step as
+// small as one token's convolution over the channels runs on the caller
+// (RunWork), while the same convolution over a prompt's tokens is split.
+func TestDecodeDispatches(t *testing.T) {
+	spec := tinySpec(arch.MixerConv, arch.MixerConv, arch.MixerGQA)
+	spec.Hidden = 1024 // a conv step of 3·1024 multiply-adds
+	for _, p := range arch.Precisions {
+		m, err := Build(spec, p, 128, 2, 1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := m.Prefill(tokens(10, 1)); err != nil {
+			t.Fatal(err)
+		}
+		before := m.e.pool.dispatches
+		if _, err := m.Decode(5); err != nil {
+			t.Fatal(err)
+		}
+		// 4 per conv layer, q/k/v + attention + out_proj + gate/up + down,
+		// the head; 5, 8 and 1 where products sharing an input run one by
+		// one (float weights, or no packed matrix × vector loops)
+		want := uint64(2*4 + 5 + 1)
+		if !m.e.useMatVec(m.layers[0].gate, 1) {
+			want = 2*5 + 8 + 1
+		}
+		if got := m.e.pool.dispatches - before; got != want {
+			t.Errorf("%s: a decode token made %d dispatches, want %d", p, got, want)
+		}
+		m.e.pool.dispatches = 0
+		m.fs.convC, m.fs.convIn, m.fs.convOut, m.cur, m.n = spec.Hidden, m.b, m.c, m.layers[0], 8
+		m.e.RunWork(spec.Hidden, 64, 8*spec.Hidden*3, m.chFn)
+		if m.e.pool.dispatches != 1 {
+			t.Errorf("%s: the convolution of 8 tokens over %d channels was not split", p, spec.Hidden)
+		}
+		m.Close()
+	}
+}

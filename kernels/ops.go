@@ -10,6 +10,24 @@ import (
 // chunks of grain items; see Pool.Run.
 func (e *Engine) Run(total, grain int, fn func(worker, lo, hi int)) { e.pool.Run(total, grain, fn) }
 
+// serialWork is the work (in multiply-adds, roughly) below which a loop
+// runs on the caller alone: handing its chunks to the workers and waiting
+// for them costs more than the items (a decode step's convolution over
+// the channels of one token).
+const serialWork = 16 << 10
+
+// RunWork is Run for a loop whose items add up to about work
+// multiply-adds: below serialWork the caller runs every item itself. An
+// item's result does not depend on which worker runs it, so neither do
+// the results.
+func (e *Engine) RunWork(total, grain, work int, fn func(worker, lo, hi int)) {
+	if work < serialWork {
+		fn(0, 0, total)
+		return
+	}
+	e.pool.Run(total, grain, fn)
+}
+
 // RMSNorm writes dst = w ⊙ x / sqrt(mean(x²)+eps) for one row; w nil means
 // unit weight. dst may alias x.
 func RMSNorm(dst, x, w []float32, eps float32) {

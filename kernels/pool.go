@@ -44,6 +44,12 @@ type Pool struct {
 	// start, when set, runs first on each worker goroutine (workers 1 to
 	// n-1) after it was locked to its OS thread (see NewPoolWith).
 	start func(worker int)
+	// crowded is set by Run when the pool has more threads than
+	// GOMAXPROCS: the poll loops then yield from the start (yieldAfter).
+	crowded atomic.Bool
+	// dispatches counts the Run calls handed to the workers (not those
+	// run on the caller alone); only Run's caller touches it.
+	dispatches uint64
 }
 
 // waitBit marks state while the caller of Run is parked on done.
@@ -61,22 +67,46 @@ const waitBit = int64(1) << 32
 // after spinTime.
 const spinTime = 500 * time.Microsecond
 
-// spinning reports whether a poll loop at iteration i, begun at start
-// (set on the first check), should keep polling. It yields the processor
-// every 64 polls so that other goroutines of the process still run.
-func spinning(i int, start *time.Time) bool {
-	if i&63 != 63 {
+// yieldAfter is how long a poll loop runs before it starts yielding the
+// processor (runtime.Gosched every 64 polls) so that other goroutines of
+// the process run. A pool with more threads than GOMAXPROCS yields from
+// the first poll, since a worker without a processor could not finish its
+// items otherwise. Yielding sooner costs decode dearly when the
+// goroutine is locked to its thread (the device agent pins its workers,
+// NewPoolWith): Gosched then parks the thread and hands the processor to
+// another one and back, two futex wake-ups, and a worker in that dance
+// misses the next op by microseconds.
+const yieldAfter = 50 * time.Microsecond
+
+// spinner is the state of one poll loop: polls so far, when the loop
+// began (taken at the first time check), and whether it yields.
+type spinner struct {
+	i     int
+	start time.Time
+	yield bool
+}
+
+// spin reports whether the loop should poll again. It yields every 64
+// polls when s.yield is set or once the loop has polled yieldAfter, and
+// gives up after spinTime.
+func (s *spinner) spin() bool {
+	s.i++
+	if s.i&63 != 0 {
 		return true
 	}
-	runtime.Gosched()
-	if i&1023 != 1023 {
+	if s.yield {
+		runtime.Gosched()
+	}
+	if s.i&255 != 0 {
 		return true
 	}
-	if start.IsZero() {
-		*start = time.Now()
+	if s.start.IsZero() {
+		s.start = time.Now()
 		return true
 	}
-	return time.Since(*start) < spinTime
+	d := time.Since(s.start)
+	s.yield = s.yield || d >= yieldAfter
+	return d < spinTime
 }
 
 // NewPool starts a pool of threads workers (threads ≥ 1).
@@ -135,6 +165,10 @@ func (p *Pool) Run(total, grain int, fn func(worker, lo, hi int)) {
 		fn(0, 0, total)
 		return
 	}
+	p.dispatches++
+	if c := p.n > runtime.GOMAXPROCS(0); c != p.crowded.Load() {
+		p.crowded.Store(c)
+	}
 	p.fn, p.total, p.grain = fn, total, grain
 	p.next.Store(0)
 	p.state.Store(int64(p.n - 1)) // the workers other than the caller
@@ -142,9 +176,9 @@ func (p *Pool) Run(total, grain int, fn func(worker, lo, hi int)) {
 	p.work(0)
 	// Wait for the other workers: spin briefly, then park so that a
 	// descheduled worker (a busy machine) gets the core instead of a spinner.
-	var start time.Time
-	for i := 0; p.state.Load() != 0; i++ {
-		if spinning(i, &start) {
+	sp := spinner{yield: p.crowded.Load()}
+	for p.state.Load() != 0 {
+		if sp.spin() {
 			continue
 		}
 		// Announce the park. If the count was already zero no worker will
@@ -182,9 +216,9 @@ func (p *Pool) loop(id int) {
 	var seen uint64
 	for {
 		// Wait for a new generation: spin, then park.
-		var start time.Time
-		for i := 0; p.gen.Load() == seen; i++ {
-			if spinning(i, &start) {
+		sp := spinner{yield: p.crowded.Load()}
+		for p.gen.Load() == seen {
+			if sp.spin() {
 				continue
 			}
 			p.mu.Lock()
