@@ -22,6 +22,9 @@ import (
 // elitist (STAR used elitism 2 in a generational GA). Each population and
 // its pool are stored in the study's system attributes, so a restarted
 // coordinator uses exactly the population it had, whatever completes later.
+// A trial whose outcome is revised (Optimizer.Revise: its repeated
+// measurements pooled) is ranked by the revised outcome from then on, and
+// the populations it helped select are selected again (reselect).
 //
 // Before the first population exists trials are sampled uniformly. After,
 // each offspring is made from two parents chosen by binary tournament
@@ -113,7 +116,14 @@ func (n *nsga2) SampleRelative(study *goptuna.Study, trial goptuna.FrozenTrial, 
 	if err != nil {
 		return nil, err
 	}
-	if changed := n.advance(&gens, results, byNumber); changed {
+	revised := map[int]bool{}
+	for _, t := range trials {
+		if _, ok := t.SystemAttrs[AttrFirstOutcome]; ok && t.State == goptuna.TrialStateComplete {
+			revised[t.Number] = true
+		}
+	}
+	changed := n.reselect(gens, byNumber, revised)
+	if n.advance(&gens, results, byNumber) || changed {
 		raw, err := json.Marshal(gens)
 		if err != nil {
 			return nil, fmt.Errorf("nsga2: %w", err)
@@ -189,6 +199,46 @@ func (n *nsga2) advance(gens *[]generation, results []Result, byNumber map[int]i
 	slices.Sort(members)
 	*gens = append(*gens, generation{Pool: fresh, Members: members})
 	return true
+}
+
+// reselect re-forms the populations that a revised trial's outcome
+// (Optimizer.Revise) took part in choosing: from the first generation whose
+// pool holds a revised trial on, each population is again the best
+// Population members of the previous population and the generation's
+// pool, with the outcomes as they are now. The pools (which trials entered
+// which selection) are kept. It is a function of the stored pools and
+// outcomes, so a restarted coordinator re-forms the same populations; it
+// reports whether a population changed. Without revisions it does
+// nothing, so populations are then exactly those first formed.
+func (n *nsga2) reselect(gens []generation, byNumber map[int]individual, revised map[int]bool) bool {
+	from := slices.IndexFunc(gens, func(g generation) bool {
+		return slices.ContainsFunc(g.Pool, func(num int) bool { return revised[num] })
+	})
+	if from < 0 {
+		return false
+	}
+	changed := false
+	for i := from; i < len(gens); i++ {
+		var pool []individual
+		if i > 0 {
+			for _, num := range gens[i-1].Members {
+				pool = append(pool, byNumber[num])
+			}
+		}
+		for _, num := range gens[i].Pool {
+			pool = append(pool, byNumber[num])
+		}
+		sel := selectBest(pool, n.pop)
+		members := make([]int, len(sel))
+		for j, ind := range sel {
+			members[j] = ind.number
+		}
+		slices.Sort(members)
+		if !slices.Equal(members, gens[i].Members) {
+			gens[i].Members, changed = members, true
+		}
+	}
+	return changed
 }
 
 // rankCrowding returns each individual's constrained non-dominated rank and
