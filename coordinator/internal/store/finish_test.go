@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/c-bata/goptuna"
+	"github.com/jackc/pgx/v5"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
@@ -72,5 +73,100 @@ func TestFinishTrialIsAtomic(t *testing.T) {
 	}
 	if attrs, err := study.GetTrialSystemAttrs(tid); err != nil || attrs["hil:values"] != "[1]" {
 		t.Fatalf("study attrs %v %v", attrs, err)
+	}
+}
+
+// TestPoolRemeasureIsAtomic: a pooled re-measurement round is written to
+// the remeasures row, the trials row and (by revise, as the optimizer's
+// Revise does) the goptuna study in one transaction: when revise fails
+// nothing is kept and the round is still running, to be pooled again; a
+// round pooled once is never pooled (nor revised) again.
+func TestPoolRemeasureIsAtomic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, dsn := migrated(t, ctx)
+	conn, err := pgx.Connect(ctx, dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, `INSERT INTO devices (id, name, class, nkey) VALUES ('d1', 'd1', 'cls', 'UKEYA')`); err != nil {
+		t.Fatal(err)
+	}
+	se, err := s.CreateSearch(ctx, store.NewSearchID(), "pool", []byte(`{}`), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	study := s.StudyStorage()
+	sid, err := study.CreateNewStudy("pool")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tid, err := study.CreateNewTrial(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	row := store.TrialRow{StudyTrial: tid, Trial: api.Trial{SearchID: se.ID, Number: 0, Arch: []byte(`{}`), ArchHash: "h", Layers: []string{"conv"}}}
+	if err := s.InsertTrial(ctx, row, nil); err != nil {
+		t.Fatal(err)
+	}
+	tell := func() error {
+		if err := study.SetTrialSystemAttr(tid, "hil:values", "[10]"); err != nil {
+			return err
+		}
+		return study.SetTrialState(tid, goptuna.TrialStateComplete)
+	}
+	if err := s.FinishTrial(ctx, study, tell, se.ID, 0, []float64{10}, []float64{2}, 0, ""); err != nil {
+		t.Fatal(err)
+	}
+	job := api.Job{ID: "r1", DeviceID: "d1", Kind: "measure", Spec: []byte(`{}`), SpecHash: "s", WorkloadHash: "w"}
+	if err := s.InsertRemeasure(ctx, se.ID, 0, 1, []string{"phone"}, []api.Job{job}); err != nil {
+		t.Fatal(err)
+	}
+	state := func() (string, []float64, int, string) {
+		t.Helper()
+		rs, err := s.Remeasurements(ctx, se.ID, 0)
+		if err != nil || len(rs) != 1 {
+			t.Fatalf("remeasurements %v %v", rs, err)
+		}
+		tr, err := s.GetTrial(ctx, se.ID, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		attrs, err := study.GetTrialSystemAttrs(tid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rs[0].State, tr.Objectives, tr.Remeasured, attrs["hil:values"]
+	}
+	calls := 0
+	revise := func(studyTrial int) error {
+		calls++
+		if studyTrial != tid {
+			t.Errorf("revise of goptuna trial %d, want %d", studyTrial, tid)
+		}
+		return study.ReviseTrial(studyTrial, 12, map[string]string{"hil:values": "[12]"})
+	}
+
+	boom := errors.New("boom")
+	err = s.PoolRemeasure(ctx, study, func(st int) error { _ = revise(st); return boom }, se.ID, 0, 1, []float64{12}, []float64{1}, 0)
+	if !errors.Is(err, boom) {
+		t.Fatalf("PoolRemeasure: %v, want boom", err)
+	}
+	if st, obj, n, vals := state(); st != store.RemeasureRunning || obj[0] != 10 || n != 0 || vals != "[10]" {
+		t.Fatalf("after a failed pooling: round %s, objectives %v, remeasured %d, optimizer %s; want running, 10, 0, [10]", st, obj, n, vals)
+	}
+	if err := s.PoolRemeasure(ctx, study, revise, se.ID, 0, 1, []float64{12}, []float64{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if st, obj, n, vals := state(); st != store.RemeasurePooled || obj[0] != 12 || n != 1 || vals != "[12]" {
+		t.Fatalf("after pooling: round %s, objectives %v, remeasured %d, optimizer %s; want pooled, 12, 1, [12]", st, obj, n, vals)
+	}
+	// Pooled once: a second pooling (a restarted coordinator's) does nothing.
+	if err := s.PoolRemeasure(ctx, study, revise, se.ID, 0, 1, []float64{99}, []float64{1}, 0); err != nil {
+		t.Fatal(err)
+	}
+	if st, obj, n, _ := state(); calls != 2 || st != store.RemeasurePooled || obj[0] != 12 || n != 1 {
+		t.Fatalf("pooled again: %d revise calls, round %s, objectives %v, remeasured %d", calls, st, obj, n)
 	}
 }
