@@ -182,23 +182,28 @@ func (n *nsga2) advance(gens *[]generation, results []Result, byNumber map[int]i
 	if len(fresh) < n.pop {
 		return false
 	}
-	var pool []individual
+	var prev []int
 	if len(*gens) > 0 {
-		for _, num := range (*gens)[len(*gens)-1].Members {
-			pool = append(pool, byNumber[num])
-		}
+		prev = (*gens)[len(*gens)-1].Members
 	}
-	for _, num := range fresh {
-		pool = append(pool, byNumber[num])
+	*gens = append(*gens, generation{Pool: fresh, Members: n.selectMembers(prev, fresh, byNumber)})
+	return true
+}
+
+// selectMembers is one selection: the trial numbers, ascending, of the
+// best Population of the previous population's members and a pool.
+func (n *nsga2) selectMembers(prev, pool []int, byNumber map[int]individual) []int {
+	inds := make([]individual, 0, len(prev)+len(pool))
+	for _, num := range slices.Concat(prev, pool) {
+		inds = append(inds, byNumber[num])
 	}
-	sel := selectBest(pool, n.pop)
+	sel := selectBest(inds, n.pop)
 	members := make([]int, len(sel))
 	for i, ind := range sel {
 		members[i] = ind.number
 	}
 	slices.Sort(members)
-	*gens = append(*gens, generation{Pool: fresh, Members: members})
-	return true
+	return members
 }
 
 // reselect re-forms the populations that a revised trial's outcome
@@ -219,21 +224,11 @@ func (n *nsga2) reselect(gens []generation, byNumber map[int]individual, revised
 	}
 	changed := false
 	for i := from; i < len(gens); i++ {
-		var pool []individual
+		var prev []int
 		if i > 0 {
-			for _, num := range gens[i-1].Members {
-				pool = append(pool, byNumber[num])
-			}
+			prev = gens[i-1].Members
 		}
-		for _, num := range gens[i].Pool {
-			pool = append(pool, byNumber[num])
-		}
-		sel := selectBest(pool, n.pop)
-		members := make([]int, len(sel))
-		for j, ind := range sel {
-			members[j] = ind.number
-		}
-		slices.Sort(members)
+		members := n.selectMembers(prev, gens[i].Pool, byNumber)
 		if !slices.Equal(members, gens[i].Members) {
 			gens[i].Members, changed = members, true
 		}

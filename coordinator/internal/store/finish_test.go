@@ -7,25 +7,23 @@ import (
 	"time"
 
 	"github.com/c-bata/goptuna"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
+	"github.com/hilsearch/hilsearch/coordinator/internal/studystore"
+	"github.com/hilsearch/hilsearch/coordinator/testenv"
 )
 
-// TestFinishTrialIsAtomic: a trial's end is written to the goptuna study
-// (by tell, as the optimizer's Tell does) and to the trials row in one
-// transaction: when either write fails neither is kept.
-func TestFinishTrialIsAtomic(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	s, _ := migrated(t, ctx)
-	se, err := s.CreateSearch(ctx, store.NewSearchID(), "atomic", []byte(`{}`), 0)
+// runningTrial stores a search named name, its study, and its trial 0,
+// running in both.
+func runningTrial(t *testing.T, ctx context.Context, s *store.Store, name string) (api.Search, *studystore.Storage, int) {
+	t.Helper()
+	se, err := s.CreateSearch(ctx, store.NewSearchID(), name, []byte(`{}`), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	study := s.StudyStorage()
-	sid, err := study.CreateNewStudy("atomic")
+	sid, err := study.CreateNewStudy(name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,6 +35,17 @@ func TestFinishTrialIsAtomic(t *testing.T) {
 	if err := s.InsertTrial(ctx, row, nil); err != nil {
 		t.Fatal(err)
 	}
+	return se, study, tid
+}
+
+// TestFinishTrialIsAtomic: a trial's end is written to the goptuna study
+// (by tell, as the optimizer's Tell does) and to the trials row in one
+// transaction: when either write fails neither is kept.
+func TestFinishTrialIsAtomic(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	s, _ := migrated(t, ctx)
+	se, study, tid := runningTrial(t, ctx, s, "atomic")
 	states := func() (goptuna.TrialState, api.TrialState) {
 		ft, err := study.GetTrial(tid)
 		if err != nil {
@@ -57,7 +66,7 @@ func TestFinishTrialIsAtomic(t *testing.T) {
 
 	// The optimizer's write succeeds, then tell fails: nothing is kept.
 	boom := errors.New("boom")
-	err = s.FinishTrial(ctx, study, func() error { _ = tell(); return boom }, se.ID, 0, []float64{1}, nil, 0, "")
+	err := s.FinishTrial(ctx, study, func() error { _ = tell(); return boom }, se.ID, 0, []float64{1}, nil, 0, "")
 	if !errors.Is(err, boom) {
 		t.Fatalf("FinishTrial: %v, want boom", err)
 	}
@@ -85,31 +94,8 @@ func TestPoolRemeasureIsAtomic(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	s, dsn := migrated(t, ctx)
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, `INSERT INTO devices (id, name, class, nkey) VALUES ('d1', 'd1', 'cls', 'UKEYA')`); err != nil {
-		t.Fatal(err)
-	}
-	se, err := s.CreateSearch(ctx, store.NewSearchID(), "pool", []byte(`{}`), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	study := s.StudyStorage()
-	sid, err := study.CreateNewStudy("pool")
-	if err != nil {
-		t.Fatal(err)
-	}
-	tid, err := study.CreateNewTrial(sid)
-	if err != nil {
-		t.Fatal(err)
-	}
-	row := store.TrialRow{StudyTrial: tid, Trial: api.Trial{SearchID: se.ID, Number: 0, Arch: []byte(`{}`), ArchHash: "h", Layers: []string{"conv"}}}
-	if err := s.InsertTrial(ctx, row, nil); err != nil {
-		t.Fatal(err)
-	}
+	testenv.Exec(t, dsn, `INSERT INTO devices (id, name, class, nkey) VALUES ('d1', 'd1', 'cls', 'UKEYA')`)
+	se, study, tid := runningTrial(t, ctx, s, "pool")
 	tell := func() error {
 		if err := study.SetTrialSystemAttr(tid, "hil:values", "[10]"); err != nil {
 			return err
@@ -149,7 +135,7 @@ func TestPoolRemeasureIsAtomic(t *testing.T) {
 	}
 
 	boom := errors.New("boom")
-	err = s.PoolRemeasure(ctx, study, func(st int) error { _ = revise(st); return boom }, se.ID, 0, 1, []float64{12}, []float64{1}, 0)
+	err := s.PoolRemeasure(ctx, study, func(st int) error { _ = revise(st); return boom }, se.ID, 0, 1, []float64{12}, []float64{1}, 0)
 	if !errors.Is(err, boom) {
 		t.Fatalf("PoolRemeasure: %v, want boom", err)
 	}
