@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -73,6 +74,23 @@ func TestNoisyFrontRemeasured(t *testing.T) {
 	})
 	before := testenv.QueryString(t, c.DSN, `SELECT string_agg(number || ':' || remeasured, ',' ORDER BY number) FROM trials WHERE search_id = $1 AND remeasured > 0`, id)
 	c.App.Close()
+
+	// One pooled trial as a coordinator from before the optimizer's
+	// revision left it: pooled in its row, its goptuna trial back at the
+	// outcome Tell recorded. The restarted driver revises it
+	// (reviseRemeasured).
+	legacy := qint(t, c.DSN, `SELECT min(number) FROM trials WHERE search_id = $1 AND remeasured > 0`, id)
+	legacyRounds := qint(t, c.DSN, `SELECT remeasured FROM trials WHERE search_id = $1 AND number = $2`, id, legacy)
+	if n := testenv.Exec(t, c.DSN, `UPDATE study_trial_attrs a SET value = f.value::jsonb->>'values'
+		FROM trials t, study_trial_attrs f
+		WHERE t.search_id = $1 AND t.number = $2 AND a.trial_id = t.study_trial AND a.kind = 'system' AND a.key = 'hil:values'
+		  AND f.trial_id = t.study_trial AND f.kind = 'system' AND f.key = 'hil:first_outcome'`, id, legacy).RowsAffected(); n != 1 {
+		t.Fatalf("pooled trial %d: %d optimizer outcomes put back, want 1 (no hil:first_outcome: the pooling did not revise it)", legacy, n)
+	}
+	testenv.Exec(t, c.DSN, `UPDATE study_trials s SET value = (a.value::jsonb->>0)::float8 FROM trials t, study_trial_attrs a
+		WHERE t.search_id = $1 AND t.number = $2 AND s.id = t.study_trial AND a.trial_id = s.id AND a.kind = 'system' AND a.key = 'hil:values'`, id, legacy)
+	testenv.Exec(t, c.DSN, `DELETE FROM study_trial_attrs a USING trials t WHERE t.search_id = $1 AND t.number = $2
+		AND a.trial_id = t.study_trial AND a.key = 'hil:first_outcome'`, id, legacy)
 
 	c2 := testenv.Start(t, func(cfg *coordinator.Config) { cfg.DatabaseURL = c.DSN; cfg.DataDir = dataDir })
 	urls.Store(c2.App.Bus.ClientURLs())
@@ -159,6 +177,52 @@ func TestNoisyFrontRemeasured(t *testing.T) {
 	if checked == 0 {
 		t.Fatal("no complete trial shows a pooled re-measurement")
 	}
+
+	// The optimizer learns from the pooled values: every complete trial's
+	// goptuna trial holds its row's outcome (a re-measured one its pooled
+	// outcome, the first one kept beside it).
+	type optRow struct {
+		Number, Remeasured int
+		Objectives         []float64
+		Violation          float64
+		Value              float64
+		Values, First      *string
+	}
+	rows := testenv.Query[[]string](t, c.DSN, `SELECT coalesce(array_agg(json_build_object('Number', t.number, 'Remeasured', t.remeasured,
+		'Objectives', t.objectives, 'Violation', coalesce(t.violation, 0), 'Value', s.value,
+		'Values', (SELECT value FROM study_trial_attrs WHERE trial_id = s.id AND kind = 'system' AND key = 'hil:values'),
+		'First', (SELECT value FROM study_trial_attrs WHERE trial_id = s.id AND kind = 'system' AND key = 'hil:first_outcome'))::text ORDER BY t.number), '{}')
+		FROM trials t JOIN study_trials s ON s.id = t.study_trial WHERE t.search_id = $1 AND t.state = 'complete'`, id)
+	revised := 0
+	for _, raw := range rows {
+		var r optRow
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			t.Fatal(err)
+		}
+		var vals []float64
+		if r.Values == nil || json.Unmarshal([]byte(*r.Values), &vals) != nil || !slices.Equal(vals, r.Objectives) || r.Value != r.Objectives[0] {
+			t.Fatalf("trial %d (re-measured %d): optimizer holds %v (value %g), trial row %v", r.Number, r.Remeasured, vals, r.Value, r.Objectives)
+		}
+		if (r.First != nil) != (r.Remeasured > 0) {
+			t.Fatalf("trial %d re-measured %d times, first outcome kept: %v", r.Number, r.Remeasured, r.First)
+		}
+		if r.First != nil {
+			var first search.Outcome
+			if err := json.Unmarshal([]byte(*r.First), &first); err != nil {
+				t.Fatal(err)
+			}
+			if first.Values[0] == r.Objectives[0] {
+				t.Fatalf("trial %d: pooled decode latency %g equals the first measurement's", r.Number, first.Values[0])
+			}
+			revised++
+		}
+	}
+	if revised == 0 {
+		t.Fatal("no re-measured trial revised in the optimizer")
+	}
+	legacyNow := qint(t, c.DSN, `SELECT remeasured FROM trials WHERE search_id = $1 AND number = $2`, id, legacy)
+	t.Logf("%d trials revised in the optimizer; trial %d, put back before the restart, pooled %d rounds before it and %d after (0: revised by the restart alone)",
+		revised, legacy, legacyRounds, legacyNow-legacyRounds)
 	t.Logf("%d rounds (%d pooled) over %d trials; re-measured before the restart: %s", rounds, pooled, trials, before)
 
 	// Off: nothing is re-measured.

@@ -16,7 +16,13 @@ var (
 	// ErrUnknownTrial is returned by Tell and Fail for a trial that the
 	// optimizer did not hand out, or that is already finished.
 	ErrUnknownTrial = errors.New("unknown or finished trial")
-	// ErrBadOutcome is returned by Tell and Spec.Outcome when the values do
+	// ErrNotComplete is returned by Revise for a trial of another study,
+	// an unknown one, or one that is not complete with a recorded outcome.
+	ErrNotComplete = errors.New("unknown or not complete trial")
+	// ErrNotRevisable is returned by Revise when the optimizer's storage
+	// does not implement Reviser.
+	ErrNotRevisable = errors.New("the storage cannot revise a finished trial")
+	// ErrBadOutcome is returned by Tell, Revise and Spec.Outcome when the values do
 	// not match the objectives.
 	ErrBadOutcome = errors.New("bad outcome")
 	// ErrUnknownPreset is returned for a preset name that does not exist.

@@ -22,6 +22,9 @@ import (
 // elitist (STAR used elitism 2 in a generational GA). Each population and
 // its pool are stored in the study's system attributes, so a restarted
 // coordinator uses exactly the population it had, whatever completes later.
+// A trial whose outcome is revised (Optimizer.Revise: its repeated
+// measurements pooled) is ranked by the revised outcome from then on, and
+// the populations it helped select are selected again (reselect).
 //
 // Before the first population exists trials are sampled uniformly. After,
 // each offspring is made from two parents chosen by binary tournament
@@ -113,7 +116,14 @@ func (n *nsga2) SampleRelative(study *goptuna.Study, trial goptuna.FrozenTrial, 
 	if err != nil {
 		return nil, err
 	}
-	if changed := n.advance(&gens, results, byNumber); changed {
+	revised := map[int]bool{}
+	for _, t := range trials {
+		if _, ok := t.SystemAttrs[AttrFirstOutcome]; ok && t.State == goptuna.TrialStateComplete {
+			revised[t.Number] = true
+		}
+	}
+	changed := n.reselect(gens, byNumber, revised)
+	if n.advance(&gens, results, byNumber) || changed {
 		raw, err := json.Marshal(gens)
 		if err != nil {
 			return nil, fmt.Errorf("nsga2: %w", err)
@@ -172,23 +182,58 @@ func (n *nsga2) advance(gens *[]generation, results []Result, byNumber map[int]i
 	if len(fresh) < n.pop {
 		return false
 	}
-	var pool []individual
+	var prev []int
 	if len(*gens) > 0 {
-		for _, num := range (*gens)[len(*gens)-1].Members {
-			pool = append(pool, byNumber[num])
-		}
+		prev = (*gens)[len(*gens)-1].Members
 	}
-	for _, num := range fresh {
-		pool = append(pool, byNumber[num])
+	*gens = append(*gens, generation{Pool: fresh, Members: n.selectMembers(prev, fresh, byNumber)})
+	return true
+}
+
+// selectMembers is one selection: the trial numbers, ascending, of the
+// best Population of the previous population's members and a pool.
+func (n *nsga2) selectMembers(prev, pool []int, byNumber map[int]individual) []int {
+	inds := make([]individual, 0, len(prev)+len(pool))
+	for _, num := range slices.Concat(prev, pool) {
+		inds = append(inds, byNumber[num])
 	}
-	sel := selectBest(pool, n.pop)
+	sel := selectBest(inds, n.pop)
 	members := make([]int, len(sel))
 	for i, ind := range sel {
 		members[i] = ind.number
 	}
 	slices.Sort(members)
-	*gens = append(*gens, generation{Pool: fresh, Members: members})
-	return true
+	return members
+}
+
+// reselect re-forms the populations that a revised trial's outcome
+// (Optimizer.Revise) took part in choosing: from the first generation whose
+// pool holds a revised trial on, each population is again the best
+// Population members of the previous population and the generation's
+// pool, with the outcomes as they are now. The pools (which trials entered
+// which selection) are kept. It is a function of the stored pools and
+// outcomes, so a restarted coordinator re-forms the same populations; it
+// reports whether a population changed. Without revisions it does
+// nothing, so populations are then exactly those first formed.
+func (n *nsga2) reselect(gens []generation, byNumber map[int]individual, revised map[int]bool) bool {
+	from := slices.IndexFunc(gens, func(g generation) bool {
+		return slices.ContainsFunc(g.Pool, func(num int) bool { return revised[num] })
+	})
+	if from < 0 {
+		return false
+	}
+	changed := false
+	for i := from; i < len(gens); i++ {
+		var prev []int
+		if i > 0 {
+			prev = gens[i-1].Members
+		}
+		members := n.selectMembers(prev, gens[i].Pool, byNumber)
+		if !slices.Equal(members, gens[i].Members) {
+			gens[i].Members, changed = members, true
+		}
+	}
+	return changed
 }
 
 // rankCrowding returns each individual's constrained non-dominated rank and

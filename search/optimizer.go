@@ -309,36 +309,57 @@ func (o *Optimizer) duplicate(h string, self int) (bool, error) {
 func (o *Optimizer) Tell(trialID int, out Outcome) error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if len(out.Values) != len(o.spec.Objectives) {
-		return fmt.Errorf("tell trial %d: %w: %d values for %d objectives", trialID, ErrBadOutcome, len(out.Values), len(o.spec.Objectives))
-	}
-	for i, v := range out.Values {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("tell trial %d: %w: value %d is %g", trialID, ErrBadOutcome, i, v)
-		}
-	}
-	if !(out.Violation >= 0) || math.IsInf(out.Violation, 0) {
-		return fmt.Errorf("tell trial %d: %w: violation %g", trialID, ErrBadOutcome, out.Violation)
+	if err := o.checkOutcome(out); err != nil {
+		return fmt.Errorf("tell trial %d: %w", trialID, err)
 	}
 	if err := o.running(trialID); err != nil {
 		return fmt.Errorf("tell: %w", err)
 	}
-	vals, err := json.Marshal(out.Values)
+	value, attrs, err := o.outcomeRecord(out)
 	if err != nil {
 		return fmt.Errorf("tell trial %d: %w", trialID, err)
 	}
-	if err := o.storage.SetTrialSystemAttr(trialID, AttrValues, string(vals)); err != nil {
-		return fmt.Errorf("tell trial %d: %w", trialID, err)
+	for _, k := range []string{AttrValues, AttrViolation} {
+		if err := o.storage.SetTrialSystemAttr(trialID, k, attrs[k]); err != nil {
+			return fmt.Errorf("tell trial %d: %w", trialID, err)
+		}
 	}
-	if err := o.storage.SetTrialSystemAttr(trialID, AttrViolation, strconv.FormatFloat(out.Violation, 'g', -1, 64)); err != nil {
-		return fmt.Errorf("tell trial %d: %w", trialID, err)
-	}
-	// goptuna's single value holds the first objective, minimised.
-	if err := o.storage.SetTrialValue(trialID, o.spec.Minimized(out.Values)[0]); err != nil {
+	if err := o.storage.SetTrialValue(trialID, value); err != nil {
 		return fmt.Errorf("tell trial %d: %w", trialID, err)
 	}
 	if err := o.storage.SetTrialState(trialID, goptuna.TrialStateComplete); err != nil {
 		return fmt.Errorf("tell trial %d: %w", trialID, err)
+	}
+	return nil
+}
+
+// outcomeRecord is how a trial's outcome is stored in its goptuna trial:
+// goptuna's single value (the first objective, minimised) and the system
+// attributes AttrValues and AttrViolation, which the samplers read.
+func (o *Optimizer) outcomeRecord(out Outcome) (float64, map[string]string, error) {
+	vals, err := json.Marshal(out.Values)
+	if err != nil {
+		return 0, nil, err
+	}
+	return o.spec.Minimized(out.Values)[0], map[string]string{
+		AttrValues:    string(vals),
+		AttrViolation: strconv.FormatFloat(out.Violation, 'g', -1, 64),
+	}, nil
+}
+
+// checkOutcome refuses an outcome that does not fit the spec's objectives
+// or holds a value that is not finite.
+func (o *Optimizer) checkOutcome(out Outcome) error {
+	if len(out.Values) != len(o.spec.Objectives) {
+		return fmt.Errorf("%w: %d values for %d objectives", ErrBadOutcome, len(out.Values), len(o.spec.Objectives))
+	}
+	for i, v := range out.Values {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("%w: value %d is %g", ErrBadOutcome, i, v)
+		}
+	}
+	if !(out.Violation >= 0) || math.IsInf(out.Violation, 0) {
+		return fmt.Errorf("%w: violation %g", ErrBadOutcome, out.Violation)
 	}
 	return nil
 }

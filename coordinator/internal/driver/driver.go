@@ -187,6 +187,10 @@ type driver struct {
 
 func (d *driver) st() *store.Store { return d.m.d.Store }
 
+// The optimizer revises re-measured trials (poolRound) through the study
+// storage.
+var _ search.Reviser = (*studystore.Storage)(nil)
+
 func (d *driver) run(ctx context.Context) error {
 	se, err := d.st().GetSearch(ctx, d.id)
 	if err != nil {
@@ -205,6 +209,9 @@ func (d *driver) run(ctx context.Context) error {
 	}
 	d.wl = d.spec.Workload.Normalize()
 	if err := d.reconcile(ctx); err != nil {
+		return err
+	}
+	if err := d.reviseRemeasured(ctx); err != nil {
 		return err
 	}
 	d.log.Info("driving search", "algorithm", d.spec.Algorithm, "max_trials", d.spec.Budget.MaxTrials)
@@ -239,6 +246,29 @@ func (d *driver) reconcile(ctx context.Context) error {
 				return err
 			}
 			d.log.Info("orphaned optimizer trial failed", "trial", t.Number)
+		}
+	}
+	return nil
+}
+
+// reviseRemeasured gives the optimizer the pooled outcome of every
+// re-measured trial (search.Optimizer.Revise). A round pooled by poolRound
+// revises the optimizer in the transaction that marks it pooled, so this
+// writes nothing for it (Revise of the outcome a trial holds is a no-op);
+// it catches up the trials pooled by a coordinator that kept the first
+// outcome in the optimizer (before #18's revision). A trial it cannot
+// revise is logged and left as it is.
+func (d *driver) reviseRemeasured(ctx context.Context) error {
+	pts, err := d.st().CompletePoints(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	for _, p := range pts {
+		if p.Remeasured == 0 {
+			continue
+		}
+		if err := d.opt.Revise(p.StudyTrial, search.Outcome{Values: p.Objectives, Violation: p.Violation}); err != nil {
+			d.log.Warn("re-measured trial's pooled outcome not given to the optimizer", "trial", p.Number, "err", err)
 		}
 	}
 	return nil

@@ -19,9 +19,10 @@ import (
 // devices that measured them, within remeasure.max for the search and
 // remeasure.max_per_trial per trial. It returns the rounds still running.
 //
-// The optimizer keeps each trial's first outcome (goptuna refuses writes
-// to a finished trial); the trial row, and so the front, the hypervolume
-// and the API, hold the pooled values.
+// A pooled round revises the trial's outcome in the optimizer too
+// (search.Optimizer.Revise, in the transaction that marks the round
+// pooled): the optimizer, the trial row, the front, the hypervolume and
+// the API all hold the pooled values.
 func (d *driver) remeasure(ctx context.Context, dispatch bool) (int, error) {
 	all, err := d.st().Remeasurements(ctx, d.id, -1)
 	if err != nil {
@@ -159,11 +160,17 @@ func (d *driver) startRound(ctx context.Context, number, round int, inflight map
 // of its pooled rounds and of this one, in round order, are folded value
 // by value with search.PoolRepeats, and the trial's objectives, their
 // standard deviations and its violation are recomputed from the pooled
-// values (evaluator scores as answered).
+// values (evaluator scores as answered). The pooled outcome goes to the
+// trial row and, through search.Optimizer.Revise, to the trial's goptuna
+// trial, in the one transaction that marks the round pooled
+// (store.PoolRemeasure): a round is pooled into both or into neither, and
+// a coordinator that stops first finds the round still running and pools
+// it again from the same measurements, so each round reaches the
+// optimizer exactly once.
 func (d *driver) poolRound(ctx context.Context, number, round int, failure string) error {
 	if failure != "" {
 		d.log.Warn("re-measurement failed", "trial", number, "round", round, "error", failure)
-		return d.st().EndRemeasure(ctx, d.id, number, round, true, nil, nil, 0)
+		return d.st().FailRemeasure(ctx, d.id, number, round)
 	}
 	tr, err := d.st().GetTrial(ctx, d.id, number)
 	if err != nil {
@@ -206,9 +213,15 @@ func (d *driver) poolRound(ctx context.Context, number, round int, failure strin
 	out, err := d.spec.Outcome(tr.Params, vals)
 	if err != nil {
 		d.log.Warn("re-measurement not pooled", "trial", number, "round", round, "err", err)
-		return d.st().EndRemeasure(ctx, d.id, number, round, true, nil, nil, 0)
+		return d.st().FailRemeasure(ctx, d.id, number, round)
 	}
-	if err := d.st().EndRemeasure(ctx, d.id, number, round, false, out.Values, d.spec.ObjectiveStd(sds), out.Violation); err != nil {
+	revise := func(studyTrial int) error {
+		if err := d.opt.Revise(studyTrial, out); err != nil {
+			return fmt.Errorf("trial %d: %w", number, err)
+		}
+		return nil
+	}
+	if err := d.st().PoolRemeasure(ctx, d.study, revise, d.id, number, round, out.Values, d.spec.ObjectiveStd(sds), out.Violation); err != nil {
 		return err
 	}
 	d.log.Info("re-measurement pooled", "trial", number, "round", round, "objectives", out.Values)

@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
+	"github.com/hilsearch/hilsearch/coordinator/internal/studystore"
 	"github.com/hilsearch/hilsearch/coordinator/wire"
 )
 
@@ -91,23 +92,41 @@ func (s *Store) Remeasurements(ctx context.Context, searchID string, number int)
 	})
 }
 
-// EndRemeasure ends a running re-measurement round: failed, or pooled
-// with the trial's new (pooled) objectives, their standard deviations and
-// violation, which count one more re-measurement; one transaction, and
-// only once (a round no longer running is left alone).
-func (s *Store) EndRemeasure(ctx context.Context, searchID string, number, round int, failed bool, objectives, std []float64, violation float64) error {
-	state := RemeasurePooled
-	if failed {
-		state = RemeasureFailed
-	}
-	return pgx.BeginFunc(ctx, s.pool, func(tx pgx.Tx) error {
-		tag, err := tx.Exec(ctx, `UPDATE remeasures SET state = $4 WHERE search_id = $1 AND number = $2 AND round = $3 AND state = 'running'`,
-			searchID, number, round, state)
-		if err != nil || tag.RowsAffected() == 0 || failed {
+// FailRemeasure ends a running re-measurement round as failed: nothing
+// is pooled, and the round still counts against the bounds. A round no
+// longer running is left alone.
+func (s *Store) FailRemeasure(ctx context.Context, searchID string, number, round int) error {
+	_, err := s.pool.Exec(ctx, `UPDATE remeasures SET state = 'failed' WHERE search_id = $1 AND number = $2 AND round = $3 AND state = 'running'`,
+		searchID, number, round)
+	return err
+}
+
+// PoolRemeasure ends a running re-measurement round as pooled: the
+// trial's row takes its new (pooled) objectives, their standard
+// deviations and violation, and counts one more re-measurement, and
+// revise(studyTrial) records the same outcome in the search's goptuna
+// study through study (the optimizer's Revise of the trial's goptuna
+// trial). All of it is one transaction, and happens only once: a round no
+// longer running is left alone (revise is not called). So the optimizer
+// and the trials row change together or not at all, and a coordinator
+// that stops before the commit finds the round still running and pools it
+// again.
+func (s *Store) PoolRemeasure(ctx context.Context, study *studystore.Storage, revise func(studyTrial int) error, searchID string, number, round int, objectives, std []float64, violation float64) error {
+	return study.Atomically(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `UPDATE remeasures SET state = 'pooled' WHERE search_id = $1 AND number = $2 AND round = $3 AND state = 'running'`,
+			searchID, number, round)
+		if err != nil || tag.RowsAffected() == 0 {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE trials SET objectives = $3, objectives_std = $4, violation = $5, remeasured = remeasured + 1
-			WHERE search_id = $1 AND number = $2 AND state = 'complete'`, searchID, number, objectives, std, violation)
-		return err
+		var studyTrial int
+		err = tx.QueryRow(ctx, `UPDATE trials SET objectives = $3, objectives_std = $4, violation = $5, remeasured = remeasured + 1
+			WHERE search_id = $1 AND number = $2 AND state = 'complete' RETURNING study_trial`, searchID, number, objectives, std, violation).Scan(&studyTrial)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // the trial is not complete: nothing to pool into
+		}
+		if err != nil {
+			return err
+		}
+		return revise(studyTrial)
 	})
 }

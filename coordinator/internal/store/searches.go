@@ -379,12 +379,14 @@ type TrialPoint struct {
 	// failed), which the per-trial bound counts.
 	Remeasured int `json:"remeasured"`
 	Rounds     int `json:"-"`
+	// StudyTrial is the trial's goptuna trial ID (not part of the API).
+	StudyTrial int `json:"-"`
 }
 
 // CompletePoints returns every complete trial's objectives, by number.
 func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoint, error) {
 	rows, err := s.pool.Query(ctx, `SELECT number, params, layers, objectives, coalesce(violation, 0), objectives_std, remeasured,
-		(SELECT count(DISTINCT round) FROM remeasures r WHERE r.search_id = t.search_id AND r.number = t.number)
+		(SELECT count(DISTINCT round) FROM remeasures r WHERE r.search_id = t.search_id AND r.number = t.number), study_trial
 		FROM trials t WHERE search_id = $1 AND state = 'complete' ORDER BY number`, searchID)
 	if err != nil {
 		return nil, err
@@ -393,7 +395,7 @@ func (s *Store) CompletePoints(ctx context.Context, searchID string) ([]TrialPoi
 	out := []TrialPoint{}
 	for rows.Next() {
 		var p TrialPoint
-		if err := rows.Scan(&p.Number, &p.Params, &p.Layers, &p.Objectives, &p.Violation, &p.Std, &p.Remeasured, &p.Rounds); err != nil {
+		if err := rows.Scan(&p.Number, &p.Params, &p.Layers, &p.Objectives, &p.Violation, &p.Std, &p.Remeasured, &p.Rounds, &p.StudyTrial); err != nil {
 			return nil, err
 		}
 		out = append(out, p)

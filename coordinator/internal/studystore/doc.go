@@ -23,7 +23,11 @@
 //   - A finished trial (complete, pruned, fail) cannot be changed: every
 //     setter returns goptuna.ErrTrialCannotBeUpdated. As in rdb.v2,
 //     SetTrialState to the trial's current state is refused the same way,
-//     so two workers cannot both pop one waiting trial.
+//     so two workers cannot both pop one waiting trial. The one exception
+//     is ReviseTrial, not part of goptuna.Storage (it implements
+//     search.Reviser): it rewrites a complete trial's value and system
+//     attributes in one transaction, for an outcome pooled from repeated
+//     measurements (search.Optimizer.Revise).
 //   - Unknown study and trial IDs give goptuna.ErrInvalidStudyID and
 //     goptuna.ErrInvalidTrialID; an unknown study name gives
 //     ErrStudyNotFound (which goptuna.CreateStudy with LoadIfExists treats

@@ -5,6 +5,8 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -711,6 +713,56 @@ func (s *Storage) setTrialAttr(trialID int, kind, key, value string) error {
 			return err
 		}
 		return fmt.Errorf("set trial %d %s attr %q: trial changed concurrently", trialID, kind, key)
+	}
+	return nil
+}
+
+// ReviseTrial sets a complete trial's value and adds or replaces the given
+// system attributes (the others are kept), in one transaction: the one
+// write this storage accepts to a finished trial (search.Reviser, for an
+// outcome re-measured after the trial completed; goptuna's setters keep
+// refusing finished trials). A trial that is not complete gives
+// goptuna.ErrTrialCannotBeUpdated, an unknown one
+// goptuna.ErrInvalidTrialID; on any error nothing is written. The trial's
+// row is locked for the transaction, so the check and the writes see the
+// same trial.
+func (s *Storage) ReviseTrial(trialID int, value float64, systemAttrs map[string]string) error {
+	keys := slices.Sorted(maps.Keys(systemAttrs))
+	vals := make([]string, len(keys))
+	for i, k := range keys {
+		vals[i] = systemAttrs[k]
+	}
+	ctx, cancel := s.ctx()
+	defer cancel()
+	err := pgx.BeginFunc(ctx, s.conn(), func(tx pgx.Tx) error {
+		var st string
+		err := tx.QueryRow(ctx, `SELECT state FROM study_trials WHERE id = $1 FOR NO KEY UPDATE`, trialID).Scan(&st)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return goptuna.ErrInvalidTrialID
+		}
+		if err != nil {
+			return err
+		}
+		if st != stateComplete {
+			return goptuna.ErrTrialCannotBeUpdated
+		}
+		if _, err := tx.Exec(ctx, `UPDATE study_trials SET value = $2 WHERE id = $1`, trialID, value); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx,
+			`INSERT INTO study_trial_attrs (trial_id, kind, key, value)
+			 SELECT $1, 'system', k, v FROM unnest($2::text[], $3::text[]) AS a(k, v)
+			 ON CONFLICT (trial_id, kind, key) DO UPDATE SET value = EXCLUDED.value`,
+			trialID, keys, vals)
+		return err
+	})
+	switch {
+	case errors.Is(err, goptuna.ErrInvalidTrialID):
+		return goptuna.ErrInvalidTrialID
+	case errors.Is(err, goptuna.ErrTrialCannotBeUpdated):
+		return goptuna.ErrTrialCannotBeUpdated
+	case err != nil:
+		return fmt.Errorf("revise trial %d: %w", trialID, err)
 	}
 	return nil
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/c-bata/goptuna"
 	"github.com/c-bata/goptuna/tpe"
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/hilsearch/hilsearch/coordinator/internal/store"
@@ -987,4 +988,123 @@ func BenchmarkGetAllTrials(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestReviseTrial: ReviseTrial rewrites a complete trial's value and
+// system attributes (adding, replacing, keeping the others) and nothing
+// else; it refuses a trial that is not complete and an unknown one, and on
+// any error (a refusal, a write the database rejects halfway, a rolled-back
+// Atomically) the trial is unchanged. An optimizer over the storage
+// revises through it.
+func TestReviseTrial(t *testing.T) {
+	pool := openPool(t)
+	st := studystore.New(pool)
+	sid, err := st.CreateNewStudy("r")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := goptuna.CategoricalDistribution{Choices: []string{"a", "b"}}
+	complete, err := st.CloneTrial(sid, goptuna.FrozenTrial{
+		State: goptuna.TrialStateComplete, Value: 1, DatetimeStart: time.Now(),
+		InternalParams: map[string]float64{"x": 1}, Distributions: map[string]interface{}{"x": cat},
+		UserAttrs:   map[string]string{"u": "1"},
+		SystemAttrs: map[string]string{"hil:values": "[1,2]", "hil:violation": "0", "hil:params": "7"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	running, err := st.CreateNewTrial(sid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pruned, err := st.CloneTrial(sid, goptuna.FrozenTrial{State: goptuna.TrialStatePruned, DatetimeStart: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(id int) goptuna.FrozenTrial {
+		t.Helper()
+		tr, err := st.GetTrial(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tr
+	}
+	rv := map[string]string{"hil:values": "[3,4]", "hil:first_outcome": `{"values":[1,2],"violation":0}`}
+	for _, id := range []int{running, pruned} {
+		before := get(id)
+		if err := st.ReviseTrial(id, 3, rv); err != goptuna.ErrTrialCannotBeUpdated {
+			t.Errorf("revise of a %s trial: %v", before.State, err)
+		}
+		if !reflect.DeepEqual(get(id), before) {
+			t.Errorf("a refused revision changed the %s trial", before.State)
+		}
+	}
+	if err := st.ReviseTrial(pruned+1000, 3, rv); err != goptuna.ErrInvalidTrialID {
+		t.Errorf("revise of an unknown trial: %v", err)
+	}
+
+	before := get(complete)
+	if err := st.ReviseTrial(complete, 3, rv); err != nil {
+		t.Fatal(err)
+	}
+	after := get(complete)
+	want := before
+	want.Value = 3
+	want.SystemAttrs = map[string]string{"hil:values": "[3,4]", "hil:violation": "0", "hil:params": "7",
+		"hil:first_outcome": `{"values":[1,2],"violation":0}`}
+	if !reflect.DeepEqual(after, want) {
+		t.Fatalf("revised trial\n%+v\nwant\n%+v", after, want)
+	}
+	// Still finished for goptuna's setters.
+	if err := st.SetTrialSystemAttr(complete, "hil:values", "[5,6]"); err != goptuna.ErrTrialCannotBeUpdated {
+		t.Fatalf("setter on a revised trial: %v", err)
+	}
+
+	// The database rejects the attribute write after the value's: neither
+	// is kept.
+	if err := st.ReviseTrial(complete, 5, map[string]string{"hil:values": "[5,6]", "bad\x00key": "x"}); err == nil {
+		t.Fatal("a key with a NUL byte was stored")
+	}
+	if !reflect.DeepEqual(get(complete), after) {
+		t.Fatal("a failed revision changed the trial")
+	}
+	// Inside an Atomically that rolls back: not kept either.
+	boom := errors.New("boom")
+	err = st.Atomically(context.Background(), func(pgx.Tx) error {
+		if err := st.ReviseTrial(complete, 5, map[string]string{"hil:values": "[5,6]"}); err != nil {
+			return err
+		}
+		return boom
+	})
+	if !errors.Is(err, boom) || !reflect.DeepEqual(get(complete), after) {
+		t.Fatalf("rolled-back revision: %v, trial changed: %v", err, !reflect.DeepEqual(get(complete), after))
+	}
+
+	// An optimizer over the storage: Revise lands in PostgreSQL and the
+	// next optimizer over it (a restarted coordinator) reads it.
+	spec := search.BenchSpec(search.AlgoNSGA2, 4)
+	a := asker{t: t, ev: search.DefaultStandIn()}
+	o := newOptimizer(t, spec, studystore.New(pool))
+	cs := a.ask(o, 3)
+	a.tell(o, cs)
+	res, err := o.Results()
+	if err != nil {
+		t.Fatal(err)
+	}
+	x := search.Outcome{Values: []float64{res[1].Outcome.Values[0] + 1, 1, 2}, Violation: 0.25}
+	if err := o.Revise(cs[1].TrialID, x); err != nil {
+		t.Fatal(err)
+	}
+	again := newOptimizer(t, spec, studystore.New(pool))
+	res2, err := again.Results()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(res2[1].Outcome, x) || !reflect.DeepEqual(res2[0], res[0]) || !reflect.DeepEqual(res2[2], res[2]) {
+		t.Fatalf("results after Revise %+v, want trial %d's outcome %+v", res2, cs[1].Number, x)
+	}
+	tr := get(cs[1].TrialID)
+	if tr.Value != -x.Values[0] || tr.SystemAttrs[search.AttrFirstOutcome] == "" {
+		t.Fatalf("revised goptuna trial: value %g, attrs %v", tr.Value, tr.SystemAttrs)
+	}
 }
