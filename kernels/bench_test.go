@@ -189,3 +189,37 @@ func benchDecode(b *testing.B, spec *arch.Spec, d int, locked bool) {
 	}
 	b.ReportMetric(float64(m.e.pool.dispatches-runs)/float64(i), "dispatches/token")
 }
+
+// BenchmarkPrefillLayout times a 512-token prompt of the deepest narrow
+// layout (24 thin layers), the depth table's slowest prefill relative to
+// llama.cpp; run with -cpuprofile to see where its time goes.
+func BenchmarkPrefillLayout(b *testing.B) {
+	for _, name := range []string{"b350m-l24a03", "b350m-l16a02"} {
+		data, err := layoutFS.ReadFile("testdata/layouts/" + name + ".json")
+		if err != nil {
+			b.Fatal(err)
+		}
+		spec, err := arch.ParseValid(data)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("layout="+name, func(b *testing.B) {
+			m, err := Build(spec, arch.Q4_0, 512, 2, 1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			toks := make([]int32, 512)
+			for i := range toks {
+				toks[i] = int32(i * 7919 % spec.Vocab)
+			}
+			for b.Loop() {
+				m.Reset()
+				if _, err := m.Prefill(toks); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(b.N*len(toks))/b.Elapsed().Seconds(), "tokens/s")
+		})
+	}
+}

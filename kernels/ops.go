@@ -131,34 +131,40 @@ func (r *RopeTable) Apply(x []float32, t, nh int) {
 // workers. out and in are [n·C] and must not alias.
 func CausalConv(out, in, state, w, bias []float32, n, C, k, lo, hi int) {
 	km := k - 1
-	for c := lo; c < hi; c++ {
-		wc := w[c*k : (c+1)*k]
-		var b float32
+	// Token rows outer, channels inner: every row is read contiguously
+	// (a channel-outer loop strides C floats per token, and at C = 1,024
+	// every read of a column falls in the same L1 set). Each output still
+	// adds bias then w[0]·y[t-k+1] … w[k-1]·y[t] in that order, so results
+	// do not depend on the loop order or on how channels are split.
+	for t := 0; t < n; t++ {
+		o := out[t*C+lo : t*C+hi]
 		if bias != nil {
-			b = bias[c]
+			copy(o, bias[lo:hi])
+		} else {
+			clear(o)
 		}
-		for t := 0; t < n; t++ {
-			s := b
-			for j := 0; j < k; j++ {
-				p := t - km + j // position relative to chunk start
-				var v float32
-				if p >= 0 {
-					v = in[p*C+c]
-				} else {
-					v = state[(km+p)*C+c]
-				}
-				s += wc[j] * v
-			}
-			out[t*C+c] = s
-		}
-		// new state: the last k-1 inputs of (state ‖ in)
-		for j := 0; j < km; j++ {
-			p := n - km + j
-			if p >= 0 {
-				state[j*C+c] = in[p*C+c]
+		for j := 0; j < k; j++ {
+			var src []float32
+			if p := t - km + j; p >= 0 {
+				src = in[p*C+lo : p*C+hi]
 			} else {
-				state[j*C+c] = state[(km+p)*C+c]
+				src = state[(km+p)*C+lo : (km+p)*C+hi]
 			}
+			wj := w[lo*k+j:]
+			for c, v := range src {
+				o[c] += wj[c*k] * v
+			}
+		}
+	}
+	// new state: the last k-1 inputs of (state ‖ in), oldest row first; a
+	// row taken from state comes from a later row, so ascending order reads
+	// each before it is overwritten.
+	for j := 0; j < km; j++ {
+		dst := state[j*C+lo : j*C+hi]
+		if p := n - km + j; p >= 0 {
+			copy(dst, in[p*C+lo:p*C+hi])
+		} else {
+			copy(dst, state[(km+p)*C+lo:(km+p)*C+hi])
 		}
 	}
 }
