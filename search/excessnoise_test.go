@@ -60,3 +60,49 @@ func TestExcessNoiseEdges(t *testing.T) {
 		t.Errorf("WithExcessNoise(10, 0.3, 0.04) = %g, want 0.5", got)
 	}
 }
+
+// TestExcessNoiseByKey: each metric's drift is recovered from networks
+// measured twice, a metric with too few repeats is left out, and the
+// inflated spreads of a measurement and of objectives follow.
+func TestExcessNoiseByKey(t *testing.T) {
+	dec := MetricKey{Metric: MetricDecodeP50, At: 0}
+	pre := MetricKey{Metric: MetricPrefillTPS, At: 128}
+	rare := MetricKey{Metric: MetricTTFT, At: 128}
+	rng := rand.New(rand.NewPCG(7, 18))
+	var groups [][]ValuesRepeat
+	for g := 0; g < 300; g++ {
+		td, tp := 5+20*rng.Float64(), 100+900*rng.Float64()
+		var reps []ValuesRepeat
+		for range 2 {
+			d := td * (1 + 0.10*rng.NormFloat64() + 0.01*rng.NormFloat64())
+			p := tp * (1 + 0.03*rng.NormFloat64() + 0.01*rng.NormFloat64())
+			v, sd := Values{dec: d, pre: p}, Values{dec: 0.01 * d, pre: 0.01 * p}
+			if g < MinExcessNoiseDOF-1 {
+				v[rare], sd[rare] = 1+rng.Float64(), 0.001
+			}
+			reps = append(reps, ValuesRepeat{Values: v, Std: sd})
+		}
+		groups = append(groups, reps)
+	}
+	r, dof := ExcessNoiseByKey(groups)
+	if math.Abs(r[dec]-0.10) > 0.02 || math.Abs(r[pre]-0.03) > 0.008 || dof[dec] != 300 || dof[pre] != 300 {
+		t.Fatalf("decode %.4f (dof %d), prefill %.4f (dof %d); want 0.10 and 0.03 over 300", r[dec], dof[dec], r[pre], dof[pre])
+	}
+	if _, ok := r[rare]; ok || dof[rare] != 0 {
+		t.Fatalf("a metric with %d differences got an estimate %g", MinExcessNoiseDOF-1, r[rare])
+	}
+
+	noise := map[string]Values{"dev": {dec: 0.1}}
+	got := InflateStd(map[string]Values{"dev": {dec: 20, pre: 500}}, map[string]Values{"dev": {dec: 0.3, pre: 5}}, noise)
+	if math.Abs(got["dev"][dec]-math.Hypot(0.3, 2)) > 1e-12 || got["dev"][pre] != 5 {
+		t.Fatalf("inflated spreads %v", got)
+	}
+	s := &Spec{Objectives: []Objective{{Metric: "decode_ms_p50@dev", At: 0, Direction: Minimize}, {Metric: "params", Direction: Maximize}}}
+	std := s.InflateObjectiveStd([]float64{0.3, 0}, []float64{20, 3.5e8}, noise)
+	if math.Abs(std[0]-math.Hypot(0.3, 2)) > 1e-12 || std[1] != 0 {
+		t.Fatalf("inflated objective spreads %v", std)
+	}
+	if std := s.InflateObjectiveStd([]float64{0.3, 0}, []float64{20, 3.5e8}, nil); std[0] != 0.3 {
+		t.Fatalf("no noise estimate changed the spread: %v", std)
+	}
+}

@@ -367,3 +367,78 @@ func ExcessNoise(groups [][]Repeat) (r float64, dof int) {
 func WithExcessNoise(v, sd, r float64) float64 {
 	return math.Hypot(sd, r*v)
 }
+
+// MinExcessNoiseDOF is the fewest independent repeat differences (ExcessNoise's
+// dof) an estimate of a metric's between-run noise must rest on before it
+// is used; below it the noise is taken as 0, the within-run spread alone.
+// Three differences give a rough estimate (its relative error is about
+// 1/√(2·dof), 40% at three), which is still far closer than 0 on devices
+// whose runs disagree several times beyond their repetitions' spread.
+const MinExcessNoiseDOF = 3
+
+// ValuesRepeat is one measurement of a network on one target: its values
+// and their within-run standard deviations.
+type ValuesRepeat struct {
+	Values, Std Values
+}
+
+// ExcessNoiseByKey estimates each metric's relative between-run noise on
+// one target (ExcessNoise) from networks measured more than once:
+// groups[i] holds network i's measurements. Metrics whose estimate rests
+// on fewer than MinExcessNoiseDOF differences are left out (0).
+func ExcessNoiseByKey(groups [][]ValuesRepeat) (r Values, dof map[MetricKey]int) {
+	byKey := map[MetricKey][][]Repeat{}
+	for _, g := range groups {
+		perKey := map[MetricKey][]Repeat{}
+		for _, m := range g {
+			for k, v := range m.Values {
+				perKey[k] = append(perKey[k], Repeat{Value: v, Std: m.Std[k]})
+			}
+		}
+		for k, reps := range perKey {
+			byKey[k] = append(byKey[k], reps)
+		}
+	}
+	r, dof = Values{}, map[MetricKey]int{}
+	for k, gs := range byKey {
+		x, n := ExcessNoise(gs)
+		if n < MinExcessNoiseDOF {
+			continue
+		}
+		r[k], dof[k] = x, n
+	}
+	return r, dof
+}
+
+// InflateStd adds the between-run noise to a measurement's standard
+// deviations: each value's spread sd becomes WithExcessNoise(v, sd, r) with
+// r the value's relative noise on its target (ExcessNoiseByKey; absent
+// targets and metrics keep sd). vals and sds are per target, as Outcome
+// and ObjectiveStd take them; the result is a new map.
+func InflateStd(vals, sds map[string]Values, r map[string]Values) map[string]Values {
+	out := make(map[string]Values, len(sds))
+	for target, sd := range sds {
+		o := make(Values, len(sd))
+		for k, s := range sd {
+			o[k] = WithExcessNoise(vals[target][k], s, r[target][k])
+		}
+		out[target] = o
+	}
+	return out
+}
+
+// InflateObjectiveStd adds the between-run noise to the objective standard
+// deviations std of objective values obj (ObjectiveStd's, for a trial
+// measured once): objective i's relative noise is that of the metric it
+// reads (ObjectiveStd of r), so std[i] becomes √(std[i]² + (rᵢ·obj[i])²).
+func (s *Spec) InflateObjectiveStd(std, obj []float64, r map[string]Values) []float64 {
+	rObj := s.ObjectiveStd(r)
+	out := make([]float64, len(std))
+	for i := range std {
+		out[i] = std[i]
+		if i < len(rObj) && i < len(obj) {
+			out[i] = WithExcessNoise(obj[i], std[i], rObj[i])
+		}
+	}
+	return out
+}
