@@ -44,6 +44,10 @@ type Agent struct {
 	// (seeded by the job ID), and reported with the relative spread of
 	// that noise, StandInNoise/√3. Peak RSS stays exact.
 	StandInNoise float64
+	// StandInSpread, if set with StandInNoise, is the relative spread the
+	// stand-in reports instead of StandInNoise/√3: a device whose runs
+	// disagree beyond what one run's repetitions show.
+	StandInSpread float64
 }
 
 // StandInNoEnergy is the stand-in agent's reason for rows without energy.
@@ -186,6 +190,9 @@ func (a *Agent) answer(ctx context.Context, js jetstream.JetStream, ev *search.A
 		r := rand.New(rand.NewPCG(h.Sum64(), 18))
 		noisy = func(x float64) float64 { return x * (1 + a.StandInNoise*(2*r.Float64()-1)) }
 		rel = a.StandInNoise / math.Sqrt(3)
+		if a.StandInSpread > 0 {
+			rel = a.StandInSpread
+		}
 	}
 	m := &wire.Measurement{SpecHash: job.SpecHash, WorkloadHash: w.Hash(), AgentVersion: "stand-in", KernelVariant: "stand-in",
 		Threads: int(w.Threads), Precision: w.Precision, Params: spec.Params().Total, Runtime: w.Runtime}

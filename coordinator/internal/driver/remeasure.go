@@ -77,11 +77,28 @@ func (d *driver) remeasure(ctx context.Context, dispatch bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	// A trial measured once stores its within-run spread; the decision
+	// adds the device's between-run noise as estimated so far. A pooled
+	// trial's stored spread has it already (poolRound).
+	noise, _, err := d.excessNoise(ctx, all, -1, -1)
+	if err != nil {
+		return 0, err
+	}
+	pooled := map[int]bool{}
+	for _, r := range all {
+		if r.State == store.RemeasurePooled {
+			pooled[r.Number] = true
+		}
+	}
 	res := make([]search.NoisyResult, len(pts))
 	outs := make([]search.Outcome, len(pts))
 	for i, p := range pts {
 		outs[i] = search.Outcome{Values: p.Objectives, Violation: p.Violation}
-		res[i] = search.NoisyResult{Result: search.Result{Number: p.Number, Outcome: outs[i]}, Std: p.Std, Remeasured: p.Rounds}
+		std := p.Std
+		if !pooled[p.Number] {
+			std = d.spec.InflateObjectiveStd(p.Std, p.Objectives, noise)
+		}
+		res[i] = search.NoisyResult{Result: search.Result{Number: p.Number, Outcome: outs[i]}, Std: std, Remeasured: p.Rounds}
 		if running[p.Number] {
 			res[i].Remeasured = o.MaxPerTrial // not chosen again before its round ends
 		}
@@ -195,14 +212,26 @@ func (d *driver) poolRound(ctx context.Context, number, round int, failure strin
 		v, sd := ValuesSpread(tt.Measurement, d.spec.Workload)
 		fold(tt.Target, v, sd)
 	}
-	rs, err := d.st().Remeasurements(ctx, d.id, number)
+	all, err := d.st().Remeasurements(ctx, d.id, -1)
 	if err != nil {
 		return err
 	}
-	for _, r := range rs {
-		if (r.State == store.RemeasurePooled || r.Round == round) && r.Measurement != nil {
+	noise, dof, err := d.excessNoise(ctx, all, number, round)
+	if err != nil {
+		return err
+	}
+	for target, r := range noise {
+		for k, x := range r {
+			d.log.Info("between-run noise", "target", target, "metric", k.Metric, "at", k.At, "relative_std", x, "dof", dof[target][k])
+		}
+	}
+	for target, sd := range sds {
+		sds[target] = search.InflateStd(map[string]search.Values{target: vals[target]}, map[string]search.Values{target: sd}, noise)[target]
+	}
+	for _, r := range all {
+		if r.Number == number && (r.State == store.RemeasurePooled || r.Round == round) && r.Measurement != nil {
 			v, sd := ValuesSpread(r.Measurement, d.spec.Workload)
-			fold(r.Target, v, sd)
+			fold(r.Target, v, search.InflateStd(map[string]search.Values{r.Target: v}, map[string]search.Values{r.Target: sd}, noise)[r.Target])
 		}
 	}
 	for _, e := range tr.Evaluations {
@@ -237,4 +266,55 @@ func remeasureReleased(bound, complete, maxTrials int) int {
 		return bound
 	}
 	return (bound*complete + maxTrials - 1) / maxTrials
+}
+
+// excessNoise estimates each target's between-run noise per metric
+// (search.ExcessNoiseByKey) from this search's repeats: every trial with a
+// pooled re-measurement round (or round `round` of trial `number`, being
+// pooled) gives one group per target, its first measurement and those
+// rounds' measurements. all is the search's re-measurement rows.
+func (d *driver) excessNoise(ctx context.Context, all []store.Remeasurement, number, round int) (map[string]search.Values, map[string]map[search.MetricKey]int, error) {
+	byTrial := map[int][]store.Remeasurement{}
+	var numbers []int
+	for _, r := range all {
+		if r.Measurement == nil || !(r.State == store.RemeasurePooled || (r.Number == number && r.Round == round)) {
+			continue
+		}
+		if byTrial[r.Number] == nil {
+			numbers = append(numbers, r.Number)
+		}
+		byTrial[r.Number] = append(byTrial[r.Number], r)
+	}
+	groups := map[string][][]search.ValuesRepeat{}
+	for _, n := range numbers { // ascending: all is ordered by number
+		tr, err := d.st().GetTrial(ctx, d.id, n)
+		if err != nil {
+			return nil, nil, err
+		}
+		g := map[string][]search.ValuesRepeat{}
+		for _, tt := range tr.Targets {
+			if tt.Measurement != nil {
+				v, sd := ValuesSpread(tt.Measurement, d.spec.Workload)
+				g[tt.Target] = append(g[tt.Target], search.ValuesRepeat{Values: v, Std: sd})
+			}
+		}
+		for _, r := range byTrial[n] {
+			if g[r.Target] == nil {
+				continue // no first measurement to compare with
+			}
+			v, sd := ValuesSpread(r.Measurement, d.spec.Workload)
+			g[r.Target] = append(g[r.Target], search.ValuesRepeat{Values: v, Std: sd})
+		}
+		for target, reps := range g {
+			groups[target] = append(groups[target], reps)
+		}
+	}
+	noise, dofs := map[string]search.Values{}, map[string]map[search.MetricKey]int{}
+	for target, gs := range groups {
+		r, dof := search.ExcessNoiseByKey(gs)
+		if len(r) > 0 {
+			noise[target], dofs[target] = r, dof
+		}
+	}
+	return noise, dofs, nil
 }
