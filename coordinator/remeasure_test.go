@@ -138,11 +138,25 @@ func TestNoisyFrontRemeasured(t *testing.T) {
 		t.Fatalf("pareto: %d %s", code, body)
 	}
 	checked, inflated := 0, 0
+	var onceR []float64
 	for _, p := range pv.Points {
 		if len(p.Std) != 2 || !(p.Std[0] > 0) || p.Std[1] != 0 {
 			t.Fatalf("trial %d: std %v, want decode > 0, params exact", p.Trial, p.Std)
 		}
 		if p.Remeasured == 0 {
+			// Measured once: its within-run spread widened by the noise
+			// as last estimated, the same r for every such trial.
+			code, body := c2.Do(t, "GET", "/api/v1/searches/"+id+"/trials/"+strconv.Itoa(p.Trial), nil, c2.Token)
+			var tr api.Trial
+			if err := json.Unmarshal(body, &tr); code != 200 || err != nil {
+				t.Fatalf("trial %d: %d %v", p.Trial, code, err)
+			}
+			x := tr.Targets[0].Measurement.Decode[0].MsPerToken
+			if sd := x.P50 * x.RelSpread; p.Std[0] < sd*(1-1e-9) {
+				t.Fatalf("trial %d: decode spread %g below its measurement's %g", p.Trial, p.Std[0], sd)
+			} else {
+				onceR = append(onceR, math.Sqrt(max(0, p.Std[0]*p.Std[0]-sd*sd))/x.P50)
+			}
 			continue
 		}
 		checked++
@@ -209,6 +223,12 @@ func TestNoisyFrontRemeasured(t *testing.T) {
 	if pooled >= search.MinExcessNoiseDOF && inflated == 0 {
 		t.Fatalf("%d rounds pooled, none with the between-run noise", pooled)
 	}
+	for _, r := range onceR {
+		if pooled >= search.MinExcessNoiseDOF && !(r > 0.01) || math.Abs(r-onceR[0]) > 1e-6*max(onceR[0], 1e-3) {
+			t.Fatalf("trials measured once carry between-run noise %v (%d rounds pooled): want one positive r", onceR, pooled)
+		}
+	}
+	t.Logf("%d trials measured once, between-run noise %v", len(onceR), onceR)
 
 	// The optimizer learns from the pooled values: every complete trial's
 	// goptuna trial holds its row's outcome (a re-measured one its pooled

@@ -171,7 +171,8 @@ type Trial struct {
 	Objectives []float64 `json:"objectives,omitempty"`
 	Violation  *float64  `json:"violation,omitempty"`
 	// ObjectivesStd is one standard deviation of each objective, from the
-	// measurements' spreads (0 for exact objectives), pooled over
+	// measurements' spreads widened by the device's between-run noise as
+	// the search has estimated it (0 for exact objectives), pooled over
 	// re-measurements like Objectives.
 	ObjectivesStd []float64 `json:"objectives_std,omitempty"`
 	// Remeasured is the number of re-measurements pooled into Objectives

@@ -477,7 +477,7 @@ func (d *driver) collect(ctx context.Context, outOfTime bool) error {
 			if err != nil {
 				err = d.finish(ctx, t, nil, nil, err.Error())
 			} else {
-				err = d.finish(ctx, t, &out, d.spec.ObjectiveStd(spreads), "")
+				err = d.finish(ctx, t, &out, d.spec.InflateObjectiveStd(d.spec.ObjectiveStd(spreads), out.Values, d.noise), "")
 			}
 			if err != nil {
 				return err

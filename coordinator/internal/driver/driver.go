@@ -183,6 +183,10 @@ type driver struct {
 	study *studystore.Storage
 	opt   *search.Optimizer
 	wl    workload.Workload
+	// noise is each target's between-run noise per metric as last
+	// estimated from the search's repeats (refreshNoise); a trial's stored
+	// spread is widened by it.
+	noise map[string]search.Values
 }
 
 func (d *driver) st() *store.Store { return d.m.d.Store }
@@ -212,6 +216,9 @@ func (d *driver) run(ctx context.Context) error {
 		return err
 	}
 	if err := d.reviseRemeasured(ctx); err != nil {
+		return err
+	}
+	if err := d.refreshNoise(ctx); err != nil {
 		return err
 	}
 	d.log.Info("driving search", "algorithm", d.spec.Algorithm, "max_trials", d.spec.Budget.MaxTrials)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/hilsearch/hilsearch/coordinator/api"
 	"github.com/hilsearch/hilsearch/coordinator/internal/jobs"
@@ -77,28 +78,13 @@ func (d *driver) remeasure(ctx context.Context, dispatch bool) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	// A trial measured once stores its within-run spread; the decision
-	// adds the device's between-run noise as estimated so far. A pooled
-	// trial's stored spread has it already (poolRound).
-	noise, _, err := d.excessNoise(ctx, all, -1, -1)
-	if err != nil {
-		return 0, err
-	}
-	pooled := map[int]bool{}
-	for _, r := range all {
-		if r.State == store.RemeasurePooled {
-			pooled[r.Number] = true
-		}
-	}
+	// Every stored spread carries the device's between-run noise as last
+	// estimated (refreshNoise, finish and poolRound).
 	res := make([]search.NoisyResult, len(pts))
 	outs := make([]search.Outcome, len(pts))
 	for i, p := range pts {
 		outs[i] = search.Outcome{Values: p.Objectives, Violation: p.Violation}
-		std := p.Std
-		if !pooled[p.Number] {
-			std = d.spec.InflateObjectiveStd(p.Std, p.Objectives, noise)
-		}
-		res[i] = search.NoisyResult{Result: search.Result{Number: p.Number, Outcome: outs[i]}, Std: std, Remeasured: p.Rounds}
+		res[i] = search.NoisyResult{Result: search.Result{Number: p.Number, Outcome: outs[i]}, Std: p.Std, Remeasured: p.Rounds}
 		if running[p.Number] {
 			res[i].Remeasured = o.MaxPerTrial // not chosen again before its round ends
 		}
@@ -255,7 +241,49 @@ func (d *driver) poolRound(ctx context.Context, number, round int, failure strin
 	}
 	d.log.Info("re-measurement pooled", "trial", number, "round", round, "objectives", out.Values)
 	d.m.d.Events.Publish(api.TrialEvent{SearchID: d.id, Number: number, State: api.TrialComplete})
-	return nil
+	return d.refreshNoise(ctx)
+}
+
+// refreshNoise re-estimates the search's between-run noise (excessNoise,
+// into d.noise, which finish uses) and rewrites the stored spread of every
+// complete trial not pooled (store.SetMeasuredStd): its measurements'
+// within-run spread widened by the new estimate, so the front's error bars
+// and the re-measurement choice use it too. It runs when the driver starts
+// and after each pooled round (the only events that change the estimate);
+// with no estimate yet every stored spread is the within-run one already.
+func (d *driver) refreshNoise(ctx context.Context) error {
+	all, err := d.st().Remeasurements(ctx, d.id, -1)
+	if err != nil {
+		return err
+	}
+	if d.noise, _, err = d.excessNoise(ctx, all, -1, -1); err != nil || len(d.noise) == 0 {
+		return err
+	}
+	pts, err := d.st().CompletePoints(ctx, d.id)
+	if err != nil {
+		return err
+	}
+	std := map[int][]float64{}
+	for _, p := range pts {
+		if p.Remeasured > 0 {
+			continue
+		}
+		tr, err := d.st().GetTrial(ctx, d.id, p.Number)
+		if err != nil {
+			return err
+		}
+		spreads := map[string]search.Values{}
+		for _, tt := range tr.Targets {
+			if tt.Measurement != nil {
+				_, spreads[tt.Target] = ValuesSpread(tt.Measurement, d.spec.Workload)
+			}
+		}
+		sd := d.spec.InflateObjectiveStd(d.spec.ObjectiveStd(spreads), p.Objectives, d.noise)
+		if !slices.Equal(sd, p.Std) {
+			std[p.Number] = sd
+		}
+	}
+	return d.st().SetMeasuredStd(ctx, d.id, std)
 }
 
 // remeasureReleased is the part of a search's re-measurement bound

@@ -230,6 +230,21 @@ func (s *Store) FinishTrial(ctx context.Context, study *studystore.Storage, tell
 	})
 }
 
+// SetMeasuredStd sets the objective standard deviations of complete
+// trials with no pooled re-measurement (remeasured = 0; a pooled trial's
+// spread is PoolRemeasure's), by trial number, in one batch. The driver
+// writes them when its estimate of the devices' between-run noise changes.
+func (s *Store) SetMeasuredStd(ctx context.Context, searchID string, std map[int][]float64) error {
+	if len(std) == 0 {
+		return nil
+	}
+	b := &pgx.Batch{}
+	for n, sd := range std {
+		b.Queue(`UPDATE trials SET objectives_std = $3 WHERE search_id = $1 AND number = $2 AND state = 'complete' AND remeasured = 0`, searchID, n, sd)
+	}
+	return s.pool.SendBatch(ctx, b).Close()
+}
+
 // TrialCounts returns the number of trials per state.
 func (s *Store) TrialCounts(ctx context.Context, searchID string) (running, complete, failed int, err error) {
 	err = s.pool.QueryRow(ctx, `SELECT count(*) FILTER (WHERE state = 'running'), count(*) FILTER (WHERE state = 'complete'),
