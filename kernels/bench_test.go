@@ -133,14 +133,7 @@ func BenchmarkMatVecStream(b *testing.B) {
 // Every 64 tokens the model returns to the prefix (RestoreSnapshot).
 func BenchmarkDecodeLayout(b *testing.B) {
 	for _, name := range []string{"b350m-l24a03", "b350m-l16a02"} {
-		data, err := layoutFS.ReadFile("testdata/layouts/" + name + ".json")
-		if err != nil {
-			b.Fatal(err)
-		}
-		spec, err := arch.ParseValid(data)
-		if err != nil {
-			b.Fatal(err)
-		}
+		spec := benchLayout(b, name)
 		for _, d := range []int{0, 1024} {
 			for _, locked := range []bool{false, true} {
 				b.Run(fmt.Sprintf("layout=%s/d=%d/locked=%v", name, d, locked), func(b *testing.B) {
@@ -149,6 +142,19 @@ func BenchmarkDecodeLayout(b *testing.B) {
 			}
 		}
 	}
+}
+
+// benchLayout reads the depth-benchmark layout name (testdata/layouts).
+func benchLayout(b *testing.B, name string) *arch.Spec {
+	data, err := layoutFS.ReadFile("testdata/layouts/" + name + ".json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	spec, err := arch.ParseValid(data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return spec
 }
 
 func benchDecode(b *testing.B, spec *arch.Spec, d int, locked bool) {
@@ -195,14 +201,7 @@ func benchDecode(b *testing.B, spec *arch.Spec, d int, locked bool) {
 // llama.cpp; run with -cpuprofile to see where its time goes.
 func BenchmarkPrefillLayout(b *testing.B) {
 	for _, name := range []string{"b350m-l24a03", "b350m-l16a02"} {
-		data, err := layoutFS.ReadFile("testdata/layouts/" + name + ".json")
-		if err != nil {
-			b.Fatal(err)
-		}
-		spec, err := arch.ParseValid(data)
-		if err != nil {
-			b.Fatal(err)
-		}
+		spec := benchLayout(b, name)
 		b.Run("layout="+name, func(b *testing.B) {
 			m, err := Build(spec, arch.Q4_0, 512, 2, 1)
 			if err != nil {
