@@ -93,8 +93,8 @@ func TestExcessNoiseByKey(t *testing.T) {
 	}
 
 	noise := map[string]Values{"dev": {dec: 0.1}}
-	got := InflateStd(map[string]Values{"dev": {dec: 20, pre: 500}}, map[string]Values{"dev": {dec: 0.3, pre: 5}}, noise)
-	if math.Abs(got["dev"][dec]-math.Hypot(0.3, 2)) > 1e-12 || got["dev"][pre] != 5 {
+	got := InflateStd(Values{dec: 20, pre: 500}, Values{dec: 0.3, pre: 5}, noise["dev"])
+	if math.Abs(got[dec]-math.Hypot(0.3, 2)) > 1e-12 || got[pre] != 5 {
 		t.Fatalf("inflated spreads %v", got)
 	}
 	s := &Spec{Objectives: []Objective{{Metric: "decode_ms_p50@dev", At: 0, Direction: Minimize}, {Metric: "params", Direction: Maximize}}}

@@ -411,18 +411,14 @@ func ExcessNoiseByKey(groups [][]ValuesRepeat) (r Values, dof map[MetricKey]int)
 }
 
 // InflateStd adds the between-run noise to a measurement's standard
-// deviations: each value's spread sd becomes WithExcessNoise(v, sd, r) with
-// r the value's relative noise on its target (ExcessNoiseByKey; absent
-// targets and metrics keep sd). vals and sds are per target, as Outcome
-// and ObjectiveStd take them; the result is a new map.
-func InflateStd(vals, sds map[string]Values, r map[string]Values) map[string]Values {
-	out := make(map[string]Values, len(sds))
-	for target, sd := range sds {
-		o := make(Values, len(sd))
-		for k, s := range sd {
-			o[k] = WithExcessNoise(vals[target][k], s, r[target][k])
-		}
-		out[target] = o
+// deviations on one target: each value's spread sd becomes
+// WithExcessNoise(v, sd, r) with r the metric's relative noise on that
+// target (ExcessNoiseByKey; absent metrics keep sd). The result is a new
+// map.
+func InflateStd(vals, sds, r Values) Values {
+	out := make(Values, len(sds))
+	for k, s := range sds {
+		out[k] = WithExcessNoise(vals[k], s, r[k])
 	}
 	return out
 }

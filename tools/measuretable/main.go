@@ -75,7 +75,7 @@ func main() {
 	only := flag.String("only", "", "comma-separated job names to measure (default: all of the sets)")
 	hold := flag.Duration("hold", 0, "keep the benchmark lock across consecutive jobs for up to this long (0: one job per hold)")
 	table := flag.String("table", "", "instead of measuring, write the replay table of -out's results to this file")
-	tableRounds := flag.String("table-rounds", "", "with -table: comma-separated rounds whose results are pooled, each metric the median over them and its spread widened by the rounds' disagreement (search.ExcessNoise) then divided by √rounds (default: -round)")
+	tableRounds := flag.String("table-rounds", "", "with -table: comma-separated rounds whose results are pooled, each metric the median over them and its spread widened by the rounds' disagreement (search.ExcessNoiseByKey) then divided by √rounds (default: -round)")
 	date := flag.String("date", "", "with -table: the measurement dates to record (default: the first and last result's)")
 	note := flag.String("note", "", "with -table: a note for readers")
 	flag.Parse()
@@ -405,25 +405,20 @@ func writeTable(results, path, date, note string, rounds map[int]bool) error {
 	}
 	// Rounds of one network disagree beyond one run's spread (the device
 	// drifts between runs): each metric's relative between-run noise,
-	// estimated over every row's rounds (search.ExcessNoise), widens each
-	// round's spread before the pooled spread divides it by √rounds.
-	byMetric := map[search.MetricKey][][]search.Repeat{}
+	// estimated over every row's rounds (search.ExcessNoiseByKey), widens
+	// each round's spread before the pooled spread divides it by √rounds.
+	var groups [][]search.ValuesRepeat
 	for _, k := range order {
 		a := byKey[k]
+		var g []search.ValuesRepeat
 		for key, v := range a.vals {
-			var g []search.Repeat
 			for i := range v {
-				g = append(g, search.Repeat{Value: v[i], Std: a.spread[key][i]})
+				g = append(g, search.ValuesRepeat{Values: search.Values{key: v[i]}, Std: search.Values{key: a.spread[key][i]}})
 			}
-			byMetric[key] = append(byMetric[key], g)
 		}
+		groups = append(groups, g)
 	}
-	noise := search.Values{}
-	for key, gs := range byMetric {
-		if r, dof := search.ExcessNoise(gs); dof >= search.MinExcessNoiseDOF {
-			noise[key] = r
-		}
-	}
+	noise, _ := search.ExcessNoiseByKey(groups)
 	for _, k := range order {
 		a := byKey[k]
 		a.row.Values, a.row.Spread, a.row.Best = search.Values{}, search.Values{}, search.Values{}

@@ -184,7 +184,7 @@ type driver struct {
 	opt   *search.Optimizer
 	wl    workload.Workload
 	// noise is each target's between-run noise per metric as last
-	// estimated from the search's repeats (refreshNoise); a trial's stored
+	// estimated from the search's repeats (setNoise); a trial's stored
 	// spread is widened by it.
 	noise map[string]search.Values
 }

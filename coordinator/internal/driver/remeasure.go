@@ -79,7 +79,7 @@ func (d *driver) remeasure(ctx context.Context, dispatch bool) (int, error) {
 		return 0, err
 	}
 	// Every stored spread carries the device's between-run noise as last
-	// estimated (refreshNoise, finish and poolRound).
+	// estimated (setNoise, finish and poolRound).
 	res := make([]search.NoisyResult, len(pts))
 	outs := make([]search.Outcome, len(pts))
 	for i, p := range pts {
@@ -179,8 +179,25 @@ func (d *driver) poolRound(ctx context.Context, number, round int, failure strin
 	if err != nil {
 		return err
 	}
+	all, err := d.st().Remeasurements(ctx, d.id, -1)
+	if err != nil {
+		return err
+	}
+	targets, err := d.st().TrialTargets(ctx, d.id, api.TrialComplete, -1)
+	if err != nil {
+		return err
+	}
+	noise, dof := d.excessNoise(all, targets, number, round)
+	for target, r := range noise {
+		for k, x := range r {
+			d.log.Info("between-run noise", "target", target, "metric", k.Metric, "at", k.At, "relative_std", x, "dof", dof[target][k])
+		}
+	}
+	// Each repeat's spread is widened by the between-run noise before
+	// it is pooled.
 	vals, sds := map[string]search.Values{}, map[string]search.Values{}
 	fold := func(target string, v, sd search.Values) {
+		sd = search.InflateStd(v, sd, noise[target])
 		if vals[target] == nil {
 			vals[target], sds[target] = v, sd
 			return
@@ -198,26 +215,10 @@ func (d *driver) poolRound(ctx context.Context, number, round int, failure strin
 		v, sd := ValuesSpread(tt.Measurement, d.spec.Workload)
 		fold(tt.Target, v, sd)
 	}
-	all, err := d.st().Remeasurements(ctx, d.id, -1)
-	if err != nil {
-		return err
-	}
-	noise, dof, err := d.excessNoise(ctx, all, number, round)
-	if err != nil {
-		return err
-	}
-	for target, r := range noise {
-		for k, x := range r {
-			d.log.Info("between-run noise", "target", target, "metric", k.Metric, "at", k.At, "relative_std", x, "dof", dof[target][k])
-		}
-	}
-	for target, sd := range sds {
-		sds[target] = search.InflateStd(map[string]search.Values{target: vals[target]}, map[string]search.Values{target: sd}, noise)[target]
-	}
 	for _, r := range all {
 		if r.Number == number && (r.State == store.RemeasurePooled || r.Round == round) && r.Measurement != nil {
 			v, sd := ValuesSpread(r.Measurement, d.spec.Workload)
-			fold(r.Target, v, search.InflateStd(map[string]search.Values{r.Target: v}, map[string]search.Values{r.Target: sd}, noise)[r.Target])
+			fold(r.Target, v, sd)
 		}
 	}
 	for _, e := range tr.Evaluations {
@@ -241,23 +242,41 @@ func (d *driver) poolRound(ctx context.Context, number, round int, failure strin
 	}
 	d.log.Info("re-measurement pooled", "trial", number, "round", round, "objectives", out.Values)
 	d.m.d.Events.Publish(api.TrialEvent{SearchID: d.id, Number: number, State: api.TrialComplete})
-	return d.refreshNoise(ctx)
+	// With this round pooled, noise is the search's estimate.
+	return d.setNoise(ctx, noise, targets)
 }
 
-// refreshNoise re-estimates the search's between-run noise (excessNoise,
-// into d.noise, which finish uses) and rewrites the stored spread of every
-// complete trial not pooled (store.SetMeasuredStd): its measurements'
-// within-run spread widened by the new estimate, so the front's error bars
-// and the re-measurement choice use it too. It runs when the driver starts
-// and after each pooled round (the only events that change the estimate);
-// with no estimate yet every stored spread is the within-run one already.
+// refreshNoise estimates the search's between-run noise from its pooled
+// rounds (excessNoise) when the driver starts, and stores it (setNoise).
+// With no pooled round there is no estimate, and every stored spread is
+// the within-run one already.
 func (d *driver) refreshNoise(ctx context.Context) error {
 	all, err := d.st().Remeasurements(ctx, d.id, -1)
 	if err != nil {
 		return err
 	}
-	if d.noise, _, err = d.excessNoise(ctx, all, -1, -1); err != nil || len(d.noise) == 0 {
+	if !slices.ContainsFunc(all, func(r store.Remeasurement) bool { return r.State == store.RemeasurePooled }) {
+		return nil
+	}
+	targets, err := d.st().TrialTargets(ctx, d.id, api.TrialComplete, -1)
+	if err != nil {
 		return err
+	}
+	noise, _ := d.excessNoise(all, targets, -1, -1)
+	return d.setNoise(ctx, noise, targets)
+}
+
+// setNoise makes noise the search's between-run noise (d.noise, which
+// finish uses) and rewrites the stored spread of every complete trial not
+// pooled (store.SetMeasuredStd): its measurements' within-run spread
+// widened by noise, so the front's error bars and the re-measurement
+// choice use it too. targets are the complete trials' targets
+// (store.TrialTargets). It runs when the driver starts and after each
+// pooled round, the only events that change the estimate.
+func (d *driver) setNoise(ctx context.Context, noise map[string]search.Values, targets map[int][]api.TrialTarget) error {
+	d.noise = noise
+	if len(noise) == 0 {
+		return nil
 	}
 	pts, err := d.st().CompletePoints(ctx, d.id)
 	if err != nil {
@@ -268,17 +287,13 @@ func (d *driver) refreshNoise(ctx context.Context) error {
 		if p.Remeasured > 0 {
 			continue
 		}
-		tr, err := d.st().GetTrial(ctx, d.id, p.Number)
-		if err != nil {
-			return err
-		}
 		spreads := map[string]search.Values{}
-		for _, tt := range tr.Targets {
+		for _, tt := range targets[p.Number] {
 			if tt.Measurement != nil {
 				_, spreads[tt.Target] = ValuesSpread(tt.Measurement, d.spec.Workload)
 			}
 		}
-		sd := d.spec.InflateObjectiveStd(d.spec.ObjectiveStd(spreads), p.Objectives, d.noise)
+		sd := d.spec.InflateObjectiveStd(d.spec.ObjectiveStd(spreads), p.Objectives, noise)
 		if !slices.Equal(sd, p.Std) {
 			std[p.Number] = sd
 		}
@@ -300,8 +315,9 @@ func remeasureReleased(bound, complete, maxTrials int) int {
 // (search.ExcessNoiseByKey) from this search's repeats: every trial with a
 // pooled re-measurement round (or round `round` of trial `number`, being
 // pooled) gives one group per target, its first measurement and those
-// rounds' measurements. all is the search's re-measurement rows.
-func (d *driver) excessNoise(ctx context.Context, all []store.Remeasurement, number, round int) (map[string]search.Values, map[string]map[search.MetricKey]int, error) {
+// rounds' measurements. all is the search's re-measurement rows, targets
+// the complete trials' targets (store.TrialTargets).
+func (d *driver) excessNoise(all []store.Remeasurement, targets map[int][]api.TrialTarget, number, round int) (map[string]search.Values, map[string]map[search.MetricKey]int) {
 	byTrial := map[int][]store.Remeasurement{}
 	var numbers []int
 	for _, r := range all {
@@ -315,12 +331,8 @@ func (d *driver) excessNoise(ctx context.Context, all []store.Remeasurement, num
 	}
 	groups := map[string][][]search.ValuesRepeat{}
 	for _, n := range numbers { // ascending: all is ordered by number
-		tr, err := d.st().GetTrial(ctx, d.id, n)
-		if err != nil {
-			return nil, nil, err
-		}
 		g := map[string][]search.ValuesRepeat{}
-		for _, tt := range tr.Targets {
+		for _, tt := range targets[n] {
 			if tt.Measurement != nil {
 				v, sd := ValuesSpread(tt.Measurement, d.spec.Workload)
 				g[tt.Target] = append(g[tt.Target], search.ValuesRepeat{Values: v, Std: sd})
@@ -344,5 +356,5 @@ func (d *driver) excessNoise(ctx context.Context, all []store.Remeasurement, num
 			noise[target], dofs[target] = r, dof
 		}
 	}
-	return noise, dofs, nil
+	return noise, dofs
 }
