@@ -43,8 +43,8 @@ func TestNoisyFrontRemeasured(t *testing.T) {
 	c := testenv.Start(t, func(cfg *coordinator.Config) { cfg.DataDir = dataDir })
 	a := newAgent(t)
 	a.enroll(t, c, enrollmentToken(t, c), "x86-test-8g")
-	a.StandInNoise = 0.4  // runs scatter by ±40% (σ 23%)
-	a.StandInSpread = 0.1 // and report a 10% spread: their σ is too narrow
+	a.StandInNoise = 0.4   // runs scatter by ±40% (σ 23%)
+	a.StandInSpread = 0.03 // and report a 3% spread: their σ is far too narrow
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	var urls atomic.Value // []string: the stand-in reconnects to the restarted coordinator
