@@ -75,8 +75,9 @@ func MulRows(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n
 
 // F16Scratch returns the number of floats of scratch that MulRowsF16 needs
 // for rows of up to c weights: one panel of rows converted to f32 (see
-// panelRows; at most about panelBytes, at least one tile of rows).
-func F16Scratch(c int) int { return max(tileRows*c, min(maxPanelRows*c, panelBytes/4)) }
+// panelRows; at most about panelBytes, at least the two tiles of rows of
+// the AVX-512 kernels).
+func F16Scratch(c int) int { return max(2*tileRows*c, min(maxPanelRows*c, panelBytes/4)) }
 
 // MulRowsF16 is MulRows with half-precision weights (IEEE 754 binary16 bits,
 // row-major): each tile of rows is converted exactly to f32 in scratch
@@ -141,41 +142,63 @@ const maxPanelRows = 96
 const panelBytes = 256 << 10
 
 // panelRows returns the rows of a weight panel of c floats per row: a
-// multiple of tileRows, at least one tile, at most maxPanelRows.
-func panelRows(c int) int {
-	return min(maxPanelRows, max(1, panelBytes/(4*c)/tileRows)*tileRows)
+// multiple of the tile pair's 12 rows when the AVX-512 kernels run (wide),
+// else of tileRows; at least one such unit, at most maxPanelRows.
+func panelRows(c int, wide bool) int {
+	unit := tileRows
+	if wide {
+		unit = 2 * tileRows
+	}
+	return min(maxPanelRows, max(1, panelBytes/(4*c)/unit)*unit)
 }
 
-// mulRowsTiled is MulRows over the SIMD kernel (simd) or kernelGo, for
-// checked arguments. Loop order:
-// row panels (panelRows rows, in L2), token groups, k-blocks (the group's
-// kBlock·16 packed floats stay in L1), row tiles of the panel. The
-// accumulators of the panel's tiles live in acc between k-blocks, so each
-// output is still one ascending FMA chain.
+// mulRowsTiled is MulRows over the SIMD kernels (simd) or kernelGo, for
+// checked arguments. Loop order: row panels (panelRows rows, in L2), token
+// groups (two at a time with AVX-512, so each weight read feeds 32
+// tokens), k-blocks (the groups' kBlock·16 packed floats stay in L1), row
+// tiles of the panel. The accumulators of the panel's tiles live in acc
+// between k-blocks, so each output is still one ascending FMA chain.
 func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float32, n int, simd bool) {
 	if c == 0 {
 		storeZero(dst, ldd, r0, r1, n)
 		return
 	}
 	var rows [tileRows]*float32
-	var acc [maxPanelRows / tileRows][tileAcc]float32
+	var acc [2][maxPanelRows / tileRows][tileAcc]float32
 	groups := (n + lanes - 1) / lanes
 	gstride := lanes * c
-	pr := panelRows(c)
+	wide := simd && use512
+	pr := panelRows(c, wide)
 	for p0 := r0; p0 < r1; p0 += pr {
 		p1 := min(p0+pr, r1)
 		tiles := (p1 - p0 + tileRows - 1) / tileRows
-		for g := 0; g < groups; g++ {
-			xg := xp[g*gstride : (g+1)*gstride]
-			clear(acc[:tiles])
+		for g := 0; g < groups; {
+			// ng groups (1 or 2) share this pass over the panel.
+			ng := 1
+			if wide && g+1 < groups {
+				ng = 2
+			}
+			for h := 0; h < ng; h++ {
+				clear(acc[h][:tiles])
+			}
+			x0 := xp[g*gstride : (g+1)*gstride]
+			x1 := x0
+			if ng == 2 {
+				x1 = xp[(g+1)*gstride : (g+2)*gstride]
+			}
 			for k0 := 0; k0 < c; k0 += kBlock {
 				kc := min(kBlock, c-k0)
 				for ti := 0; ti < tiles; ti++ {
 					r := p0 + ti*tileRows
-					if simd && use512 && p1-r >= 2*tileRows {
+					if wide && p1-r >= 2*tileRows {
 						// Two full tiles of consecutive rows in one call;
-						// their accumulators are adjacent in acc.
-						kern12x16(&w[r*c+k0], c, &xg[k0*lanes], kc, (*[2 * tileAcc]float32)(unsafe.Pointer(&acc[ti])))
+						// their accumulators are adjacent in acc[h].
+						a0 := (*[2 * tileAcc]float32)(unsafe.Pointer(&acc[0][ti]))
+						if ng == 2 {
+							kern12x32(&w[r*c+k0], c, &x0[k0*lanes], &x1[k0*lanes], kc, a0, (*[2 * tileAcc]float32)(unsafe.Pointer(&acc[1][ti])))
+						} else {
+							kern12x16(&w[r*c+k0], c, &x0[k0*lanes], kc, a0)
+						}
 						ti++
 						continue
 					}
@@ -185,13 +208,19 @@ func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float
 						// copies are computed and dropped.
 						rows[i] = &w[(r+min(i, m-1))*c+k0]
 					}
-					runKernel(simd, &rows, &xg[k0*lanes], kc, &acc[ti])
+					runKernel(simd, &rows, &x0[k0*lanes], kc, &acc[0][ti])
+					if ng == 2 {
+						runKernel(simd, &rows, &x1[k0*lanes], kc, &acc[1][ti])
+					}
 				}
 			}
-			for ti := 0; ti < tiles; ti++ {
-				r := p0 + ti*tileRows
-				storeTile(dst, ldd, r, min(tileRows, p1-r), g, n, &acc[ti])
+			for h := 0; h < ng; h++ {
+				for ti := 0; ti < tiles; ti++ {
+					r := p0 + ti*tileRows
+					storeTile(dst, ldd, r, min(tileRows, p1-r), g+h, n, &acc[h][ti])
+				}
 			}
+			g += ng
 		}
 	}
 }
@@ -218,7 +247,7 @@ func mulRowsF16Tiled(dst []float32, ldd int, w []uint16, c, r0, r1 int, xp []flo
 		storeZero(dst, ldd, r0, r1, n)
 		return
 	}
-	pr := panelRows(c)
+	pr := panelRows(c, simd && use512)
 	for p0 := r0; p0 < r1; p0 += pr {
 		p1 := min(p0+pr, r1)
 		for r := p0; r < p1; r++ {

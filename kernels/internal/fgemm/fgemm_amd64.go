@@ -29,8 +29,15 @@ func kern6x16(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float3
 //go:noescape
 func kern12x16(w *float32, stride int, xp *float32, c int, acc *[2 * tileAcc]float32)
 
-// has512 is whether kern12x16 can run here; use512 whether mulRowsTiled
-// uses it (tests switch it off to check the AVX2 kernel as well).
+// kern12x32 is kern12x16 over two token groups at once: the same 12 rows
+// against the packed groups at xp0 and xp1, into acc0 and acc1 (each laid
+// out as kern12x16's acc), reading each weight once for 32 tokens.
+//
+//go:noescape
+func kern12x32(w *float32, stride int, xp0, xp1 *float32, c int, acc0, acc1 *[2 * tileAcc]float32)
+
+// has512 is whether kern12x16 and kern12x32 can run here; use512 whether
+// mulRowsTiled uses them (tests switch it off to check the AVX2 kernel as well).
 var (
 	has512 = hasKernel && cpu.X86.HasAVX512F
 	use512 = has512

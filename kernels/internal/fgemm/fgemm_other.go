@@ -36,3 +36,10 @@ func kern12x16(w *float32, stride int, xp *float32, c int, acc *[2 * tileAcc]flo
 		kernelGo(&rows, xp, c, (*[tileAcc]float32)(acc[h*tileAcc:]))
 	}
 }
+
+// kern12x32 stands in for the amd64 AVX-512 kernel; it is never called
+// when use512 is false.
+func kern12x32(w *float32, stride int, xp0, xp1 *float32, c int, acc0, acc1 *[2 * tileAcc]float32) {
+	kern12x16(w, stride, xp0, c, acc0)
+	kern12x16(w, stride, xp1, c, acc1)
+}

@@ -269,7 +269,7 @@ func testMulRowsF16(t *testing.T) {
 		for _, n := range []int{1, 16, 17, 40, 100} {
 			rows := 1 + rng.IntN(20)
 			if n == 17 || n == 40 {
-				rows = 2*panelRows(c) + 1 + rng.IntN(30) // several panels
+				rows = 2*panelRows(c, use512) + 1 + rng.IntN(30) // several panels
 			}
 			r0 := rng.IntN(rows)
 			r1 := r0 + 1 + rng.IntN(rows-r0)
