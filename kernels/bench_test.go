@@ -15,7 +15,7 @@ import (
 // (the preset is built once per sub-benchmark, which takes a few seconds).
 func BenchmarkModel(b *testing.B) {
 	for _, name := range []string{"lfm2-350m", "lfm2-1.2b"} {
-		for _, p := range []arch.Precision{arch.Q4_0, arch.Q8_0, arch.F32} {
+		for _, p := range []arch.Precision{arch.Q4_0, arch.Q8_0, arch.F16, arch.F32} {
 			b.Run(fmt.Sprintf("arch=%s/prec=%s", name, p), func(b *testing.B) {
 				spec, err := arch.Preset(name)
 				if err != nil {
@@ -95,7 +95,7 @@ func BenchmarkMatVecStream(b *testing.B) {
 		rows, cols := sh[0], sh[1]
 		src := randVec(&g, rows*cols, 1)
 		x := randVec(&g, cols, 1)
-		for _, p := range []arch.Precision{arch.Q4_0, arch.Q8_0} {
+		for _, p := range arch.Precisions {
 			w, _ := NewMatrix(rows, cols, p, src)
 			// many copies so that the weights stream from memory
 			ws := []*Matrix{w}
