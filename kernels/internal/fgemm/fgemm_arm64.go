@@ -3,8 +3,6 @@
 package fgemm
 
 import (
-	"unsafe"
-
 	"golang.org/x/sys/cpu"
 
 	"github.com/hilsearch/hilsearch/kernels/internal/asm"
@@ -28,27 +26,5 @@ func Available() bool { return hasKernel }
 //go:noescape
 func kern6x16(rows *[tileRows]*float32, xp *float32, c int, acc *[tileAcc]float32)
 
-// has512 and use512 are false: there is no 12-row kernel on arm64.
-var has512, use512 = false, false
-
-// kern12x16 stands in for the amd64 AVX-512 kernel; it is never called
-// when use512 is false.
-func kern12x16(w *float32, stride int, xp *float32, c int, acc *[2 * tileAcc]float32) {
-	for h := 0; h < 2; h++ {
-		var rows [tileRows]*float32
-		for i := range rows {
-			rows[i] = (*float32)(unsafe.Add(unsafe.Pointer(w), 4*((h*tileRows+i)*stride)))
-		}
-		kernelGo(&rows, xp, c, (*[tileAcc]float32)(acc[h*tileAcc:]))
-	}
-}
-
 // f16Row converts a row of f16 weights with FCVTL.
 var f16Row = asm.F16ToF32RowNEON
-
-// kern12x32 stands in for the amd64 AVX-512 kernel; it is never called
-// when use512 is false.
-func kern12x32(w *float32, stride int, xp0, xp1 *float32, c int, acc0, acc1 *[2 * tileAcc]float32) {
-	kern12x16(w, stride, xp0, c, acc0)
-	kern12x16(w, stride, xp1, c, acc1)
-}
