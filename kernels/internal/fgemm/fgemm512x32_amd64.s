@@ -1,6 +1,7 @@
 //go:build amd64 && !purego
 
 #include "textflag.h"
+#include "fgemm512_amd64.h"
 
 // AVX-512 kernel over two token groups: kern12x16's 12 equally spaced
 // weight rows against two groups of 16 packed tokens (xp0, xp1), one zmm
@@ -29,43 +30,9 @@
 	ROWS3(R10, wo, Z6, Z7, Z8, Z18, Z19, Z20); \
 	ROWS3(R11, wo, Z9, Z10, Z11, Z21, Z22, Z23)
 
-#define LOAD12(p, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) \
-	VMOVUPS 0(p), a0; \
-	VMOVUPS 64(p), a1; \
-	VMOVUPS 128(p), a2; \
-	VMOVUPS 192(p), a3; \
-	VMOVUPS 256(p), a4; \
-	VMOVUPS 320(p), a5; \
-	VMOVUPS 384(p), a6; \
-	VMOVUPS 448(p), a7; \
-	VMOVUPS 512(p), a8; \
-	VMOVUPS 576(p), a9; \
-	VMOVUPS 640(p), a10; \
-	VMOVUPS 704(p), a11
-
-#define STORE12(p, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11) \
-	VMOVUPS a0, 0(p); \
-	VMOVUPS a1, 64(p); \
-	VMOVUPS a2, 128(p); \
-	VMOVUPS a3, 192(p); \
-	VMOVUPS a4, 256(p); \
-	VMOVUPS a5, 320(p); \
-	VMOVUPS a6, 384(p); \
-	VMOVUPS a7, 448(p); \
-	VMOVUPS a8, 512(p); \
-	VMOVUPS a9, 576(p); \
-	VMOVUPS a10, 640(p); \
-	VMOVUPS a11, 704(p)
-
 // func kern12x32(w *float32, stride int, xp0, xp1 *float32, c int, acc0, acc1 *[192]float32)
 TEXT ·kern12x32(SB), NOSPLIT, $0-56
-	MOVQ w+0(FP), R8
-	MOVQ stride+8(FP), DX
-	SHLQ $2, DX
-	LEAQ (DX)(DX*2), AX
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
-	LEAQ (R10)(AX*1), R11
+	ROWBASES
 	MOVQ xp0+16(FP), DI
 	MOVQ xp1+24(FP), BX
 	MOVQ c+32(FP), CX
@@ -81,10 +48,7 @@ k32loop4:
 	STEP(4, 64)
 	STEP(8, 128)
 	STEP(12, 192)
-	ADDQ $16, R8
-	ADDQ $16, R9
-	ADDQ $16, R10
-	ADDQ $16, R11
+	ADVANCE4($16)
 	ADDQ $256, DI
 	ADDQ $256, BX
 	SUBQ $4, CX
@@ -94,10 +58,7 @@ k32loop1:
 	TESTQ CX, CX
 	JZ k32store
 	STEP(0, 0)
-	ADDQ $4, R8
-	ADDQ $4, R9
-	ADDQ $4, R10
-	ADDQ $4, R11
+	ADVANCE4($4)
 	ADDQ $64, DI
 	ADDQ $64, BX
 	DECQ CX
