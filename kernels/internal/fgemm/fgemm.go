@@ -229,6 +229,20 @@ func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float
 func storeTile(dst []float32, ldd, r, m, g, n int, acc *[tileAcc]float32) {
 	t0 := g * lanes
 	nt := min(lanes, n-t0)
+	if m == tileRows {
+		// A full tile: six stores per token with one bounds check.
+		for j := 0; j < nt; j++ {
+			o := (t0+j)*ldd + r
+			out := dst[o : o+tileRows : o+tileRows]
+			out[0] = acc[j]
+			out[1] = acc[lanes+j]
+			out[2] = acc[2*lanes+j]
+			out[3] = acc[3*lanes+j]
+			out[4] = acc[4*lanes+j]
+			out[5] = acc[5*lanes+j]
+		}
+		return
+	}
 	for j := 0; j < nt; j++ {
 		out := dst[(t0+j)*ldd+r : (t0+j)*ldd+r+m]
 		for i := range out {
