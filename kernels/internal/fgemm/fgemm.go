@@ -225,26 +225,6 @@ func mulRowsTiled(dst []float32, ldd int, w []float32, c, r0, r1 int, xp []float
 	}
 }
 
-// kern12x16Go is the pure-Go reference of the AVX-512 kern12x16: kernelGo
-// on its two tiles, the 12 rows at w + i·stride (i < 12, c floats each),
-// into acc's two halves.
-func kern12x16Go(w *float32, stride int, xp *float32, c int, acc *[2 * tileAcc]float32) {
-	for h := 0; h < 2; h++ {
-		var rows [tileRows]*float32
-		for i := range rows {
-			rows[i] = (*float32)(unsafe.Add(unsafe.Pointer(w), 4*((h*tileRows+i)*stride)))
-		}
-		kernelGo(&rows, xp, c, (*[tileAcc]float32)(acc[h*tileAcc:]))
-	}
-}
-
-// kern12x32Go is the pure-Go reference of the AVX-512 kern12x32:
-// kern12x16Go on the same rows for each of the two token groups.
-func kern12x32Go(w *float32, stride int, xp0, xp1 *float32, c int, acc0, acc1 *[2 * tileAcc]float32) {
-	kern12x16Go(w, stride, xp0, c, acc0)
-	kern12x16Go(w, stride, xp1, c, acc1)
-}
-
 // storeTile writes the m rows × (up to) 16 tokens of group g from acc.
 func storeTile(dst []float32, ldd, r, m, g, n int, acc *[tileAcc]float32) {
 	t0 := g * lanes

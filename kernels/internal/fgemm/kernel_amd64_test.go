@@ -61,8 +61,7 @@ func BenchmarkKernel12x32L1(b *testing.B) {
 
 // TestKernel12x32ContinuesChains calls kern12x32 directly, from non-zero
 // accumulators and with a row stride wider than c, and checks every lane
-// bit for bit against its reference kern12x32Go (kernelGo per tile)
-// continued from the same accumulators.
+// bit for bit against kernelGo continued from the same accumulators.
 func TestKernel12x32ContinuesChains(t *testing.T) {
 	if !has512 {
 		t.Skip("no AVX-512F")
@@ -77,7 +76,15 @@ func TestKernel12x32ContinuesChains(t *testing.T) {
 			copy(acc[h][:], randF32(rng, 2*tileAcc))
 		}
 		want := acc
-		kern12x32Go(&w[0], stride, &xp[0], &xp[lanes*c], c, &want[0], &want[1])
+		for h := range want {
+			for half := 0; half < 2; half++ {
+				var rows [tileRows]*float32
+				for i := range rows {
+					rows[i] = &w[(half*tileRows+i)*stride]
+				}
+				kernelGo(&rows, &xp[h*lanes*c], c, (*[tileAcc]float32)(want[h][half*tileAcc:]))
+			}
+		}
 		kern12x32(&w[0], stride, &xp[0], &xp[lanes*c], c, &acc[0], &acc[1])
 		for h := range acc {
 			for i := range acc[h] {
